@@ -1,0 +1,87 @@
+// Shared by every kernel family: the uniform block, every buffer binding (by name; build.rs reflects
+// which ones each entry point uses), the PCG hash and small helpers.
+// Shapes: T tokens (rows), d width, H expert hidden, E experts, K = k_max ranks per token, V classes.
+
+struct U {
+    t: u32, d: u32, h: u32, e: u32,
+    k: u32, kmax: u32, v: u32, cap: u32,
+    tokens: u32, pool_n: u32, seed: u32, router: u32,
+    probe: u32, n_params: u32, clip_on: u32, n_dom: u32,
+    alpha: f32, beta: f32, lr: f32, b1: f32,
+    b2: f32, eps: f32, clip: f32, rows: u32,
+    o_emb: u32, o_win: u32, o_bin: u32, o_wr: u32,
+    o_w1: u32, o_b1: u32, o_w2: u32, o_b2: u32,
+    o_wo: u32, o_bo: u32, pad0: u32, pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> pool: array<u32>;        // [N, 6] examples
+@group(0) @binding(2) var<storage, read> probe_pool: array<u32>;  // [64, 6]
+@group(0) @binding(3) var<storage, read_write> state: array<u32>; // [0] steps [1] skipped [3] updates
+@group(0) @binding(4) var<storage, read_write> inp: array<u32>;   // [T, 4]
+@group(0) @binding(5) var<storage, read_write> tgt: array<u32>;   // [T]
+@group(0) @binding(6) var<storage, read_write> dom: array<u32>;   // [T]
+@group(0) @binding(7) var<storage, read_write> params: array<f32>;
+@group(0) @binding(8) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(9) var<storage, read_write> adam_m: array<f32>;
+@group(0) @binding(10) var<storage, read_write> adam_v: array<f32>;
+@group(0) @binding(11) var<storage, read_write> x0: array<f32>;     // [T, d]
+@group(0) @binding(12) var<storage, read_write> x: array<f32>;      // [T, d]
+@group(0) @binding(13) var<storage, read_write> logits: array<f32>; // [T, E]
+@group(0) @binding(14) var<storage, read_write> probs: array<f32>;  // [T, E]
+@group(0) @binding(15) var<storage, read_write> lse: array<f32>;    // [T]
+@group(0) @binding(16) var<storage, read_write> topk: array<u32>;   // [T, K]
+@group(0) @binding(17) var<storage, read_write> gates: array<f32>;  // [T, K]
+@group(0) @binding(18) var<storage, read_write> slot: array<u32>;   // [T, K]
+@group(0) @binding(19) var<storage, read_write> counts: array<u32>; // [E]
+@group(0) @binding(20) var<storage, read_write> kept: array<u32>;   // [E]
+@group(0) @binding(21) var<storage, read_write> lists: array<u32>;  // [E, T]
+@group(0) @binding(22) var<storage, read_write> hid: array<f32>;    // [T·K, H]
+@group(0) @binding(23) var<storage, read_write> y: array<f32>;      // [T·K, d]
+@group(0) @binding(24) var<storage, read_write> h: array<f32>;      // [T, d]
+@group(0) @binding(25) var<storage, read_write> outp: array<f32>;   // [T, V]
+@group(0) @binding(26) var<storage, read_write> ce_t: array<f32>;   // [T]
+@group(0) @binding(27) var<storage, read_write> correct: array<u32>; // [T]
+@group(0) @binding(28) var<storage, read_write> dout: array<f32>;   // [T, V]
+@group(0) @binding(29) var<storage, read_write> stats: array<f32>;  // see STATS_* below
+@group(0) @binding(30) var<storage, read_write> dh: array<f32>;     // [T, d]
+@group(0) @binding(31) var<storage, read_write> dg: array<f32>;     // [T, K]
+@group(0) @binding(32) var<storage, read_write> dpre: array<f32>;   // [T·K, H]
+@group(0) @binding(33) var<storage, read_write> dlog: array<f32>;   // [T, E]
+@group(0) @binding(34) var<storage, read_write> dx: array<f32>;     // [T, d]
+@group(0) @binding(35) var<storage, read_write> gnorm: array<f32>;  // [0] norm [1] scale [2] ok
+@group(0) @binding(36) var<storage, read_write> win_f: array<f32>;  // metrics window, float sums
+@group(0) @binding(37) var<storage, read_write> win_u: array<u32>;  // metrics window, counts
+@group(0) @binding(38) var<storage, read_write> snap: array<u32>;   // metrics snapshot record
+
+const WG: u32 = 64u;
+const CTX: u32 = 4u;
+const EXW: u32 = 6u;
+const NDOM: u32 = 4u;
+const MAXE: u32 = 64u;
+const DROPPED: u32 = 0xffffffffu;
+const UNUSED: u32 = 0xfffffffeu;
+// stats: [0] ce [1] aux [2] z [3] accuracy [4] total loss; f_i at 8, P_i at 8 + 64.
+const ST_F: u32 = 8u;
+const ST_P: u32 = 72u;
+
+// PCG output hash (bit-identical to crate::rng::hash).
+fn pcg_hash(v: u32) -> u32 {
+    let state = v * 747796405u + 2891336453u;
+    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+    return (word >> 22u) ^ word;
+}
+
+// Linear thread index of a 1-D problem dispatched as a 2-D grid of 64-wide workgroups.
+fn flat(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
+    return (wid.y * nwg.x + wid.x) * WG + li;
+}
+
+fn is_finite(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}
+
+// An assignment is live when it was chosen (r < k) and kept (not over capacity).
+fn live(s: u32) -> bool {
+    return s < UNUSED;
+}

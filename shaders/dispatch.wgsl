@@ -1,0 +1,95 @@
+// Capacity assignment (deterministic: per-expert exclusive prefix sum in priority order, no atomics),
+// combining expert outputs into the residual stream, and the gate gradient.
+
+var<workgroup> part: array<u32, 256>;
+var<workgroup> total: u32;
+
+// One 256-thread workgroup per expert e. The priority sequence is q = r·T + t (all first choices in
+// token order, then all second choices, …). Each thread counts e's assignments in its contiguous
+// chunk of q, thread 0 scans the 256 counts, and each thread then hands out slots in order:
+// slot < C is kept (and listed in lists[e, slot]), the rest are DROPPED.
+@compute @workgroup_size(256)
+fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let e = wid.x;
+    let n = u.t * u.k;
+    let chunk = (n + 255u) / 256u;
+    let q0 = min(li * chunk, n);
+    let q1 = min(q0 + chunk, n);
+    var cnt = 0u;
+    for (var q = q0; q < q1; q++) {
+        let t = q % u.t;
+        let r = q / u.t;
+        if (topk[t * u.kmax + r] == e) { cnt++; }
+    }
+    part[li] = cnt;
+    workgroupBarrier();
+    if (li == 0u) {
+        var run = 0u;
+        for (var j = 0u; j < 256u; j++) {
+            let c = part[j];
+            part[j] = run;
+            run += c;
+        }
+        total = run;
+        counts[e] = run;
+        kept[e] = min(run, u.cap);
+    }
+    workgroupBarrier();
+    var s = part[li];
+    for (var q = q0; q < q1; q++) {
+        let t = q % u.t;
+        let r = q / u.t;
+        let a = t * u.kmax + r;
+        if (topk[a] == e) {
+            if (s < u.cap) {
+                slot[a] = s;
+                lists[e * u.t + s] = a;
+            } else {
+                slot[a] = DROPPED;
+            }
+            s++;
+        }
+    }
+    let nk = min(total, u.cap);
+    for (var j = nk + li; j < u.t; j += 256u) { lists[e * u.t + j] = UNUSED; }
+    // Ranks r ≥ k are not chosen: expert 0's workgroup marks them.
+    if (e == 0u) {
+        let rest = u.t * (u.kmax - u.k);
+        for (var q = li; q < rest; q += 256u) {
+            let t = q % u.t;
+            let r = u.k + q / u.t;
+            slot[t * u.kmax + r] = UNUSED;
+        }
+    }
+}
+
+// [T·d] threads: h = x + Σ_{live r} gate_r · y_r (dropped assignments contribute zero).
+@compute @workgroup_size(64)
+fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.t * u.d) { return; }
+    let t = i / u.d;
+    let c = i % u.d;
+    var acc = x[i];
+    for (var r = 0u; r < u.k; r++) {
+        let a = t * u.kmax + r;
+        if (live(slot[a])) { acc += gates[a] * y[a * u.d + c]; }
+    }
+    h[i] = acc;
+}
+
+// [T·K] threads: dg = dh · y for live assignments, 0 otherwise.
+@compute @workgroup_size(64)
+fn gate_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) li: u32) {
+    let a = flat(wid, nwg, li);
+    if (a >= u.t * u.kmax) { return; }
+    let t = a / u.kmax;
+    let r = a % u.kmax;
+    var acc = 0.0;
+    if (r < u.k && live(slot[a])) {
+        for (var c = 0u; c < u.d; c++) { acc += dh[t * u.d + c] * y[a * u.d + c]; }
+    }
+    dg[a] = acc;
+}

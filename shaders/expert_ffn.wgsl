@@ -1,0 +1,125 @@
+// The expert FFNs, per assignment a = t·K + r: FFN_e(x) = W2_e·relu(W1_e·x + b1_e) + b2_e, and their
+// gradients. Weight gradients walk each expert's kept assignments in slot order (lists[e, ·]), so
+// every sum has one fixed order and needs no atomics.
+
+fn assignment_live(a: u32) -> bool {
+    return (a % u.kmax) < u.k && live(slot[a]);
+}
+
+// [T·K·H] threads: hid[a, j] = relu(b1[e, j] + W1[e, j, ·]·x[t]) (0 for assignments not live).
+@compute @workgroup_size(64)
+fn ffn_hidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.t * u.kmax * u.h) { return; }
+    let a = i / u.h;
+    let j = i % u.h;
+    if (!assignment_live(a)) { hid[i] = 0.0; return; }
+    let e = topk[a];
+    let t = a / u.kmax;
+    var acc = params[u.o_b1 + e * u.h + j];
+    for (var c = 0u; c < u.d; c++) { acc += params[u.o_w1 + (e * u.h + j) * u.d + c] * x[t * u.d + c]; }
+    hid[i] = max(acc, 0.0);
+}
+
+// [T·K·d] threads: y[a, c] = b2[e, c] + W2[e, c, ·]·hid[a].
+@compute @workgroup_size(64)
+fn ffn_out(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.t * u.kmax * u.d) { return; }
+    let a = i / u.d;
+    let c = i % u.d;
+    if (!assignment_live(a)) { y[i] = 0.0; return; }
+    let e = topk[a];
+    var acc = params[u.o_b2 + e * u.d + c];
+    for (var j = 0u; j < u.h; j++) { acc += params[u.o_w2 + (e * u.d + c) * u.h + j] * hid[a * u.h + j]; }
+    y[i] = acc;
+}
+
+// [T·K·H] threads: dpre[a, j] = relu'(pre) · Σ_c W2[e, c, j] · (gate · dh[t, c]).
+@compute @workgroup_size(64)
+fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.t * u.kmax * u.h) { return; }
+    let a = i / u.h;
+    let j = i % u.h;
+    var acc = 0.0;
+    if (assignment_live(a) && hid[i] > 0.0) {
+        let e = topk[a];
+        let t = a / u.kmax;
+        let g = gates[a];
+        for (var c = 0u; c < u.d; c++) { acc += params[u.o_w2 + (e * u.d + c) * u.h + j] * (g * dh[t * u.d + c]); }
+    }
+    dpre[i] = acc;
+}
+
+// [E·d·H] threads: dW2[e, c, j] = Σ_s (gate·dh[t, c])·hid[a, j]; thread j = 0 also writes db2[e, c].
+@compute @workgroup_size(64)
+fn ffn_wgrad2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.e * u.d * u.h) { return; }
+    let e = i / (u.d * u.h);
+    let c = (i / u.h) % u.d;
+    let j = i % u.h;
+    let n = kept[e];
+    var acc = 0.0;
+    for (var s = 0u; s < n; s++) {
+        let a = lists[e * u.t + s];
+        let t = a / u.kmax;
+        acc += (gates[a] * dh[t * u.d + c]) * hid[a * u.h + j];
+    }
+    grads[u.o_w2 + i] = acc;
+    if (j == 0u) {
+        var bacc = 0.0;
+        for (var s = 0u; s < n; s++) {
+            let a = lists[e * u.t + s];
+            bacc += gates[a] * dh[(a / u.kmax) * u.d + c];
+        }
+        grads[u.o_b2 + e * u.d + c] = bacc;
+    }
+}
+
+// [E·H·d] threads: dW1[e, j, c] = Σ_s dpre[a, j]·x[t, c]; thread c = 0 also writes db1[e, j].
+@compute @workgroup_size(64)
+fn ffn_wgrad1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.e * u.h * u.d) { return; }
+    let e = i / (u.h * u.d);
+    let j = (i / u.d) % u.h;
+    let c = i % u.d;
+    let n = kept[e];
+    var acc = 0.0;
+    for (var s = 0u; s < n; s++) {
+        let a = lists[e * u.t + s];
+        acc += dpre[a * u.h + j] * x[(a / u.kmax) * u.d + c];
+    }
+    grads[u.o_w1 + i] = acc;
+    if (c == 0u) {
+        var bacc = 0.0;
+        for (var s = 0u; s < n; s++) { bacc += dpre[lists[e * u.t + s] * u.h + j]; }
+        grads[u.o_b1 + e * u.h + j] = bacc;
+    }
+}
+
+// [T·d] threads: dx = dh (residual) + Σ_{live r} W1_eᵀ·dpre[a] + W_rᵀ·dlog[t].
+@compute @workgroup_size(64)
+fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.t * u.d) { return; }
+    let t = i / u.d;
+    let c = i % u.d;
+    var acc = dh[i];
+    for (var r = 0u; r < u.k; r++) {
+        let a = t * u.kmax + r;
+        if (!live(slot[a])) { continue; }
+        let e = topk[a];
+        for (var j = 0u; j < u.h; j++) { acc += params[u.o_w1 + (e * u.h + j) * u.d + c] * dpre[a * u.h + j]; }
+    }
+    for (var e = 0u; e < u.e; e++) { acc += params[u.o_wr + e * u.d + c] * dlog[t * u.e + e]; }
+    dx[i] = acc;
+}

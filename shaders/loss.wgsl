@@ -1,0 +1,107 @@
+// Output head, cross-entropy, the loss reductions (CE, Switch balance loss, z-loss) and the head's
+// gradient. Every reduction is one thread looping in index order: deterministic, same order as the
+// reference.
+
+// [T·V] threads: out = W_o·h + b_o.
+@compute @workgroup_size(64)
+fn head(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.t * u.v) { return; }
+    let t = i / u.v;
+    let v = i % u.v;
+    var acc = params[u.o_bo + v];
+    for (var c = 0u; c < u.d; c++) { acc += params[u.o_wo + v * u.d + c] * h[t * u.d + c]; }
+    outp[i] = acc;
+}
+
+// [T] threads: ce_t = lse(out) − out[target]; dout = (softmax − onehot)/T; correct = argmax == target.
+@compute @workgroup_size(64)
+fn loss_token(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let t = flat(wid, nwg, li);
+    if (t >= u.t) { return; }
+    let o = t * u.v;
+    var m = outp[o];
+    var best = 0u;
+    for (var v = 0u; v < u.v; v++) {
+        m = max(m, outp[o + v]);
+        if (outp[o + v] > outp[o + best]) { best = v; }
+    }
+    var s = 0.0;
+    for (var v = 0u; v < u.v; v++) { s += exp(outp[o + v] - m); }
+    let label = tgt[t];
+    ce_t[t] = (m + log(s)) - outp[o + label];
+    correct[t] = select(0u, 1u, best == label);
+    let tf = f32(u.t);
+    for (var v = 0u; v < u.v; v++) {
+        let one = select(0.0, 1.0, v == label);
+        dout[o + v] = (exp(outp[o + v] - m) / s - one) / tf;
+    }
+}
+
+// One workgroup: thread e < E sums P_e = mean_t p[t, e] and f_e = counts_e / (T·k); thread 64 sums
+// CE, z and accuracy; then thread 0 forms aux = E·Σ f_e·P_e and the total loss.
+@compute @workgroup_size(128)
+fn loss_reduce(@builtin(local_invocation_index) li: u32) {
+    let tf = f32(u.t);
+    if (li < u.e) {
+        var acc = 0.0;
+        for (var t = 0u; t < u.t; t++) { acc += probs[t * u.e + li]; }
+        stats[ST_P + li] = acc / tf;
+        stats[ST_F + li] = f32(counts[li]) / f32(u.t * u.k);
+    }
+    if (li == 64u) {
+        var ce = 0.0;
+        var z = 0.0;
+        var ok = 0u;
+        for (var t = 0u; t < u.t; t++) {
+            ce += ce_t[t];
+            z += lse[t] * lse[t];
+            ok += correct[t];
+        }
+        stats[0] = ce / tf;
+        stats[2] = z / tf;
+        stats[3] = f32(ok) / tf;
+    }
+    storageBarrier();
+    workgroupBarrier();
+    if (li == 0u) {
+        var aux = 0.0;
+        for (var e = 0u; e < u.e; e++) { aux += stats[ST_F + e] * stats[ST_P + e]; }
+        aux = aux * f32(u.e);
+        stats[1] = aux;
+        stats[4] = stats[0] + u.alpha * aux + u.beta * stats[2];
+    }
+}
+
+// [V·d] threads: dW_o[v, c] = Σ_t dout[t, v]·h[t, c]; thread c = 0 also writes db_o[v].
+@compute @workgroup_size(64)
+fn head_wgrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.v * u.d) { return; }
+    let v = i / u.d;
+    let c = i % u.d;
+    var acc = 0.0;
+    for (var t = 0u; t < u.t; t++) { acc += dout[t * u.v + v] * h[t * u.d + c]; }
+    grads[u.o_wo + i] = acc;
+    if (c == 0u) {
+        var b = 0.0;
+        for (var t = 0u; t < u.t; t++) { b += dout[t * u.v + v]; }
+        grads[u.o_bo + v] = b;
+    }
+}
+
+// [T·d] threads: dh = W_oᵀ·dout.
+@compute @workgroup_size(64)
+fn head_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) li: u32) {
+    let i = flat(wid, nwg, li);
+    if (i >= u.t * u.d) { return; }
+    let t = i / u.d;
+    let c = i % u.d;
+    var acc = 0.0;
+    for (var v = 0u; v < u.v; v++) { acc += dout[t * u.v + v] * params[u.o_wo + v * u.d + c]; }
+    dh[i] = acc;
+}

@@ -1,0 +1,96 @@
+// Metrics on the GPU: every step adds its counts and losses to a window; a snapshot turns the window
+// into the record the CPU reads back asynchronously (layout: crate::metrics::SNAP_*), then clears it.
+// win_u: [0] steps [1] dropped [2] all-dropped tokens; choices at 4, kept at 4 + 64, domain×expert
+// at 4 + 128 ([NDOM, E]). win_f: [0] ce [1] aux [2] z [3] accuracy; P_i sums at 4.
+const WU_CH: u32 = 4u;
+const WU_KP: u32 = 68u;
+const WU_DM: u32 = 132u;
+const WF_P: u32 = 4u;
+const SN: u32 = 20u;
+
+// One workgroup: thread e < E adds expert e's counts and its domain row; thread 64 the drops and losses.
+@compute @workgroup_size(128)
+fn metrics_accum(@builtin(local_invocation_index) li: u32) {
+    if (li < u.e) {
+        let e = li;
+        win_u[WU_CH + e] += counts[e];
+        win_u[WU_KP + e] += kept[e];
+        win_f[WF_P + e] += stats[ST_P + e];
+        var per: array<u32, 4>;
+        for (var t = 0u; t < u.t; t++) {
+            for (var r = 0u; r < u.k; r++) {
+                if (topk[t * u.kmax + r] == e) { per[min(dom[t], NDOM - 1u)] += 1u; }
+            }
+        }
+        for (var d = 0u; d < NDOM; d++) { win_u[WU_DM + d * u.e + e] += per[d]; }
+    }
+    if (li == 64u) {
+        var dropped = 0u;
+        var all = 0u;
+        for (var t = 0u; t < u.t; t++) {
+            var n = 0u;
+            for (var r = 0u; r < u.k; r++) { if (slot[t * u.kmax + r] == DROPPED) { n++; } }
+            dropped += n;
+            if (n == u.k) { all++; }
+        }
+        win_u[0] += 1u;
+        win_u[1] += dropped;
+        win_u[2] += all;
+        win_f[0] += stats[0];
+        win_f[1] += stats[1];
+        win_f[2] += stats[2];
+        win_f[3] += stats[3];
+    }
+}
+
+// One thread: write the snapshot record and clear the window. Balance metrics are computed from the
+// load pooled over the window (twin: crate::metrics::balance).
+@compute @workgroup_size(1)
+fn snapshot() {
+    let steps = win_u[0];
+    let sf = max(f32(steps), 1.0);
+    snap[0] = steps;
+    snap[1] = state[0];
+    snap[2] = state[1];
+    snap[3] = bitcast<u32>(win_f[0] / sf);
+    snap[4] = bitcast<u32>(win_f[1] / sf);
+    snap[5] = bitcast<u32>(win_f[2] / sf);
+    snap[6] = bitcast<u32>(win_f[3] / sf);
+    snap[7] = win_u[1];
+    snap[8] = win_u[2];
+    snap[13] = u.cap;
+    snap[14] = u.k;
+    snap[15] = u.t;
+    snap[16] = state[3];
+    var total = 0u;
+    for (var e = 0u; e < u.e; e++) { total += win_u[WU_CH + e]; }
+    let ef = f32(u.e);
+    let fair = 1.0 / ef;
+    var ent = 0.0;
+    var var_acc = 0.0;
+    var mx = 0.0;
+    var starved = 0u;
+    for (var e = 0u; e < u.e; e++) {
+        var s = 0.0;
+        if (total > 0u) { s = f32(win_u[WU_CH + e]) / f32(total); }
+        if (s > 0.0) { ent -= s * log(s); }
+        var_acc += (s - fair) * (s - fair);
+        mx = max(mx, s);
+        if (s < 0.25 * fair) { starved++; }
+        snap[SN + e] = win_u[WU_CH + e];
+        snap[SN + u.e + e] = win_u[WU_KP + e];
+        snap[SN + 2u * u.e + e] = bitcast<u32>(win_f[WF_P + e] / sf);
+    }
+    var ent_n = 1.0;
+    if (u.e > 1u) { ent_n = ent / log(ef); }
+    snap[9] = bitcast<u32>(ent_n);
+    snap[10] = bitcast<u32>(sqrt(var_acc / ef) / fair);
+    snap[11] = bitcast<u32>(mx);
+    snap[12] = starved;
+    for (var j = 0u; j < NDOM * u.e; j++) {
+        snap[SN + 3u * u.e + j] = win_u[WU_DM + j];
+        win_u[WU_DM + j] = 0u;
+    }
+    for (var j = 0u; j < 4u + 2u * MAXE; j++) { win_u[j] = 0u; }
+    for (var j = 0u; j < 4u + MAXE; j++) { win_f[j] = 0.0; }
+}

@@ -1,0 +1,530 @@
+//! Every knob of the model in one struct, validated, and (de)serialised to a URL query / CLI flags.
+//!
+//! Bad values never panic: `Config::validate` and `Config::set` return a [`ConfigError`] that names the
+//! field, the value and the allowed range. `Config::from_query_lenient` turns any URL into a valid
+//! config plus notices saying what was fixed (the page's "safe state").
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which procedurally generated data set the model trains on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataset {
+    /// Next-character prediction on a stream mixing four domains (arithmetic, words, DNA, code).
+    Tokens,
+    /// Binary classification of 2-D points; each quadrant has its own labelling rule.
+    Regions,
+}
+
+impl Dataset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Tokens => "tokens",
+            Dataset::Regions => "regions",
+        }
+    }
+}
+
+/// The router family. Each variant is one WGSL function in shaders/router.wgsl (selected by
+/// `Uniforms::router`) and one function in src/model/routing.rs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouterKind {
+    /// Softmax over experts, top-k by probability (Switch for k = 1, Mixtral-style renormalised
+    /// gates for k ≥ 2), capacity by priority, Switch balance loss and ST-MoE z-loss.
+    #[serde(rename = "softmax-topk")]
+    SoftmaxTopK,
+}
+
+impl RouterKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RouterKind::SoftmaxTopK => "softmax-topk",
+        }
+    }
+    /// The id the shaders switch on.
+    pub fn id(self) -> u32 {
+        match self {
+            RouterKind::SoftmaxTopK => 0,
+        }
+    }
+}
+
+/// Hard limits of the kernels and buffers.
+pub mod limits {
+    pub const MAX_D: usize = 128;
+    pub const MAX_HIDDEN: usize = 512;
+    pub const MAX_EXPERTS: usize = 64;
+    pub const MAX_TOP_K: usize = 8;
+    pub const MIN_TOKENS: usize = 16;
+    pub const MAX_TOKENS: usize = 16384;
+    /// Largest storage buffer the engine binds: WebGPU's default `maxStorageBufferBindingSize`
+    /// (128 MiB) in f32 elements. The per-assignment hidden activations `[T·K, H]` must fit.
+    pub const MAX_BINDING_FLOATS: usize = (128 << 20) / 4;
+}
+
+/// Every knob. Live knobs (k, capacity factor, α, β, lr, clipping) act on a running model;
+/// the others are structural and rebuild the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub dataset: Dataset,
+    pub router: RouterKind,
+    pub seed: u32,
+    /// Model width d.
+    pub d: usize,
+    /// Expert hidden width H.
+    pub hidden: usize,
+    /// Number of experts E.
+    pub experts: usize,
+    /// Experts chosen per token k (live).
+    pub top_k: usize,
+    /// Capacity factor cf (live); `f32::INFINITY` = dropless (serialised as "inf").
+    #[serde(with = "cf_serde")]
+    pub capacity_factor: f32,
+    /// Balance-loss weight α (live).
+    pub alpha: f32,
+    /// Router z-loss weight β (live).
+    pub beta: f32,
+    /// Adam learning rate (live).
+    pub lr: f32,
+    /// Tokens per batch T.
+    pub tokens: usize,
+    pub adam_beta1: f32,
+    pub adam_beta2: f32,
+    pub adam_eps: f32,
+    /// Clip the global gradient norm to this value (live); `None` = no clipping.
+    pub grad_clip: Option<f32>,
+    /// Ablation (live): capacity 0, every assignment dropped, h = x — the model without its experts.
+    #[serde(default)]
+    pub experts_off: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dataset: Dataset::Tokens,
+            router: RouterKind::SoftmaxTopK,
+            seed: 1,
+            d: 32,
+            hidden: 64,
+            experts: 8,
+            top_k: 1,
+            capacity_factor: 1.25,
+            alpha: 0.01,
+            beta: 0.0,
+            lr: 3e-3,
+            tokens: 256,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            adam_eps: 1e-8,
+            grad_clip: None,
+            experts_off: false,
+        }
+    }
+}
+
+/// A bad value: which field, what value, what is allowed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub value: String,
+    pub allowed: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {} = {}: {}", self.field, self.value, self.allowed)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(field: &'static str, value: impl fmt::Display, allowed: impl Into<String>) -> ConfigError {
+    ConfigError { field, value: value.to_string(), allowed: allowed.into() }
+}
+
+/// The knobs a running model takes without a rebuild.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LiveKnobs {
+    pub top_k: usize,
+    pub capacity_factor: f32,
+    pub alpha: f32,
+    pub beta: f32,
+    pub lr: f32,
+    pub grad_clip: Option<f32>,
+    pub experts_off: bool,
+}
+
+/// Names of every key, in the order they are serialised; URL keys and CLI flags (`--<key>`) use them.
+pub const KEYS: &[&str] = &[
+    "dataset",
+    "router",
+    "seed",
+    "d",
+    "hidden",
+    "experts",
+    "top-k",
+    "capacity-factor",
+    "alpha",
+    "beta",
+    "lr",
+    "tokens",
+    "adam-beta1",
+    "adam-beta2",
+    "adam-eps",
+    "grad-clip",
+    "experts-off",
+];
+
+fn field_name(key: &str) -> &'static str {
+    KEYS.iter().copied().find(|k| *k == key).unwrap_or("key")
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, v: &str, what: &str) -> Result<T, ConfigError> {
+    v.trim().parse::<T>().map_err(|_| err(field_name(key), format!("{v:?}"), format!("must be {what}")))
+}
+
+fn parse_f32(key: &str, v: &str) -> Result<f32, ConfigError> {
+    let x: f32 = parse_num(key, v, "a number")?;
+    Ok(x)
+}
+
+impl Config {
+    /// Largest k the buffers are sized for: k can move live up to this.
+    pub fn k_max(&self) -> usize {
+        self.experts.min(limits::MAX_TOP_K)
+    }
+
+    /// Number of output classes (vocabulary size or 2).
+    pub fn vocab(&self) -> usize {
+        match self.dataset {
+            Dataset::Tokens => crate::data::tokens::VOCAB.len(),
+            Dataset::Regions => 2,
+        }
+    }
+
+    /// Capacity per expert C = ceil(cf · T · k / E), at most T (a token picks an expert once);
+    /// cf = ∞ gives T: dropless.
+    pub fn capacity(&self) -> usize {
+        self.capacity_for(self.tokens)
+    }
+
+    /// Capacity for a batch of `rows` tokens (the probe batch has 64); 0 with the experts off.
+    pub fn capacity_for(&self, rows: usize) -> usize {
+        if self.experts_off {
+            0
+        } else {
+            capacity(self.capacity_factor, rows, self.top_k, self.experts)
+        }
+    }
+
+    pub fn live(&self) -> LiveKnobs {
+        LiveKnobs {
+            top_k: self.top_k,
+            capacity_factor: self.capacity_factor,
+            alpha: self.alpha,
+            beta: self.beta,
+            lr: self.lr,
+            grad_clip: self.grad_clip,
+            experts_off: self.experts_off,
+        }
+    }
+
+    pub fn with_live(&self, live: LiveKnobs) -> Config {
+        Config {
+            top_k: live.top_k,
+            capacity_factor: live.capacity_factor,
+            alpha: live.alpha,
+            beta: live.beta,
+            lr: live.lr,
+            grad_clip: live.grad_clip,
+            experts_off: live.experts_off,
+            ..self.clone()
+        }
+    }
+
+    /// True when `other` differs only in live knobs (so no rebuild is needed).
+    pub fn same_structure(&self, other: &Config) -> bool {
+        self.with_live(other.live()) == *other
+    }
+
+    /// Check every field and every cross-field rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use limits::*;
+        if self.d == 0 || self.d > MAX_D {
+            return Err(err("d", self.d, format!("model width must be in 1..={MAX_D}")));
+        }
+        if self.hidden == 0 || self.hidden > MAX_HIDDEN {
+            return Err(err("hidden", self.hidden, format!("expert hidden width must be in 1..={MAX_HIDDEN}")));
+        }
+        if self.experts == 0 || self.experts > MAX_EXPERTS {
+            return Err(err("experts", self.experts, format!("number of experts must be in 1..={MAX_EXPERTS}")));
+        }
+        if self.top_k == 0 || self.top_k > self.k_max() {
+            return Err(err(
+                "top-k",
+                self.top_k,
+                format!(
+                    "k must be in 1..={} (at most the {} experts, and at most {MAX_TOP_K})",
+                    self.k_max(),
+                    self.experts
+                ),
+            ));
+        }
+        let cf = self.capacity_factor;
+        if cf.is_nan() || cf <= 0.0 {
+            return Err(err("capacity-factor", cf, "capacity factor must be > 0 (or inf for dropless)"));
+        }
+        for (name, v) in [("alpha", self.alpha), ("beta", self.beta)] {
+            if !v.is_finite() || !(0.0..=100.0).contains(&v) {
+                return Err(err(field_name(name), v, "loss weight must be in 0..=100"));
+            }
+        }
+        if !self.lr.is_finite() || self.lr <= 0.0 || self.lr > 1.0 {
+            return Err(err("lr", self.lr, "learning rate must be in (0, 1]"));
+        }
+        if self.tokens < MIN_TOKENS || self.tokens > MAX_TOKENS {
+            return Err(err("tokens", self.tokens, format!("tokens per batch must be in {MIN_TOKENS}..={MAX_TOKENS}")));
+        }
+        for (name, v) in [("adam-beta1", self.adam_beta1), ("adam-beta2", self.adam_beta2)] {
+            if !v.is_finite() || !(0.0..1.0).contains(&v) {
+                return Err(err(field_name(name), v, "Adam beta must be in [0, 1)"));
+            }
+        }
+        if !self.adam_eps.is_finite() || self.adam_eps <= 0.0 || self.adam_eps > 1.0 {
+            return Err(err("adam-eps", self.adam_eps, "Adam epsilon must be in (0, 1]"));
+        }
+        if let Some(c) = self.grad_clip {
+            if !c.is_finite() || c <= 0.0 {
+                return Err(err("grad-clip", c, "gradient clip must be > 0 (or none)"));
+            }
+        }
+        let per_assignment = self.tokens * self.k_max() * self.hidden.max(self.d);
+        if per_assignment > MAX_BINDING_FLOATS {
+            return Err(err(
+                "tokens",
+                self.tokens,
+                format!(
+                    "T · min(E, {MAX_TOP_K}) · max(H, d) = {per_assignment} floats exceeds the 128 MiB GPU buffer the \
+                     per-assignment activations need; lower tokens, experts or hidden"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Set one knob from its string form (URL value or CLI flag). Does not run cross-field checks.
+    pub fn set(&mut self, key: &str, v: &str) -> Result<(), ConfigError> {
+        let t = v.trim();
+        match key {
+            "dataset" => {
+                self.dataset = match t {
+                    "tokens" => Dataset::Tokens,
+                    "regions" => Dataset::Regions,
+                    _ => return Err(err("dataset", format!("{v:?}"), "must be tokens or regions")),
+                }
+            }
+            "router" => {
+                self.router = match t {
+                    "softmax-topk" => RouterKind::SoftmaxTopK,
+                    _ => return Err(err("router", format!("{v:?}"), "must be softmax-topk")),
+                }
+            }
+            "seed" => self.seed = parse_num(key, t, "an integer in 0..=4294967295")?,
+            "d" => self.d = parse_num(key, t, "a positive integer")?,
+            "hidden" => self.hidden = parse_num(key, t, "a positive integer")?,
+            "experts" => self.experts = parse_num(key, t, "a positive integer")?,
+            "top-k" => self.top_k = parse_num(key, t, "a positive integer")?,
+            "capacity-factor" => {
+                self.capacity_factor = match t {
+                    "inf" | "∞" | "infinity" | "dropless" => f32::INFINITY,
+                    _ => parse_f32(key, t)?,
+                }
+            }
+            "alpha" => self.alpha = parse_f32(key, t)?,
+            "beta" => self.beta = parse_f32(key, t)?,
+            "lr" => self.lr = parse_f32(key, t)?,
+            "tokens" => self.tokens = parse_num(key, t, "a positive integer")?,
+            "adam-beta1" => self.adam_beta1 = parse_f32(key, t)?,
+            "adam-beta2" => self.adam_beta2 = parse_f32(key, t)?,
+            "adam-eps" => self.adam_eps = parse_f32(key, t)?,
+            "grad-clip" => {
+                self.grad_clip = match t {
+                    "none" | "off" | "" => None,
+                    _ => Some(parse_f32(key, t)?),
+                }
+            }
+            "experts-off" => {
+                self.experts_off = match t {
+                    "true" | "1" | "on" | "yes" => true,
+                    "false" | "0" | "off" | "no" => false,
+                    _ => return Err(err("experts-off", format!("{v:?}"), "must be true or false")),
+                }
+            }
+            _ => return Err(err("key", format!("{key:?}"), format!("unknown setting; known: {}", KEYS.join(", ")))),
+        }
+        Ok(())
+    }
+
+    /// The string form of one knob (inverse of `set`).
+    pub fn get(&self, key: &str) -> Option<String> {
+        Some(match key {
+            "dataset" => self.dataset.name().to_string(),
+            "router" => self.router.name().to_string(),
+            "seed" => self.seed.to_string(),
+            "d" => self.d.to_string(),
+            "hidden" => self.hidden.to_string(),
+            "experts" => self.experts.to_string(),
+            "top-k" => self.top_k.to_string(),
+            "capacity-factor" => fmt_f32(self.capacity_factor),
+            "alpha" => fmt_f32(self.alpha),
+            "beta" => fmt_f32(self.beta),
+            "lr" => fmt_f32(self.lr),
+            "tokens" => self.tokens.to_string(),
+            "adam-beta1" => fmt_f32(self.adam_beta1),
+            "adam-beta2" => fmt_f32(self.adam_beta2),
+            "adam-eps" => fmt_f32(self.adam_eps),
+            "grad-clip" => self.grad_clip.map(fmt_f32).unwrap_or_else(|| "none".into()),
+            "experts-off" => self.experts_off.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// URL query string (`a=1&b=2`) of every key that differs from the default.
+    pub fn to_query(&self) -> String {
+        let def = Config::default();
+        KEYS.iter()
+            .filter(|k| self.get(k) != def.get(k))
+            .map(|k| format!("{k}={}", self.get(k).unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Strict parse of a query: the first bad key or value is an error.
+    pub fn from_query(q: &str) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        for (k, v) in query_pairs(q) {
+            c.set(&k, &v)?;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Lenient parse for URLs: every unknown key, malformed or out-of-range value is replaced by a
+    /// safe value, and each fix is reported as a notice. The result always validates.
+    pub fn from_query_lenient(q: &str) -> (Config, Vec<String>) {
+        let mut c = Config::default();
+        let mut notices = Vec::new();
+        for (k, v) in query_pairs(q) {
+            let before = c.clone();
+            if let Err(e) = c.set(&k, &v) {
+                notices.push(format!("ignored {e}"));
+                c = before;
+            }
+        }
+        // Fix field by field, falling back to the default of the offending field (k: clamp).
+        for _ in 0..KEYS.len() + 2 {
+            match c.validate() {
+                Ok(()) => break,
+                Err(e) => {
+                    let def = Config::default();
+                    let fixed = if e.field == "top-k" {
+                        let k = c.top_k.clamp(1, c.k_max());
+                        c.top_k = k;
+                        k.to_string()
+                    } else {
+                        let v = def.get(e.field).unwrap_or_default();
+                        if c.set(e.field, &v).is_err() {
+                            c = def.clone();
+                        }
+                        v
+                    };
+                    notices.push(format!("{e}; using {} = {fixed}", e.field));
+                }
+            }
+        }
+        if c.validate().is_err() {
+            notices.push("settings reset to defaults".into());
+            c = Config::default();
+        }
+        (c, notices)
+    }
+}
+
+/// C = ceil(cf · T · k / E), clamped to T; cf = ∞ gives T.
+pub fn capacity(cf: f32, tokens: usize, k: usize, experts: usize) -> usize {
+    if !cf.is_finite() {
+        return tokens;
+    }
+    let c = (cf as f64 * tokens as f64 * k as f64 / experts as f64).ceil();
+    // Guard rounding of cf = 1 exactly (e.g. 1.0 · 256 · 1 / 8 = 32 stays 32).
+    (c.max(0.0) as usize).min(tokens)
+}
+
+fn fmt_f32(v: f32) -> String {
+    if v.is_infinite() {
+        "inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// JSON form of the capacity factor: a number, or "inf" for dropless (JSON has no infinity).
+mod cf_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(format!("{v}").parse::<f64>().unwrap_or(*v as f64))
+        } else {
+            s.serialize_str("inf")
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Cf {
+            Num(f32),
+            Text(String),
+        }
+        match Cf::deserialize(d)? {
+            Cf::Num(v) => Ok(v),
+            Cf::Text(t) if ["inf", "∞", "infinity", "dropless"].contains(&t.as_str()) => Ok(f32::INFINITY),
+            Cf::Text(t) => Err(serde::de::Error::custom(format!("capacity factor {t:?} is not a number or inf"))),
+        }
+    }
+}
+
+/// Split `a=1&b=2` (a leading `?` allowed), percent-decoding values.
+pub fn query_pairs(q: &str) -> Vec<(String, String)> {
+    q.trim_start_matches('?')
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(x) => {
+                        out.push(x);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

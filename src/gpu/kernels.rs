@@ -1,0 +1,109 @@
+//! The kernel table, reflected from shaders/*.wgsl by build.rs (naga): entry point, workgroup size
+//! and which named buffers it binds. The step order and each kernel's grid live here too.
+use crate::model::Dims;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindKind {
+    Uniform,
+    StorageRead,
+    StorageRw,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Bind {
+    pub binding: u32,
+    pub name: &'static str,
+    pub kind: BindKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct KernelInfo {
+    pub family: &'static str,
+    pub entry: &'static str,
+    pub workgroup_size: [u32; 3],
+    pub bindings: &'static [Bind],
+}
+
+include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
+
+/// WGSL source of a family: shaders/common.wgsl followed by shaders/<family>.wgsl.
+pub fn source(family: &str) -> Option<String> {
+    FAMILIES.iter().find(|(f, _)| *f == family).map(|(_, body)| format!("{COMMON}\n{body}"))
+}
+
+pub fn info(entry: &str) -> Option<&'static KernelInfo> {
+    KERNELS.iter().find(|k| k.entry == entry)
+}
+
+/// One training step, in order: forward, loss, backward, optimiser, metrics.
+pub const STEP: &[&str] = &[
+    "sample_batch",
+    "embed",
+    "router",
+    "capacity",
+    "ffn_hidden",
+    "ffn_out",
+    "combine",
+    "head",
+    "loss_token",
+    "loss_reduce",
+    "head_wgrad",
+    "head_dx",
+    "gate_grad",
+    "ffn_dhidden",
+    "ffn_wgrad2",
+    "ffn_wgrad1",
+    "router_grad",
+    "router_wgrad",
+    "input_grad",
+    "embed_grad",
+    "grad_norm",
+    "adam",
+    "metrics_accum",
+    "advance",
+];
+
+/// The forward pass of the probe batch (run with the probe uniforms after a snapshot).
+pub const PROBE_FORWARD: &[&str] =
+    &["sample_batch", "embed", "router", "capacity", "ffn_hidden", "ffn_out", "combine", "head"];
+
+/// What a kernel's grid covers.
+pub enum Grid {
+    /// One invocation per element (64-wide workgroups).
+    Threads(usize),
+    /// This many workgroups (kernels with their own workgroup-level reduction).
+    Groups(u32),
+}
+
+/// The grid of `entry` for dims `m` (with `m.t` rows) and `n_params` parameters.
+pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
+    let (t, d, h, e, kk, v) = (m.t, m.d, m.h, m.e, m.kmax, m.v);
+    Grid::Threads(match entry {
+        "sample_batch" | "router" | "router_grad" | "loss_token" => t,
+        "embed" | "combine" | "input_grad" | "head_dx" => t * d,
+        "embed_grad" => crate::data::CTX * d,
+        "router_wgrad" => e * d,
+        "gate_grad" => t * kk,
+        "ffn_hidden" | "ffn_dhidden" => t * kk * h,
+        "ffn_out" => t * kk * d,
+        "ffn_wgrad2" | "ffn_wgrad1" => e * d * h,
+        "head" => t * v,
+        "head_wgrad" => v * d,
+        "adam" => n_params,
+        "capacity" => return Grid::Groups(e as u32),
+        _ => return Grid::Groups(1),
+    })
+}
+
+/// Workgroup counts (x, y) for a grid: a 1-D problem folded into 2-D so no dimension exceeds
+/// WebGPU's 65535 limit (kernels rebuild the index with `flat()`).
+pub fn workgroups(g: &Grid) -> (u32, u32) {
+    match g {
+        Grid::Groups(n) => (*n, 1),
+        Grid::Threads(n) => {
+            let groups = n.div_ceil(64).max(1) as u32;
+            let x = groups.min(32768);
+            (x, groups.div_ceil(x))
+        }
+    }
+}

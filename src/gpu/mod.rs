@@ -1,0 +1,10 @@
+//! The WGSL trainer: wgpu device, buffers by name, one pipeline per kernel, the step encoder and the
+//! asynchronous metrics ring. Natively it runs on any wgpu backend (tests use Mesa's lavapipe); in
+//! the browser on WebGPU.
+pub mod device;
+pub mod kernels;
+pub mod trainer;
+pub mod uniforms;
+
+pub use device::{open, Gpu, GpuError};
+pub use trainer::GpuTrainer;

@@ -1,0 +1,507 @@
+//! `GpuTrainer`: every step of training as WGSL compute passes.
+//!
+//! Per step the CPU only records dispatches; the batch index, the step counters and the Adam step
+//! live on the GPU (`state`), so many steps go into one submit and the uniform block is written only
+//! when a knob changes. Metrics accumulate on the GPU and are copied, on request, into a ring of
+//! staging buffers mapped asynchronously; nothing waits on a readback.
+use super::device::{open, Gpu, GpuError};
+use super::kernels::{self, BindKind, KernelInfo};
+use super::uniforms::Uniforms;
+use crate::config::{Config, ConfigError, LiveKnobs};
+use crate::data::{Pool, CTX, EX_WORDS, PROBE};
+use crate::metrics::{snap_words, Probe, Snapshot};
+use crate::model::routing::DROPPED;
+use crate::model::{Dims, Layout, Params};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::trainer::Trace;
+use crate::trainer::{argmax, Trainer};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Staging buffers in the metrics ring.
+const RING: usize = 3;
+const IDLE: u8 = 0;
+const MAPPING: u8 = 1;
+const READY: u8 = 2;
+const FAILED: u8 = 3;
+
+struct Kernel {
+    info: &'static KernelInfo,
+    pipeline: wgpu::ComputePipeline,
+    train: wgpu::BindGroup,
+    probe: wgpu::BindGroup,
+}
+
+struct RingSlot {
+    buffer: wgpu::Buffer,
+    state: Arc<AtomicU8>,
+}
+
+/// Probe buffers copied after the snapshot record: (buffer, words).
+fn probe_copies(m: &Dims) -> Vec<(&'static str, usize)> {
+    vec![
+        ("probs", PROBE * m.e),
+        ("topk", PROBE * m.kmax),
+        ("gates", PROBE * m.kmax),
+        ("slot", PROBE * m.kmax),
+        ("inp", PROBE * CTX),
+        ("tgt", PROBE),
+        ("dom", PROBE),
+        ("outp", PROBE * m.v),
+    ]
+}
+
+pub struct GpuTrainer {
+    cfg: Config,
+    dims: Dims,
+    layout: Layout,
+    pool_n: usize,
+    gpu: Gpu,
+    buffers: HashMap<&'static str, wgpu::Buffer>,
+    u_train: wgpu::Buffer,
+    u_probe: wgpu::Buffer,
+    kernels: HashMap<&'static str, Kernel>,
+    steps: u32,
+    ring: Vec<RingSlot>,
+    pending: VecDeque<usize>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl GpuTrainer {
+    /// Open the best adapter and build a trainer with the seed's initial weights.
+    pub async fn new(cfg: &Config) -> Result<GpuTrainer, String> {
+        cfg.validate().map_err(|e| e.to_string())?;
+        let params = Params::init(Dims::new(cfg), cfg.seed);
+        Self::with_params(cfg, &params).await
+    }
+
+    /// Build from given parameters (tests start both backends from the same random weights).
+    pub async fn with_params(cfg: &Config, params: &Params<f32>) -> Result<GpuTrainer, String> {
+        cfg.validate().map_err(|e| e.to_string())?;
+        let gpu = open().await.map_err(|e: GpuError| e.to_string())?;
+        Ok(Self::build(cfg, params, gpu))
+    }
+
+    fn build(cfg: &Config, params: &Params<f32>, gpu: Gpu) -> GpuTrainer {
+        let dims = Dims::new(cfg);
+        let layout = Layout::new(&dims);
+        let pool = Pool::new(cfg.dataset, cfg.seed);
+        let device = &gpu.device;
+        let error = Arc::new(Mutex::new(None));
+        let sink = error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+            if s.is_none() {
+                *s = Some(e.to_string());
+            }
+        }));
+
+        // Every buffer the kernels bind, by its WGSL name. Usage: STORAGE for the kernels, COPY_SRC
+        // for readback and snapshots, COPY_DST for uploads. wgpu zero-initialises them, which is the
+        // right start for Adam's moments, the step counters and the metrics window.
+        let rows = dims.t.max(PROBE);
+        let (e, kk, n) = (dims.e, dims.kmax, layout.total);
+        let sizes: Vec<(&'static str, usize)> = vec![
+            ("pool", pool.words.len()),
+            ("probe_pool", PROBE * EX_WORDS),
+            ("state", 4),
+            ("inp", rows * CTX),
+            ("tgt", rows),
+            ("dom", rows),
+            ("params", n),
+            ("grads", n),
+            ("adam_m", n),
+            ("adam_v", n),
+            ("x0", rows * dims.d),
+            ("x", rows * dims.d),
+            ("logits", rows * e),
+            ("probs", rows * e),
+            ("lse", rows),
+            ("topk", rows * kk),
+            ("gates", rows * kk),
+            ("slot", rows * kk),
+            ("counts", e),
+            ("kept", e),
+            ("lists", e * rows),
+            ("hid", rows * kk * dims.h),
+            ("y", rows * kk * dims.d),
+            ("h", rows * dims.d),
+            ("outp", rows * dims.v),
+            ("ce_t", rows),
+            ("correct", rows),
+            ("dout", rows * dims.v),
+            ("stats", 8 + 128),
+            ("dh", rows * dims.d),
+            ("dg", rows * kk),
+            ("dpre", rows * kk * dims.h),
+            ("dlog", rows * e),
+            ("dx", rows * dims.d),
+            ("gnorm", 4),
+            ("win_f", 4 + 64),
+            ("win_u", 4 + 128 + 4 * 64),
+            ("snap", snap_words(64)),
+        ];
+        let buffers: HashMap<&'static str, wgpu::Buffer> = sizes
+            .into_iter()
+            .map(|(name, words)| {
+                let buf = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(name),
+                    size: (words.max(1) * 4) as u64,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                (name, buf)
+            })
+            .collect();
+        gpu.queue.write_buffer(&buffers["pool"], 0, bytemuck::cast_slice(&pool.words));
+        gpu.queue.write_buffer(&buffers["probe_pool"], 0, bytemuck::cast_slice(&pool.probe));
+        gpu.queue.write_buffer(&buffers["params"], 0, bytemuck::cast_slice(&params.w));
+        // Uniform blocks: UNIFORM for the kernels, COPY_DST so live knobs can be rewritten.
+        let mk_uniform = |label| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: std::mem::size_of::<Uniforms>() as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let u_train = mk_uniform("uniforms-train");
+        let u_probe = mk_uniform("uniforms-probe");
+
+        // One pipeline per entry point, with an explicit layout from the reflected bindings.
+        let mut modules = HashMap::new();
+        for (family, _) in kernels::FAMILIES {
+            let src = kernels::source(family).expect("family source");
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(family),
+                source: wgpu::ShaderSource::Wgsl(src.into()),
+            });
+            modules.insert(*family, module);
+        }
+        let mut kernels_map = HashMap::new();
+        for info in kernels::KERNELS {
+            let entries: Vec<wgpu::BindGroupLayoutEntry> = info
+                .bindings
+                .iter()
+                .map(|b| wgpu::BindGroupLayoutEntry {
+                    binding: b.binding,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: match b.kind {
+                            BindKind::Uniform => wgpu::BufferBindingType::Uniform,
+                            BindKind::StorageRead => wgpu::BufferBindingType::Storage { read_only: true },
+                            BindKind::StorageRw => wgpu::BufferBindingType::Storage { read_only: false },
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                })
+                .collect();
+            let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(info.entry),
+                entries: &entries,
+            });
+            let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(info.entry),
+                bind_group_layouts: &[Some(&bgl)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(info.entry),
+                layout: Some(&pl),
+                module: &modules[info.family],
+                entry_point: Some(info.entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+            let bind = |uniform: &wgpu::Buffer| {
+                let entries: Vec<wgpu::BindGroupEntry> = info
+                    .bindings
+                    .iter()
+                    .map(|b| wgpu::BindGroupEntry {
+                        binding: b.binding,
+                        resource: if b.kind == BindKind::Uniform {
+                            uniform.as_entire_binding()
+                        } else {
+                            buffers
+                                .get(b.name)
+                                .unwrap_or_else(|| panic!("kernel {} binds unknown buffer {}", info.entry, b.name))
+                                .as_entire_binding()
+                        },
+                    })
+                    .collect();
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(info.entry),
+                    layout: &bgl,
+                    entries: &entries,
+                })
+            };
+            let (train, probe) = (bind(&u_train), bind(&u_probe));
+            kernels_map.insert(info.entry, Kernel { info, pipeline, train, probe });
+        }
+
+        let staging_words = snap_words(e) + probe_copies(&dims).iter().map(|c| c.1).sum::<usize>();
+        let ring = (0..RING)
+            .map(|i| RingSlot {
+                // MAP_READ | COPY_DST: the snapshot record and probe rows are copied in, then mapped.
+                buffer: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&format!("metrics-ring-{i}")),
+                    size: (staging_words * 4) as u64,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                state: Arc::new(AtomicU8::new(IDLE)),
+            })
+            .collect();
+        let mut tr = GpuTrainer {
+            cfg: cfg.clone(),
+            dims,
+            layout,
+            pool_n: pool.len(),
+            gpu,
+            buffers,
+            u_train,
+            u_probe,
+            kernels: kernels_map,
+            steps: 0,
+            ring,
+            pending: VecDeque::new(),
+            error,
+        };
+        tr.write_uniforms();
+        tr
+    }
+
+    fn write_uniforms(&mut self) {
+        let ut = Uniforms::new(&self.cfg, &self.dims, &self.layout, self.pool_n, self.dims.t, false);
+        let up = Uniforms::new(&self.cfg, &self.dims, &self.layout, self.pool_n, PROBE, true);
+        self.gpu.queue.write_buffer(&self.u_train, 0, bytemuck::bytes_of(&ut));
+        self.gpu.queue.write_buffer(&self.u_probe, 0, bytemuck::bytes_of(&up));
+    }
+
+    /// The adapter in use.
+    pub fn adapter(&self) -> &str {
+        &self.gpu.adapter
+    }
+
+    /// The first GPU validation or device error, if any happened.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn dims(&self) -> Dims {
+        self.dims
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Record `entries` into a compute pass, with the training (T rows) or the probe (64 rows) uniforms.
+    /// wgpu orders the dispatches: each one sees the previous one's storage writes.
+    fn record(&self, pass: &mut wgpu::ComputePass, entries: &[&str], probe: bool) {
+        let m = Dims { t: if probe { PROBE } else { self.dims.t }, ..self.dims };
+        for entry in entries {
+            let k = &self.kernels[entry];
+            pass.set_pipeline(&k.pipeline);
+            pass.set_bind_group(0, if probe { &k.probe } else { &k.train }, &[]);
+            let (x, y) = kernels::workgroups(&kernels::grid(k.info.entry, &m, self.layout.total));
+            pass.dispatch_workgroups(x, y, 1);
+        }
+    }
+
+    /// Run the given kernels once (tests run single kernels against their CPU twins).
+    pub fn run_kernels(&mut self, entries: &[&str], probe: bool) {
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            self.record(&mut pass, entries, probe);
+        }
+        self.gpu.queue.submit([enc.finish()]);
+    }
+
+    /// Overwrite a buffer's leading words (tests write fixtures).
+    pub fn write<T: bytemuck::Pod>(&self, name: &str, data: &[T]) {
+        self.gpu.queue.write_buffer(&self.buffers[name], 0, bytemuck::cast_slice(data));
+    }
+
+    /// Read a whole buffer back (awaits the map; on native the device is polled to completion).
+    pub async fn read_bytes(&self, name: &str) -> Vec<u8> {
+        let src = &self.buffers[name];
+        // MAP_READ | COPY_DST: a one-off staging copy of the buffer.
+        let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: src.size(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(src, 0, &staging, 0, src.size());
+        self.gpu.queue.submit([enc.finish()]);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        match rx.await {
+            Ok(Ok(())) => {
+                let v = staging.get_mapped_range(..).map(|r| r.to_vec()).unwrap_or_default();
+                staging.unmap();
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Natively: read a buffer as f32 (blocking).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read_f32(&self, name: &str) -> Vec<f32> {
+        bytemuck::cast_slice(&pollster::block_on(self.read_bytes(name))).to_vec()
+    }
+
+    /// Natively: read a buffer as u32 (blocking).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read_u32(&self, name: &str) -> Vec<u32> {
+        bytemuck::cast_slice(&pollster::block_on(self.read_bytes(name))).to_vec()
+    }
+
+    fn decode(&self, words: &[u32]) -> Snapshot {
+        let m = self.dims;
+        let mut snap = Snapshot::from_record(words, m.e);
+        let mut at = snap_words(m.e);
+        let mut parts = HashMap::new();
+        for (name, n) in probe_copies(&m) {
+            parts.insert(name, &words[at..at + n]);
+            at += n;
+        }
+        let k = snap.k as usize;
+        let pick = |name: &str| -> Vec<u32> {
+            (0..PROBE).flat_map(|t| parts[name][t * m.kmax..t * m.kmax + k].to_vec()).collect()
+        };
+        let outp: Vec<f32> = parts["outp"].iter().map(|&w| f32::from_bits(w)).collect();
+        snap.probe = Probe {
+            rows: PROBE,
+            experts: m.e,
+            k,
+            probs: parts["probs"].iter().map(|&w| f32::from_bits(w)).collect(),
+            topk: pick("topk"),
+            gates: pick("gates").into_iter().map(f32::from_bits).collect(),
+            dropped: pick("slot").into_iter().map(|s| s == DROPPED).collect(),
+            inputs: parts["inp"].to_vec(),
+            targets: parts["tgt"].to_vec(),
+            domains: parts["dom"].to_vec(),
+            predicted: (0..PROBE).map(|t| argmax(&outp[t * m.v..(t + 1) * m.v])).collect(),
+        };
+        snap
+    }
+}
+
+impl Trainer for GpuTrainer {
+    fn config(&self) -> &Config {
+        &self.cfg
+    }
+    fn backend(&self) -> String {
+        format!("gpu: {}", self.gpu.adapter)
+    }
+    fn set_live(&mut self, live: LiveKnobs) -> Result<(), ConfigError> {
+        let next = self.cfg.with_live(live);
+        next.validate()?;
+        self.cfg = next;
+        self.write_uniforms();
+        Ok(())
+    }
+    fn train(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for _ in 0..n {
+                self.record(&mut pass, kernels::STEP, false);
+            }
+        }
+        self.gpu.queue.submit([enc.finish()]);
+        self.steps += n;
+    }
+    fn steps(&self) -> u32 {
+        self.steps
+    }
+    fn request_snapshot(&mut self) -> bool {
+        let Some(i) = self.ring.iter().position(|s| s.state.load(Ordering::Acquire) == IDLE) else {
+            return false;
+        };
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            self.record(&mut pass, &["snapshot"], false);
+            self.record(&mut pass, kernels::PROBE_FORWARD, true);
+        }
+        let dst = &self.ring[i].buffer;
+        let words = snap_words(self.dims.e);
+        enc.copy_buffer_to_buffer(&self.buffers["snap"], 0, dst, 0, (words * 4) as u64);
+        let mut at = words;
+        for (name, n) in probe_copies(&self.dims) {
+            enc.copy_buffer_to_buffer(&self.buffers[name], 0, dst, (at * 4) as u64, (n * 4) as u64);
+            at += n;
+        }
+        self.gpu.queue.submit([enc.finish()]);
+        let state = self.ring[i].state.clone();
+        state.store(MAPPING, Ordering::Release);
+        dst.map_async(wgpu::MapMode::Read, .., move |r| {
+            state.store(if r.is_ok() { READY } else { FAILED }, Ordering::Release);
+        });
+        self.pending.push_back(i);
+        true
+    }
+    fn poll_snapshot(&mut self) -> Option<Snapshot> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.gpu.device.poll(wgpu::PollType::Poll);
+        let &i = self.pending.front()?;
+        let slot = &self.ring[i];
+        match slot.state.load(Ordering::Acquire) {
+            READY => {
+                let words: Vec<u32> = {
+                    let view = slot.buffer.get_mapped_range(..).ok()?;
+                    bytemuck::cast_slice(&view).to_vec()
+                };
+                slot.buffer.unmap();
+                slot.state.store(IDLE, Ordering::Release);
+                self.pending.pop_front();
+                Some(self.decode(&words))
+            }
+            FAILED => {
+                slot.state.store(IDLE, Ordering::Release);
+                self.pending.pop_front();
+                None
+            }
+            _ => None,
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    fn wait_snapshot(&mut self) -> Option<Snapshot> {
+        let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        self.poll_snapshot()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    fn last_trace(&mut self) -> Trace {
+        let stats = self.read_f32("stats");
+        let m = self.dims;
+        Trace::from_flat(
+            self.steps,
+            m,
+            &self.read_f32("logits")[..m.t * m.e],
+            &self.read_f32("probs")[..m.t * m.e],
+            &self.read_u32("topk")[..m.t * m.kmax],
+            &self.read_f32("gates")[..m.t * m.kmax],
+            &self.read_u32("slot")[..m.t * m.kmax],
+            &self.read_u32("counts"),
+            &self.read_u32("kept"),
+            self.cfg.capacity() as u32,
+            [stats[0], stats[1], stats[2]],
+        )
+    }
+}

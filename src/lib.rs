@@ -1,0 +1,10 @@
+//! MoE Playground: a small Mixture-of-Experts model trained live with WGSL compute kernels
+//! (through `wgpu`), and a plain-Rust CPU reference that is the oracle for every kernel.
+pub mod config;
+pub mod data;
+pub mod gpu;
+pub mod metrics;
+pub mod model;
+pub mod presets;
+pub mod rng;
+pub mod trainer;

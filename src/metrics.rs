@@ -1,0 +1,179 @@
+//! The metrics snapshot both backends produce: losses, per-expert load against capacity, drops,
+//! balance, the domain × expert matrix and the routing of the fixed probe batch.
+//!
+//! On the GPU, shaders/metrics.wgsl accumulates a window of steps and writes a record whose layout is
+//! given by the `SNAP_*` constants below; `Snapshot::from_record` decodes it. The CPU reference fills
+//! the same struct with [`balance`] as the twin of the `snapshot` kernel.
+use serde::Serialize;
+
+/// Offsets in the snapshot record (u32 words; floats are bit-cast).
+pub const SNAP_HEADER: usize = 20;
+/// Words in a snapshot record for E experts.
+pub fn snap_words(e: usize) -> usize {
+    SNAP_HEADER + 7 * e
+}
+/// Domains per data set.
+pub const NDOM: usize = 4;
+
+/// Routing of the probe batch (up to 64 rows) at snapshot time.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Probe {
+    pub rows: usize,
+    pub experts: usize,
+    pub k: usize,
+    /// [rows, E] router probabilities.
+    pub probs: Vec<f32>,
+    /// [rows, k] chosen experts, best first.
+    pub topk: Vec<u32>,
+    /// [rows, k] gates.
+    pub gates: Vec<f32>,
+    /// [rows, k] true where the assignment was dropped (over capacity).
+    pub dropped: Vec<bool>,
+    /// [rows, 4] input ids (tokens) or the point's f32 bits in slots 0, 1 (regions).
+    pub inputs: Vec<u32>,
+    pub targets: Vec<u32>,
+    pub domains: Vec<u32>,
+    /// [rows] the model's predicted class.
+    pub predicted: Vec<u32>,
+}
+
+/// Balance of a load vector (counts of top-k choices per expert): (normalised entropy, coefficient
+/// of variation, max share, experts below a quarter of a fair share). Twin of the `snapshot` kernel.
+pub fn balance(choices: &[u32]) -> (f32, f32, f32, u32) {
+    let e = choices.len();
+    let total: u32 = choices.iter().sum();
+    let ef = e as f32;
+    let fair = 1.0 / ef;
+    let (mut ent, mut var, mut mx, mut starved) = (0.0f32, 0.0f32, 0.0f32, 0u32);
+    for &c in choices {
+        let s = if total > 0 { c as f32 / total as f32 } else { 0.0 };
+        if s > 0.0 {
+            ent -= s * s.ln();
+        }
+        var += (s - fair) * (s - fair);
+        mx = mx.max(s);
+        if s < 0.25 * fair {
+            starved += 1;
+        }
+    }
+    let ent_n = if e > 1 { ent / ef.ln() } else { 1.0 };
+    (ent_n, (var / ef).sqrt() / fair, mx, starved)
+}
+
+/// One metrics snapshot: a window of `steps` training steps ending at step `step`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Snapshot {
+    /// Training steps taken so far (batches seen).
+    pub step: u32,
+    /// Steps pooled in this window.
+    pub steps: u32,
+    /// Adam updates applied so far; `skipped` steps had a non-finite loss or gradient.
+    pub updates: u32,
+    pub skipped: u32,
+    /// Window means of the loss terms and the accuracy of the argmax prediction.
+    pub ce: f32,
+    pub aux: f32,
+    pub z: f32,
+    pub accuracy: f32,
+    pub k: u32,
+    pub tokens: u32,
+    /// Capacity per expert per step at the snapshot's knobs.
+    pub capacity: u32,
+    /// [E] top-k choices per expert over the window, before dropping.
+    pub choices: Vec<u32>,
+    /// [E] kept assignments per expert over the window.
+    pub kept: Vec<u32>,
+    /// [E] mean router probability P_i over the window.
+    pub p_mean: Vec<f32>,
+    /// Assignments dropped and tokens with every choice dropped, over the window.
+    pub dropped: u32,
+    pub all_dropped: u32,
+    pub entropy: f32,
+    pub cv: f32,
+    pub max_share: f32,
+    pub starved: u32,
+    /// [NDOM, E] top-k choices by token domain over the window.
+    pub domain_expert: Vec<u32>,
+    pub probe: Probe,
+}
+
+impl Snapshot {
+    /// Decode a GPU snapshot record.
+    pub fn from_record(r: &[u32], e: usize) -> Snapshot {
+        let f = |i: usize| f32::from_bits(r[i]);
+        let h = SNAP_HEADER;
+        Snapshot {
+            steps: r[0],
+            step: r[1],
+            skipped: r[2],
+            ce: f(3),
+            aux: f(4),
+            z: f(5),
+            accuracy: f(6),
+            dropped: r[7],
+            all_dropped: r[8],
+            entropy: f(9),
+            cv: f(10),
+            max_share: f(11),
+            starved: r[12],
+            capacity: r[13],
+            k: r[14],
+            tokens: r[15],
+            updates: r[16],
+            choices: r[h..h + e].to_vec(),
+            kept: r[h + e..h + 2 * e].to_vec(),
+            p_mean: (h + 2 * e..h + 3 * e).map(f).collect(),
+            domain_expert: r[h + 3 * e..h + 7 * e].to_vec(),
+            probe: Probe::default(),
+        }
+    }
+    /// Share of each expert in the window's top-k choices (pre-drop).
+    pub fn load_share(&self) -> Vec<f32> {
+        let total: u32 = self.choices.iter().sum();
+        self.choices.iter().map(|&c| if total > 0 { c as f32 / total as f32 } else { 0.0 }).collect()
+    }
+    /// Share of the window's assignments that were dropped.
+    pub fn dropped_share(&self) -> f32 {
+        let n = self.steps as f32 * self.tokens as f32 * self.k as f32;
+        if n > 0.0 {
+            self.dropped as f32 / n
+        } else {
+            0.0
+        }
+    }
+    /// Share of the window's tokens whose every choice was dropped.
+    pub fn all_dropped_share(&self) -> f32 {
+        let n = self.steps as f32 * self.tokens as f32;
+        if n > 0.0 {
+            self.all_dropped as f32 / n
+        } else {
+            0.0
+        }
+    }
+    /// Mean kept assignments per expert per step.
+    pub fn kept_per_step(&self) -> Vec<f32> {
+        self.kept.iter().map(|&k| k as f32 / self.steps.max(1) as f32).collect()
+    }
+    /// True when training diverged (a non-finite loss or gradient was caught).
+    pub fn diverged(&self) -> bool {
+        self.skipped > 0 || !self.ce.is_finite()
+    }
+    /// The CLI's JSON line.
+    pub fn json(&self) -> serde_json::Value {
+        let r4 = |v: f32| (v as f64 * 1e4).round() / 1e4;
+        serde_json::json!({
+            "step": self.step,
+            "ce": r4(self.ce), "aux": r4(self.aux), "z": r4(self.z), "accuracy": r4(self.accuracy),
+            "load_share": self.load_share().into_iter().map(r4).collect::<Vec<_>>(),
+            "kept": self.kept_per_step().into_iter().map(r4).collect::<Vec<_>>(),
+            "capacity": self.capacity,
+            "p_mean": self.p_mean.iter().map(|&v| r4(v)).collect::<Vec<_>>(),
+            "dropped_share": r4(self.dropped_share()),
+            "all_dropped_share": r4(self.all_dropped_share()),
+            "entropy": r4(self.entropy), "cv": r4(self.cv), "max_share": r4(self.max_share),
+            "starved": self.starved,
+            "domain_expert": self.domain_expert,
+            "skipped": self.skipped,
+        })
+    }
+}

@@ -1,0 +1,219 @@
+//! Backward pass of the reference, written out by hand. Stage names match the WGSL entry points.
+use super::routing::UNUSED;
+use super::{Dims, Forward, Params, Real};
+use crate::data::{Batch, CTX};
+
+/// Gradients of CE + α·aux + β·z with respect to every parameter, plus the intermediates the parity
+/// tests compare.
+#[derive(Clone, Debug)]
+pub struct Backward<F> {
+    pub grads: Vec<F>, // flat, same layout as the parameters
+    pub dh: Vec<F>,    // [T, d]
+    pub dg: Vec<F>,    // [T, K] d loss / d gate (0 for dropped)
+    pub dpre: Vec<F>,  // [T·K, H] d loss / d expert pre-activation
+    pub dlog: Vec<F>,  // [T, E] d loss / d router logits
+    pub dx: Vec<F>,    // [T, d] d loss / d MoE input
+}
+
+pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, beta: F) -> Backward<F> {
+    let m = Dims { t: b.len(), ..p.dims };
+    let (kk, l, w) = (m.kmax, &p.layout, &p.w);
+    let mut g = vec![F::zero(); l.total];
+    let tf = F::of(m.t as f64);
+    let live = |a: usize| fw.assign.slot[a] < UNUSED;
+
+    // `head_wgrad`: dWo, dbo.
+    for v in 0..m.v {
+        for c in 0..m.d {
+            let mut acc = F::zero();
+            for t in 0..m.t {
+                acc += fw.dout[t * m.v + v] * fw.h[t * m.d + c];
+            }
+            g[l.wo.start + v * m.d + c] = acc;
+        }
+        let mut acc = F::zero();
+        for t in 0..m.t {
+            acc += fw.dout[t * m.v + v];
+        }
+        g[l.bo.start + v] = acc;
+    }
+    // `head_dx`: dh = Woᵀ·dout.
+    let mut dh = vec![F::zero(); m.t * m.d];
+    for t in 0..m.t {
+        for c in 0..m.d {
+            let mut acc = F::zero();
+            for v in 0..m.v {
+                acc += fw.dout[t * m.v + v] * w[l.wo.start + v * m.d + c];
+            }
+            dh[t * m.d + c] = acc;
+        }
+    }
+    // `gate_grad`: dg = dh · y.
+    let mut dg = vec![F::zero(); m.t * kk];
+    for t in 0..m.t {
+        for r in 0..m.k {
+            let a = t * kk + r;
+            if live(a) {
+                let mut acc = F::zero();
+                for c in 0..m.d {
+                    acc += dh[t * m.d + c] * fw.y[a * m.d + c];
+                }
+                dg[a] = acc;
+            }
+        }
+    }
+    // `ffn_dhidden`: dpre = relu'(pre) ⊙ W2ᵀ·(gate · dh).
+    let mut dpre = vec![F::zero(); m.t * kk * m.h];
+    for t in 0..m.t {
+        for r in 0..m.k {
+            let a = t * kk + r;
+            if !live(a) {
+                continue;
+            }
+            let e = fw.topk[a] as usize;
+            let gate = fw.gates[a];
+            for j in 0..m.h {
+                if fw.hid[a * m.h + j] > F::zero() {
+                    let mut acc = F::zero();
+                    for c in 0..m.d {
+                        acc += w[l.w2.start + (e * m.d + c) * m.h + j] * (gate * dh[t * m.d + c]);
+                    }
+                    dpre[a * m.h + j] = acc;
+                }
+            }
+        }
+    }
+    // `ffn_wgrad`: per expert, over its kept assignments in slot order.
+    for e in 0..m.e {
+        let list = &fw.assign.lists[e * m.t..e * m.t + fw.assign.kept[e] as usize];
+        for c in 0..m.d {
+            for j in 0..m.h {
+                let mut acc = F::zero();
+                for &a in list {
+                    let (a, t) = (a as usize, a as usize / kk);
+                    acc += (fw.gates[a] * dh[t * m.d + c]) * fw.hid[a * m.h + j];
+                }
+                g[l.w2.start + (e * m.d + c) * m.h + j] = acc;
+            }
+            let mut acc = F::zero();
+            for &a in list {
+                let (a, t) = (a as usize, a as usize / kk);
+                acc += fw.gates[a] * dh[t * m.d + c];
+            }
+            g[l.b2.start + e * m.d + c] = acc;
+        }
+        for j in 0..m.h {
+            for c in 0..m.d {
+                let mut acc = F::zero();
+                for &a in list {
+                    let (a, t) = (a as usize, a as usize / kk);
+                    acc += dpre[a * m.h + j] * fw.x[t * m.d + c];
+                }
+                g[l.w1.start + (e * m.h + j) * m.d + c] = acc;
+            }
+            let mut acc = F::zero();
+            for &a in list {
+                acc += dpre[a as usize * m.h + j];
+            }
+            g[l.b1.start + e * m.h + j] = acc;
+        }
+    }
+    // `router_grad`: through the gates, the balance loss and the z-loss, then softmax.
+    let mut dlog = vec![F::zero(); m.t * m.e];
+    let tk = F::of((m.t * m.k) as f64);
+    let ef = F::of(m.e as f64);
+    for t in 0..m.t {
+        let pr = &fw.probs[t * m.e..(t + 1) * m.e];
+        let mut dp = vec![F::zero(); m.e];
+        if m.k == 1 {
+            dp[fw.topk[t * kk] as usize] += dg[t * kk];
+        } else {
+            let mut s = F::zero();
+            let mut sdot = F::zero();
+            for r in 0..m.k {
+                let i = fw.topk[t * kk + r] as usize;
+                s += pr[i];
+                sdot += dg[t * kk + r] * pr[i];
+            }
+            for r in 0..m.k {
+                let i = fw.topk[t * kk + r] as usize;
+                dp[i] += dg[t * kk + r] / s - sdot / (s * s);
+            }
+        }
+        let mut dot = F::zero();
+        for e in 0..m.e {
+            let f_e = F::of(fw.assign.counts[e] as f64) / tk;
+            dp[e] += alpha * ef * f_e / tf;
+            dot += pr[e] * dp[e];
+        }
+        let zl = beta * F::of(2.0) * fw.lse[t] / tf;
+        for e in 0..m.e {
+            dlog[t * m.e + e] = pr[e] * (dp[e] - dot) + zl * pr[e];
+        }
+    }
+    // `router_wgrad`: dWr = dlogᵀ·x.
+    for e in 0..m.e {
+        for c in 0..m.d {
+            let mut acc = F::zero();
+            for t in 0..m.t {
+                acc += dlog[t * m.e + e] * fw.x[t * m.d + c];
+            }
+            g[l.wr.start + e * m.d + c] = acc;
+        }
+    }
+    // `input_grad`: dx = dh (residual) + Σ W1ᵀ·dpre + Wrᵀ·dlog.
+    let mut dx = vec![F::zero(); m.t * m.d];
+    for t in 0..m.t {
+        for c in 0..m.d {
+            let mut acc = dh[t * m.d + c];
+            for r in 0..m.k {
+                let a = t * kk + r;
+                if !live(a) {
+                    continue;
+                }
+                let e = fw.topk[a] as usize;
+                for j in 0..m.h {
+                    acc += w[l.w1.start + (e * m.h + j) * m.d + c] * dpre[a * m.h + j];
+                }
+            }
+            for e in 0..m.e {
+                acc += w[l.wr.start + e * m.d + c] * dlog[t * m.e + e];
+            }
+            dx[t * m.d + c] = acc;
+        }
+    }
+    // `embed_grad`.
+    let dx0 = |t: usize, c: usize| {
+        let i = t * m.d + c;
+        if !m.tokens || fw.x0[i] > F::zero() {
+            dx[i]
+        } else {
+            F::zero()
+        }
+    };
+    if m.tokens {
+        for j in 0..CTX {
+            for c in 0..m.d {
+                for t in 0..m.t {
+                    let id = b.inputs[t * CTX + j] as usize;
+                    g[l.emb.start + (j * m.v + id) * m.d + c] += dx0(t, c);
+                }
+            }
+        }
+    } else {
+        for c in 0..m.d {
+            let (mut a0, mut a1, mut ab) = (F::zero(), F::zero(), F::zero());
+            for t in 0..m.t {
+                let pt = b.point(t);
+                let d = dx0(t, c);
+                a0 += d * F::of(pt[0] as f64);
+                a1 += d * F::of(pt[1] as f64);
+                ab += d;
+            }
+            g[l.w_in.start + c * 2] = a0;
+            g[l.w_in.start + c * 2 + 1] = a1;
+            g[l.b_in.start + c] = ab;
+        }
+    }
+    Backward { grads: g, dh, dg, dpre, dlog, dx }
+}

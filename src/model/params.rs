@@ -1,0 +1,148 @@
+//! Shapes and the flat parameter layout shared by the reference and the GPU (one buffer, offsets).
+use super::Real;
+use crate::config::{Config, Dataset};
+use crate::data::CTX;
+use crate::rng::Rng;
+use std::ops::Range;
+
+/// Router weights start at this fraction of the usual U(±1/√d) scale.
+pub const ROUTER_INIT_SCALE: f64 = 0.1;
+
+/// Sizes of one model. `k` is the live top-k; buffers are sized for `kmax`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dims {
+    pub t: usize,
+    pub d: usize,
+    pub h: usize,
+    pub e: usize,
+    pub k: usize,
+    pub kmax: usize,
+    pub v: usize,
+    pub tokens: bool,
+}
+
+impl Dims {
+    pub fn new(cfg: &Config) -> Dims {
+        Dims {
+            t: cfg.tokens,
+            d: cfg.d,
+            h: cfg.hidden,
+            e: cfg.experts,
+            k: cfg.top_k,
+            kmax: cfg.k_max(),
+            v: cfg.vocab(),
+            tokens: cfg.dataset == Dataset::Tokens,
+        }
+    }
+    /// Input ids per token (tokens: one embedding table per context position).
+    pub fn ctx(&self) -> usize {
+        CTX
+    }
+}
+
+/// Where each tensor lives in the flat parameter (and gradient, m, v) buffer.
+/// Row-major shapes: emb [CTX, V, d] (tokens), w_in [d, 2] and b_in [d] (regions), wr [E, d],
+/// w1 [E, H, d], b1 [E, H], w2 [E, d, H], b2 [E, d], wo [V, d], bo [V].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    pub emb: Range<usize>,
+    pub w_in: Range<usize>,
+    pub b_in: Range<usize>,
+    pub wr: Range<usize>,
+    pub w1: Range<usize>,
+    pub b1: Range<usize>,
+    pub w2: Range<usize>,
+    pub b2: Range<usize>,
+    pub wo: Range<usize>,
+    pub bo: Range<usize>,
+    pub total: usize,
+}
+
+impl Layout {
+    pub fn new(m: &Dims) -> Layout {
+        let mut at = 0;
+        let mut take = |n: usize| {
+            let r = at..at + n;
+            at += n;
+            r
+        };
+        let emb = take(if m.tokens { CTX * m.v * m.d } else { 0 });
+        let w_in = take(if m.tokens { 0 } else { m.d * 2 });
+        let b_in = take(if m.tokens { 0 } else { m.d });
+        let wr = take(m.e * m.d);
+        let w1 = take(m.e * m.h * m.d);
+        let b1 = take(m.e * m.h);
+        let w2 = take(m.e * m.d * m.h);
+        let b2 = take(m.e * m.d);
+        let wo = take(m.v * m.d);
+        let bo = take(m.v);
+        Layout { emb, w_in, b_in, wr, w1, b1, w2, b2, wo, bo, total: at }
+    }
+    /// (name, range) of every tensor, for reports and per-tensor checks.
+    pub fn tensors(&self) -> Vec<(&'static str, Range<usize>)> {
+        vec![
+            ("emb", self.emb.clone()),
+            ("w_in", self.w_in.clone()),
+            ("b_in", self.b_in.clone()),
+            ("wr", self.wr.clone()),
+            ("w1", self.w1.clone()),
+            ("b1", self.b1.clone()),
+            ("w2", self.w2.clone()),
+            ("b2", self.b2.clone()),
+            ("wo", self.wo.clone()),
+            ("bo", self.bo.clone()),
+        ]
+        .into_iter()
+        .filter(|(_, r)| !r.is_empty())
+        .collect()
+    }
+}
+
+/// All parameters, flat, with their layout.
+#[derive(Clone, Debug)]
+pub struct Params<F> {
+    pub dims: Dims,
+    pub layout: Layout,
+    pub w: Vec<F>,
+}
+
+impl<F: Real> Params<F> {
+    /// PyTorch-style init from the seed: embeddings N(0, 1); every linear layer U(±1/√fan_in);
+    /// biases zero. The router has no bias and an i.i.d. symmetric init scaled down 10× (Switch
+    /// Transformer's advice): routing starts near uniform, so no expert is favoured by the draw and
+    /// any collapse seen later is learned.
+    pub fn init(dims: Dims, seed: u32) -> Params<F> {
+        let layout = Layout::new(&dims);
+        let mut w = vec![F::zero(); layout.total];
+        let mut rng = Rng::new(0x1217 ^ ((seed as u64) << 24));
+        let mut fill = |r: &Range<usize>, f: &mut dyn FnMut(&mut Rng) -> f64| {
+            for x in &mut w[r.clone()] {
+                *x = F::of(f(&mut rng));
+            }
+        };
+        let u = |fan: usize| move |r: &mut Rng| r.uniform(-1.0, 1.0) / (fan as f64).sqrt();
+        fill(&layout.emb, &mut |r| r.normal());
+        fill(&layout.w_in, &mut u(2));
+        fill(&layout.wr, &mut |r| ROUTER_INIT_SCALE * u(dims.d)(r));
+        fill(&layout.w1, &mut u(dims.d));
+        fill(&layout.w2, &mut u(dims.h));
+        fill(&layout.wo, &mut u(dims.d));
+        Params { dims, layout, w }
+    }
+
+    /// Every tensor, biases included, drawn at random (tests use this so no term is trivially 0).
+    pub fn random(dims: Dims, seed: u32) -> Params<F> {
+        let mut p = Self::init(dims, seed);
+        let mut rng = Rng::new(seed as u64 ^ 0xB1A5);
+        for r in [&p.layout.b_in, &p.layout.b1, &p.layout.b2, &p.layout.bo] {
+            for x in &mut p.w[r.clone()] {
+                *x = F::of(rng.uniform(-0.2, 0.2));
+            }
+        }
+        p
+    }
+
+    pub fn cast<G: Real>(&self) -> Params<G> {
+        Params { dims: self.dims, layout: self.layout.clone(), w: self.w.iter().map(|x| G::of(x.f64())).collect() }
+    }
+}

@@ -1,0 +1,194 @@
+//! The headless CLI end to end: exit codes, error messages, the JSON lines, `--trace` and `--bench`.
+//! All runs use the CPU reference (the GPU trainer has its own tests) and stay small.
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn moe_train(args: &[&str]) -> Output {
+    let xdg = std::env::temp_dir().join(format!("moe-cli-xdg-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&xdg);
+    Command::new(env!("CARGO_BIN_EXE_moe-train"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .output()
+        .expect("run moe-train")
+}
+
+fn stdout_lines(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_problem() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--top-k", "9", "--experts", "8"], "top-k"),
+        (&["--capacity-factor", "0"], "capacity-factor"),
+        (&["--experts", "0"], "experts"),
+        (&["--tokens", "7"], "tokens"),
+        (&["--lr", "abc"], "lr"),
+        (&["--lr"], "--lr"),
+        (&["--bogus"], "--bogus"),
+        (&["--preset", "nope"], "nope"),
+        (&["--trace-steps", "5"], "--trace"),
+        (&["--trace", "unused.json", "--trace-steps", "5", "--steps", "4"], "trace-steps"),
+        (&["--steps", "0"], "steps"),
+        (&["--backend", "tpu"], "backend"),
+    ];
+    for (args, needle) in cases {
+        let mut all = args.to_vec();
+        if !args.contains(&"--backend") {
+            all.extend(["--backend", "cpu"]);
+        }
+        let o = moe_train(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?} printed to stdout");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(err.contains("run moe-train --help for usage"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn help_lists_flags_and_presets() {
+    let o = moe_train(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for flag in [
+        "--preset",
+        "--dataset",
+        "--experts",
+        "--top-k",
+        "--capacity-factor",
+        "--alpha",
+        "--beta",
+        "--lr",
+        "--tokens",
+        "--d ",
+        "--hidden",
+        "--seed",
+        "--steps",
+        "--backend",
+        "--every",
+        "--trace",
+        "--trace-steps",
+        "--bench",
+        "--grad-clip",
+        "--adam-beta1",
+        "--adam-beta2",
+        "--adam-eps",
+        "--router",
+    ] {
+        assert!(text.contains(flag), "help lacks {flag}");
+    }
+    for preset in ["balanced", "collapse", "capacity-squeeze", "mixtral", "dropless", "dead-experts"] {
+        assert!(text.contains(preset), "help lacks preset {preset}");
+    }
+}
+
+#[test]
+fn cpu_run_prints_header_and_snapshots() {
+    let o = moe_train(&["--backend", "cpu", "--steps", "20", "--every", "10", "--tokens", "64"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = stdout_lines(&o);
+    assert_eq!(lines.len(), 3, "header + 2 snapshots");
+    let head = &lines[0];
+    assert_eq!(head["backend"], "cpu reference");
+    assert_eq!(head["config"]["tokens"], 64);
+    assert!(head["params"].as_u64().unwrap() > 0);
+    for (line, step) in lines[1..].iter().zip([10, 20]) {
+        assert_eq!(line["step"], step);
+        for key in [
+            "step",
+            "ce",
+            "aux",
+            "z",
+            "load_share",
+            "kept",
+            "capacity",
+            "dropped_share",
+            "all_dropped_share",
+            "entropy",
+            "cv",
+            "max_share",
+            "starved",
+        ] {
+            assert!(line.get(key).is_some(), "missing {key} in {line}");
+        }
+        assert!(line["ce"].as_f64().is_some_and(f64::is_finite), "{line}");
+        assert_eq!(line["load_share"].as_array().unwrap().len(), 8);
+        assert!(line.get("backend").is_none());
+    }
+}
+
+#[test]
+fn preset_then_overrides_in_any_order() {
+    let o = moe_train(&["--top-k=2", "--preset", "collapse", "--backend", "cpu", "--steps", "1", "--tokens", "16"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let head = &stdout_lines(&o)[0];
+    assert_eq!(head["config"]["top_k"], 2);
+    assert_eq!(head["config"]["alpha"], 0.0);
+}
+
+#[test]
+fn trace_writes_the_routing_of_the_traced_steps() {
+    let file = std::env::temp_dir().join(format!("moe-cli-trace-{}.json", std::process::id()));
+    let path = file.to_string_lossy().into_owned();
+    let o = moe_train(&[
+        "--backend",
+        "cpu",
+        "--steps",
+        "6",
+        "--every",
+        "3",
+        "--tokens",
+        "32",
+        "--experts",
+        "4",
+        "--top-k",
+        "2",
+        "--trace",
+        &path,
+        "--trace-steps",
+        "4,2",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&file).expect("trace file");
+    let _ = std::fs::remove_file(&file);
+    let traces: Value = serde_json::from_str(&text).unwrap();
+    let traces = traces.as_array().unwrap();
+    assert_eq!(traces.len(), 2);
+    for (t, step) in traces.iter().zip([2, 4]) {
+        assert_eq!(t["step"], step);
+        let logits = t["router_logits"].as_array().unwrap();
+        assert_eq!(logits.len(), 32);
+        assert!(logits.iter().all(|row| row.as_array().unwrap().len() == 4));
+        let topk = t["topk"].as_array().unwrap();
+        assert_eq!(topk.len(), 32);
+        assert!(topk.iter().all(|row| row.as_array().unwrap().len() == 2));
+        for key in ["probs", "gates", "dropped", "counts", "kept", "capacity", "ce", "aux", "z"] {
+            assert!(t.get(key).is_some(), "trace lacks {key}");
+        }
+    }
+}
+
+#[test]
+fn bench_prints_one_json_object() {
+    let o = moe_train(&["--bench", "--backend", "cpu", "--steps", "3", "--tokens", "64"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = stdout_lines(&o);
+    assert_eq!(lines.len(), 1);
+    let b = &lines[0];
+    assert_eq!(b["bench"], true);
+    assert_eq!(b["steps_per_repeat"], 3);
+    assert_eq!(b["repeats"], 5);
+    assert_eq!(b["tokens"], 64);
+    assert_eq!(b["steps_per_s_all"].as_array().unwrap().len(), 5);
+    assert!(b["steps_per_s_median"].as_f64().unwrap() > 0.0);
+    assert!(b["tokens_per_s_median"].as_f64().unwrap() > 0.0);
+    for key in ["backend", "experts", "top_k", "d", "hidden"] {
+        assert!(b.get(key).is_some(), "bench lacks {key}");
+    }
+}

@@ -1,0 +1,955 @@
+//! Native tests of the CPU reference (src/model), the oracle every WGSL kernel is held to. No GPU.
+//!
+//! Run: `cargo test --release --test reference` (add `-- --nocapture` to see the measured errors).
+//!
+//! What is held here:
+//! 1. backward() against central finite differences of forward().loss(α, β), in f64, for every
+//!    parameter tensor, for k = 1 / k = 2, with and without dropped assignments, tokens and regions;
+//!    and the router gradient split into its gate, balance-loss and z-loss parts.
+//! 2. Capacity and drop bookkeeping on hand-made fixtures (exact counts).
+//! 3. Loss semantics: forward() against an independent re-implementation of the documented
+//!    semantics, plus closed forms (uniform router: aux = 1, z = (ln E)²; gates).
+//! 4. Adam: hand-computed steps, clipping, skipping of non-finite steps.
+//! 5. CpuTrainer: learning, determinism, live k change, drop accounting in snapshots.
+// Index loops mirror the row-major formulas of the spec; iterator rewrites would obscure them.
+#![allow(clippy::needless_range_loop)]
+
+use moe_playground::config::{capacity, Config, Dataset};
+use moe_playground::data::{tokens::VOCAB, Batch, Pool, CTX, PROBE};
+use moe_playground::model::adam::{adam_step, grad_norm, AdamHyper};
+use moe_playground::model::backward::backward;
+use moe_playground::model::forward::{forward, Forward};
+use moe_playground::model::routing::{self, DROPPED, UNUSED};
+use moe_playground::model::{Dims, Params};
+use moe_playground::rng::Rng;
+use moe_playground::trainer::{CpuTrainer, Trainer};
+use std::ops::Range;
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Small model: d = 6, H = 5, E = 4 (so k_max = 4), V from the data set.
+fn small_dims(dataset: Dataset, t: usize, k: usize) -> Dims {
+    let cfg = Config { dataset, tokens: t, d: 6, hidden: 5, experts: 4, top_k: k, ..Config::default() };
+    cfg.validate().expect("small test config must validate");
+    Dims::new(&cfg)
+}
+
+/// Random parameters (biases included) and the step-0 batch of the data set, all from `seed`.
+fn setup(dataset: Dataset, t: usize, k: usize, seed: u32) -> (Params<f64>, Batch) {
+    let dims = small_dims(dataset, t, k);
+    let p = Params::<f64>::random(dims, seed);
+    let b = Pool::new(dataset, seed).batch(seed, 0, t);
+    assert_eq!(b.len(), t);
+    (p, b)
+}
+
+fn l2(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// True when two forward passes route identically (same top-k choices and the same slots/drops):
+/// inside such a region the loss is smooth, so finite differences are meaningful.
+fn same_routing(a: &Forward<f64>, b: &Forward<f64>) -> bool {
+    a.topk == b.topk && a.assign.slot == b.assign.slot
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Finite-difference gradient check
+// ---------------------------------------------------------------------------------------------
+
+const ALPHA: f64 = 0.3;
+const BETA: f64 = 0.2;
+/// Central-difference step. In f64 with a loss of O(1) the rounding error of the quotient is about
+/// 1e-16 / 1e-6 = 1e-10 and the truncation error O(eps²) = 1e-12.
+const FD_EPS: f64 = 1e-6;
+/// Pass criterion for one entry: |analytic − numeric| ≤ FD_ABS + FD_REL · |numeric|.
+/// The measured worst case is |a − n| ≈ 1.3e-9 (err/tol ≤ 0.06); any missing or mis-scaled term
+/// is orders of magnitude larger (checked gradient entries are 1e-4 … 5e-1).
+const FD_ABS: f64 = 2e-8;
+const FD_REL: f64 = 1e-6;
+/// Entries checked per tensor (all of them when the tensor is at most this large).
+const FD_SAMPLES: usize = 40;
+/// Entries whose ±eps perturbation flips a top-k choice or a slot are skipped (the loss is
+/// piecewise smooth); at most this many per case may be skipped.
+const FD_MAX_SKIPPED: usize = 3;
+
+/// Deterministic sample of flat indices of one tensor. For `emb` most rows are not read by a
+/// batch of 16–24 tokens (gradient exactly 0 on both sides), so 3/4 of the sample is drawn from
+/// the rows the batch does read.
+fn sample_indices(name: &str, r: &Range<usize>, p: &Params<f64>, b: &Batch, rng: &mut Rng) -> Vec<usize> {
+    let n = r.len();
+    if n <= FD_SAMPLES {
+        return r.clone().collect();
+    }
+    let mut idx: Vec<usize> = Vec::new();
+    if name == "emb" {
+        let (d, v) = (p.dims.d, p.dims.v);
+        let mut used: Vec<usize> = (0..b.len())
+            .flat_map(|t| (0..CTX).map(move |j| (t, j)))
+            .flat_map(|(t, j)| (0..d).map(move |c| (t, j, c)))
+            .map(|(t, j, c)| r.start + (j * v + b.inputs[t * CTX + j] as usize) * d + c)
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        let want = (FD_SAMPLES * 3 / 4).min(used.len());
+        idx.extend((0..want).map(|i| used[i * used.len() / want]));
+    }
+    while idx.len() < FD_SAMPLES {
+        let i = r.start + rng.below(n);
+        if !idx.contains(&i) {
+            idx.push(i);
+        }
+    }
+    idx
+}
+
+#[derive(Debug)]
+struct TensorCheck {
+    name: &'static str,
+    checked: usize,
+    skipped: usize,
+    /// max |analytic − numeric|
+    max_abs: f64,
+    /// max |analytic − numeric| / (FD_ABS + FD_REL·|numeric|): ≤ 1 passes
+    max_ratio: f64,
+    /// max |numeric| over the checked entries (shows the check is not vacuous)
+    max_grad: f64,
+}
+
+struct FdCase {
+    dataset: Dataset,
+    t: usize,
+    k: usize,
+    cf: f32,
+    seed: u32,
+    /// Some(true): this case must drop assignments; Some(false): it must not.
+    drops: Option<bool>,
+}
+
+/// Check every tensor of one case; returns the per-tensor report (asserts inside).
+fn fd_check(c: &FdCase) -> Vec<TensorCheck> {
+    let (mut p, b) = setup(c.dataset, c.t, c.k, c.seed);
+    let cap = capacity(c.cf, c.t, c.k, p.dims.e);
+    let fw = forward(&p, &b, cap);
+    let label = format!("{:?} T={} k={} cf={} seed={} (cap {cap})", c.dataset, c.t, c.k, c.cf, c.seed);
+    println!("{label}: dropped {} of {} assignments, {} tokens fully dropped", fw.dropped, c.t * c.k, fw.all_dropped);
+    match c.drops {
+        Some(true) => {
+            assert!(fw.dropped > 0, "{label}: fixture was meant to drop assignments");
+            assert!((fw.dropped as usize) < c.t * c.k, "{label}: everything dropped");
+        }
+        Some(false) => assert_eq!(fw.dropped, 0, "{label}: dropless case dropped"),
+        None => {}
+    }
+    let (alpha, beta) = (ALPHA, BETA);
+    let bw = backward(&p, &b, &fw, alpha, beta);
+    assert_eq!(bw.grads.len(), p.layout.total);
+    let mut rng = Rng::new(0xFD ^ c.seed as u64);
+    let mut out = Vec::new();
+    let mut skipped_total = 0;
+    for (name, r) in p.layout.tensors() {
+        let idx = sample_indices(name, &r, &p, &b, &mut rng);
+        let mut tc = TensorCheck { name, checked: 0, skipped: 0, max_abs: 0.0, max_ratio: 0.0, max_grad: 0.0 };
+        for i in idx {
+            let w0 = p.w[i];
+            p.w[i] = w0 + FD_EPS;
+            let fp = forward(&p, &b, cap);
+            p.w[i] = w0 - FD_EPS;
+            let fm = forward(&p, &b, cap);
+            p.w[i] = w0;
+            if !same_routing(&fp, &fw) || !same_routing(&fm, &fw) {
+                tc.skipped += 1;
+                continue;
+            }
+            let num = (fp.loss(alpha, beta) - fm.loss(alpha, beta)) / (2.0 * FD_EPS);
+            let ana = bw.grads[i];
+            let err = (ana - num).abs();
+            let tol = FD_ABS + FD_REL * num.abs();
+            assert!(
+                err <= tol,
+                "{label}: d loss / d {name}[{}]: analytic {ana:.12e} vs numeric {num:.12e} (|diff| {err:.3e} > tol {tol:.3e})",
+                i - r.start
+            );
+            tc.checked += 1;
+            tc.max_abs = tc.max_abs.max(err);
+            tc.max_ratio = tc.max_ratio.max(err / tol);
+            tc.max_grad = tc.max_grad.max(num.abs());
+        }
+        println!(
+            "  {:5} checked {:3} skipped {} max|a-n| {:.2e} max err/tol {:.3} max|grad| {:.2e}",
+            tc.name, tc.checked, tc.skipped, tc.max_abs, tc.max_ratio, tc.max_grad
+        );
+        skipped_total += tc.skipped;
+        out.push(tc);
+    }
+    assert!(skipped_total <= FD_MAX_SKIPPED, "{label}: {skipped_total} entries skipped (routing flips)");
+    // Analytic gradient entries that were never checked must at least be finite.
+    assert!(bw.grads.iter().all(|g| g.is_finite()), "{label}: non-finite gradient");
+    out
+}
+
+fn names(checks: &[TensorCheck]) -> Vec<&'static str> {
+    checks.iter().map(|c| c.name).collect()
+}
+
+#[test]
+fn fd_gradients_tokens() {
+    let cases = [
+        // k = 1 (Switch gates: raw p) with capacity pressure: cap = ceil(0.75·24/4) = 5.
+        FdCase { dataset: Dataset::Tokens, t: 24, k: 1, cf: 0.75, seed: 1, drops: Some(true) },
+        // k = 1 dropless.
+        FdCase { dataset: Dataset::Tokens, t: 16, k: 1, cf: f32::INFINITY, seed: 2, drops: Some(false) },
+        // k = 2 (renormalised gates) with capacity pressure: cap = ceil(0.75·48/4) = 9.
+        FdCase { dataset: Dataset::Tokens, t: 24, k: 2, cf: 0.75, seed: 3, drops: Some(true) },
+        // k = 2 dropless.
+        FdCase { dataset: Dataset::Tokens, t: 16, k: 2, cf: f32::INFINITY, seed: 4, drops: Some(false) },
+    ];
+    for c in &cases {
+        let checks = fd_check(c);
+        assert_eq!(names(&checks), ["emb", "wr", "w1", "b1", "w2", "b2", "wo", "bo"]);
+        for tc in &checks {
+            // Every tensor has a non-trivial gradient among the checked entries.
+            assert!(tc.max_grad > 1e-5, "{}: gradient of {} is trivially small ({:.2e})", c.k, tc.name, tc.max_grad);
+            assert!(tc.checked >= tc.skipped * 10, "{}: too many skipped", tc.name);
+        }
+    }
+}
+
+#[test]
+fn fd_gradients_regions() {
+    let c = FdCase { dataset: Dataset::Regions, t: 24, k: 2, cf: 1.0, seed: 5, drops: None };
+    let checks = fd_check(&c);
+    assert_eq!(names(&checks), ["w_in", "b_in", "wr", "w1", "b1", "w2", "b2", "wo", "bo"]);
+    for tc in &checks {
+        assert!(tc.max_grad > 1e-5, "regions: gradient of {} is trivially small ({:.2e})", tc.name, tc.max_grad);
+    }
+    // k = 1 with drops on regions as well (w_in, b_in reach the router through x = x0, no relu).
+    let c = FdCase { dataset: Dataset::Regions, t: 16, k: 1, cf: 0.5, seed: 6, drops: Some(true) };
+    fd_check(&c);
+}
+
+/// The router weights get gradient from three places: the gates (k = 1: the raw probability), the
+/// balance loss and the z-loss. Each part is checked on its own against finite differences of the
+/// matching forward quantity (ce, aux, z), so a missing term cannot hide behind a larger one.
+#[test]
+fn router_gradient_has_gate_aux_and_z_parts() {
+    for (k, cf, seed) in [(1, 0.75f32, 11u32), (1, f32::INFINITY, 12), (2, 0.75, 13), (2, f32::INFINITY, 14)] {
+        let (mut p, b) = setup(Dataset::Tokens, 24, k, seed);
+        let cap = capacity(cf, 24, k, p.dims.e);
+        let fw = forward(&p, &b, cap);
+        let wr = p.layout.wr.clone();
+        let grad = |a: f64, bt: f64| backward(&p, &b, &fw, a, bt).grads[wr.clone()].to_vec();
+        let g_ce = grad(0.0, 0.0);
+        let g_1_0 = grad(1.0, 0.0);
+        let g_0_1 = grad(0.0, 1.0);
+        let g_ab = grad(ALPHA, BETA);
+        let g_aux: Vec<f64> = g_1_0.iter().zip(&g_ce).map(|(a, b)| a - b).collect();
+        let g_z: Vec<f64> = g_0_1.iter().zip(&g_ce).map(|(a, b)| a - b).collect();
+        let label = format!("k={k} cf={cf}");
+        // Through the gates alone (α = β = 0) wr still learns: for k = 1 this fails if the gate
+        // were renormalised to 1; for k = 2 if the renormalisation were treated as a constant.
+        assert!(l2(&g_ce) > 1e-4, "{label}: wr gets no gradient through the gates: |g| = {:.2e}", l2(&g_ce));
+        assert!(l2(&g_aux) > 1e-4, "{label}: α does not change the wr gradient: |Δg| = {:.2e}", l2(&g_aux));
+        assert!(l2(&g_z) > 1e-4, "{label}: β does not change the wr gradient: |Δg| = {:.2e}", l2(&g_z));
+        // The loss is linear in α and β, and routing does not depend on them.
+        for i in 0..g_ab.len() {
+            let lin = g_ce[i] + ALPHA * g_aux[i] + BETA * g_z[i];
+            assert!((g_ab[i] - lin).abs() <= 1e-12, "{label}: wr gradient not linear in α, β at {i}");
+        }
+        // Each part against finite differences of its own term.
+        let mut skipped = 0;
+        let (mut worst_ce, mut worst_aux, mut worst_z) = (0.0f64, 0.0f64, 0.0f64);
+        for (j, i) in wr.clone().enumerate() {
+            let w0 = p.w[i];
+            p.w[i] = w0 + FD_EPS;
+            let fp = forward(&p, &b, cap);
+            p.w[i] = w0 - FD_EPS;
+            let fm = forward(&p, &b, cap);
+            p.w[i] = w0;
+            if !same_routing(&fp, &fw) || !same_routing(&fm, &fw) {
+                skipped += 1;
+                continue;
+            }
+            for (what, num, ana, worst) in [
+                ("ce", (fp.ce - fm.ce) / (2.0 * FD_EPS), g_ce[j], &mut worst_ce),
+                ("aux", (fp.aux - fm.aux) / (2.0 * FD_EPS), g_aux[j], &mut worst_aux),
+                ("z", (fp.z - fm.z) / (2.0 * FD_EPS), g_z[j], &mut worst_z),
+            ] {
+                let err = (ana - num).abs();
+                let tol = FD_ABS + FD_REL * num.abs();
+                assert!(err <= tol, "{label}: d {what} / d wr[{j}]: analytic {ana:.12e} numeric {num:.12e}");
+                *worst = worst.max(err);
+            }
+        }
+        println!("{label}: wr parts |g_ce| {:.2e} |g_aux| {:.2e} |g_z| {:.2e}; max|a-n| ce {worst_ce:.1e} aux {worst_aux:.1e} z {worst_z:.1e}; skipped {skipped}",
+            l2(&g_ce), l2(&g_aux), l2(&g_z));
+        assert!(skipped <= 2, "{label}: {skipped} wr entries skipped");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Capacity and drops on hand-made fixtures
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn capacity_formula() {
+    // C = ceil(cf · T · k / E), at most T; cf = ∞ gives T.
+    assert_eq!(capacity(1.0, 256, 1, 8), 32, "cf = 1 is exactly a fair share");
+    assert_eq!(capacity(1.25, 256, 1, 8), 40);
+    assert_eq!(capacity(0.5, 256, 1, 8), 16);
+    assert_eq!(capacity(1.0, 256, 2, 8), 64);
+    assert_eq!(capacity(2.0, 256, 2, 8), 128);
+    assert_eq!(capacity(f32::INFINITY, 256, 1, 8), 256);
+    assert_eq!(capacity(f32::INFINITY, 100, 3, 64), 100);
+    assert_eq!(capacity(1.1, 10, 1, 3), 4, "ceil(3.67) = 4");
+    assert_eq!(capacity(1.0, 10, 1, 3), 4, "ceil(3.33) = 4");
+    assert_eq!(capacity(1.0, 16, 1, 64), 1, "ceil(0.25) = 1");
+    assert_eq!(capacity(0.5, 8, 1, 4), 1);
+    assert_eq!(capacity(4.0, 16, 2, 4), 16, "clamped to T");
+    assert_eq!(capacity(100.0, 16, 1, 2), 16, "clamped to T");
+    // Config::capacity uses the same rule.
+    let cfg = Config::default();
+    assert_eq!(cfg.capacity(), capacity(1.25, 256, 1, 8));
+    assert_eq!(Config { top_k: 2, capacity_factor: f32::INFINITY, ..cfg.clone() }.capacity(), 256);
+}
+
+/// Known deviation (see report): cf is an f32, so a decimal cf whose f32 value lies above the
+/// decimal (1.1 → 1.100000024) rounds a product that is exactly an integer up by one.
+#[test]
+#[ignore = "bug in config::capacity: decimal cf (f32) overshoots exact integer products; see report"]
+fn capacity_decimal_cf_exact_product() {
+    // 1.1 · 320 · 1 / 8 = 44 exactly: C = ceil(44) = 44.
+    assert_eq!(capacity(1.1, 320, 1, 8), 44);
+    // 0.3 · 40 · 1 / 4 = 3 exactly.
+    assert_eq!(capacity(0.3, 40, 1, 4), 3);
+}
+
+/// Flat [T, kmax] top-k buffer from per-token lists (ranks ≥ their length are UNUSED).
+fn topk_buf(rows: &[&[u32]], kmax: usize) -> Vec<u32> {
+    let mut v = vec![UNUSED; rows.len() * kmax];
+    for (t, r) in rows.iter().enumerate() {
+        v[t * kmax..t * kmax + r.len()].copy_from_slice(r);
+    }
+    v
+}
+
+#[test]
+fn capacity_k1_all_on_one_expert() {
+    // T = 6, E = 3, k = 1, cap 2: every token picks expert 0.
+    let (t, e, cap) = (6, 3, 2);
+    let topk = vec![0u32; 6];
+    let a = routing::assign(&topk, t, 1, 1, e, cap);
+    assert_eq!(a.slot, [0, 1, DROPPED, DROPPED, DROPPED, DROPPED]);
+    assert_eq!(a.counts, [6, 0, 0], "counts are choices before dropping");
+    assert_eq!(a.kept, [2, 0, 0]);
+    let mut lists = vec![UNUSED; e * t];
+    lists[0] = 0;
+    lists[1] = 1;
+    assert_eq!(a.lists, lists);
+    assert_eq!(routing::drop_counts(&a.slot, t, 1, 1), (4, 4));
+}
+
+#[test]
+fn capacity_k2_priority_first_choices_first() {
+    // T = 4, E = 2, k = 2, cap 3. First choices: t0→0, t1→0, t2→1, t3→0; second choices t0→1,
+    // t1→1, t2→0, t3→1. Priority "all first choices, then all second choices": expert 0 fills with
+    // t0, t1, t3 (first choices), so t2's second choice (0) is dropped; expert 1 takes t2 (first),
+    // then t0, t1 (second), so t3's second choice is dropped. Token-major order would instead keep
+    // t2's second choice and drop both of t3's.
+    let (t, e, k, kmax, cap) = (4, 2, 2, 2, 3);
+    let topk = topk_buf(&[&[0, 1], &[0, 1], &[1, 0], &[0, 1]], kmax);
+    let a = routing::assign(&topk, t, k, kmax, e, cap);
+    #[rustfmt::skip]
+    let want = [
+        0, 1,       // t0: expert 0 slot 0, expert 1 slot 1
+        1, 2,       // t1: expert 0 slot 1, expert 1 slot 2
+        0, DROPPED, // t2: expert 1 slot 0, expert 0 full
+        2, DROPPED, // t3: expert 0 slot 2, expert 1 full
+    ];
+    assert_eq!(a.slot, want);
+    assert_eq!(a.counts, [4, 4]);
+    assert_eq!(a.kept, [3, 3]);
+    // lists[e·T + s] = assignment id t·kmax + r in slot order, UNUSED past kept.
+    assert_eq!(a.lists, [0, 2, 6, UNUSED, 4, 1, 3, UNUSED]);
+    assert_eq!(routing::drop_counts(&a.slot, t, k, kmax), (2, 0), "one choice dropped ≠ token dropped");
+}
+
+#[test]
+fn capacity_lists_and_unused_ranks() {
+    // k = 2 live out of kmax = 4: ranks 2, 3 stay UNUSED in slot; lists hold t·kmax + r.
+    let (t, e, k, kmax, cap) = (5, 3, 2, 4, 3);
+    let topk = topk_buf(&[&[2, 0], &[0, 2], &[2, 1], &[2, 0], &[1, 2]], kmax);
+    let a = routing::assign(&topk, t, k, kmax, e, cap);
+    // First choices: t0→2 s0, t1→0 s0, t2→2 s1, t3→2 s2, t4→1 s0.
+    // Second: t0→0 s1, t1→2 DROP, t2→1 s1, t3→0 s2, t4→2 DROP.
+    #[rustfmt::skip]
+    let want = [
+        0, 1, UNUSED, UNUSED,
+        0, DROPPED, UNUSED, UNUSED,
+        1, 1, UNUSED, UNUSED,
+        2, 2, UNUSED, UNUSED,
+        0, DROPPED, UNUSED, UNUSED,
+    ];
+    assert_eq!(a.slot, want);
+    assert_eq!(a.counts, [3, 2, 5]);
+    assert_eq!(a.kept, [3, 2, 3]);
+    let id = |t: u32, r: u32| t * kmax as u32 + r;
+    #[rustfmt::skip]
+    let lists = [
+        id(1, 0), id(0, 1), id(3, 1), UNUSED, UNUSED, // expert 0
+        id(4, 0), id(2, 1), UNUSED, UNUSED, UNUSED,   // expert 1
+        id(0, 0), id(2, 0), id(3, 0), UNUSED, UNUSED, // expert 2
+    ];
+    assert_eq!(a.lists, lists);
+    // Every kept assignment appears exactly once in the lists, at its slot.
+    for tt in 0..t {
+        for r in 0..k {
+            let s = a.slot[tt * kmax + r];
+            if s != DROPPED {
+                let ex = topk[tt * kmax + r] as usize;
+                assert_eq!(a.lists[ex * t + s as usize], (tt * kmax + r) as u32);
+            }
+        }
+    }
+    assert_eq!(routing::drop_counts(&a.slot, t, k, kmax), (2, 0));
+}
+
+#[test]
+fn top_k_ties_go_to_lower_index() {
+    assert_eq!(routing::top_k(&[0.25f64, 0.25, 0.25, 0.25], 2), [0, 1]);
+    assert_eq!(routing::top_k(&[0.25f64, 0.25, 0.25, 0.25], 4), [0, 1, 2, 3]);
+    assert_eq!(routing::top_k(&[0.1f64, 0.4, 0.4, 0.1], 2), [1, 2]);
+    assert_eq!(routing::top_k(&[0.1f64, 0.4, 0.4, 0.1], 4), [1, 2, 0, 3]);
+    assert_eq!(routing::top_k(&[0.2f32, 0.3, 0.2, 0.3], 4), [1, 3, 0, 2]);
+    assert_eq!(routing::top_k(&[0.1f32, 0.2, 0.7], 1), [2]);
+    assert_eq!(routing::top_k(&[0.5f32, 0.1, 0.1, 0.3], 3), [0, 3, 1]);
+}
+
+#[test]
+fn capacity_factor_below_one_drops_half() {
+    // E = 4, T = 8, k = 1, cf = 0.5 → cap = ceil(0.5·8/4) = 1; every expert is picked twice.
+    let (t, e) = (8, 4);
+    let cap = capacity(0.5, t, 1, e);
+    assert_eq!(cap, 1);
+    let topk: Vec<u32> = vec![0, 1, 2, 3, 3, 2, 1, 0];
+    let a = routing::assign(&topk, t, 1, 1, e, cap);
+    assert_eq!(a.slot, [0, 0, 0, 0, DROPPED, DROPPED, DROPPED, DROPPED]);
+    assert_eq!(a.counts, [2, 2, 2, 2]);
+    assert_eq!(a.kept, [1, 1, 1, 1]);
+    let (dropped, all) = routing::drop_counts(&a.slot, t, 1, 1);
+    assert_eq!((dropped, all), (4, 4));
+    assert_eq!(dropped as f64 / (t as f64), 0.5, "50% of assignments dropped");
+}
+
+#[test]
+fn dropless_never_drops() {
+    let t = 16;
+    for (k, e) in [(1, 4), (2, 4), (4, 4), (3, 8)] {
+        let cap = capacity(f32::INFINITY, t, k, e);
+        assert_eq!(cap, t);
+        // Worst case: every token ranks the experts identically.
+        let row: Vec<u32> = (0..k as u32).collect();
+        let rows: Vec<&[u32]> = vec![row.as_slice(); t];
+        let topk = topk_buf(&rows, k);
+        let a = routing::assign(&topk, t, k, k, e, cap);
+        assert_eq!(routing::drop_counts(&a.slot, t, k, k), (0, 0), "k={k}");
+        assert!(a.slot.iter().all(|&s| s < UNUSED));
+        for i in 0..k {
+            assert_eq!((a.counts[i], a.kept[i]), (t as u32, t as u32));
+        }
+    }
+}
+
+#[test]
+fn drop_counts_all_dropped_only_when_every_choice_is() {
+    // T = 4, E = 2, k = 2, cap 2, all tokens rank [0, 1]: t0, t1 keep both, t2, t3 lose both.
+    let topk = [0u32, 1].repeat(4);
+    let a = routing::assign(&topk, 4, 2, 2, 2, 2);
+    assert_eq!(a.slot, [0, 0, 1, 1, DROPPED, DROPPED, DROPPED, DROPPED]);
+    assert_eq!(routing::drop_counts(&a.slot, 4, 2, 2), (4, 2));
+    // Hand-written slots: t0 one dropped, t1 both, t2 none, t3 one (rank 0).
+    let slot = [0, DROPPED, DROPPED, DROPPED, 1, 2, DROPPED, 0];
+    assert_eq!(routing::drop_counts(&slot, 4, 2, 2), (4, 1));
+    // Ranks ≥ k are ignored even if they hold DROPPED.
+    // k = 1 of kmax = 2: t0 kept, t1 dropped, t2 kept; the DROPPED at rank 1 must not count.
+    let slot = [0, DROPPED, DROPPED, DROPPED, 1, DROPPED];
+    assert_eq!(routing::drop_counts(&slot, 3, 1, 2), (1, 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Loss semantics
+// ---------------------------------------------------------------------------------------------
+
+/// The documented semantics written out independently of src/model (f64, straight loops, own
+/// softmax / top-k / capacity), from the tensor layout documented on `Layout`.
+struct Spec {
+    ce: f64,
+    aux: f64,
+    z: f64,
+    topk: Vec<Vec<u32>>,
+    gates: Vec<Vec<f64>>,
+    kept: Vec<Vec<bool>>,
+    dropped: u32,
+    all_dropped: u32,
+}
+
+fn spec_forward(p: &Params<f64>, b: &Batch, k: usize, cap: usize) -> Spec {
+    let Dims { d, h: nh, e: ne, v: nv, tokens, .. } = p.dims;
+    let (w, l) = (&p.w, &p.layout);
+    let at = |r: &Range<usize>, i: usize| w[r.start + i];
+    let nt = b.len();
+    let lse_of = |v: &[f64]| {
+        let m = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+    };
+    let (mut xs, mut probs, mut lses, mut topk, mut gates) = (vec![], vec![], vec![], vec![], vec![]);
+    for t in 0..nt {
+        let x: Vec<f64> = (0..d)
+            .map(|c| {
+                if tokens {
+                    let s: f64 = (0..CTX).map(|j| at(&l.emb, (j * nv + b.inputs[t * CTX + j] as usize) * d + c)).sum();
+                    s.max(0.0)
+                } else {
+                    let [px, py] = b.point(t);
+                    at(&l.w_in, c * 2) * px as f64 + at(&l.w_in, c * 2 + 1) * py as f64 + at(&l.b_in, c)
+                }
+            })
+            .collect();
+        let logits: Vec<f64> = (0..ne).map(|e| (0..d).map(|c| at(&l.wr, e * d + c) * x[c]).sum()).collect();
+        let lse = lse_of(&logits);
+        let pr: Vec<f64> = logits.iter().map(|z| (z - lse).exp()).collect();
+        let mut order: Vec<u32> = (0..ne as u32).collect();
+        order.sort_by(|&a, &c| pr[c as usize].partial_cmp(&pr[a as usize]).unwrap().then(a.cmp(&c)));
+        order.truncate(k);
+        let g: Vec<f64> = if k == 1 {
+            vec![pr[order[0] as usize]]
+        } else {
+            let s: f64 = order.iter().map(|&i| pr[i as usize]).sum();
+            order.iter().map(|&i| pr[i as usize] / s).collect()
+        };
+        xs.push(x);
+        probs.push(pr);
+        lses.push(lse);
+        topk.push(order);
+        gates.push(g);
+    }
+    // Capacity: all first choices in token order, then all second choices, ...
+    let mut counts = vec![0usize; ne];
+    let mut kept = vec![vec![false; k]; nt];
+    for r in 0..k {
+        for t in 0..nt {
+            let e = topk[t][r] as usize;
+            kept[t][r] = counts[e] < cap;
+            counts[e] += 1;
+        }
+    }
+    let mut ce = 0.0;
+    for t in 0..nt {
+        let x = &xs[t];
+        let mut h = x.clone();
+        for r in 0..k {
+            if !kept[t][r] {
+                continue; // a dropped assignment contributes zero; the residual carries the token
+            }
+            let e = topk[t][r] as usize;
+            let hid: Vec<f64> = (0..nh)
+                .map(|j| {
+                    let pre =
+                        at(&l.b1, e * nh + j) + (0..d).map(|c| at(&l.w1, (e * nh + j) * d + c) * x[c]).sum::<f64>();
+                    pre.max(0.0)
+                })
+                .collect();
+            for c in 0..d {
+                let y = at(&l.b2, e * d + c) + (0..nh).map(|j| at(&l.w2, (e * d + c) * nh + j) * hid[j]).sum::<f64>();
+                h[c] += gates[t][r] * y;
+            }
+        }
+        let out: Vec<f64> =
+            (0..nv).map(|v| at(&l.bo, v) + (0..d).map(|c| at(&l.wo, v * d + c) * h[c]).sum::<f64>()).collect();
+        ce += lse_of(&out) - out[b.targets[t] as usize];
+    }
+    let ce = ce / nt as f64;
+    let aux = ne as f64
+        * (0..ne)
+            .map(|i| {
+                let f = counts[i] as f64 / (nt * k) as f64;
+                let pm = probs.iter().map(|pr| pr[i]).sum::<f64>() / nt as f64;
+                f * pm
+            })
+            .sum::<f64>();
+    let z = lses.iter().map(|s| s * s).sum::<f64>() / nt as f64;
+    let dropped = kept.iter().map(|r| r.iter().filter(|&&x| !x).count() as u32).sum();
+    let all_dropped = kept.iter().filter(|r| r.iter().all(|&x| !x)).count() as u32;
+    Spec { ce, aux, z, topk, gates, kept, dropped, all_dropped }
+}
+
+#[test]
+fn forward_matches_independent_spec() {
+    // Sums are reordered between the two implementations: agreement to 1e-11 (loss values O(1)).
+    let tol = 1e-11;
+    let mut with_drops = 0;
+    let mut cases = 0;
+    for dataset in [Dataset::Tokens, Dataset::Regions] {
+        for k in 1..=4 {
+            for cf in [0.5f32, 1.0, 1.25, f32::INFINITY] {
+                for seed in [1u32, 2] {
+                    let t = 24;
+                    let (p, b) = setup(dataset, t, k, seed);
+                    let kmax = p.dims.kmax;
+                    assert_eq!(kmax, 4);
+                    let cap = capacity(cf, t, k, p.dims.e);
+                    let fw = forward(&p, &b, cap);
+                    let sp = spec_forward(&p, &b, k, cap);
+                    let label = format!("{dataset:?} k={k} cf={cf} seed={seed}");
+                    assert_eq!(fw.cap, cap);
+                    assert!((fw.ce - sp.ce).abs() < tol, "{label}: ce {} vs spec {}", fw.ce, sp.ce);
+                    assert!((fw.aux - sp.aux).abs() < tol, "{label}: aux {} vs spec {}", fw.aux, sp.aux);
+                    assert!((fw.z - sp.z).abs() < tol, "{label}: z {} vs spec {}", fw.z, sp.z);
+                    assert_eq!((fw.dropped, fw.all_dropped), (sp.dropped, sp.all_dropped), "{label}: drop counts");
+                    for tt in 0..t {
+                        for r in 0..kmax {
+                            let a = tt * kmax + r;
+                            if r < k {
+                                assert_eq!(fw.topk[a], sp.topk[tt][r], "{label}: topk[{tt}][{r}]");
+                                assert!((fw.gates[a] - sp.gates[tt][r]).abs() < 1e-14, "{label}: gate[{tt}][{r}]");
+                                assert_eq!(fw.assign.slot[a] != DROPPED, sp.kept[tt][r], "{label}: kept[{tt}][{r}]");
+                                assert_ne!(fw.assign.slot[a], UNUSED, "{label}: live rank marked UNUSED");
+                            } else {
+                                assert_eq!(fw.topk[a], UNUSED, "{label}: rank ≥ k must be UNUSED in topk");
+                                assert_eq!(fw.assign.slot[a], UNUSED, "{label}: rank ≥ k must be UNUSED in slot");
+                            }
+                        }
+                    }
+                    // f is the pre-drop share of the T·k choices; P the mean probability.
+                    let fsum: f64 = fw.f.iter().sum();
+                    let psum: f64 = fw.p_mean.iter().sum();
+                    assert!(
+                        (fsum - 1.0).abs() < 1e-12 && (psum - 1.0).abs() < 1e-12,
+                        "{label}: Σf = {fsum}, ΣP = {psum}"
+                    );
+                    // The loss is CE + α·aux + β·z.
+                    let want = fw.ce + ALPHA * fw.aux + BETA * fw.z;
+                    assert_eq!(fw.loss(ALPHA, BETA), want);
+                    with_drops += (sp.dropped > 0) as usize;
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert!(with_drops >= 10, "sweep should include capacity pressure ({with_drops} of {cases} cases dropped)");
+}
+
+/// Router weights all zero → p uniform → every top-k tie goes to the lowest indices.
+#[test]
+fn uniform_router_aux_one_and_z_ln_e_squared() {
+    let t = 16;
+    for dataset in [Dataset::Tokens, Dataset::Regions] {
+        for k in 1..=4 {
+            for cf in [1.0f32, f32::INFINITY] {
+                let (mut p, b) = setup(dataset, t, k, 7);
+                let (e, kmax) = (p.dims.e, p.dims.kmax);
+                let wr = p.layout.wr.clone();
+                p.w[wr].iter_mut().for_each(|x| *x = 0.0);
+                let cap = capacity(cf, t, k, e);
+                let fw = forward(&p, &b, cap);
+                let label = format!("{dataset:?} k={k} cf={cf}");
+                assert!(fw.probs.iter().all(|&q| (q - 0.25).abs() < 1e-15), "{label}: p not uniform");
+                // f is concentrated on experts 0..k, P = 1/E, so aux = E·Σ f_i/E = Σ f_i = 1.
+                assert!((fw.aux - 1.0).abs() < 1e-6, "{label}: uniform aux = {}", fw.aux);
+                let ln_e = (e as f64).ln();
+                assert!((fw.z - ln_e * ln_e).abs() < 1e-12, "{label}: z = {} vs (ln E)² = {}", fw.z, ln_e * ln_e);
+                for tt in 0..t {
+                    for r in 0..k {
+                        assert_eq!(fw.topk[tt * kmax + r], r as u32, "{label}: ties go to the lower index");
+                        let want_gate = if k == 1 { 0.25 } else { 1.0 / k as f64 };
+                        assert!((fw.gates[tt * kmax + r] - want_gate).abs() < 1e-15, "{label}: gate");
+                    }
+                }
+                for i in 0..e {
+                    let want = if i < k { t as u32 } else { 0 };
+                    assert_eq!(fw.assign.counts[i], want, "{label}: counts[{i}]");
+                }
+                // cf = 1: cap = 4k, each of the first k experts gets all 16 tokens, so
+                // k·(16 − 4k) assignments are dropped and tokens 4k..16 lose every choice.
+                let (want_d, want_all) = if cf.is_finite() { (k * (t - 4 * k), t - 4 * k) } else { (0, 0) };
+                assert_eq!((fw.dropped as usize, fw.all_dropped as usize), (want_d, want_all), "{label}: drops");
+            }
+        }
+    }
+}
+
+#[test]
+fn gates_switch_raw_p_and_mixtral_renormalised() {
+    for k in 1..=4 {
+        let (p, b) = setup(Dataset::Tokens, 24, k, 9);
+        let (e, kmax) = (p.dims.e, p.dims.kmax);
+        let fw = forward(&p, &b, capacity(f32::INFINITY, 24, k, e));
+        for t in 0..24 {
+            let pr = &fw.probs[t * e..(t + 1) * e];
+            let chosen = &fw.topk[t * kmax..t * kmax + k];
+            let g = &fw.gates[t * kmax..t * kmax + k];
+            assert!((pr.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            // Chosen experts are the k most probable, best first.
+            for r in 1..k {
+                assert!(pr[chosen[r - 1] as usize] >= pr[chosen[r] as usize]);
+            }
+            let worst_chosen = pr[chosen[k - 1] as usize];
+            for i in 0..e as u32 {
+                if !chosen.contains(&i) {
+                    assert!(pr[i as usize] <= worst_chosen);
+                }
+            }
+            if k == 1 {
+                assert_eq!(g[0], pr[chosen[0] as usize], "k = 1: gate is the raw probability");
+                assert!(g[0] < 1.0);
+            } else {
+                assert!((g.iter().sum::<f64>() - 1.0).abs() < 1e-14, "k ≥ 2: gates sum to 1");
+                let s: f64 = chosen.iter().map(|&i| pr[i as usize]).sum();
+                for r in 0..k {
+                    assert!((g[r] - pr[chosen[r] as usize] / s).abs() < 1e-15);
+                }
+            }
+            // z-loss term: lse of the router logits.
+            let lg = &fw.logits[t * e..(t + 1) * e];
+            let m = lg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + lg.iter().map(|x| (x - m).exp()).sum::<f64>().ln();
+            assert!((fw.lse[t] - lse).abs() < 1e-14);
+        }
+    }
+}
+
+/// Dropped assignments contribute nothing: with every assignment dropped (cap 0) the MoE layer is
+/// the identity (h = x), and expert parameters get exactly zero gradient.
+#[test]
+fn fully_dropped_batch_is_residual_only() {
+    let (p, b) = setup(Dataset::Tokens, 16, 2, 10);
+    let fw = forward(&p, &b, 0);
+    assert_eq!((fw.dropped, fw.all_dropped), (32, 16));
+    assert_eq!(fw.h, fw.x);
+    let bw = backward(&p, &b, &fw, ALPHA, BETA);
+    for r in [&p.layout.w1, &p.layout.b1, &p.layout.w2, &p.layout.b2] {
+        assert!(bw.grads[r.clone()].iter().all(|&g| g == 0.0));
+    }
+    // The router still learns from aux and z (its probabilities are differentiable).
+    assert!(l2(&bw.grads[p.layout.wr.clone()]) > 1e-6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Adam
+// ---------------------------------------------------------------------------------------------
+
+const HYPER: AdamHyper = AdamHyper { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, clip: None };
+
+/// f32 result against an f64 value computed by hand from the same (f32) hyper-parameters:
+/// relative 1e-5 (f32 rounding of a handful of operations) plus 1e-12 absolute for zeros.
+fn close(got: f32, want: f64) -> bool {
+    (got as f64 - want).abs() <= 1e-5 * want.abs() + 1e-12
+}
+
+#[test]
+fn adam_first_and_second_step_by_hand() {
+    let w0 = [1.0f32, -2.0, 0.5, 3.0];
+    let g1 = [0.1f32, -0.3, 0.0, 2.0];
+    let g2 = [-0.2f32, -0.1, 0.5, 1.0];
+    let (mut w, mut m, mut v) = (w0.to_vec(), vec![0.0f32; 4], vec![0.0f32; 4]);
+    assert!(adam_step(&mut w, &mut m, &mut v, &g1, 1, 1.0, HYPER));
+    let (lr, b1, b2, eps) = (HYPER.lr as f64, HYPER.beta1 as f64, HYPER.beta2 as f64, HYPER.eps as f64);
+    // After step 1, m̂ = g and v̂ = g² (bias correction), so the update is lr · g / (|g| + eps).
+    for i in 0..4 {
+        let g = g1[i] as f64;
+        let want = w0[i] as f64 - lr * g / (g.abs() + eps);
+        assert!(close(w[i], want), "step 1 w[{i}] = {} want {want}", w[i]);
+        assert!(close(m[i], (1.0 - b1) * g), "step 1 m[{i}] = {}", m[i]);
+        assert!(close(v[i], (1.0 - b2) * g * g), "step 1 v[{i}] = {}", v[i]);
+    }
+    assert_eq!(w[2], w0[2], "zero gradient, zero moment: no move");
+    // Step 2 in f64 by hand.
+    let w1: Vec<f64> = w.iter().map(|&x| x as f64).collect();
+    assert!(adam_step(&mut w, &mut m, &mut v, &g2, 2, 1.0, HYPER));
+    for i in 0..4 {
+        let (ga, gb) = (g1[i] as f64, g2[i] as f64);
+        let mm = b1 * (1.0 - b1) * ga + (1.0 - b1) * gb;
+        let vv = b2 * (1.0 - b2) * ga * ga + (1.0 - b2) * gb * gb;
+        let (mh, vh) = (mm / (1.0 - b1 * b1), vv / (1.0 - b2 * b2));
+        let want = w1[i] - lr * mh / (vh.sqrt() + eps);
+        assert!(close(w[i], want), "step 2 w[{i}] = {} want {want}", w[i]);
+        assert!(close(m[i], mm) && close(v[i], vv), "step 2 moments [{i}]");
+    }
+}
+
+#[test]
+fn adam_clipping_scales_to_clip_norm() {
+    assert_eq!(grad_norm(&[3.0, 0.0, 4.0, 0.0]), 5.0);
+    // The chunked sum agrees with a plain f64 norm on a longer vector.
+    let long: Vec<f32> = (0..1000).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
+    let plain = long.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt();
+    assert!(close(grad_norm(&long), plain));
+
+    let g = [3.0f32, 0.0, 4.0, 0.0]; // norm 5
+    let run = |clip: Option<f32>| {
+        let (mut w, mut m, mut v) = (vec![1.0f32; 4], vec![0.0f32; 4], vec![0.0f32; 4]);
+        assert!(adam_step(&mut w, &mut m, &mut v, &g, 1, 0.5, AdamHyper { clip, ..HYPER }));
+        (w, m, v)
+    };
+    let (b1, b2) = (HYPER.beta1 as f64, HYPER.beta2 as f64);
+    // clip = 1 < 5: the gradient is scaled to norm 1, i.e. ĝ = [0.6, 0, 0.8, 0]:
+    // m = (1 − β1)·ĝ, v = (1 − β2)·ĝ².
+    let (_, m, v) = run(Some(1.0));
+    let want = [0.6f64, 0.0, 0.8, 0.0];
+    for i in 0..4 {
+        assert!(close(m[i], (1.0 - b1) * want[i]), "clipped m[{i}] = {}", m[i]);
+        assert!(close(v[i], (1.0 - b2) * want[i] * want[i]), "clipped v[{i}] = {}", v[i]);
+    }
+    // clip = 10 > 5: untouched, bit-identical to no clipping; m = (1 − β1)·g.
+    let (w_a, m_a, v_a) = run(Some(10.0));
+    let (w_b, m_b, v_b) = run(None);
+    assert_eq!((&w_a, &m_a, &v_a), (&w_b, &m_b, &v_b));
+    for i in 0..4 {
+        assert!(close(m_b[i], (1.0 - b1) * g[i] as f64));
+    }
+}
+
+#[test]
+fn adam_skips_non_finite_steps() {
+    let g_ok = [0.1f32, -0.2, 0.3];
+    let (mut w, mut m, mut v) = (vec![1.0f32, 2.0, 3.0], vec![0.0f32; 3], vec![0.0f32; 3]);
+    assert!(adam_step(&mut w, &mut m, &mut v, &g_ok, 1, 1.0, HYPER));
+    let before = (w.clone(), m.clone(), v.clone());
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let cases: [(f32, [f32; 3]); 5] = [
+        (f32::NAN, g_ok),
+        (f32::INFINITY, g_ok),
+        (f32::NEG_INFINITY, g_ok),
+        (1.0, [0.1, f32::NAN, 0.3]),
+        (1.0, [f32::INFINITY, 0.0, 0.3]),
+    ];
+    for (loss, g) in cases {
+        for clip in [None, Some(1.0)] {
+            let ok = adam_step(&mut w, &mut m, &mut v, &g, 2, loss, AdamHyper { clip, ..HYPER });
+            assert!(!ok, "loss {loss}, g {g:?}: must be skipped");
+            assert_eq!(bits(&w), bits(&before.0), "w changed");
+            assert_eq!(bits(&m), bits(&before.1), "m changed");
+            assert_eq!(bits(&v), bits(&before.2), "v changed");
+        }
+    }
+    // And a finite step afterwards still works.
+    assert!(adam_step(&mut w, &mut m, &mut v, &g_ok, 2, 1.0, HYPER));
+    assert_ne!(bits(&w), bits(&before.0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. CpuTrainer
+// ---------------------------------------------------------------------------------------------
+
+fn snapshot(tr: &mut CpuTrainer) -> moe_playground::metrics::Snapshot {
+    assert!(tr.request_snapshot());
+    tr.poll_snapshot().expect("CPU snapshot is ready at once")
+}
+
+#[test]
+fn cpu_trainer_learns() {
+    let cfg = Config::default();
+    let ln_v = (VOCAB.len() as f32).ln();
+    assert_eq!(cfg.vocab(), VOCAB.len());
+    let mut tr = CpuTrainer::new(&cfg).unwrap();
+    tr.train(1);
+    let first = snapshot(&mut tr);
+    tr.train(249);
+    let _ = snapshot(&mut tr);
+    tr.train(50);
+    let last = snapshot(&mut tr);
+    println!(
+        "ln V = {ln_v:.3}; CE step 1 = {:.3}; window CE steps 251..300 = {:.3}, accuracy {:.3}",
+        first.ce, last.ce, last.accuracy
+    );
+    assert_eq!((tr.steps(), last.step, last.steps, last.updates, last.skipped), (300, 300, 50, 300, 0));
+    // The initial model is close to uniform over the vocabulary.
+    assert!(first.ce > ln_v - 0.5 && first.ce < ln_v + 1.0, "initial CE {} far from ln V = {ln_v}", first.ce);
+    assert!(last.ce < ln_v - 1.5, "after 300 steps CE {} is not well below ln V = {ln_v}", last.ce);
+    assert!(last.accuracy > first.accuracy + 0.2);
+    assert!(last.ce.is_finite() && last.aux.is_finite() && last.z.is_finite());
+}
+
+#[test]
+fn cpu_trainer_is_deterministic() {
+    let cfg = Config { top_k: 2, alpha: 0.05, beta: 0.01, ..Config::default() };
+    let run = |cfg: &Config| {
+        let mut tr = CpuTrainer::new(cfg).unwrap();
+        tr.train(12);
+        let s1 = snapshot(&mut tr);
+        tr.train(8);
+        let s2 = snapshot(&mut tr);
+        let w: Vec<u32> = tr.params().w.iter().map(|x| x.to_bits()).collect();
+        // Debug prints every f32 in shortest round-trip form: equal strings ⇔ equal bits.
+        (format!("{s1:?}"), format!("{s2:?}"), w)
+    };
+    let a = run(&cfg);
+    let b = run(&cfg);
+    assert!(a.0 == b.0 && a.1 == b.1, "snapshots differ between identical runs");
+    assert!(a.2 == b.2, "weights differ between identical runs");
+    let c = run(&Config { seed: 2, ..cfg.clone() });
+    assert!(a.1 != c.1 && a.2 != c.2, "a different seed must give a different run (test is not vacuous)");
+}
+
+#[test]
+fn cpu_trainer_set_live_changes_k() {
+    let cfg = Config::default();
+    assert_eq!(cfg.top_k, 1);
+    let mut tr = CpuTrainer::new(&cfg).unwrap();
+    tr.train(5);
+    let s1 = snapshot(&mut tr);
+    assert_eq!((s1.k, s1.probe.k, s1.probe.topk.len()), (1, 1, PROBE));
+    assert_eq!(s1.choices.iter().sum::<u32>(), 5 * 256);
+    let w_before = tr.params().w.clone();
+    // Out of range k is refused and changes nothing.
+    assert!(tr.set_live(moe_playground::config::LiveKnobs { top_k: 9, ..cfg.live() }).is_err());
+    assert_eq!(tr.config().top_k, 1);
+    tr.set_live(moe_playground::config::LiveKnobs { top_k: 2, ..cfg.live() }).unwrap();
+    assert_eq!(tr.steps(), 5, "set_live must not reset the step count");
+    assert_eq!(tr.params().w, w_before, "set_live must keep the trained weights");
+    tr.train(5);
+    let s2 = snapshot(&mut tr);
+    assert_eq!((tr.steps(), s2.step, s2.steps, s2.updates), (10, 10, 5, 10));
+    assert_eq!(s2.k, 2);
+    assert_eq!(s2.capacity as usize, capacity(1.25, 256, 2, 8));
+    assert_eq!(s2.probe.k, 2);
+    assert_eq!(s2.probe.topk.len(), PROBE * 2);
+    assert_eq!(s2.probe.gates.len(), PROBE * 2);
+    assert_eq!(s2.probe.dropped.len(), PROBE * 2);
+    assert_eq!(s2.choices.iter().sum::<u32>(), 5 * 256 * 2, "window counts T·k choices per step");
+    for t in 0..PROBE {
+        let g = &s2.probe.gates[t * 2..t * 2 + 2];
+        assert!((g[0] + g[1] - 1.0).abs() < 1e-5, "k = 2 probe gates sum to 1");
+        assert_ne!(s2.probe.topk[t * 2], s2.probe.topk[t * 2 + 1]);
+    }
+}
+
+/// Snapshot drop totals equal the sum of the per-step drops the traces show.
+#[test]
+fn cpu_trainer_window_drop_accounting() {
+    let cfg = Config { tokens: 64, top_k: 2, capacity_factor: 0.5, ..Config::default() };
+    let cap = cfg.capacity();
+    assert_eq!(cap, 8);
+    let mut tr = CpuTrainer::new(&cfg).unwrap();
+    let (mut dropped, mut all, mut kept) = (0u32, 0u32, 0u32);
+    for _ in 0..4 {
+        tr.train(1);
+        let tc = tr.last_trace();
+        assert_eq!(tc.capacity as usize, cap);
+        for row in &tc.dropped {
+            let d = row.iter().filter(|&&x| x).count() as u32;
+            dropped += d;
+            all += (d == row.len() as u32) as u32;
+        }
+        kept += tc.kept.iter().sum::<u32>();
+        assert!(tc.kept.iter().all(|&n| n as usize <= cap));
+        assert_eq!(tc.counts.iter().sum::<u32>(), 64 * 2);
+    }
+    let s = snapshot(&mut tr);
+    assert!(dropped > 0, "cf = 0.5 must drop");
+    assert_eq!((s.dropped, s.all_dropped), (dropped, all));
+    assert_eq!(s.kept.iter().sum::<u32>(), kept);
+    assert_eq!(s.choices.iter().sum::<u32>(), kept + dropped, "choices = kept + dropped");
+}
