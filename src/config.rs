@@ -451,12 +451,17 @@ impl Config {
 }
 
 /// C = ceil(cf · T · k / E), clamped to T; cf = ∞ gives T.
+///
+/// cf is taken at its decimal value (1.1 means 1.1, not the f32 1.10000002) and a product within
+/// 1e-9 of a whole number counts as that number, so cf = 1.1, T = 320, E = 8 gives exactly 44.
 pub fn capacity(cf: f32, tokens: usize, k: usize, experts: usize) -> usize {
     if !cf.is_finite() {
         return tokens;
     }
-    let c = (cf as f64 * tokens as f64 * k as f64 / experts as f64).ceil();
-    // Guard rounding of cf = 1 exactly (e.g. 1.0 · 256 · 1 / 8 = 32 stays 32).
+    let cf = format!("{cf}").parse::<f64>().unwrap_or(cf as f64);
+    let x = cf * tokens as f64 * k as f64 / experts as f64;
+    let whole = x.round();
+    let c = if (x - whole).abs() <= 1e-9 * whole.max(1.0) { whole } else { x.ceil() };
     (c.max(0.0) as usize).min(tokens)
 }
 

@@ -213,6 +213,26 @@ impl CpuTrainer {
         w.acc += fw.correct.iter().sum::<u32>() as f32 / b.len() as f32;
     }
 
+    /// Held-out evaluation without training: mean CE per domain (and overall) over `batches` batches
+    /// drawn from step indices no training run reaches. `experts_off` evaluates the same weights with
+    /// every expert switched off (h = x): how much the trained model relies on its experts.
+    pub fn evaluate(&self, batches: u32, experts_off: bool) -> (f32, Vec<f32>) {
+        let cap = if experts_off { 0 } else { self.cfg.capacity() };
+        let mut sum = [0.0f64; NDOM];
+        let mut n = [0usize; NDOM];
+        for i in 0..batches {
+            let b = self.pool.batch(self.cfg.seed, u32::MAX - i, self.cfg.tokens);
+            let fw = forward(&self.params, &b, cap);
+            for t in 0..b.len() {
+                let d = (b.domains[t] as usize).min(NDOM - 1);
+                sum[d] += fw.ce_t[t] as f64;
+                n[d] += 1;
+            }
+        }
+        let all = sum.iter().sum::<f64>() / n.iter().sum::<usize>().max(1) as f64;
+        (all as f32, (0..NDOM).map(|d| (sum[d] / n[d].max(1) as f64) as f32).collect())
+    }
+
     /// Routing of the probe batch under the current weights and knobs.
     pub fn probe(&self) -> Probe {
         let b = self.pool.probe_batch();

@@ -2,9 +2,12 @@
 //! next characters are predictable only through a *non-linear* use of the context (the expert FFNs'
 //! job), not from any single previous character:
 //!
-//! - arithmetic `3*7=1;` — the result is (a op b) mod 10: a joint function of three characters;
-//! - words from a syllable grammar `kemu tasi ` — each vowel is HARMONY[consonant][previous vowel];
-//! - DNA codons `ACg TTa` — the lower-case third base is (b1 + 3·b2 + 1) mod 4 (a Latin square);
+//! - arithmetic chains `7+5=2*4=8-9=9` — every result is (previous result op operand) mod 10: a joint
+//!   function of three characters with 300 cases;
+//! - words from a syllable grammar `kemu tasi ` — each vowel follows a fixed random rule of the
+//!   previous consonant, the previous vowel and its own consonant (320 cases);
+//! - DNA `ACGTTAG…` — each base follows a fixed random rule of the previous three (64 cases), with
+//!   15 % random mutations;
 //! - code `f([x]);` — closing brackets must match openers one to three characters back.
 use super::{Pool, CTX, EX_WORDS, PROBE};
 use crate::rng::Rng;
@@ -16,7 +19,6 @@ const STREAM_LEN: usize = 1 << 17;
 const CONSONANTS: &[u8] = b"klmnprst";
 const VOWELS: &[u8] = b"aeiou";
 const BASES: &[u8] = b"ACGT";
-const BASES_LOWER: &[u8] = b"acgt";
 
 pub fn id(c: u8) -> u32 {
     VOCAB.bytes().position(|v| v == c).unwrap_or_else(|| panic!("char {:?} not in VOCAB", c as char)) as u32
@@ -26,17 +28,21 @@ pub fn char_of(id: u32) -> char {
     VOCAB.as_bytes().get(id as usize).map(|&b| b as char).unwrap_or('?')
 }
 
-/// Vowel harmony: index of the next vowel given (consonant index, previous vowel index).
-const HARMONY: [[u8; 5]; 8] = [
-    [1, 3, 0, 4, 2],
-    [4, 0, 3, 2, 1],
-    [2, 4, 1, 0, 3],
-    [0, 2, 4, 1, 3],
-    [3, 1, 2, 4, 0],
-    [1, 4, 0, 3, 2],
-    [2, 0, 3, 1, 4],
-    [4, 3, 1, 0, 2],
-];
+/// Vowel rule: the vowel of syllable j is VOWEL_RULE[c(j−1)][v(j−1)][c(j)] (a fixed random table of
+/// 8·5·8 = 320 cases), so it takes three earlier characters jointly.
+fn vowel_rule() -> [u8; 320] {
+    let mut rng = Rng::new(0x70E1);
+    let mut t = [0u8; 320];
+    for v in t.iter_mut() {
+        *v = rng.below(5) as u8;
+    }
+    t
+}
+
+/// Index of the next vowel by the rule.
+pub fn next_vowel(rule: &[u8; 320], prev_c: usize, prev_v: usize, c: usize) -> usize {
+    rule[(prev_c * 5 + prev_v) * 8 + c] as usize
+}
 
 /// (a op b) mod 10 for op in `+ - *`.
 pub fn arith(a: u8, op: u8, b: u8) -> u8 {
@@ -49,51 +55,84 @@ pub fn arith(a: u8, op: u8, b: u8) -> u8 {
     r.rem_euclid(10) as u8
 }
 
-/// Third base of a codon: (b1 + 3·b2 + 1) mod 4, as an index into ACGT.
-pub fn codon3(b1: usize, b2: usize) -> usize {
-    (b1 + 3 * b2 + 1) % 4
+/// DNA recurrence: base t = DNA_RULE[b(t−3)][b(t−2)][b(t−1)] (a fixed random table of 64 entries),
+/// except that 15 % of bases mutate at random.
+fn dna_rule() -> [u8; 64] {
+    let mut rng = Rng::new(0xD7A);
+    let mut t = [0u8; 64];
+    for v in t.iter_mut() {
+        *v = rng.below(4) as u8;
+    }
+    t
 }
 
-fn emit_unit(domain: usize, rng: &mut Rng, out: &mut Vec<(u8, u8)>) {
+/// Index of the next base by the recurrence.
+pub fn dna_next(rule: &[u8; 64], b3: usize, b2: usize, b1: usize) -> usize {
+    rule[b3 * 16 + b2 * 4 + b1] as usize
+}
+
+struct Rules {
+    dna: [u8; 64],
+    vowel: [u8; 320],
+}
+
+/// Append one segment of `domain` until the stream is at least `end` long.
+fn emit_segment(domain: usize, end: usize, rng: &mut Rng, rules: &Rules, out: &mut Vec<(u8, u8)>) {
     let d = domain as u8;
-    let mut push = |s: &[u8]| out.extend(s.iter().map(|&c| (c, d)));
+    let push = |out: &mut Vec<(u8, u8)>, s: &[u8]| out.extend(s.iter().map(|&c| (c, d)));
     match domain {
         0 => {
-            let a = rng.below(10) as u8;
-            let b = rng.below(10) as u8;
-            let op = b"+-*"[rng.below(3)];
-            push(&[b'0' + a, op, b'0' + b, b'=', b'0' + arith(a, op, b), b';']);
+            // A chain: "7+5=2*4=8-9=9…": each result is (previous result op operand) mod 10.
+            let mut acc = rng.below(10) as u8;
+            push(out, &[b'0' + acc]);
+            while out.len() < end {
+                let b = rng.below(10) as u8;
+                let op = b"+-*"[rng.below(3)];
+                acc = arith(acc, op, b);
+                push(out, &[op, b'0' + b, b'=', b'0' + acc]);
+            }
+            push(out, b";");
         }
         1 => {
-            let syllables = 2 + rng.below(3);
-            let mut v = rng.below(5);
-            let mut w = Vec::new();
-            for s in 0..syllables {
-                let c = rng.below(8);
-                if s > 0 {
-                    v = HARMONY[c][v] as usize;
+            while out.len() < end {
+                let syllables = 2 + rng.below(3);
+                let mut v = rng.below(5);
+                let mut prev_c = 0;
+                let mut w = Vec::new();
+                for s in 0..syllables {
+                    let c = rng.below(8);
+                    if s > 0 {
+                        v = next_vowel(&rules.vowel, prev_c, v, c);
+                    }
+                    prev_c = c;
+                    w.push(CONSONANTS[c]);
+                    w.push(VOWELS[v]);
                 }
-                w.push(CONSONANTS[c]);
-                w.push(VOWELS[v]);
+                w.push(b' ');
+                push(out, &w);
             }
-            w.push(b' ');
-            push(&w);
         }
         2 => {
-            let b1 = rng.below(4);
-            let b2 = rng.below(4);
-            push(&[BASES[b1], BASES[b2], BASES_LOWER[codon3(b1, b2)]]);
+            let mut b = [rng.below(4), rng.below(4), rng.below(4)];
+            push(out, &[BASES[b[0]], BASES[b[1]], BASES[b[2]]]);
+            while out.len() < end {
+                let next = if rng.f64() < 0.15 { rng.below(4) } else { dna_next(&rules.dna, b[0], b[1], b[2]) };
+                b = [b[1], b[2], next];
+                push(out, &[BASES[next]]);
+            }
         }
         _ => {
-            let open = [(b'(', b')'), (b'[', b']'), (b'{', b'}')];
-            let name = b"fgh"[rng.below(3)];
-            let (o1, c1) = open[rng.below(3)];
-            let arg = b"xyzw"[rng.below(4)];
-            if rng.below(2) == 0 {
-                let (o2, c2) = open[rng.below(3)];
-                push(&[name, o1, o2, arg, c2, c1, b';']);
-            } else {
-                push(&[name, o1, arg, c1, b';']);
+            while out.len() < end {
+                let open = [(b'(', b')'), (b'[', b']'), (b'{', b'}')];
+                let name = b"fgh"[rng.below(3)];
+                let (o1, c1) = open[rng.below(3)];
+                let arg = b"xyzw"[rng.below(4)];
+                if rng.below(2) == 0 {
+                    let (o2, c2) = open[rng.below(3)];
+                    push(out, &[name, o1, o2, arg, c2, c1, b';']);
+                } else {
+                    push(out, &[name, o1, arg, c1, b';']);
+                }
             }
         }
     }
@@ -102,13 +141,12 @@ fn emit_unit(domain: usize, rng: &mut Rng, out: &mut Vec<(u8, u8)>) {
 /// The raw stream: (char, domain) pairs, in segments of 24–64 characters of one domain.
 pub fn stream(seed: u32, len: usize) -> Vec<(u8, u8)> {
     let mut rng = Rng::new(0x7_0CE5 ^ ((seed as u64) << 20));
+    let rules = Rules { dna: dna_rule(), vowel: vowel_rule() };
     let mut out = Vec::with_capacity(len + 80);
     while out.len() < len {
         let domain = rng.below(4);
-        let target = out.len() + 24 + rng.below(41);
-        while out.len() < target {
-            emit_unit(domain, &mut rng, &mut out);
-        }
+        let end = out.len() + 24 + rng.below(41);
+        emit_segment(domain, end, &mut rng, &rules, &mut out);
     }
     out.truncate(len);
     out
@@ -164,7 +202,7 @@ mod tests {
         let text: Vec<u8> = s.iter().map(|p| p.0).collect();
         let mut arith_checked = 0;
         for i in 0..text.len() - 5 {
-            let w = &text[i..i + 6];
+            let w = &text[i..i + 5];
             if s[i].1 == 0 && s[i + 4].1 == 0 && w[3] == b'=' && w[0].is_ascii_digit() {
                 assert_eq!(w[4] - b'0', arith(w[0] - b'0', w[1], w[2] - b'0'));
                 arith_checked += 1;
