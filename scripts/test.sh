@@ -22,12 +22,12 @@ export XDG_RUNTIME_DIR
 trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
 
 # --- browser end-to-end tests -------------------------------------------------------------------
-# Placeholder: the browser tests will run here, against the release build in dist/ (headless
-# Chromium through node_modules/playwright-core; see tests/e2e/). Uncomment the call at the bottom
-# once they are in place.
-# browser_tests() {
-#   node tests/e2e/smoke.mjs
-# }
+# The live page from the release build in dist/, in headless Chromium (node_modules/playwright-core,
+# Debian's chromium): WebGPU on SwiftShader, and the CPU fallback without it. Screenshots go to
+# artifacts/.
+browser_tests() {
+  node tests/e2e/page.mjs
+}
 # -------------------------------------------------------------------------------------------------
 
 step cargo fmt --check
@@ -36,7 +36,7 @@ step cargo clippy --lib --bins --target wasm32-unknown-unknown -- -D warnings
 step cargo build --target wasm32-unknown-unknown --lib --bins
 step cargo test --release
 step trunk build --release
-# step browser_tests
+step browser_tests
 
 echo
-echo "all checks passed: fmt, clippy (native + wasm32), wasm32 build, native tests, trunk release build ($((SECONDS - started))s)"
+echo "all checks passed: fmt, clippy (native + wasm32), wasm32 build, native tests, trunk release build, browser tests ($((SECONDS - started))s)"

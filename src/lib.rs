@@ -8,3 +8,5 @@ pub mod model;
 pub mod presets;
 pub mod rng;
 pub mod trainer;
+#[cfg(target_arch = "wasm32")]
+pub mod ui;

@@ -238,6 +238,10 @@ mod cli {
             ("--adam-eps EPS".into(), format!("Adam epsilon (default {})", get("adam-eps"))),
             ("--grad-clip G|none".into(), format!("clip the global gradient norm (default {})", get("grad-clip"))),
             ("--router softmax-topk".into(), format!("router family (default {})", get("router"))),
+            (
+                "--experts-off true|false".into(),
+                format!("ablation: every expert off, h = x (default {})", get("experts-off")),
+            ),
         ];
         let run_rows: Vec<(String, String)> = vec![
             ("--steps N".into(), format!("training steps (default {DEFAULT_STEPS})")),

@@ -65,5 +65,7 @@ pub async fn open() -> Result<Gpu, GpuError> {
         })
         .await
         .map_err(|e| GpuError::Device(e.to_string()))?;
-    Ok(Gpu { device, queue, adapter: format!("{} ({:?})", info.name, info.backend) })
+    // Browsers hide the adapter's name (WebGPU reports an empty string): say WebGPU then.
+    let name = if info.name.is_empty() { "WebGPU adapter".to_string() } else { info.name };
+    Ok(Gpu { device, queue, adapter: format!("{name} ({:?})", info.backend) })
 }
