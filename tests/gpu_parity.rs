@@ -352,3 +352,39 @@ fn two_gpu_runs_are_bit_identical() {
     assert_eq!(a, b, "snapshots differ between two runs with one seed");
     assert!(pa.iter().zip(&pb).all(|(x, y)| x.to_bits() == y.to_bits()), "weights differ bitwise");
 }
+
+/// Live knobs act at the next step on the running GPU model: k 1 → 2, cf, α, lr change without a
+/// reset (step count and trained weights carry on), and the run still matches the reference.
+#[test]
+fn live_knobs_change_the_running_gpu_model() {
+    let cfg = Config { tokens: 128, d: 16, hidden: 24, experts: 6, ..Config::default() };
+    let p = Params::<f32>::random(Dims::new(&cfg), 5);
+    let mut g = gpu(&cfg, &p);
+    let mut c = CpuTrainer::with_params(&cfg, p);
+    for t in [&mut g as &mut dyn Trainer, &mut c] {
+        t.train(30);
+        assert!(t.request_snapshot());
+    }
+    let a = g.wait_snapshot().unwrap();
+    c.poll_snapshot().unwrap();
+    assert_eq!((a.k, a.probe.k, a.probe.topk.len()), (1, 1, 64));
+    let trained = g.read_f32("params");
+    let next = Config { top_k: 2, capacity_factor: 0.75, alpha: 0.05, lr: 1e-3, ..cfg };
+    g.set_live(next.live()).unwrap();
+    c.set_live(next.live()).unwrap();
+    assert_eq!(g.read_f32("params"), trained, "changing knobs must not touch the weights");
+    for t in [&mut g as &mut dyn Trainer, &mut c] {
+        t.train(10);
+        assert!(t.request_snapshot());
+    }
+    let b = g.wait_snapshot().unwrap();
+    let bc = c.poll_snapshot().unwrap();
+    assert_eq!((b.step, b.k, b.probe.k, b.probe.topk.len()), (40, 2, 2, 128));
+    assert_eq!(b.capacity, moe_playground::config::capacity(0.75, 128, 2, 6) as u32);
+    assert_eq!(b.choices.iter().sum::<u32>(), 10 * 128 * 2, "T·k choices per step after the change");
+    assert!(b.dropped > 0, "cf = 0.75 drops assignments");
+    close("ce after live change", &[b.ce], &[bc.ce], 1e-3);
+    // Bad live values are refused and leave the model running as it was.
+    assert!(g.set_live(Config { top_k: 7, ..next.clone() }.live()).is_err());
+    assert_eq!(g.config().top_k, 2);
+}

@@ -27,6 +27,9 @@ fn kernels_fit_webgpu_limits_and_cover_the_step() {
         assert!(storage <= 8, "{} binds {storage} storage buffers", k.entry);
         assert!(k.workgroup_size.iter().product::<u32>() <= 256, "{}: workgroup too large", k.entry);
     }
+    // Kernels keep per-expert and per-class arrays of 64 in registers (router, embed_grad).
+    assert!(moe_playground::data::tokens::VOCAB.len() <= 64);
+    assert!(moe_playground::config::limits::MAX_EXPERTS <= 64);
     for e in kernels::STEP.iter().chain(kernels::PROBE_FORWARD).chain(&["snapshot"]) {
         assert!(kernels::info(e).is_some(), "step uses unknown kernel {e}");
     }

@@ -1,10 +1,60 @@
-//! Canvas views drawn with plotters: routing heatmap, per-expert load, and line charts.
-use crate::config::Dataset;
-use crate::data::{domain_names, tokens, CTX};
+//! Canvas views drawn with plotters: routing heatmap, per-expert load, line charts, the domain
+//! matrix, the region map and the drop-share-vs-capacity-factor curve.
+use super::regionmap::{cell_center, RegionMap};
+use crate::config::{capacity, Dataset};
+use crate::data::{domain_names, regions, tokens, CTX};
 use crate::metrics::Snapshot;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
+
+/// Size the canvas's drawing buffer to its on-screen width (so text keeps its size at any layout
+/// width) and `height(width)`. False when the canvas is not laid out (hidden).
+pub fn fit(canvas: &HtmlCanvasElement, height: impl Fn(u32) -> u32) -> bool {
+    let w = canvas.client_width();
+    if w <= 0 {
+        return false;
+    }
+    let w = w as u32;
+    let h = height(w).max(40);
+    if canvas.width() != w {
+        canvas.set_width(w);
+    }
+    if canvas.height() != h {
+        canvas.set_height(h);
+    }
+    true
+}
+
+/// Okabe–Ito colours for experts (black swapped for grey so region fills stay readable); viridis
+/// beyond eight experts.
+pub fn expert_color(i: usize, experts: usize) -> RGBColor {
+    const OI: [RGBColor; 8] = [
+        RGBColor(230, 159, 0),
+        RGBColor(86, 180, 233),
+        RGBColor(0, 158, 115),
+        RGBColor(240, 228, 66),
+        RGBColor(0, 114, 178),
+        RGBColor(213, 94, 0),
+        RGBColor(204, 121, 167),
+        RGBColor(128, 128, 128),
+    ];
+    if experts <= OI.len() {
+        OI[i % OI.len()]
+    } else {
+        viridis(i as f32 / (experts - 1).max(1) as f32)
+    }
+}
+
+/// Blend `c` towards white: `amount` = 1 gives `c`, 0 gives white.
+fn tint(c: RGBColor, amount: f32) -> RGBColor {
+    let a = amount.clamp(0.0, 1.0);
+    let m = |x: u8| (255.0 - (255.0 - x as f32) * a) as u8;
+    RGBColor(m(c.0), m(c.1), m(c.2))
+}
+
+/// Class colours (Okabe–Ito orange for class 0, blue for class 1), as in TensorFlow Playground.
+pub const CLASS_COLORS: [RGBColor; 2] = [RGBColor(230, 159, 0), RGBColor(0, 114, 178)];
 
 /// Colour-blind-safe viridis scale, t in [0, 1].
 pub fn viridis(t: f32) -> RGBColor {
@@ -49,6 +99,8 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
     let _ = canvas.set_attribute("data-outlined", &(shown * s.probe.k).to_string());
     let dropped = s.probe.dropped[..shown * s.probe.k].iter().filter(|&&d| d).count();
     let _ = canvas.set_attribute("data-dropped", &dropped.to_string());
+    let top = 22i32;
+    fit(&canvas, |_| (top as u32 + shown as u32 * 17 + 4));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let p = &s.probe;
@@ -56,13 +108,18 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
     let rows = rows.min(p.rows);
     let (w, h) = root.dim_in_pixel();
     let left = 96i32;
-    let top = 18i32;
     let cw = ((w as i32 - left - 8) / e as i32).max(4);
     let ch = ((h as i32 - top - 4) / rows as i32).max(4);
     let font = ("monospace", (ch - 2).clamp(8, 13)).into_font();
+    let head = ("sans-serif", if cw >= 22 { 12 } else { 9 }).into_font();
     for i in 0..e {
         let x = left + i as i32 * cw;
-        root.draw(&Text::new(format!("E{i}"), (x + cw / 2 - 8, 2), font.clone())).ok()?;
+        if cw >= 14 || i % 4 == 0 {
+            let label = format!("E{i}");
+            let tw = label.len() as i32 * if cw >= 22 { 7 } else { 5 };
+            root.draw(&Text::new(label, (x + cw / 2 - tw / 2, 2), head.clone())).ok()?;
+        }
+        root.draw(&Rectangle::new([(x + 1, top - 6), (x + cw - 2, top - 3)], expert_color(i, e).filled())).ok()?;
     }
     for t in 0..rows {
         let y = top + t as i32 * ch;
@@ -89,6 +146,7 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
 
 /// Per-expert load: kept and dropped assignments per step against the capacity and fair-share lines.
 pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
+    fit(&canvas, |w| (w * 11 / 20).clamp(200, 320));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let e = s.choices.len();
@@ -101,14 +159,16 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
     let mut chart = ChartBuilder::on(&root)
         .margin(6)
         .x_label_area_size(22)
-        .y_label_area_size(40)
+        .y_label_area_size(44)
         .build_cartesian_2d(0f32..e as f32, 0f32..ymax)
         .ok()?;
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(e.min(16))
-        .x_label_formatter(&|v| format!("E{}", *v as usize))
+        .x_labels(e.min(16) + 1)
+        .x_label_formatter(&|v| if (*v as usize) < e { format!("E{}", *v as usize) } else { String::new() })
+        .y_desc("per step")
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .ok()?;
     chart
@@ -144,8 +204,12 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
     root.present().ok()
 }
 
-/// A line chart of several series over steps.
-pub fn lines(canvas: HtmlCanvasElement, series: &[Series], ymin: f32, ymax: Option<f32>) -> Option<()> {
+/// A knob change to mark on the time charts: (step, label).
+pub type Event = (f32, String);
+
+/// A line chart of several series over steps, with knob changes as vertical marks.
+pub fn lines(canvas: HtmlCanvasElement, series: &[Series], ymin: f32, ymax: Option<f32>, events: &[Event]) -> Option<()> {
+    fit(&canvas, |w| (w / 2).clamp(180, 280));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let xmax = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(1.0f32, f32::max);
@@ -153,12 +217,27 @@ pub fn lines(canvas: HtmlCanvasElement, series: &[Series], ymin: f32, ymax: Opti
         series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(ymin + 1e-3, f32::max) * 1.1
     });
     let mut chart = ChartBuilder::on(&root)
-        .margin(6)
-        .x_label_area_size(22)
+        .margin(8)
+        .x_label_area_size(30)
         .y_label_area_size(40)
         .build_cartesian_2d(0f32..xmax, ymin..top)
         .ok()?;
-    chart.configure_mesh().x_labels(6).y_labels(5).draw().ok()?;
+    chart
+        .configure_mesh()
+        .x_labels(6)
+        .y_labels(5)
+        .light_line_style(RGBColor(236, 236, 236))
+        .x_desc("step")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| if top >= 10.0 { format!("{v:.0}") } else { format!("{v:.1}") })
+        .draw()
+        .ok()?;
+    let grey = RGBColor(150, 150, 150);
+    for (at, label) in events.iter().filter(|e| e.0 > 0.0 && e.0 < xmax) {
+        chart.draw_series(DashedLineSeries::new(vec![(*at, ymin), (*at, top)], 4, 3, grey.stroke_width(1))).ok()?;
+        let (px, py) = chart.backend_coord(&(*at, top));
+        root.draw(&Text::new(label.clone(), (px + 3, py + 2), ("sans-serif", 11).into_font().color(&grey))).ok()?;
+    }
     for (label, color, pts) in series {
         let c = *color;
         chart
@@ -173,6 +252,7 @@ pub fn lines(canvas: HtmlCanvasElement, series: &[Series], ymin: f32, ymax: Opti
 
 /// Domain × expert matrix: share of each domain's choices going to each expert.
 pub fn domains(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset) -> Option<()> {
+    fit(&canvas, |_| 22 + 4 * 38);
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let e = s.choices.len();
@@ -183,18 +263,22 @@ pub fn domains(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset) -> Opt
     let ch = ((h as i32 - 20) / 4).max(8);
     let font = ("sans-serif", 12).into_font();
     for i in 0..e {
-        root.draw(&Text::new(format!("E{i}"), (left + i as i32 * cw + cw / 2 - 8, 2), font.clone())).ok()?;
+        let x = left + i as i32 * cw;
+        if cw >= 14 || i % 4 == 0 {
+            root.draw(&Text::new(format!("E{i}"), (x + cw / 2 - 8, 2), font.clone())).ok()?;
+        }
     }
     for (d, name) in names.iter().enumerate() {
         let row = &s.domain_expert[d * e..(d + 1) * e];
         let total = row.iter().sum::<u32>().max(1) as f32;
         let y = 18 + d as i32 * ch;
-        root.draw(&Text::new(name.to_string(), (2, y + ch / 2 - 6), font.clone())).ok()?;
+        root.draw(&Rectangle::new([(0, y), (4, y + ch - 2)], DOMAIN_COLORS[d.min(3)].filled())).ok()?;
+        root.draw(&Text::new(name.to_string(), (8, y + ch / 2 - 6), font.clone())).ok()?;
         for (i, &n) in row.iter().enumerate() {
             let x = left + i as i32 * cw;
             let share = n as f32 / total;
             root.draw(&Rectangle::new([(x, y), (x + cw - 1, y + ch - 1)], viridis(share).filled())).ok()?;
-            if share >= 0.1 {
+            if share >= 0.1 && cw >= 30 {
                 let c = if share > 0.6 { BLACK } else { WHITE };
                 root.draw(&Text::new(
                     format!("{:.0}%", share * 100.0),

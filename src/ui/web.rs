@@ -1,0 +1,108 @@
+//! Small browser helpers the page needs beyond the enabled web-sys features: the clipboard,
+//! downloads through `<a download>`, and the panic box. Declared with `wasm_bindgen` extern blocks
+//! (js-sys comes through `wasm_bindgen_futures::js_sys`).
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::js_sys;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `navigator.clipboard.writeText(text)`; throws when the clipboard API is missing.
+    #[wasm_bindgen(js_namespace = ["navigator", "clipboard"], js_name = writeText, catch)]
+    fn clipboard_write_text(text: &str) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// Put `text` on the clipboard; Err with the browser's reason when it refuses.
+pub async fn copy_text(text: &str) -> Result<(), String> {
+    let promise = clipboard_write_text(text).map_err(describe)?;
+    wasm_bindgen_futures::JsFuture::from(promise).await.map(|_| ()).map_err(describe)
+}
+
+fn describe(v: JsValue) -> String {
+    v.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| v.as_string())
+        .unwrap_or_else(|| "the clipboard is not available here".into())
+}
+
+/// Percent-encode everything but unreserved characters (for `data:` URLs).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3 / 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A `data:` URL of `text` with MIME type `mime`.
+pub fn data_url(mime: &str, text: &str) -> String {
+    format!("data:{mime};charset=utf-8,{}", percent_encode(text))
+}
+
+/// Download `href` (a data: or blob: URL) as `filename` through a temporary `<a download>`.
+pub fn download(filename: &str, href: &str) -> Result<(), String> {
+    let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a = doc.create_element("a").map_err(|_| "cannot create a link")?;
+    a.set_attribute("href", href).map_err(|_| "bad href")?;
+    a.set_attribute("download", filename).map_err(|_| "bad file name")?;
+    a.set_attribute("hidden", "").ok();
+    let body = doc.body().ok_or("no body")?;
+    body.append_child(&a).map_err(|_| "cannot attach the link")?;
+    if let Some(h) = a.dyn_ref::<web_sys::HtmlElement>() {
+        h.click();
+    }
+    a.remove();
+    Ok(())
+}
+
+/// Download a canvas as a PNG file.
+pub fn download_canvas(canvas: &web_sys::HtmlCanvasElement, filename: &str) -> Result<(), String> {
+    let url = canvas.to_data_url().map_err(|_| "the canvas cannot be exported".to_string())?;
+    download(filename, &url)
+}
+
+/// Show a fatal error in a box at the top of the page, built with plain DOM calls (the app may be
+/// in any state after a panic) and with a reload link that needs no wasm.
+pub fn show_fatal(message: &str) {
+    let Some(win) = web_sys::window() else { return };
+    let Some(doc) = win.document() else { return };
+    let Some(body) = doc.body() else { return };
+    if doc.query_selector("[data-testid=fatal]").ok().flatten().is_some() {
+        return;
+    }
+    let href = win.location().href().unwrap_or_else(|_| "./".into());
+    let build = || -> Result<web_sys::Element, JsValue> {
+        let boxed = doc.create_element("div")?;
+        boxed.set_attribute("class", "fatal")?;
+        boxed.set_attribute("role", "alert")?;
+        boxed.set_attribute("data-testid", "fatal")?;
+        let title = doc.create_element("strong")?;
+        title.set_text_content(Some("The playground crashed. This is a bug; reloading starts it again."));
+        let pre = doc.create_element("pre")?;
+        pre.set_text_content(Some(message));
+        let reload = doc.create_element("a")?;
+        reload.set_attribute("class", "button")?;
+        reload.set_attribute("href", &href)?;
+        reload.set_attribute("data-testid", "reload")?;
+        reload.set_text_content(Some("reload"));
+        boxed.append_child(&title)?;
+        boxed.append_child(&pre)?;
+        boxed.append_child(&reload)?;
+        Ok(boxed)
+    };
+    if let Ok(el) = build() {
+        let _ = body.prepend_with_node_1(&el);
+    }
+}
+
+/// Panic hook: the console message (console_error_panic_hook) plus the visible error box.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        show_fatal(&info.to_string());
+    }));
+}
