@@ -94,3 +94,35 @@ fn experts_matter() {
     assert!(twin_dom[0] - on_dom[0] >= 0.12, "arithmetic needs the experts: {} vs {}", on_dom[0], twin_dom[0]);
     assert!(ablated - on >= 0.12, "the trained model relies on its experts: {on} vs {ablated}");
 }
+
+/// The `dead-experts` lesson (regions): a linear router over 2-D points leaves experts unused with
+/// α = 0; with α = 0.1 they all come back and accuracy rises. Measured over seeds 1–3 at step 2000:
+/// α = 0 left 2–3 of 8 starved at accuracy 0.78–0.85; α = 0.1 none starved at 0.88–0.92.
+#[test]
+fn dead_experts_come_back_with_the_balance_loss() {
+    for seed in 1..=3 {
+        let run = |alpha: f32| {
+            let cfg = Config { seed, alpha, ..presets::config("dead-experts").unwrap() };
+            let mut t = CpuTrainer::new(&cfg).unwrap();
+            t.train(1900);
+            t.request_snapshot();
+            t.train(100);
+            t.request_snapshot();
+            t.poll_snapshot();
+            t.poll_snapshot().unwrap()
+        };
+        let (dead, alive) = (run(0.0), run(0.1));
+        eprintln!(
+            "seed {seed}: α=0 starved {} acc {:.3}; α=0.1 starved {} acc {:.3}",
+            dead.starved, dead.accuracy, alive.starved, alive.accuracy
+        );
+        assert!(dead.starved >= 2, "seed {seed}: α = 0 should leave experts unused: {}", dead.starved);
+        assert_eq!(alive.starved, 0, "seed {seed}: α = 0.1 should revive every expert");
+        assert!(
+            alive.accuracy >= dead.accuracy + 0.02,
+            "seed {seed}: accuracy {} vs {}",
+            alive.accuracy,
+            dead.accuracy
+        );
+    }
+}
