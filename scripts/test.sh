@@ -28,15 +28,22 @@ trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
 browser_tests() {
   node tests/e2e/page.mjs
 }
+# The WGSL trainer inside Chromium (wasm-bindgen-test, WebGPU on SwiftShader) against the CPU
+# reference on one full step (tests/browser.rs; flags in webdriver.json).
+browser_parity() {
+  bash scripts/browser-test.sh
+}
 # -------------------------------------------------------------------------------------------------
 
 step cargo fmt --check
 step cargo clippy --all-targets -- -D warnings
 step cargo clippy --lib --bins --target wasm32-unknown-unknown -- -D warnings
+step cargo clippy --target wasm32-unknown-unknown --release --test browser -- -D warnings
 step cargo build --target wasm32-unknown-unknown --lib --bins
 step cargo test --release
 step trunk build --release
 step browser_tests
+step browser_parity
 
 echo
 echo "all checks passed: fmt, clippy (native + wasm32), wasm32 build, native tests, trunk release build, browser tests ($((SECONDS - started))s)"
