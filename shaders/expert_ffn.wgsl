@@ -2,19 +2,22 @@
 // gradients. Weight gradients walk each expert's kept assignments in slot order (lists[e, ·]), so
 // every sum has one fixed order and needs no atomics.
 
-fn assignment_live(a: u32) -> bool {
-    return (a % u.kmax) < u.k && live(slot[a]);
+// Per-assignment kernels run over the live ranks only: invocation i covers token t, rank r < k and
+// unit j, i.e. assignment a = t·K + r. Rows of ranks r ≥ k are never read, so they are not written.
+fn assignment_of(row: u32) -> u32 {
+    return (row / u.k) * u.kmax + row % u.k;
 }
 
-// [T·K·H] threads: hid[a, j] = relu(b1[e, j] + W1[e, j, ·]·x[t]) (0 for assignments not live).
+// [T·k·H] threads: hid[a, j] = relu(b1[e, j] + W1[e, j, ·]·x[t]) (0 for dropped assignments).
 @compute @workgroup_size(64)
 fn ffn_hidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.t * u.kmax * u.h) { return; }
-    let a = i / u.h;
-    let j = i % u.h;
-    if (!assignment_live(a)) { hid[i] = 0.0; return; }
+    let n = flat(wid, nwg, li);
+    if (n >= u.t * u.k * u.h) { return; }
+    let a = assignment_of(n / u.h);
+    let j = n % u.h;
+    let i = a * u.h + j;
+    if (!live(slot[a])) { hid[i] = 0.0; return; }
     let e = topk[a];
     let t = a / u.kmax;
     var acc = params[u.o_b1 + e * u.h + j];
@@ -22,31 +25,33 @@ fn ffn_hidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     hid[i] = max(acc, 0.0);
 }
 
-// [T·K·d] threads: y[a, c] = b2[e, c] + W2[e, c, ·]·hid[a].
+// [T·k·d] threads: y[a, c] = b2[e, c] + W2[e, c, ·]·hid[a] (0 for dropped assignments).
 @compute @workgroup_size(64)
 fn ffn_out(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.t * u.kmax * u.d) { return; }
-    let a = i / u.d;
-    let c = i % u.d;
-    if (!assignment_live(a)) { y[i] = 0.0; return; }
+    let n = flat(wid, nwg, li);
+    if (n >= u.t * u.k * u.d) { return; }
+    let a = assignment_of(n / u.d);
+    let c = n % u.d;
+    let i = a * u.d + c;
+    if (!live(slot[a])) { y[i] = 0.0; return; }
     let e = topk[a];
     var acc = params[u.o_b2 + e * u.d + c];
     for (var j = 0u; j < u.h; j++) { acc += params[u.o_w2 + (e * u.d + c) * u.h + j] * hid[a * u.h + j]; }
     y[i] = acc;
 }
 
-// [T·K·H] threads: dpre[a, j] = relu'(pre) · Σ_c W2[e, c, j] · (gate · dh[t, c]).
+// [T·k·H] threads: dpre[a, j] = relu'(pre) · Σ_c W2[e, c, j] · (gate · dh[t, c]).
 @compute @workgroup_size(64)
 fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.t * u.kmax * u.h) { return; }
-    let a = i / u.h;
-    let j = i % u.h;
+    let n = flat(wid, nwg, li);
+    if (n >= u.t * u.k * u.h) { return; }
+    let a = assignment_of(n / u.h);
+    let j = n % u.h;
+    let i = a * u.h + j;
     var acc = 0.0;
-    if (assignment_live(a) && hid[i] > 0.0) {
+    if (live(slot[a]) && hid[i] > 0.0) {
         let e = topk[a];
         let t = a / u.kmax;
         let g = gates[a];

@@ -75,17 +75,18 @@ pub enum Grid {
     Groups(u32),
 }
 
-/// The grid of `entry` for dims `m` (with `m.t` rows) and `n_params` parameters.
+/// The grid of `entry` for dims `m` (with `m.t` rows and the live `m.k`) and `n_params` parameters.
 pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
-    let (t, d, h, e, kk, v) = (m.t, m.d, m.h, m.e, m.kmax, m.v);
+    let (t, d, h, e, k, kk, v) = (m.t, m.d, m.h, m.e, m.k, m.kmax, m.v);
     Grid::Threads(match entry {
         "sample_batch" | "router" | "router_grad" | "loss_token" => t,
         "embed" | "combine" | "input_grad" | "head_dx" => t * d,
         "embed_grad" => crate::data::CTX * d,
         "router_wgrad" => e * d,
         "gate_grad" => t * kk,
-        "ffn_hidden" | "ffn_dhidden" => t * kk * h,
-        "ffn_out" => t * kk * d,
+        // Per-assignment kernels cover the live ranks only (rows of ranks ≥ k are never read).
+        "ffn_hidden" | "ffn_dhidden" => t * k * h,
+        "ffn_out" => t * k * d,
         "ffn_wgrad2" | "ffn_wgrad1" => e * d * h,
         "head" => t * v,
         "head_wgrad" => v * d,

@@ -302,7 +302,7 @@ impl GpuTrainer {
     /// Record `entries` into a compute pass, with the training (T rows) or the probe (64 rows) uniforms.
     /// wgpu orders the dispatches: each one sees the previous one's storage writes.
     fn record(&self, pass: &mut wgpu::ComputePass, entries: &[&str], probe: bool) {
-        let m = Dims { t: if probe { PROBE } else { self.dims.t }, ..self.dims };
+        let m = Dims { t: if probe { PROBE } else { self.dims.t }, k: self.cfg.top_k, ..self.dims };
         for entry in entries {
             let k = &self.kernels[entry];
             pass.set_pipeline(&k.pipeline);
