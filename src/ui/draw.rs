@@ -56,6 +56,45 @@ fn tint(c: RGBColor, amount: f32) -> RGBColor {
 /// Class colours (Okabe–Ito orange for class 0, blue for class 1), as in TensorFlow Playground.
 pub const CLASS_COLORS: [RGBColor; 2] = [RGBColor(230, 159, 0), RGBColor(0, 114, 178)];
 
+/// How a legend entry is drawn.
+#[derive(Clone, Copy)]
+pub enum Swatch {
+    Line(RGBColor),
+    Dashed(RGBColor),
+    Box(RGBColor),
+}
+
+type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
+
+/// Height of the legend row above each chart.
+const LEGEND_H: u32 = 20;
+
+/// A legend as one row of entries above the plot (so it never hides data), starting at x = `left`.
+fn legend_row(area: &Area, left: i32, items: &[(String, Swatch)]) -> Option<()> {
+    let font = ("sans-serif", 12).into_font();
+    let (w, _) = area.dim_in_pixel();
+    let mut x = left;
+    let y = 10;
+    for (label, sw) in items {
+        let tw =
+            area.estimate_text_size(label, &font.clone().into()).map(|s| s.0 as i32).unwrap_or(6 * label.len() as i32);
+        if x + 18 + tw > w as i32 {
+            break;
+        }
+        match *sw {
+            Swatch::Line(c) => area.draw(&PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))).ok()?,
+            Swatch::Dashed(c) => {
+                area.draw(&PathElement::new(vec![(x, y), (x + 5, y)], c.stroke_width(2))).ok()?;
+                area.draw(&PathElement::new(vec![(x + 9, y), (x + 14, y)], c.stroke_width(2))).ok()?
+            }
+            Swatch::Box(c) => area.draw(&Rectangle::new([(x + 2, y - 5), (x + 12, y + 5)], c.filled())).ok()?,
+        }
+        area.draw(&Text::new(label.clone(), (x + 18, y - 7), font.clone())).ok()?;
+        x += 18 + tw + 14;
+    }
+    Some(())
+}
+
 /// Colour-blind-safe viridis scale, t in [0, 1].
 pub fn viridis(t: f32) -> RGBColor {
     const STOPS: [(u8, u8, u8); 5] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)];
@@ -92,25 +131,30 @@ pub fn row_label(s: &Snapshot, dataset: Dataset, t: usize) -> String {
 /// Routing heatmap: probe rows × experts, colour = router probability, chosen experts outlined,
 /// dropped assignments struck through, a domain stripe on the left.
 pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: usize) -> Option<()> {
-    // What is drawn, for tests and screen readers: k, rows shown, outlined cells, dropped cells.
-    let shown = rows.min(s.probe.rows);
-    let _ = canvas.set_attribute("data-k", &s.probe.k.to_string());
-    let _ = canvas.set_attribute("data-rows", &shown.to_string());
-    let _ = canvas.set_attribute("data-outlined", &(shown * s.probe.k).to_string());
-    let dropped = s.probe.dropped[..shown * s.probe.k].iter().filter(|&&d| d).count();
-    let _ = canvas.set_attribute("data-dropped", &dropped.to_string());
-    let top = 22i32;
-    fit(&canvas, |_| (top as u32 + shown as u32 * 17 + 4));
-    let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
-    root.fill(&WHITE).ok()?;
     let p = &s.probe;
     let (e, k) = (p.experts, p.k);
-    let rows = rows.min(p.rows);
+    // Tokens: the first `rows` consecutive positions (running text). Regions: the probe holds 16
+    // points per quadrant in order, so take every other one to show all four quadrants.
+    let stride = if dataset == Dataset::Regions { p.rows.div_ceil(rows.max(1)).max(1) } else { 1 };
+    let idx: Vec<usize> = (0..p.rows).step_by(stride).take(rows).collect();
+    let shown = idx.len();
+    // What is drawn, for tests and screen readers: k, rows shown, outlined cells, dropped cells.
+    let _ = canvas.set_attribute("data-k", &k.to_string());
+    let _ = canvas.set_attribute("data-rows", &shown.to_string());
+    let _ = canvas.set_attribute("data-outlined", &(shown * k).to_string());
+    let dropped = idx.iter().flat_map(|&t| (0..k).map(move |r| t * k + r)).filter(|&a| p.dropped[a]).count();
+    let _ = canvas.set_attribute("data-dropped", &dropped.to_string());
+    let top = 22i32;
+    fit(&canvas, |_| top as u32 + shown as u32 * 17 + 4);
+    let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
+    root.fill(&WHITE).ok()?;
     let (w, h) = root.dim_in_pixel();
-    let left = 96i32;
+    let ch = ((h as i32 - top - 4) / shown.max(1) as i32).max(4);
+    let fs = (ch - 2).clamp(8, 13);
+    let font = ("monospace", fs).into_font();
+    let longest = idx.iter().map(|&t| row_label(s, dataset, t).chars().count()).max().unwrap_or(8) as i32;
+    let left = 10 + longest * (fs * 62 / 100 + 1) + 6;
     let cw = ((w as i32 - left - 8) / e as i32).max(4);
-    let ch = ((h as i32 - top - 4) / rows as i32).max(4);
-    let font = ("monospace", (ch - 2).clamp(8, 13)).into_font();
     let head = ("sans-serif", if cw >= 22 { 12 } else { 9 }).into_font();
     for i in 0..e {
         let x = left + i as i32 * cw;
@@ -121,8 +165,8 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
         }
         root.draw(&Rectangle::new([(x + 1, top - 6), (x + cw - 2, top - 3)], expert_color(i, e).filled())).ok()?;
     }
-    for t in 0..rows {
-        let y = top + t as i32 * ch;
+    for (row, &t) in idx.iter().enumerate() {
+        let y = top + row as i32 * ch;
         let dom = (p.domains[t] as usize).min(3);
         root.draw(&Rectangle::new([(0, y), (6, y + ch - 1)], DOMAIN_COLORS[dom].filled())).ok()?;
         root.draw(&Text::new(row_label(s, dataset, t), (10, y + 1), font.clone())).ok()?;
@@ -149,58 +193,63 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
     fit(&canvas, |w| (w * 11 / 20).clamp(200, 320));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
+    let (top, plot) = root.split_vertically(LEGEND_H);
     let e = s.choices.len();
     let steps = s.steps.max(1) as f32;
     let kept: Vec<f32> = s.kept.iter().map(|&v| v as f32 / steps).collect();
     let chosen: Vec<f32> = s.choices.iter().map(|&v| v as f32 / steps).collect();
     let fair = s.tokens as f32 * s.k as f32 / e as f32;
     let cap = s.capacity as f32;
-    let ymax = chosen.iter().cloned().fold(cap.max(fair), f32::max) * 1.15 + 1.0;
-    let mut chart = ChartBuilder::on(&root)
+    let capped = cap < s.tokens as f32;
+    let ymax = chosen.iter().cloned().fold(if capped { cap.max(fair) } else { fair }, f32::max) * 1.1 + 1.0;
+    let orange = RGBColor(213, 94, 0).mix(0.35);
+    let blue = RGBColor(0, 114, 178);
+    let green = RGBColor(0, 158, 115);
+    let mut items = vec![
+        ("kept".to_string(), Swatch::Box(blue)),
+        ("dropped".to_string(), Swatch::Box(RGBColor(242, 207, 186))),
+        ("fair share".to_string(), Swatch::Line(green)),
+    ];
+    if capped {
+        items.insert(2, (format!("capacity C = {}", s.capacity), Swatch::Line(BLACK)));
+    }
+    legend_row(&top, 48, &items)?;
+    let mut chart = ChartBuilder::on(&plot)
         .margin(6)
         .x_label_area_size(22)
         .y_label_area_size(44)
-        .build_cartesian_2d(0f32..e as f32, 0f32..ymax)
+        .build_cartesian_2d(-0.5f32..e as f32 - 0.5, 0f32..ymax)
         .ok()?;
+    let every = e.div_ceil(16).max(1);
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(e.min(16) + 1)
-        .x_label_formatter(&|v| if (*v as usize) < e { format!("E{}", *v as usize) } else { String::new() })
+        .light_line_style(RGBColor(236, 236, 236))
+        .x_labels(e + 1)
+        .x_label_formatter(&|v| {
+            let i = v.round();
+            if (v - i).abs() < 0.01 && i >= 0.0 && (i as usize) < e && (i as usize).is_multiple_of(every) {
+                format!("E{}", i as usize)
+            } else {
+                String::new()
+            }
+        })
         .y_desc("per step")
         .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .ok()?;
     chart
-        .draw_series((0..e).map(|i| {
-            Rectangle::new(
-                [(i as f32 + 0.1, 0.0), (i as f32 + 0.9, chosen[i])],
-                RGBColor(213, 94, 0).mix(0.35).filled(),
-            )
-        }))
-        .ok()?
-        .label("dropped")
-        .legend(|(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], RGBColor(213, 94, 0).mix(0.35).filled()));
+        .draw_series(
+            (0..e).map(|i| Rectangle::new([(i as f32 - 0.4, 0.0), (i as f32 + 0.4, chosen[i])], orange.filled())),
+        )
+        .ok()?;
     chart
-        .draw_series((0..e).map(|i| {
-            Rectangle::new([(i as f32 + 0.1, 0.0), (i as f32 + 0.9, kept[i])], RGBColor(0, 114, 178).filled())
-        }))
-        .ok()?
-        .label("kept")
-        .legend(|(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], RGBColor(0, 114, 178).filled()));
-    if cap < s.tokens as f32 {
-        chart
-            .draw_series(LineSeries::new(vec![(0.0, cap), (e as f32, cap)], BLACK.stroke_width(2)))
-            .ok()?
-            .label(format!("capacity C = {}", s.capacity))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK.stroke_width(2)));
+        .draw_series((0..e).map(|i| Rectangle::new([(i as f32 - 0.4, 0.0), (i as f32 + 0.4, kept[i])], blue.filled())))
+        .ok()?;
+    if capped {
+        chart.draw_series(LineSeries::new(vec![(-0.5, cap), (e as f32 - 0.5, cap)], BLACK.stroke_width(2))).ok()?;
     }
-    chart
-        .draw_series(LineSeries::new(vec![(0.0, fair), (e as f32, fair)], RGBColor(0, 158, 115).stroke_width(1)))
-        .ok()?
-        .label("fair share T·k/E")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], RGBColor(0, 158, 115)));
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().ok()?;
+    chart.draw_series(LineSeries::new(vec![(-0.5, fair), (e as f32 - 0.5, fair)], green.stroke_width(2))).ok()?;
     root.present().ok()
 }
 
@@ -208,17 +257,34 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
 pub type Event = (f32, String);
 
 /// A line chart of several series over steps, with knob changes as vertical marks.
-pub fn lines(canvas: HtmlCanvasElement, series: &[Series], ymin: f32, ymax: Option<f32>, events: &[Event]) -> Option<()> {
-    fit(&canvas, |w| (w / 2).clamp(180, 280));
+pub fn lines(
+    canvas: HtmlCanvasElement,
+    series: &[Series],
+    ymin: f32,
+    ymax: Option<f32>,
+    events: &[Event],
+) -> Option<()> {
+    fit(&canvas, |w| (w / 2).clamp(190, 290));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
-    let xmax = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(1.0f32, f32::max);
+    let (head, plot) = root.split_vertically(LEGEND_H);
+    let items: Vec<(String, Swatch)> = series.iter().map(|s| (s.0.to_string(), Swatch::Line(s.1))).collect();
+    legend_row(&head, 44, &items)?;
+    let last = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(1.0f32, f32::max);
+    // A little room on the right so the newest point is not cut by the frame.
+    let xmax = (last * 1.03).max(10.0);
     let top = ymax.unwrap_or_else(|| {
-        series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(ymin + 1e-3, f32::max) * 1.1
+        let hi = series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(f32::MIN, f32::max);
+        if hi > ymin {
+            ymin + (hi - ymin) * 1.1
+        } else {
+            ymin + 1.0
+        }
     });
-    let mut chart = ChartBuilder::on(&root)
-        .margin(8)
-        .x_label_area_size(30)
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(6)
+        .margin_right(12)
+        .x_label_area_size(36)
         .y_label_area_size(40)
         .build_cartesian_2d(0f32..xmax, ymin..top)
         .ok()?;
@@ -236,17 +302,15 @@ pub fn lines(canvas: HtmlCanvasElement, series: &[Series], ymin: f32, ymax: Opti
     for (at, label) in events.iter().filter(|e| e.0 > 0.0 && e.0 < xmax) {
         chart.draw_series(DashedLineSeries::new(vec![(*at, ymin), (*at, top)], 4, 3, grey.stroke_width(1))).ok()?;
         let (px, py) = chart.backend_coord(&(*at, top));
-        root.draw(&Text::new(label.clone(), (px + 3, py + 2), ("sans-serif", 11).into_font().color(&grey))).ok()?;
+        plot.draw(&Text::new(label.clone(), (px + 3, py + 2), ("sans-serif", 11).into_font().color(&grey))).ok()?;
     }
-    for (label, color, pts) in series {
-        let c = *color;
-        chart
-            .draw_series(LineSeries::new(pts.iter().cloned().filter(|p| p.1.is_finite()), c.stroke_width(2)))
-            .ok()?
-            .label(*label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], c.stroke_width(2)));
+    for (_, color, pts) in series {
+        let finite = pts.iter().cloned().filter(|p| p.1.is_finite() && p.1 <= top);
+        chart.draw_series(LineSeries::new(finite.clone(), color.stroke_width(2))).ok()?;
+        if pts.len() < 40 {
+            chart.draw_series(finite.map(|p| Circle::new(p, 3, color.filled()))).ok()?;
+        }
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().ok()?;
     root.present().ok()
 }
 
@@ -288,6 +352,189 @@ pub fn domains(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset) -> Opt
                 .ok()?;
             }
         }
+    }
+    root.present().ok()
+}
+
+/// Deterministic sample points of the regions data set to overlay on the map: (x, y, label).
+fn sample_points(n: usize) -> Vec<(f32, f32, u32)> {
+    let mut rng = crate::rng::Rng::new(0x5EED_0F2D);
+    (0..n)
+        .map(|_| {
+            let (x, y) = (rng.uniform(-1.0, 1.0) as f32, rng.uniform(-1.0, 1.0) as f32);
+            (x, y, regions::label(x, y).0)
+        })
+        .collect()
+}
+
+/// Height of the region-map canvas for a given width: two square panels, titles and legends.
+pub fn region_map_height(w: u32) -> u32 {
+    let panel = (w.saturating_sub(3 * 12) / 2).min(420);
+    panel + 26 + 44
+}
+
+/// The region map: left, the plane coloured by the expert each point routes to (paler where the
+/// router is less sure); right, the model's predicted class (paler near 0.5) with sample points in
+/// their true class colour. Thin lines mark the quadrants, which are the data set's domains.
+pub fn region_map(canvas: HtmlCanvasElement, map: &RegionMap) -> Option<()> {
+    if !fit(&canvas, region_map_height) {
+        return None;
+    }
+    let _ = canvas.set_attribute("data-step", &map.step.to_string());
+    let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
+    root.fill(&WHITE).ok()?;
+    let (w, _) = root.dim_in_pixel();
+    let pad = 12i32;
+    let panel = ((w as i32 - 3 * pad) / 2).min(420);
+    let top = 24i32;
+    let n = map.n.max(1);
+    let e = map.experts.max(1);
+    let title = ("sans-serif", 13).into_font();
+    let small = ("sans-serif", 11).into_font();
+    let lefts = [pad, 2 * pad + panel];
+    root.draw(&Text::new("expert chosen (top-1)", (lefts[0], 4), title.clone())).ok()?;
+    root.draw(&Text::new("predicted class", (lefts[1], 4), title.clone())).ok()?;
+    let note = format!("weights at step {}", map.step);
+    let tw = root.estimate_text_size(&note, &small.clone().into()).map(|s| s.0 as i32).unwrap_or(100);
+    root.draw(&Text::new(note, (lefts[1] + panel - tw, 6), small.clone().color(&RGBColor(90, 90, 90)))).ok()?;
+    let edge = |i: usize| (i as i32 * panel) / n as i32;
+    let fair = 1.0 / e as f32;
+    for j in 0..n {
+        for i in 0..n {
+            let c = j * n + i;
+            let (x0, x1, y0, y1) = (edge(i), edge(i + 1), top + edge(j), top + edge(j + 1));
+            let sure = ((map.gate[c] - fair) / (1.0 - fair).max(1e-6)).clamp(0.0, 1.0);
+            let ec = tint(expert_color(map.expert[c] as usize, e), 0.35 + 0.65 * sure);
+            root.draw(&Rectangle::new([(lefts[0] + x0, y0), (lefts[0] + x1, y1)], ec.filled())).ok()?;
+            let p1 = map.p1[c];
+            let cc = if p1 >= 0.5 { CLASS_COLORS[1] } else { CLASS_COLORS[0] };
+            let pc = tint(cc, 0.15 + 0.6 * (p1 - 0.5).abs() * 2.0);
+            root.draw(&Rectangle::new([(lefts[1] + x0, y0), (lefts[1] + x1, y1)], pc.filled())).ok()?;
+        }
+    }
+    let to_px = |left: i32, x: f32, y: f32| {
+        (left + ((x + 1.0) / 2.0 * panel as f32) as i32, top + ((1.0 - y) / 2.0 * panel as f32) as i32)
+    };
+    for (x, y, label) in sample_points(250) {
+        let (px, py) = to_px(lefts[1], x, y);
+        root.draw(&Circle::new((px, py), 3, CLASS_COLORS[label as usize].filled())).ok()?;
+        root.draw(&Circle::new((px, py), 3, WHITE.stroke_width(1))).ok()?;
+    }
+    let axis = RGBColor(60, 60, 60).mix(0.6);
+    for &l in &lefts {
+        let mid = panel / 2;
+        root.draw(&PathElement::new(vec![(l + mid, top), (l + mid, top + panel)], axis.stroke_width(1))).ok()?;
+        root.draw(&PathElement::new(vec![(l, top + mid), (l + panel, top + mid)], axis.stroke_width(1))).ok()?;
+        root.draw(&Rectangle::new([(l, top), (l + panel, top + panel)], RGBColor(90, 90, 90).stroke_width(1))).ok()?;
+    }
+    // Domain names in the quadrants' outer corners of the prediction panel.
+    for (d, name) in regions::DOMAINS.iter().enumerate() {
+        let (x, y) = [(0.55f32, 0.97f32), (-0.97, 0.97), (-0.97, -0.85), (0.55, -0.85)][d];
+        let (px, py) = to_px(lefts[1], x, y);
+        root.draw(&Text::new(name.to_string(), (px, py), small.clone().color(&RGBColor(40, 40, 40)))).ok()?;
+    }
+    // Legends.
+    let ly = top + panel + 10;
+    let per_row = ((panel / 44).max(1)) as usize;
+    for i in 0..e {
+        let (col, row) = ((i % per_row) as i32, (i / per_row) as i32);
+        if row > 1 {
+            break;
+        }
+        let (x, y) = (lefts[0] + col * 44, ly + row * 16);
+        root.draw(&Rectangle::new([(x, y + 1), (x + 10, y + 11)], expert_color(i, e).filled())).ok()?;
+        root.draw(&Text::new(format!("E{i}"), (x + 13, y), small.clone())).ok()?;
+    }
+    for (c, label) in ["class 0", "class 1"].iter().enumerate() {
+        let x = lefts[1] + c as i32 * 70;
+        root.draw(&Rectangle::new([(x, ly + 1), (x + 10, ly + 11)], CLASS_COLORS[c].filled())).ok()?;
+        root.draw(&Text::new(label.to_string(), (x + 13, ly), small.clone())).ok()?;
+    }
+    root.draw(&Text::new("dots: data with their true class", (lefts[1] + 140, ly), small.clone())).ok()?;
+    // Keep `cell_center` and this drawing in agreement: row 0 is the top (y = +1).
+    debug_assert!(cell_center(n, 0, 0).1 > 0.0);
+    root.present().ok()
+}
+
+/// Share of assignments that would be dropped at capacity factor `cf` when expert i receives
+/// `per_step[i]` choices per step: Σ_i max(0, n_i − C(cf)) / (T·k).
+pub fn drop_share_at(per_step: &[f32], cf: f32, tokens: usize, k: usize) -> f32 {
+    let e = per_step.len().max(1);
+    let c = capacity(cf, tokens, k, e) as f32;
+    let over: f32 = per_step.iter().map(|&n| (n - c).max(0.0)).sum();
+    over / (tokens * k).max(1) as f32
+}
+
+/// Capacity factors on the drop curve's x axis.
+pub const CF_RANGE: (f32, f32) = (0.25, 4.0);
+
+/// Drop share against the capacity factor for the snapshot's routing, with an evenly balanced
+/// router for comparison and the current capacity factor marked.
+pub fn drop_curve(canvas: HtmlCanvasElement, s: &Snapshot, cf: f32) -> Option<()> {
+    fit(&canvas, |w| (w / 2).clamp(190, 290));
+    let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
+    root.fill(&WHITE).ok()?;
+    let (head, plot) = root.split_vertically(LEGEND_H);
+    let pink = RGBColor(204, 121, 167);
+    let grey = RGBColor(120, 120, 120);
+    legend_row(
+        &head,
+        44,
+        &[("current routing".into(), Swatch::Line(pink)), ("evenly balanced routing".into(), Swatch::Dashed(grey))],
+    )?;
+    let e = s.choices.len().max(1);
+    let (t, k) = (s.tokens as usize, s.k.max(1) as usize);
+    let steps = s.steps.max(1) as f32;
+    let now: Vec<f32> = s.choices.iter().map(|&c| c as f32 / steps).collect();
+    let even = vec![(t * k) as f32 / e as f32; e];
+    let xs: Vec<f32> = (0..=75).map(|i| CF_RANGE.0 + i as f32 * 0.05).collect();
+    let curve = |n: &[f32]| xs.iter().map(|&x| (x, drop_share_at(n, x, t, k))).collect::<Vec<_>>();
+    let (cur, bal) = (curve(&now), curve(&even));
+    let ymax = (cur.first().map(|p| p.1).unwrap_or(0.0).max(bal[0].1) * 1.1).clamp(0.1, 1.0);
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(6)
+        .margin_right(12)
+        .x_label_area_size(36)
+        .y_label_area_size(40)
+        .build_cartesian_2d(CF_RANGE.0..CF_RANGE.1, 0f32..ymax)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .x_labels(8)
+        .y_labels(5)
+        .light_line_style(RGBColor(236, 236, 236))
+        .x_desc("capacity factor cf")
+        .x_label_formatter(&|v| format!("{v:.1}"))
+        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .draw()
+        .ok()?;
+    chart.draw_series(DashedLineSeries::new(bal, 5, 4, grey.stroke_width(1))).ok()?;
+    let font = ("sans-serif", 12).into_font();
+    let (w, _) = plot.dim_in_pixel();
+    if s.steps == 0 {
+        let (px, py) = chart.backend_coord(&(1.4, ymax * 0.6));
+        plot.draw(&Text::new("no routing yet: train a few steps", (px, py), font)).ok()?;
+        return root.present().ok();
+    }
+    chart.draw_series(LineSeries::new(cur, pink.stroke_width(2))).ok()?;
+    if cf.is_finite() {
+        let at = cf.clamp(CF_RANGE.0, CF_RANGE.1);
+        let d = drop_share_at(&now, cf, t, k);
+        chart.draw_series(LineSeries::new(vec![(at, 0.0), (at, ymax)], BLACK.stroke_width(1))).ok()?;
+        chart.draw_series(std::iter::once(Circle::new((at, d.min(ymax)), 4, BLACK.filled()))).ok()?;
+        let (px, _) = chart.backend_coord(&(at, d.min(ymax)));
+        let label = format!("cf {cf}: {:.1}% dropped", d * 100.0);
+        let tw = plot.estimate_text_size(&label, &font.clone().into()).map(|s| s.0 as i32).unwrap_or(130);
+        let lx = if px + 8 + tw > w as i32 - 4 { px - 8 - tw } else { px + 8 };
+        // At the top of the plot, beside the marker line: clear of the axis and, for cf ≥ 1, the curve.
+        let (_, ty) = chart.backend_coord(&(at, ymax));
+        plot.draw(&Rectangle::new([(lx - 2, ty + 3), (lx + tw + 2, ty + 19)], WHITE.mix(0.85).filled())).ok()?;
+        plot.draw(&Text::new(label, (lx, ty + 5), font)).ok()?;
+    } else {
+        let label = "cf = ∞: dropless, nothing is dropped";
+        let tw = plot.estimate_text_size(label, &font.clone().into()).map(|s| s.0 as i32).unwrap_or(210);
+        let (_, py) = chart.backend_coord(&(CF_RANGE.1, ymax * 0.5));
+        plot.draw(&Text::new(label, (w as i32 - tw - 16, py), font)).ok()?;
     }
     root.present().ok()
 }

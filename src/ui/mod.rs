@@ -4,18 +4,30 @@
 //!
 //! The loop encodes a few steps per frame, requests a metrics snapshot every few frames and polls
 //! for finished ones; it never awaits a readback. Charts redraw when a snapshot arrives (≈ 4 Hz).
+//! For the `regions` data set a region map is computed on the CPU from the weights every ~2 s.
+//!
+//! Query keys besides the config's: `bench` (with optional `steps=N`) trains the default model for
+//! a fixed number of steps and writes timings into `[data-testid=bench]`; `debug=panic` panics on
+//! purpose to show the error box; `debug=gpu-error` reports a (simulated) GPU error once training
+//! runs, to show the restart path.
 mod draw;
+pub mod regionmap;
+mod web;
 
-use crate::config::Config;
+use crate::config::{Config, Dataset};
 use crate::gpu::GpuTrainer;
 use crate::metrics::Snapshot;
+use crate::model::Dims;
 use crate::presets;
 use crate::trainer::{CpuTrainer, Trainer};
+use draw::Event;
 use leptos::html;
 use leptos::prelude::*;
 use plotters::style::RGBColor;
+use regionmap::RegionMap;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// Frames between snapshot requests.
 const SNAPSHOT_EVERY: u32 = 15;
@@ -23,30 +35,144 @@ const SNAPSHOT_EVERY: u32 = 15;
 const CPU_BUDGET_MS: f64 = 12.0;
 /// Batch size of the CPU fallback.
 const CPU_TOKENS: usize = 64;
+/// Least time between two region-map refreshes.
+const MAP_EVERY_MS: f64 = 2000.0;
+/// A GPU that has not returned a requested snapshot for this long is reported as stalled.
+const STALL_MS: f64 = 30000.0;
+/// Least time between two URL rewrites (sliders fire many input events).
+const URL_EVERY_MS: f64 = 300.0;
+/// Seconds of training the loop keeps queued on the GPU.
+const BACKLOG_S: f64 = 1.0;
+/// Window of the steps/s readout.
+const RATE_WINDOW_MS: f64 = 5000.0;
+/// Default length of a `?bench` run.
+const BENCH_STEPS: u32 = 600;
+/// Query keys of the page itself, not of the model.
+const PAGE_KEYS: &[&str] = &["bench", "steps", "debug"];
 
-/// One point of the history charts.
+/// One point of the history charts (and the CSV export).
 #[derive(Clone, Debug, PartialEq)]
 struct Hist {
     step: f32,
     ce: f32,
     aux: f32,
     z: f32,
+    accuracy: f32,
     max_share: f32,
     entropy: f32,
+    cv: f32,
+    starved: u32,
     dropped: f32,
+    all_dropped: f32,
+}
+
+const CSV_HEADER: &str = "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share";
+
+impl Hist {
+    fn of(s: &Snapshot) -> Hist {
+        Hist {
+            step: s.step as f32,
+            ce: s.ce,
+            aux: s.aux,
+            z: s.z,
+            accuracy: s.accuracy,
+            max_share: s.max_share,
+            entropy: s.entropy,
+            cv: s.cv,
+            starved: s.starved,
+            dropped: s.dropped_share(),
+            all_dropped: s.all_dropped_share(),
+        }
+    }
+    fn csv(&self) -> String {
+        format!(
+            "{},{},{},{},{},{},{},{},{},{},{}",
+            self.step,
+            self.ce,
+            self.aux,
+            self.z,
+            self.accuracy,
+            self.max_share,
+            self.entropy,
+            self.cv,
+            self.starved,
+            self.dropped,
+            self.all_dropped
+        )
+    }
+}
+
+/// The trainer: the WGSL one, or the CPU reference when the browser has no WebGPU.
+enum Backend {
+    Gpu(Box<GpuTrainer>),
+    Cpu(Box<CpuTrainer>),
+}
+
+impl Backend {
+    fn trainer(&mut self) -> &mut dyn Trainer {
+        match self {
+            Backend::Gpu(g) => &mut **g,
+            Backend::Cpu(c) => &mut **c,
+        }
+    }
+    fn is_gpu(&self) -> bool {
+        matches!(self, Backend::Gpu(_))
+    }
+    /// The first GPU validation or device error.
+    fn error(&self) -> Option<String> {
+        match self {
+            Backend::Gpu(g) => g.error(),
+            Backend::Cpu(_) => None,
+        }
+    }
+}
+
+/// A `?bench` run in progress.
+#[derive(Debug, Default)]
+struct Bench {
+    target: u32,
+    started: Option<f64>,
+    last_frame: Option<f64>,
+    frames: Vec<f64>,
+    final_requested: bool,
+    done: bool,
 }
 
 /// The trainer and the loop's own state (outside the reactive graph).
 #[derive(Default)]
 struct Engine {
-    trainer: Option<Box<dyn Trainer>>,
-    gpu: bool,
+    backend: Option<Backend>,
     steps_per_frame: u32,
     frame: u32,
     since_snapshot: u32,
     step_once: bool,
     generation: u32,
+    /// Request a snapshot in the next frame even without new steps (the initial routing after a
+    /// restart, shown while paused).
+    want_snapshot: bool,
+    /// The GPU trainer is lent to a weights readback for the region map.
+    reading: bool,
+    /// Earliest time of the next region map, and the step of the last one.
+    map_due: f64,
+    map_step: Option<u32>,
+    /// Snapshots requested and not yet returned, and when the GPU last made progress.
+    outstanding: u32,
+    last_progress: f64,
+    /// The GPU reported an error or stalled: the loop stops until a restart.
+    failed: bool,
+    /// (arrival time, step) of recent snapshots, for the speed readout.
+    recent: std::collections::VecDeque<(f64, u32)>,
+    /// Training speed over the recent snapshots (steps/s) and the step of the latest snapshot.
+    rate: f64,
+    snap_step: u32,
+    url_dirty: bool,
+    url_written: f64,
+    bench: Option<Bench>,
+    /// `debug=gpu-error`: report a GPU error once training runs, to exercise the restart path.
+    simulate_gpu_error: bool,
 }
+
+type Eng = StoredValue<Rc<RefCell<Engine>>, LocalStorage>;
 
 /// The page's reactive state.
 #[derive(Clone, Copy)]
@@ -54,12 +180,24 @@ struct Ui {
     cfg: RwSignal<Config>,
     playing: RwSignal<bool>,
     step: RwSignal<u32>,
+    rate: RwSignal<f32>,
     backend: RwSignal<String>,
     banner: RwSignal<Option<String>>,
     notice: RwSignal<Option<String>>,
     error: RwSignal<Option<String>>,
+    gpu_error: RwSignal<Option<String>>,
     snap: RwSignal<Option<Snapshot>>,
     hist: RwSignal<Vec<Hist>>,
+    events: RwSignal<Vec<Event>>,
+    map: RwSignal<Option<RegionMap>>,
+    /// α and cf to restore when the balance loss / a finite capacity is switched back on.
+    alpha_saved: RwSignal<f32>,
+    cf_saved: RwSignal<f32>,
+    copied: RwSignal<Option<String>>,
+    redraw: RwSignal<u32>,
+    bench: bool,
+    bench_out: RwSignal<String>,
+    bench_progress: RwSignal<String>,
 }
 
 fn now_ms() -> f64 {
@@ -74,29 +212,70 @@ fn write_url(cfg: &Config) {
     }
 }
 
+/// What the user calls a knob, for notices.
+fn knob_label(key: &str) -> &str {
+    match key {
+        "dataset" => "data set",
+        "experts" => "experts E",
+        "hidden" => "expert width H",
+        "tokens" => "tokens per batch T",
+        "d" => "model width d",
+        "top-k" => "k",
+        "capacity-factor" => "cf",
+        "alpha" => "α",
+        "beta" => "β",
+        "lr" => "lr",
+        other => other,
+    }
+}
+
+/// Short labels of the live knobs that differ between two configs ("α=0, k=2").
+fn live_diff(a: &Config, b: &Config) -> String {
+    ["top-k", "capacity-factor", "alpha", "beta", "lr"]
+        .iter()
+        .filter(|k| a.get(k) != b.get(k))
+        .map(|k| {
+            let v = b.get(k).unwrap_or_default();
+            format!("{}={}", knob_label(k), if v == "inf" { "∞".into() } else { v })
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Build the trainer for `cfg`: WebGPU when the browser has an adapter, else the CPU reference.
 fn rebuild(engine: Rc<RefCell<Engine>>, ui: Ui) {
     let cfg = ui.cfg.get_untracked();
     let generation = {
         let mut e = engine.borrow_mut();
-        e.trainer = None;
+        e.backend = None;
         e.generation += 1;
+        e.reading = false;
+        e.failed = false;
+        e.outstanding = 0;
+        e.map_step = None;
+        e.map_due = 0.0;
+        e.recent.clear();
+        e.rate = 0.0;
+        e.snap_step = 0;
         e.generation
     };
     ui.snap.set(None);
     ui.hist.set(vec![]);
+    ui.events.set(vec![]);
+    ui.map.set(None);
     ui.step.set(0);
+    ui.rate.set(0.0);
     ui.error.set(None);
+    ui.gpu_error.set(None);
     ui.backend.set("starting…".into());
     leptos::task::spawn_local(async move {
-        let (trainer, gpu, banner): (Box<dyn Trainer>, bool, Option<String>) = match GpuTrainer::new(&cfg).await {
-            Ok(g) => (Box::new(g), true, None),
+        let (backend, banner): (Backend, Option<String>) = match GpuTrainer::new(&cfg).await {
+            Ok(g) => (Backend::Gpu(Box::new(g)), None),
             Err(err) => {
                 let small = Config { tokens: cfg.tokens.min(CPU_TOKENS), ..cfg.clone() };
                 match CpuTrainer::new(&small) {
                     Ok(c) => (
-                        Box::new(c),
-                        false,
+                        Backend::Cpu(Box::new(c)),
                         Some(format!(
                             "No WebGPU here ({err}). Training on the CPU reference instead, with a smaller batch \
                              (T = {}): slower, same math.",
@@ -114,92 +293,285 @@ fn rebuild(engine: Rc<RefCell<Engine>>, ui: Ui) {
         if e.generation != generation {
             return; // a newer rebuild superseded this one
         }
-        ui.backend.set(trainer.backend());
+        let mut backend = backend;
+        ui.backend.set(backend.trainer().backend());
         ui.banner.set(banner);
-        e.trainer = Some(trainer);
-        e.gpu = gpu;
-        e.steps_per_frame = if gpu { 2 } else { 1 };
+        e.steps_per_frame = if backend.is_gpu() { 2 } else { 1 };
+        e.backend = Some(backend);
         e.since_snapshot = 0;
+        e.want_snapshot = true;
+        e.last_progress = now_ms();
     });
+}
+
+/// The region map from the current weights, without blocking the loop: the CPU trainer's weights
+/// are cloned; the GPU trainer is lent to an asynchronous readback and returned when it is done
+/// (the loop skips training for those frames).
+fn refresh_map(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui, now: f64) {
+    let step = ui.step.get_untracked();
+    e.map_due = now + MAP_EVERY_MS;
+    e.map_step = Some(step);
+    let generation = e.generation;
+    let top_k = ui.cfg.with_untracked(|c| c.top_k);
+    let publish = move |engine: &Rc<RefCell<Engine>>, map: RegionMap| {
+        if engine.borrow().generation == generation {
+            ui.map.set(Some(map));
+        }
+    };
+    match e.backend.take() {
+        Some(Backend::Cpu(c)) => {
+            let params = c.params().clone();
+            e.backend = Some(Backend::Cpu(c));
+            let engine = engine.clone();
+            leptos::task::spawn_local(async move {
+                publish(&engine, regionmap::compute(&params, regionmap::GRID, step));
+            });
+        }
+        Some(Backend::Gpu(g)) => {
+            e.reading = true;
+            let dims = Dims { k: top_k.min(g.dims().kmax), ..g.dims() };
+            let engine = engine.clone();
+            leptos::task::spawn_local(async move {
+                let bytes = g.read_bytes("params").await;
+                {
+                    let mut eng = engine.borrow_mut();
+                    if eng.generation != generation {
+                        return; // rebuilt meanwhile: this trainer is gone
+                    }
+                    let mut backend = Backend::Gpu(g);
+                    // Knobs moved while the trainer was lent out reach it now.
+                    let cfg = ui.cfg.get_untracked();
+                    let tr = backend.trainer();
+                    if tr.config().same_structure(&cfg) && tr.config().live() != cfg.live() {
+                        let _ = tr.set_live(cfg.live());
+                    }
+                    eng.backend = Some(backend);
+                    eng.reading = false;
+                }
+                if let Some(p) = regionmap::params_from_bytes(dims, &bytes) {
+                    publish(&engine, regionmap::compute(&p, regionmap::GRID, step));
+                }
+            });
+        }
+        None => {}
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// The bench result once the snapshot of its last step has arrived.
+fn bench_result(b: &Bench, backend: &str, tokens: usize, now: f64) -> String {
+    let seconds = (now - b.started.unwrap_or(now)) / 1000.0;
+    let mut frames = b.frames.clone();
+    frames.sort_by(|a, b| a.total_cmp(b));
+    let r3 = |v: f64| (v * 1000.0).round() / 1000.0;
+    let sps = b.target as f64 / seconds.max(1e-9);
+    // Fields in a fixed, readable order (serde_json's map would sort them).
+    format!(
+        "{{\"backend\":{},\"steps\":{},\"seconds\":{},\"steps_per_s\":{},\"tokens_per_s\":{},\"frame_ms_p50\":{},\
+         \"frame_ms_p90\":{},\"frame_ms_p99\":{},\"frames\":{}}}",
+        serde_json::Value::from(backend),
+        b.target,
+        r3(seconds),
+        r3(sps),
+        r3(sps * tokens as f64),
+        r3(percentile(&frames, 0.5)),
+        r3(percentile(&frames, 0.9)),
+        r3(percentile(&frames, 0.99)),
+        frames.len()
+    )
 }
 
 /// One animation frame: train, request and poll snapshots, then schedule the next frame.
 fn frame(engine: Rc<RefCell<Engine>>, ui: Ui) {
+    let t = now_ms();
     {
         let mut guard = engine.borrow_mut();
         let e = &mut *guard;
-        if let Some(tr) = e.trainer.as_mut() {
-            let playing = ui.playing.get_untracked();
-            if playing || e.step_once {
-                let n = if e.step_once { 1 } else { e.steps_per_frame };
-                let t0 = now_ms();
-                tr.train(n);
-                if !e.gpu {
-                    let per = (now_ms() - t0) / n as f64;
-                    e.steps_per_frame = ((CPU_BUDGET_MS / per.max(0.1)) as u32).clamp(1, 64);
+        if let Some(b) = e.bench.as_mut() {
+            if b.started.is_some() && !b.done {
+                if let Some(last) = b.last_frame {
+                    b.frames.push(t - last);
                 }
-                e.since_snapshot += n;
-                if e.step_once {
-                    e.step_once = false;
-                    e.frame = SNAPSHOT_EVERY - 1;
-                }
+                b.last_frame = Some(t);
             }
-            e.frame += 1;
-            if e.since_snapshot > 0 && e.frame.is_multiple_of(SNAPSHOT_EVERY) {
-                if tr.request_snapshot() {
-                    e.since_snapshot = 0;
-                    if e.gpu {
-                        e.steps_per_frame = (e.steps_per_frame + 1).min(32);
-                    }
-                } else if e.gpu {
-                    // Snapshots are backing up: the GPU is behind, encode less per frame.
-                    e.steps_per_frame = (e.steps_per_frame / 2).max(1);
-                }
-            }
-            while let Some(s) = tr.poll_snapshot() {
-                ui.step.set(s.step);
-                if s.diverged() {
+        }
+        if e.url_dirty && t - e.url_written >= URL_EVERY_MS {
+            e.url_dirty = false;
+            e.url_written = t;
+            write_url(&ui.cfg.get_untracked());
+        }
+        if !e.failed {
+            if let Some(be) = e.backend.as_mut() {
+                let simulated = (e.simulate_gpu_error && ui.step.get_untracked() > 0).then(|| {
+                    e.simulate_gpu_error = false;
+                    "a simulated device error (debug=gpu-error)".to_string()
+                });
+                if let Some(err) = simulated.or_else(|| be.error()) {
+                    e.failed = true;
                     ui.playing.set(false);
-                    ui.error.set(Some(format!(
-                        "Training diverged at step {}: the loss or a gradient became NaN/∞, so those steps were \
-                         skipped and the last finite weights kept. Lower the learning rate (now {}) and press play.",
-                        s.step,
-                        tr.config().lr
+                    ui.gpu_error.set(Some(format!(
+                        "The GPU reported an error and training stopped: {err}. Restart rebuilds the trainer \
+                         (from the seed; the weights so far are lost)."
                     )));
+                } else {
+                    train_frame(e, ui, t);
                 }
-                if s.steps > 0 {
-                    ui.hist.update(|h| {
-                        h.push(Hist {
-                            step: s.step as f32,
-                            ce: s.ce,
-                            aux: s.aux,
-                            z: s.z,
-                            max_share: s.max_share,
-                            entropy: s.entropy,
-                            dropped: s.dropped_share(),
-                        });
-                        if h.len() > 2000 {
-                            h.drain(..h.len() - 2000);
-                        }
-                    });
-                }
-                ui.snap.set(Some(s));
             }
+        }
+        let regions = ui.cfg.with_untracked(|c| c.dataset == Dataset::Regions);
+        if regions
+            && !e.failed
+            && !e.reading
+            && e.backend.is_some()
+            && t >= e.map_due
+            && e.map_step != Some(ui.step.get_untracked())
+        {
+            refresh_map(&engine, e, ui, t);
         }
     }
     request_animation_frame(move || frame(engine, ui));
 }
 
+/// The training part of a frame (the trainer is present and healthy).
+fn train_frame(e: &mut Engine, ui: Ui, t: f64) {
+    let Some(be) = e.backend.as_mut() else { return };
+    let gpu = be.is_gpu();
+    let tr = be.trainer();
+    let playing = ui.playing.get_untracked();
+    if playing || e.step_once {
+        let mut n = if e.step_once { 1 } else { e.steps_per_frame };
+        if gpu {
+            // Keep about a second of work queued on the GPU, so snapshots (and with them knob
+            // changes, readbacks and restarts) stay timely on slow GPUs.
+            let allowed = if e.rate > 0.0 { (e.rate * BACKLOG_S).clamp(8.0, 4096.0) as u32 } else { 64 };
+            n = n.min(allowed.saturating_sub(tr.steps().saturating_sub(e.snap_step)));
+        }
+        if let Some(b) = e.bench.as_mut() {
+            if b.started.is_none() {
+                b.started = Some(t);
+                b.last_frame = Some(t);
+            }
+            n = n.min(b.target.saturating_sub(tr.steps()));
+        }
+        if n > 0 {
+            let t0 = now_ms();
+            tr.train(n);
+            if !gpu {
+                let per = (now_ms() - t0) / n as f64;
+                e.steps_per_frame = ((CPU_BUDGET_MS / per.max(0.1)) as u32).clamp(1, 64);
+            }
+            e.since_snapshot += n;
+        }
+        if e.step_once {
+            e.step_once = false;
+            e.frame = SNAPSHOT_EVERY - 1;
+        }
+    }
+    e.frame += 1;
+    let bench_end = e.bench.as_ref().is_some_and(|b| !b.final_requested && tr.steps() >= b.target);
+    if (e.since_snapshot > 0 && (e.frame.is_multiple_of(SNAPSHOT_EVERY) || bench_end)) || e.want_snapshot {
+        if tr.request_snapshot() {
+            e.since_snapshot = 0;
+            e.want_snapshot = false;
+            if e.outstanding == 0 {
+                e.last_progress = t;
+            }
+            e.outstanding += 1;
+            if let Some(b) = e.bench.as_mut() {
+                b.final_requested |= tr.steps() >= b.target;
+            }
+            if gpu {
+                e.steps_per_frame = (e.steps_per_frame + 1).min(32);
+            }
+        } else if gpu {
+            // Snapshots are backing up: the GPU is behind, encode less per frame.
+            e.steps_per_frame = (e.steps_per_frame / 2).max(1);
+        }
+    }
+    while let Some(s) = tr.poll_snapshot() {
+        e.outstanding = e.outstanding.saturating_sub(1);
+        e.last_progress = t;
+        // Speed over the last few seconds of snapshots (they arrive in bursts).
+        e.recent.push_back((t, s.step));
+        while e.recent.len() > 2 && t - e.recent[0].0 > RATE_WINDOW_MS {
+            e.recent.pop_front();
+        }
+        if let (Some(&(t0, s0)), Some(&(t1, s1))) = (e.recent.front(), e.recent.back()) {
+            if t1 > t0 && s1 > s0 {
+                e.rate = (s1 - s0) as f64 / (t1 - t0) * 1000.0;
+                ui.rate.set(e.rate as f32);
+            }
+        }
+        e.snap_step = s.step;
+        ui.step.set(s.step);
+        if let Some(b) = e.bench.as_mut() {
+            if !b.done {
+                ui.bench_progress.set(format!("{} / {} steps", s.step.min(b.target), b.target));
+                if b.final_requested && s.step >= b.target {
+                    b.done = true;
+                    ui.bench_out.set(bench_result(b, &tr.backend(), tr.config().tokens, t));
+                    ui.playing.set(false);
+                }
+            }
+        }
+        if s.diverged() {
+            ui.playing.set(false);
+            ui.error.set(Some(format!(
+                "Training diverged at step {}: the loss or a gradient became NaN/∞, so those steps were \
+                 skipped and the last finite weights kept. Lower the learning rate (now {}) and press play.",
+                s.step,
+                tr.config().lr
+            )));
+        }
+        if s.steps > 0 {
+            ui.hist.update(|h| {
+                h.push(Hist::of(&s));
+                if h.len() > 2000 {
+                    h.drain(..h.len() - 2000);
+                }
+            });
+        }
+        ui.snap.set(Some(s));
+    }
+    if gpu && e.outstanding > 0 && t - e.last_progress > STALL_MS {
+        e.failed = true;
+        ui.playing.set(false);
+        ui.gpu_error.set(Some(format!(
+            "The GPU has not returned any results for {} s: the device may have been lost (a driver reset, a \
+             long time in a background tab) or be overloaded. Restart rebuilds the trainer.",
+            STALL_MS / 1000.0
+        )));
+    }
+}
+
 /// Apply a new config: live knobs go to the running trainer, structural changes rebuild it.
-fn apply(engine: &Rc<RefCell<Engine>>, ui: Ui, next: Config) {
+fn apply(engine: &Rc<RefCell<Engine>>, ui: Ui, next: Config, key: &str) {
     let prev = ui.cfg.get_untracked();
-    if next.validate().is_err() {
+    if next.validate().is_err() || next == prev {
         return;
     }
     ui.cfg.set(next.clone());
-    write_url(&next);
+    if !ui.bench {
+        engine.borrow_mut().url_dirty = true;
+    }
     if prev.same_structure(&next) {
-        if let Some(tr) = engine.borrow_mut().trainer.as_mut() {
+        ui.notice.set(None);
+        let label = live_diff(&prev, &next);
+        let at = ui.step.get_untracked() as f32;
+        ui.events.update(|ev| match ev.last_mut() {
+            Some(last) if last.0 == at => last.1 = label,
+            _ => ev.push((at, label)),
+        });
+        if let Some(be) = engine.borrow_mut().backend.as_mut() {
+            let tr = be.trainer();
             let mut live = next.live();
             live.top_k = live.top_k.min(tr.config().k_max());
             if let Err(e) = tr.set_live(live) {
@@ -207,36 +579,143 @@ fn apply(engine: &Rc<RefCell<Engine>>, ui: Ui, next: Config) {
             }
         }
     } else {
+        ui.notice.set(Some(format!("restarted training: {} changed", knob_label(key))));
         rebuild(engine.clone(), ui);
     }
+}
+
+/// Set one knob from its string form; a bad value keeps the old one and says why.
+fn set_knob(eng: Eng, ui: Ui, key: &'static str, value: String) {
+    let mut next = ui.cfg.get_untracked();
+    let checked = next.set(key, &value).and_then(|_| {
+        if key == "experts" {
+            next.top_k = next.top_k.clamp(1, next.k_max());
+        }
+        next.validate()
+    });
+    match checked {
+        Ok(()) => apply(&eng.get_value(), ui, next, key),
+        Err(e) => {
+            ui.notice.set(Some(format!("{e}; kept {key} = {}", ui.cfg.get_untracked().get(key).unwrap_or_default())))
+        }
+    }
+}
+
+/// Split the page's own keys off the query: (config query, bench steps if `bench`, debug value).
+fn page_query(search: &str) -> (String, Option<u32>, Option<String>) {
+    let pairs = crate::config::query_pairs(search);
+    let bench = pairs.iter().any(|(k, _)| k == "bench");
+    let steps = pairs.iter().find(|(k, _)| k == "steps").and_then(|(_, v)| v.parse::<u32>().ok());
+    let debug = pairs.iter().find(|(k, _)| k == "debug").map(|(_, v)| v.clone());
+    let rest = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !PAGE_KEYS.contains(&kv.split('=').next().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("&");
+    (rest, bench.then(|| steps.filter(|&n| n > 0).unwrap_or(BENCH_STEPS)), debug)
+}
+
+/// Choices of a structural select: the usual values plus the current one.
+fn choices(usual: &[usize], current: usize) -> Vec<usize> {
+    let mut v = usual.to_vec();
+    if !v.contains(&current) {
+        v.push(current);
+        v.sort_unstable();
+    }
+    v
+}
+
+/// The preset whose knobs equal `cfg` (seed aside), if any.
+fn matching_preset(cfg: &Config) -> Option<&'static presets::Preset> {
+    presets::PRESETS.iter().find(|p| {
+        let mut c = Config { seed: cfg.seed, ..Config::default() };
+        (p.apply)(&mut c);
+        c == *cfg
+    })
+}
+
+/// Round to two significant digits (log sliders).
+fn round2(v: f32) -> f32 {
+    if v <= 0.0 || !v.is_finite() {
+        return v;
+    }
+    let p = 10f32.powf(v.log10().floor() - 1.0);
+    let r = (v / p).round() * p;
+    format!("{r:.6}").parse().unwrap_or(r)
+}
+
+fn fmt_num(v: f32) -> String {
+    if v.is_infinite() {
+        "∞".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Metrics history as CSV.
+fn history_csv(h: &[Hist]) -> String {
+    let mut s = String::from(CSV_HEADER);
+    s.push('\n');
+    for p in h {
+        s.push_str(&p.csv());
+        s.push('\n');
+    }
+    s
 }
 
 #[component]
 pub fn App() -> impl IntoView {
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    let (cfg0, notices) = Config::from_query_lenient(&search);
+    let (query, bench_steps, debug) = page_query(&search);
+    let (cfg0, notices) =
+        if bench_steps.is_some() { (Config::default(), vec![]) } else { Config::from_query_lenient(&query) };
     let ui = Ui {
+        alpha_saved: RwSignal::new(if cfg0.alpha > 0.0 { cfg0.alpha } else { Config::default().alpha }),
+        cf_saved: RwSignal::new(if cfg0.capacity_factor.is_finite() { cfg0.capacity_factor } else { 1.25 }),
         cfg: RwSignal::new(cfg0),
         playing: RwSignal::new(true),
         step: RwSignal::new(0),
+        rate: RwSignal::new(0.0),
         backend: RwSignal::new("starting…".into()),
         banner: RwSignal::new(None),
         notice: RwSignal::new(if notices.is_empty() { None } else { Some(notices.join("; ")) }),
         error: RwSignal::new(None),
+        gpu_error: RwSignal::new(None),
         snap: RwSignal::new(None),
         hist: RwSignal::new(vec![]),
+        events: RwSignal::new(vec![]),
+        map: RwSignal::new(None),
+        copied: RwSignal::new(None),
+        redraw: RwSignal::new(0),
+        bench: bench_steps.is_some(),
+        bench_out: RwSignal::new(String::new()),
+        bench_progress: RwSignal::new(String::new()),
     };
-    let engine = Rc::new(RefCell::new(Engine::default()));
+    let engine = Rc::new(RefCell::new(Engine {
+        bench: bench_steps.map(|target| Bench { target, ..Default::default() }),
+        simulate_gpu_error: debug.as_deref() == Some("gpu-error"),
+        ..Default::default()
+    }));
+    let eng: Eng = StoredValue::new_local(engine.clone());
     rebuild(engine.clone(), ui);
-    frame(engine.clone(), ui);
+    frame(engine, ui);
+    if debug.as_deref() == Some("panic") {
+        set_timeout(|| panic!("debug=panic: a deliberate panic to show the error box"), Duration::from_millis(800));
+    }
 
     let heat: NodeRef<html::Canvas> = NodeRef::new();
     let load: NodeRef<html::Canvas> = NodeRef::new();
     let losses: NodeRef<html::Canvas> = NodeRef::new();
     let balance: NodeRef<html::Canvas> = NodeRef::new();
     let drops: NodeRef<html::Canvas> = NodeRef::new();
+    let drops_cf: NodeRef<html::Canvas> = NodeRef::new();
     let doms: NodeRef<html::Canvas> = NodeRef::new();
+    let region: NodeRef<html::Canvas> = NodeRef::new();
+    let dataset = Memo::new(move |_| ui.cfg.with(|c| c.dataset));
+    let cf = Memo::new(move |_| ui.cfg.with(|c| c.capacity_factor));
     Effect::new(move |_| {
+        ui.redraw.track();
         let Some(s) = ui.snap.get() else { return };
         let ds = ui.cfg.get_untracked().dataset;
         if let Some(c) = heat.get() {
@@ -249,18 +728,17 @@ pub fn App() -> impl IntoView {
             draw::domains(c, &s, ds);
         }
         let h = ui.hist.get_untracked();
+        let ev = ui.events.get_untracked();
         let pts = |f: fn(&Hist) -> f32| h.iter().map(|p| (p.step, f(p))).collect::<Vec<_>>();
         if let Some(c) = losses.get() {
-            draw::lines(
-                c,
-                &[
-                    ("CE", RGBColor(0, 114, 178), pts(|p| p.ce)),
-                    ("aux", RGBColor(213, 94, 0), pts(|p| p.aux)),
-                    ("z", RGBColor(0, 158, 115), pts(|p| p.z)),
-                ],
-                0.0,
-                None,
-            );
+            let mut series = vec![
+                ("cross-entropy", RGBColor(0, 114, 178), pts(|p| p.ce)),
+                ("balance loss aux", RGBColor(213, 94, 0), pts(|p| p.aux)),
+            ];
+            if ui.cfg.with_untracked(|c| c.beta > 0.0) {
+                series.push(("z-loss", RGBColor(0, 158, 115), pts(|p| p.z)));
+            }
+            draw::lines(c, &series, 0.0, None, &ev);
         }
         if let Some(c) = balance.get() {
             draw::lines(
@@ -271,175 +749,397 @@ pub fn App() -> impl IntoView {
                 ],
                 0.0,
                 Some(1.05),
+                &ev,
             );
         }
         if let Some(c) = drops.get() {
-            draw::lines(c, &[("dropped assignments", RGBColor(204, 121, 167), pts(|p| p.dropped))], 0.0, Some(1.05));
+            draw::lines(
+                c,
+                &[
+                    ("tokens with every choice dropped", RGBColor(86, 180, 233), pts(|p| p.all_dropped)),
+                    ("dropped assignments", RGBColor(204, 121, 167), pts(|p| p.dropped)),
+                ],
+                0.0,
+                Some(1.05),
+                &ev,
+            );
         }
     });
-
-    let eng = engine.clone();
-    let set_knob = move |key: &'static str, value: String| {
-        let mut next = ui.cfg.get_untracked();
-        match next.set(key, &value).and_then(|_| next.validate()) {
-            Ok(()) => {
-                ui.notice.set(None);
-                apply(&eng, ui, next);
-            }
-            Err(e) => ui
-                .notice
-                .set(Some(format!("{e}; kept {key} = {}", ui.cfg.get_untracked().get(key).unwrap_or_default()))),
+    Effect::new(move |_| {
+        ui.redraw.track();
+        let cf = cf.get();
+        if let (Some(c), Some(s)) = (drops_cf.get(), ui.snap.get()) {
+            draw::drop_curve(c, &s, cf);
         }
-    };
-    let eng = engine.clone();
+    });
+    Effect::new(move |_| {
+        ui.redraw.track();
+        let regions = dataset.get() == Dataset::Regions;
+        let (Some(c), true) = (region.get(), regions) else { return };
+        ui.map.with(|m| {
+            if let Some(m) = m {
+                draw::region_map(c, m);
+            }
+        });
+    });
+    let _ = window_event_listener(leptos::ev::resize, move |_| ui.redraw.update(|n| *n += 1));
+
     let choose_preset = move |name: String| {
         if let Some(p) = presets::find(&name) {
             let mut c = Config { seed: ui.cfg.get_untracked().seed, ..Config::default() };
             (p.apply)(&mut c);
-            ui.notice.set(Some(format!("{}: {}", p.title, p.watch)));
-            ui.cfg.set(c.clone());
-            write_url(&c);
-            rebuild(eng.clone(), ui);
+            ui.notice.set(Some(format!("restarted training: preset “{}”. {}", p.title, p.watch)));
+            if c.alpha > 0.0 {
+                ui.alpha_saved.set(c.alpha);
+            }
+            if c.capacity_factor.is_finite() {
+                ui.cf_saved.set(c.capacity_factor);
+            }
+            ui.cfg.set(c);
+            let e = eng.get_value();
+            e.borrow_mut().url_dirty = !ui.bench;
+            rebuild(e, ui);
         }
     };
-    let eng = engine.clone();
-    let reset = move || rebuild(eng.clone(), ui);
-    let eng = engine.clone();
+    let reset = move || rebuild(eng.get_value(), ui);
     let step_once = move || {
         ui.playing.set(false);
-        eng.borrow_mut().step_once = true;
+        eng.get_value().borrow_mut().step_once = true;
     };
-    let eng = engine.clone();
+    let toggle_balance = move |on: bool| {
+        let mut next = ui.cfg.get_untracked();
+        if on {
+            next.alpha = ui.alpha_saved.get_untracked().max(1e-4);
+        } else {
+            if next.alpha > 0.0 {
+                ui.alpha_saved.set(next.alpha);
+            }
+            next.alpha = 0.0;
+        }
+        apply(&eng.get_value(), ui, next, "alpha");
+    };
+    let toggle_dropless = move |on: bool| {
+        let mut next = ui.cfg.get_untracked();
+        if on {
+            if next.capacity_factor.is_finite() {
+                ui.cf_saved.set(next.capacity_factor);
+            }
+            next.capacity_factor = f32::INFINITY;
+        } else {
+            next.capacity_factor = ui.cf_saved.get_untracked();
+        }
+        apply(&eng.get_value(), ui, next, "capacity-factor");
+    };
+    let copy_link = move || {
+        write_url(&ui.cfg.get_untracked());
+        let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+        leptos::task::spawn_local(async move {
+            let msg = match web::copy_text(&href).await {
+                Ok(()) => "copied ✓".to_string(),
+                Err(e) => format!("could not copy ({e}); the address bar has the link"),
+            };
+            ui.copied.set(Some(msg));
+            set_timeout(move || ui.copied.set(None), Duration::from_millis(2500));
+        });
+    };
+    let export_csv = move || {
+        let csv = ui.hist.with_untracked(|h| history_csv(h));
+        if let Err(e) = web::download("moe-metrics.csv", &web::data_url("text/csv", &csv)) {
+            ui.notice.set(Some(format!("export failed: {e}")));
+        }
+    };
+    let export_json = move || {
+        let json = ui.snap.with_untracked(|s| s.as_ref().map(|s| (s.step, serde_json::to_string(s))));
+        match json {
+            Some((step, Ok(text))) => {
+                if let Err(e) =
+                    web::download(&format!("moe-routing-step{step}.json"), &web::data_url("application/json", &text))
+                {
+                    ui.notice.set(Some(format!("export failed: {e}")));
+                }
+            }
+            Some((_, Err(e))) => ui.notice.set(Some(format!("export failed: {e}"))),
+            None => ui.notice.set(Some("no snapshot yet: press play and wait a moment".into())),
+        }
+    };
+    let png = move |node: NodeRef<html::Canvas>, name: &'static str| {
+        move |_| {
+            if let Some(c) = node.get_untracked() {
+                let step = ui.step.get_untracked();
+                if let Err(e) = web::download_canvas(&c, &format!("moe-{name}-step{step}.png")) {
+                    ui.notice.set(Some(format!("export failed: {e}")));
+                }
+            }
+        }
+    };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         let tag =
             ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok()).map(|e| e.tag_name());
-        if matches!(tag.as_deref(), Some("INPUT") | Some("SELECT")) {
+        // Form fields keep every key (sliders use the arrows); buttons and links keep space/enter.
+        let key = ev.key();
+        let field = matches!(tag.as_deref(), Some("INPUT" | "SELECT" | "TEXTAREA"));
+        let button = matches!(tag.as_deref(), Some("BUTTON" | "A")) && (key == " " || key == "Enter");
+        if field || button || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
             return;
         }
-        match ev.key().as_str() {
+        match key.as_str() {
             " " => {
                 ev.prevent_default();
                 ui.playing.update(|p| *p = !*p);
             }
-            "ArrowRight" => {
-                ui.playing.set(false);
-                eng.borrow_mut().step_once = true;
-            }
-            "r" => rebuild(eng.clone(), ui),
+            "ArrowRight" => step_once(),
+            "r" => reset(),
             _ => {}
         }
     };
     let _ = window_event_listener(leptos::ev::keydown, on_key);
 
     let knob = move |key: &'static str| move || ui.cfg.with(|c| c.get(key).unwrap_or_default());
+    let sk = move |key: &'static str| move |ev: leptos::ev::Event| set_knob(eng, ui, key, event_target_value(&ev));
     let collapsed = move || ui.snap.with(|s| s.as_ref().is_some_and(|s| s.collapsed()));
-    let sk = set_knob.clone();
-    let sk2 = set_knob.clone();
-    let sk3 = set_knob.clone();
-    let sk4 = set_knob.clone();
-    let sk5 = set_knob.clone();
-    let sk6 = set_knob.clone();
-    let sk7 = set_knob.clone();
-    let sk8 = set_knob.clone();
-    let sk9 = set_knob.clone();
+    let experts = Memo::new(move |_| ui.cfg.with(|c| c.experts));
+    let hidden = Memo::new(move |_| ui.cfg.with(|c| c.hidden));
+    let tokens = Memo::new(move |_| ui.cfg.with(|c| c.tokens));
+    let width = Memo::new(move |_| ui.cfg.with(|c| c.d));
+    let select_of = move |key: &'static str, usual: &'static [usize], cur: Memo<usize>| {
+        view! {
+            <select data-testid=key on:change=sk(key) prop:value=move || cur.get().to_string()>
+                {move || {
+                    let c = cur.get();
+                    choices(usual, c)
+                        .into_iter()
+                        .map(|v| view! { <option value=v.to_string() selected=v == c>{v}</option> })
+                        .collect_view()
+                }}
+            </select>
+        }
+    };
+    let balance_on = move || ui.cfg.with(|c| c.alpha > 0.0);
+    let dropless = move || ui.cfg.with(|c| c.capacity_factor.is_infinite());
+    let regions = move || dataset.get() == Dataset::Regions;
+    let preset_value = move || ui.cfg.with(|c| matching_preset(c).map(|p| p.name).unwrap_or(""));
+    let preset_watch = move || ui.cfg.with(|c| matching_preset(c).map(|p| p.watch).unwrap_or(""));
+
     view! {
-        <main>
+        <div class="app">
             <header class="top">
-                <h1>"MoE Playground"</h1>
-                <span class="backend" data-testid="backend" title="where the model trains">{move || ui.backend.get()}</span>
-                <span class="step">"step "<b data-testid="step">{move || ui.step.get()}</b></span>
-                <Show when=collapsed>
-                    <span class="badge" data-testid="collapsed" title="at least half the experts starved and load entropy ≤ 0.6">"collapsed"</span>
-                </Show>
+                <div class="brand">
+                    <h1>"MoE Playground"</h1>
+                    <p class="tagline">"A Mixture-of-Experts layer training live in your browser"</p>
+                </div>
+                <div class="status" aria-live="polite">
+                    <span class="pill backend" data-testid="backend" data-webgpu=move || ui.backend.with(|b| b.starts_with("gpu").to_string())
+                        title="where the model trains: your GPU through WebGPU, or the CPU reference">{move || ui.backend.get()}</span>
+                    <span class="pill" title="training steps so far (batches seen)">"step "<b data-testid="step">{move || ui.step.get()}</b></span>
+                    <span class="pill muted" title="training speed">{move || {
+                        let r = ui.rate.get();
+                        if r > 0.0 { format!("{r:.0} steps/s") } else { "– steps/s".into() }
+                    }}</span>
+                    <Show when=collapsed>
+                        <span class="badge" data-testid="collapsed" title="at least half the experts starved and load entropy ≤ 0.6">"collapsed"</span>
+                    </Show>
+                </div>
             </header>
             <Show when=move || ui.banner.get().is_some()>
                 <p class="banner" data-testid="banner">{move || ui.banner.get()}</p>
             </Show>
             <Show when=move || ui.notice.get().is_some()>
-                <p class="notice" data-testid="notice">{move || ui.notice.get()}</p>
+                <p class="notice" data-testid="notice" role="status">{move || ui.notice.get()}</p>
             </Show>
             <Show when=move || ui.error.get().is_some()>
-                <p class="error" data-testid="error">{move || ui.error.get()}</p>
+                <p class="error" data-testid="error" role="alert">{move || ui.error.get()}</p>
             </Show>
-            <section class="controls">
-                <button data-testid="play" title="play / pause (space)" on:click=move |_| ui.playing.update(|p| *p = !*p)>
-                    {move || if ui.playing.get() { "⏸ pause" } else { "▶ play" }}
-                </button>
-                <button data-testid="step-once" title="one step (→)" on:click=move |_| step_once()>"step"</button>
-                <button data-testid="reset" title="restart from the seed (r)" on:click=move |_| reset()>"reset"</button>
-                <label title="a preset sets every knob, restarts, and says what to watch for">"preset "
-                    <select data-testid="preset" on:change=move |ev| choose_preset(event_target_value(&ev))>
-                        <option value="">"choose…"</option>
-                        {presets::PRESETS.iter().map(|p| view! { <option value=p.name>{p.title}</option> }).collect_view()}
-                    </select>
-                </label>
-                <label title="experts per token (live)">"top-k "
-                    <input type="range" data-testid="top-k" min="1" max=move || ui.cfg.with(|c| c.k_max()) step="1"
-                        prop:value=knob("top-k") on:input=move |ev| sk("top-k", event_target_value(&ev)) />
-                    <output>{knob("top-k")}</output>
-                </label>
-                <label title="capacity factor cf: C = ceil(cf·T·k/E); inf = dropless (live)">"capacity factor "
-                    <input type="text" size="5" data-testid="capacity-factor" prop:value=knob("capacity-factor")
-                        on:change=move |ev| sk2("capacity-factor", event_target_value(&ev)) />
-                </label>
-                <label title="balance-loss weight α (live); 0 switches the balance loss off">"α "
-                    <input type="text" size="6" data-testid="alpha" prop:value=knob("alpha")
-                        on:change=move |ev| sk3("alpha", event_target_value(&ev)) />
-                </label>
-                <label title="router z-loss weight β (live)">"β "
-                    <input type="text" size="6" prop:value=knob("beta") on:change=move |ev| sk4("beta", event_target_value(&ev)) />
-                </label>
-                <label title="learning rate (live)">"lr "
-                    <input type="text" size="6" prop:value=knob("lr") on:change=move |ev| sk5("lr", event_target_value(&ev)) />
-                </label>
-                <label title="number of experts E (restarts)">"E "
-                    <input type="number" min="1" max="64" prop:value=knob("experts") on:change=move |ev| sk6("experts", event_target_value(&ev)) />
-                </label>
-                <label title="tokens per batch T (restarts)">"T "
-                    <input type="number" min="16" max="16384" prop:value=knob("tokens") on:change=move |ev| sk7("tokens", event_target_value(&ev)) />
-                </label>
-                <label title="data set (restarts)">"data "
-                    <select prop:value=knob("dataset") on:change=move |ev| sk8("dataset", event_target_value(&ev))>
-                        <option value="tokens">"tokens"</option>
-                        <option value="regions">"regions"</option>
-                    </select>
-                </label>
-                <label title="random seed (restarts)">"seed "
-                    <input type="number" min="0" prop:value=knob("seed") on:change=move |ev| sk9("seed", event_target_value(&ev)) />
-                </label>
+            <div class="error gpu-error" role="alert" prop:hidden=move || ui.gpu_error.with(|e| e.is_none())>
+                <span data-testid="gpu-error">{move || ui.gpu_error.get()}</span>
+                <button data-testid="restart" title="rebuild the trainer and start training again" on:click=move |_| {
+                    reset();
+                    ui.playing.set(true);
+                }>"restart"</button>
+            </div>
+            <section class="bench-card" prop:hidden=!ui.bench>
+                <h2>"Benchmark"</h2>
+                <p>"Training the default model (T = 256, E = 8, k = 1) as fast as the frame loop allows: "
+                    <span data-testid="bench-progress">{move || ui.bench_progress.get()}</span></p>
+                <pre data-testid="bench">{move || ui.bench_out.get()}</pre>
             </section>
-            <section class="views">
-                <figure>
-                    <canvas node_ref=heat data-testid="heatmap" width="560" height="560"></canvas>
-                    <figcaption>"Routing of 32 fixed probe tokens: colour = router probability per expert; the chosen expert is outlined (red first, orange second); a cross marks an assignment dropped over capacity. The stripe shows the token's domain."</figcaption>
-                </figure>
-                <figure>
-                    <canvas node_ref=load data-testid="load" width="480" height="260"></canvas>
-                    <figcaption>"Per-expert load per step: blue is kept, orange is dropped over capacity; the black line is the capacity C, the green line a fair share."</figcaption>
-                </figure>
-                <figure>
-                    <canvas node_ref=losses data-testid="losses" width="480" height="220"></canvas>
-                    <figcaption>"Loss terms over training: cross-entropy (the task), the balance loss aux (1 = perfectly even) and the router z-loss."</figcaption>
-                </figure>
-                <figure>
-                    <canvas node_ref=balance data-testid="balance" width="480" height="220"></canvas>
-                    <figcaption>"Balance over time: the largest expert's share of tokens and the normalised entropy of the load (1 = even). Switch α to 0 and watch one or two experts take over."</figcaption>
-                </figure>
-                <figure>
-                    <canvas node_ref=drops data-testid="drops" width="480" height="220"></canvas>
-                    <figcaption>"Share of assignments dropped because their expert was full: they skip the expert and ride the residual stream."</figcaption>
-                </figure>
-                <figure>
-                    <canvas node_ref=doms data-testid="domains" width="480" height="180"></canvas>
-                    <figcaption>"Which expert takes which domain: each row is one domain's share of choices per expert. Specialisation shows as one bright cell per row."</figcaption>
-                </figure>
-            </section>
-        </main>
+            <div class="layout">
+                <aside class="controls" aria-label="controls">
+                    <fieldset>
+                        <legend>"Playback"</legend>
+                        <div class="buttons">
+                            <button class="primary" data-testid="play" title="play / pause (space)" aria-keyshortcuts="Space"
+                                prop:disabled=move || ui.gpu_error.with(|e| e.is_some())
+                                on:click=move |_| ui.playing.update(|p| *p = !*p)>
+                                <svg class="icon" viewBox="0 0 10 10" width="11" height="11" aria-hidden="true">
+                                    <path fill="currentColor" d=move || if ui.playing.get() { "M1 0h3v10h-3zM6 0h3v10h-3z" } else { "M1 0L9.5 5L1 10z" } />
+                                </svg>
+                                {move || if ui.playing.get() { " pause" } else { " play" }}
+                            </button>
+                            <button data-testid="step-once" title="train one step (→)" aria-keyshortcuts="ArrowRight" on:click=move |_| step_once()>"step"</button>
+                            <button data-testid="reset" title="restart training from the seed (r)" aria-keyshortcuts="r" on:click=move |_| reset()>"reset"</button>
+                        </div>
+                        <p class="hint">"keys: " <kbd>"space"</kbd>" play/pause · "<kbd>"→"</kbd>" one step · "<kbd>"r"</kbd>" reset"</p>
+                    </fieldset>
+                    <fieldset>
+                        <legend>"Preset"</legend>
+                        <label class="control stack" title="a preset sets every knob, restarts, and says what to watch for">
+                            <span class="name">"scenario"</span>
+                            <select data-testid="preset" prop:value=preset_value on:change=move |ev| choose_preset(event_target_value(&ev))>
+                                <option value="" disabled=true>"custom"</option>
+                                {presets::PRESETS.iter().map(|p| view! { <option value=p.name>{p.title}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <p class="hint" data-testid="preset-watch">{preset_watch}</p>
+                    </fieldset>
+                    <fieldset>
+                        <legend>"Live knobs"<small>" act at once"</small></legend>
+                        <label class="control" title="experts per token k: each token goes to the k experts with the highest router probability">
+                            <span class="name">"top-k"</span><output>{knob("top-k")}</output>
+                            <input type="range" data-testid="top-k" min="1" max=move || experts.get().min(crate::config::limits::MAX_TOP_K) step="1"
+                                prop:value=knob("top-k") on:input=sk("top-k") />
+                        </label>
+                        <label class="control" title="capacity factor cf: each expert takes at most C = ceil(cf·T·k/E) assignments per step; the rest are dropped">
+                            <span class="name">"capacity factor"</span><output>{move || fmt_num(cf.get())}</output>
+                            <input type="range" data-testid="capacity-factor" min="0.25" max="4" step="0.05"
+                                prop:value=move || if dropless() { ui.cf_saved.get().to_string() } else { knob("capacity-factor")() }
+                                prop:disabled=dropless on:input=sk("capacity-factor") />
+                        </label>
+                        <label class="check" title="dropless: capacity = the whole batch, no assignment is ever dropped (cf = ∞)">
+                            <input type="checkbox" data-testid="dropless" prop:checked=dropless
+                                on:change=move |ev| toggle_dropless(event_target_checked(&ev)) />
+                            "∞ dropless"
+                        </label>
+                        <label class="check" title="the Switch balance loss α·E·Σ f_i·P_i pushes the router towards an even load; switch it off to watch the experts collapse">
+                            <input type="checkbox" data-testid="balance-loss" prop:checked=balance_on
+                                on:change=move |ev| toggle_balance(event_target_checked(&ev)) />
+                            "balance loss"
+                        </label>
+                        <label class="control" title="balance-loss weight α (log scale)">
+                            <span class="name">"α"</span><output data-testid="alpha-value">{move || fmt_num(ui.cfg.with(|c| c.alpha))}</output>
+                            <input type="range" data-testid="alpha" min="-4" max="0" step="0.1"
+                                prop:value=move || {
+                                    let a = ui.cfg.with(|c| c.alpha);
+                                    let a = if a > 0.0 { a } else { ui.alpha_saved.get() };
+                                    a.log10().to_string()
+                                }
+                                prop:disabled=move || !balance_on()
+                                on:input=move |ev| {
+                                    let v: f32 = event_target_value(&ev).parse().unwrap_or(-2.0);
+                                    set_knob(eng, ui, "alpha", round2(10f32.powf(v)).to_string());
+                                } />
+                        </label>
+                        <label class="control" title="router z-loss weight β: penalises large router logits (ST-MoE); 0 = off">
+                            <span class="name">"β (z-loss)"</span>
+                            <input type="number" data-testid="beta" min="0" max="100" step="0.001" prop:value=knob("beta") on:change=sk("beta") />
+                        </label>
+                        <label class="control" title="Adam learning rate (log scale)">
+                            <span class="name">"learning rate"</span><output>{knob("lr")}</output>
+                            <input type="range" data-testid="lr" min="-4" max="-1" step="0.1"
+                                prop:value=move || ui.cfg.with(|c| c.lr.log10().to_string())
+                                on:input=move |ev| {
+                                    let v: f32 = event_target_value(&ev).parse().unwrap_or(-2.5);
+                                    set_knob(eng, ui, "lr", round2(10f32.powf(v)).to_string());
+                                } />
+                        </label>
+                    </fieldset>
+                    <fieldset>
+                        <legend>"Structure"<small>" restarts training"</small></legend>
+                        <label class="control" title="the data set: next-character prediction over four text domains, or 2-D points whose four quadrants follow four rules">
+                            <span class="name">"data"</span>
+                            <select data-testid="dataset" prop:value=knob("dataset") on:change=sk("dataset")>
+                                <option value="tokens">"tokens (text)"</option>
+                                <option value="regions">"regions (2-D)"</option>
+                            </select>
+                        </label>
+                        <label class="control" title="number of experts E">
+                            <span class="name">"experts E"</span>
+                            {select_of("experts", &[2, 4, 8, 16, 32, 64], experts)}
+                        </label>
+                        <label class="control" title="hidden width H of each expert's feed-forward network">
+                            <span class="name">"expert width H"</span>
+                            {select_of("hidden", &[16, 32, 64, 128, 256, 512], hidden)}
+                        </label>
+                        <label class="control" title="tokens per training batch T">
+                            <span class="name">"tokens per batch T"</span>
+                            {select_of("tokens", &[64, 128, 256, 512, 1024, 2048, 4096], tokens)}
+                        </label>
+                        <label class="control" title="model width d (the token vector the router and experts read)">
+                            <span class="name">"model width d"</span>
+                            {select_of("d", &[8, 16, 32, 64, 128], width)}
+                        </label>
+                        <label class="control" title="random seed of the initial weights and the data">
+                            <span class="name">"seed"</span>
+                            <input type="number" data-testid="seed" min="0" step="1" prop:value=knob("seed") on:change=sk("seed") />
+                        </label>
+                    </fieldset>
+                    <fieldset>
+                        <legend>"Share & export"</legend>
+                        <div class="buttons">
+                            <button data-testid="copy-link" title="copy a link to this exact setup" on:click=move |_| copy_link()>"copy link"</button>
+                            <span class="feedback" data-testid="copied" aria-live="polite">{move || ui.copied.get()}</span>
+                        </div>
+                        <div class="buttons">
+                            <button data-testid="export-csv" title="download the metrics history (one row per snapshot) as CSV" on:click=move |_| export_csv()>"metrics CSV"</button>
+                            <button data-testid="export-json" title="download the latest snapshot, with the probe tokens' routing, as JSON" on:click=move |_| export_json()>"routing JSON"</button>
+                        </div>
+                        <p class="hint">"Each chart has its own PNG button."</p>
+                    </fieldset>
+                </aside>
+                <main class="views">
+                    <article class="card wide" prop:hidden=move || !regions()>
+                        <header><h2>"Region map"</h2>
+                            <button class="png" title="download the region map as PNG" on:click=png(region, "region-map")>"PNG"</button></header>
+                        <canvas node_ref=region data-testid="region-map" width="880" height="490"></canvas>
+                        <p class="caption">"The plane [−1, 1]² on a 40 × 40 grid, run through the current weights every 2 s. Left: the expert each point is routed to (paler = the router is less sure). Right: the class the model predicts (paler = closer to 50/50), with data points in their true class. Each quadrant has its own rule; watch whether the router learns to split the plane along them."</p>
+                    </article>
+                    <article class="card tall">
+                        <header><h2>"Routing of probe tokens"</h2>
+                            <button class="png" title="download the routing heatmap as PNG" on:click=png(heat, "routing")>"PNG"</button></header>
+                        <canvas node_ref=heat data-testid="heatmap" width="460" height="570"></canvas>
+                        <p class="caption">"32 fixed probe inputs (rows) × experts: colour = router probability; the chosen expert is outlined (red first, orange second); a cross marks an assignment dropped over capacity. The stripe shows the input's domain."</p>
+                    </article>
+                    <article class="card">
+                        <header><h2>"Expert load"</h2>
+                            <button class="png" title="download the load chart as PNG" on:click=png(load, "load")>"PNG"</button></header>
+                        <canvas node_ref=load data-testid="load" width="460" height="250"></canvas>
+                        <p class="caption">"Assignments per expert per step: blue is kept, orange is dropped over capacity; the black line is the capacity C, the green line a fair share T·k/E."</p>
+                    </article>
+                    <article class="card">
+                        <header><h2>"Balance"</h2>
+                            <button class="png" title="download the balance chart as PNG" on:click=png(balance, "balance")>"PNG"</button></header>
+                        <canvas node_ref=balance data-testid="balance" width="460" height="230"></canvas>
+                        <p class="caption">"The busiest expert's share of tokens and the normalised entropy of the load (1 = even). Switch the balance loss off and watch one or two experts take over. Dashed lines mark knob changes."</p>
+                    </article>
+                    <article class="card">
+                        <header><h2>"Losses"</h2>
+                            <button class="png" title="download the loss chart as PNG" on:click=png(losses, "losses")>"PNG"</button></header>
+                        <canvas node_ref=losses data-testid="losses" width="460" height="230"></canvas>
+                        <p class="caption">"Cross-entropy (the task) and the balance loss aux (1 = perfectly even load; it is trained only with the balance loss on). The router z-loss joins when β > 0."</p>
+                    </article>
+                    <article class="card">
+                        <header><h2>"Domains × experts"</h2>
+                            <button class="png" title="download the domain matrix as PNG" on:click=png(doms, "domains")>"PNG"</button></header>
+                        <canvas node_ref=doms data-testid="domains" width="460" height="174"></canvas>
+                        <p class="caption">"Each row is one domain's share of choices per expert. Specialisation shows as one bright cell per row."</p>
+                    </article>
+                    <article class="card wide">
+                        <header><h2>"Dropped tokens"</h2>
+                            <button class="png" title="download the drops-over-time chart as PNG" on:click=png(drops, "drops")>"PNG"</button>
+                            <button class="png" title="download the drops-vs-capacity chart as PNG" on:click=png(drops_cf, "drops-vs-cf")>"PNG ·cf"</button></header>
+                        <div class="pair">
+                            <canvas node_ref=drops data-testid="drops" width="440" height="220"></canvas>
+                            <canvas node_ref=drops_cf data-testid="drops-cf" width="440" height="220"></canvas>
+                        </div>
+                        <p class="caption">"Left: the share of assignments dropped because their expert was full (they skip the expert and ride the residual stream) over training. Right: the share that would be dropped at each capacity factor for the router's current load, against an evenly balanced router; the dot is the current cf."</p>
+                    </article>
+                </main>
+            </div>
+        </div>
     }
 }
 
 /// Mount the app on the page body.
 pub fn start() {
-    console_error_panic_hook::set_once();
+    web::install_panic_hook();
     leptos::mount::mount_to_body(App);
 }

@@ -10,83 +10,40 @@
 //                experts per probe row.
 //   malformed  — a URL with bad values loads with a notice naming them, and trains.
 //   no-webgpu  — without the flag: the CPU reference trains and the banner says so.
-// Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), TIMEOUT_MS (default 120000).
+//   presets    — the "collapse" preset shows the `collapsed` badge within 90 s; then "balanced"
+//                restarts and, 400 steps later, the badge is not shown.
+//   regions    — ?dataset=regions: the region-map canvas is drawn (not blank).
+//   export     — the CSV export downloads a file with a `step` header and data rows; the JSON and
+//                PNG exports download too; "copy link" puts the page's URL on the clipboard; a
+//                structural knob (experts) restarts with a notice naming it.
+//   gpu-error  — ?debug=gpu-error: a (simulated) GPU error stops training with a message and a
+//                restart button; restart trains again.
+//   panic      — ?debug=panic: a deliberate panic shows the error box with a reload link.
+// Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), TIMEOUT_MS (default 120000),
+// ONLY (comma-separated scenario names to run).
 
-import { chromium } from "playwright-core";
-import { createServer } from "node:http";
-import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, extname, join, normalize, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdir, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { launch, root, serveDir } from "./common.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const timeout = Number(process.env.TIMEOUT_MS || 120000);
 const artifacts = join(root, "artifacts");
-const MOUNT = "/moe-playground/";
-
-const MIME = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".json": "application/json",
-};
-
-/** A static file server for `dir`, mounted at MOUNT, on an ephemeral 127.0.0.1 port. */
-async function serveDir(dir) {
-  await stat(join(dir, "index.html")).catch(() => {
-    throw new Error(`${dir}/index.html not found: run \`trunk build --release\` first`);
-  });
-  const server = createServer(async (req, res) => {
-    try {
-      const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
-      if (!path.startsWith(MOUNT)) {
-        res.writeHead(404).end("not found");
-        return;
-      }
-      let rel = path.slice(MOUNT.length) || "index.html";
-      if (rel.endsWith("/")) rel += "index.html";
-      const file = normalize(join(dir, rel));
-      if (!file.startsWith(dir + sep)) {
-        res.writeHead(403).end("forbidden");
-        return;
-      }
-      const body = await readFile(file);
-      res.writeHead(200, {
-        "content-type": MIME[extname(file)] || "application/octet-stream",
-        "cache-control": "no-store",
-      });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end("not found");
-    }
-  });
-  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  return { server, url: `http://127.0.0.1:${server.address().port}${MOUNT}` };
-}
-
 
 const failures = [];
 const { server, url } = await serveDir(resolve(root, process.env.DIST || "dist"));
 await mkdir(artifacts, { recursive: true });
 
-/** Launch a fresh Chromium, open `query` on the page, run `check(page, problems)`. */
-async function scenario(name, { webgpu, query = "" }, check) {
-  const userDataDir = await mkdtemp(join(tmpdir(), "moe-chromium-"));
+const only = process.env.ONLY ? process.env.ONLY.split(",") : null;
+
+/** Launch a fresh Chromium, open `query` on the page, run `check(page, problems, context)`.
+ *  Problems matching one of `allow` (expected errors) are not counted. */
+async function scenario(name, { webgpu, query = "", allow = [] }, check) {
+  if (only && !only.includes(name)) return;
   const problems = [];
-  let context = null;
-  const args = ["--headless", "--no-sandbox", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic"];
-  if (webgpu) args.push("--enable-unsafe-webgpu");
+  let browser = null;
   try {
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath, headless: true, args, viewport: { width: 1280, height: 1100 },
-    });
-    const page = context.pages()[0] || (await context.newPage());
+    browser = await launch({ webgpu });
+    const { context, page } = browser;
     page.on("console", (msg) => {
       if (msg.type() === "error" || /content security policy/i.test(msg.text())) problems.push(`console.${msg.type()}: ${msg.text()}`);
     });
@@ -99,17 +56,27 @@ async function scenario(name, { webgpu, query = "" }, check) {
     });
     await page.goto(url + query, { waitUntil: "load", timeout });
     await page.locator('[data-testid="step"]').waitFor({ state: "visible", timeout });
-    await check(page, problems);
+    await check(page, problems, context);
     for (const v of await page.evaluate(() => window.__csp)) problems.push(`CSP violation: ${v}`);
     await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   } catch (err) {
     problems.push(`error: ${err.stack || err}`);
   } finally {
-    await context?.close().catch(() => {});
-    await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
+    await browser?.close();
   }
-  console.log(`e2e ${name}: ${problems.length ? "FAILED" : "ok"}`);
-  for (const p of problems) { console.log(`  ${p}`); failures.push(`${name}: ${p}`); }
+  const counted = problems.filter((p) => !allow.some((re) => re.test(p)));
+  console.log(`e2e ${name}: ${counted.length ? "FAILED" : "ok"}`);
+  for (const p of counted) { console.log(`  ${p}`); failures.push(`${name}: ${p}`); }
+}
+
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+const visible = (page, id) => page.locator(`[data-testid="${id}"]`).isVisible();
+
+/** Run `action` and return the download it starts: (suggested name, content as a Buffer). */
+async function download(page, action) {
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 30000 }), action()]);
+  const path = await dl.path();
+  return { name: dl.suggestedFilename(), body: await readFile(path) };
 }
 
 const stepOf = async (page) => Number(await page.locator('[data-testid="step"]').textContent());
@@ -173,6 +140,92 @@ await scenario("no-webgpu", { webgpu: false }, async (page, problems) => {
   const backend = (await page.locator('[data-testid="backend"]').textContent()).trim();
   if (!/cpu/.test(backend)) problems.push(`backend is ${backend}`);
   console.log(`  banner shown; backend ${backend}; steps ${a} → ${b}`);
+});
+
+await scenario("presets", { webgpu: true }, async (page, problems) => {
+  await waitStep(page, 0);
+  await page.locator('[data-testid="preset"]').selectOption("collapse");
+  const t0 = Date.now();
+  await page.locator('[data-testid="collapsed"]').waitFor({ state: "visible", timeout: 90000 });
+  const collapseStep = await stepOf(page);
+  const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+  await shot(page, "presets-collapse");
+  await page.locator('[data-testid="preset"]').selectOption("balanced");
+  // The restart resets the counter; then train 400 steps of the balanced preset.
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid="step"]').textContent) < n, collapseStep, { timeout });
+  let seen = false;
+  const t1 = Date.now();
+  while (await stepOf(page) < 400) {
+    if (await visible(page, "collapsed")) seen = true;
+    if (Date.now() - t1 > timeout) throw new Error(`balanced preset: step ${await stepOf(page)} after ${timeout} ms`);
+    await page.waitForTimeout(250);
+  }
+  const balancedStep = await stepOf(page);
+  if (await visible(page, "collapsed")) problems.push(`balanced preset shows the collapsed badge at step ${balancedStep}`);
+  const watch = await page.locator('[data-testid="preset-watch"]').textContent();
+  if (!/1\/E/.test(watch)) problems.push(`preset description: ${watch}`);
+  console.log(`  collapse: badge at step ${collapseStep} (${seconds} s); balanced: no badge at step ${balancedStep}${seen ? " (shown briefly before)" : ""}`);
+});
+
+await scenario("regions", { webgpu: true, query: "?dataset=regions" }, async (page, problems) => {
+  await waitStep(page, 0);
+  if (!(await visible(page, "region-map"))) problems.push("region map is not shown for regions");
+  let ink = 0;
+  const t0 = Date.now();
+  while ((ink = await inked(page, "region-map")) < 0.3 && Date.now() - t0 < timeout) await page.waitForTimeout(500);
+  if (ink < 0.3) problems.push(`region map is nearly blank (${(ink * 100).toFixed(1)} % inked)`);
+  // Let the map refresh at least once after training started.
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="region-map"]').dataset.step) > 0, null, { timeout });
+  const mapStep = await page.locator('[data-testid="region-map"]').getAttribute("data-step");
+  console.log(`  region map ${(ink * 100).toFixed(0)} % inked; refreshed at step ${mapStep}`);
+});
+
+await scenario("export", { webgpu: true }, async (page, problems, context) => {
+  await waitStep(page, 0);
+  const csv = await download(page, () => page.locator('[data-testid="export-csv"]').click());
+  const lines = csv.body.toString("utf8").trim().split("\n");
+  if (!lines[0].split(",").includes("step")) problems.push(`CSV header: ${lines[0]}`);
+  if (lines.length < 2 || !/^\d/.test(lines[1])) problems.push(`CSV has no data row: ${lines.slice(0, 2).join(" / ")}`);
+  const json = await download(page, () => page.locator('[data-testid="export-json"]').click());
+  const snap = JSON.parse(json.body.toString("utf8"));
+  if (!snap.probe || !Array.isArray(snap.probe.topk)) problems.push(`JSON export has no probe routing: ${json.name}`);
+  const png = await download(page, () => page.locator('.card:has([data-testid="load"]) button.png').click());
+  if (png.body.subarray(1, 4).toString() !== "PNG") problems.push(`PNG export is not a PNG: ${png.name}`);
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.locator('[data-testid="copy-link"]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="copied"]').textContent.length > 0, null, { timeout: 10000 });
+  const copied = await page.locator('[data-testid="copied"]').textContent();
+  const clip = await page.evaluate(() => navigator.clipboard.readText()).catch((e) => `(unreadable: ${e})`);
+  const href = await page.evaluate(() => location.href);
+  if (!/copied/.test(copied) || clip !== href) problems.push(`copy link: feedback "${copied}", clipboard ${clip}, href ${href}`);
+  await page.locator('[data-testid="experts"]').selectOption("4");
+  const notice = await page.locator('[data-testid="notice"]').textContent({ timeout });
+  if (!/restarted training: experts/.test(notice)) problems.push(`structural change notice: ${notice}`);
+  if (!/experts=4/.test(await page.evaluate(() => location.search))) problems.push("URL does not carry experts=4");
+  await waitStep(page, 0);
+  console.log(`  CSV ${lines.length - 1} rows (${lines[0]}); ${json.name}; ${png.name} ${png.body.length} B; clipboard ok; notice "${notice}"`);
+});
+
+await scenario("gpu-error", { webgpu: true, query: "?debug=gpu-error" }, async (page, problems) => {
+  const box = page.locator('[data-testid="gpu-error"]');
+  await box.waitFor({ state: "visible", timeout });
+  const text = await box.textContent();
+  if (!/simulated device error/.test(text)) problems.push(`GPU error message: ${text}`);
+  await shot(page, "gpu-error-shown");
+  await page.locator('[data-testid="restart"]').click();
+  await box.waitFor({ state: "hidden", timeout });
+  const a = await waitStep(page, 0);
+  console.log(`  error shown ("${text.slice(0, 60)}…"); restart trains again (step ${a})`);
+});
+
+await scenario("panic", { webgpu: false, query: "?debug=panic", allow: [/deliberate panic/, /unreachable/] }, async (page, problems) => {
+  const box = page.locator('[data-testid="fatal"]');
+  await box.waitFor({ state: "visible", timeout: 30000 });
+  const text = await box.textContent();
+  if (!/deliberate panic/.test(text)) problems.push(`error box: ${text}`);
+  const href = await page.locator('[data-testid="reload"]').getAttribute("href");
+  if (!href || !href.includes("debug=panic")) problems.push(`reload link: ${href}`);
+  console.log(`  error box shown: ${text.slice(0, 90)}…`);
 });
 
 server.close();

@@ -1,0 +1,52 @@
+// Benchmark of the live page (not a test): opens ?bench in headless Chromium with WebGPU
+// (SwiftShader here, so the numbers measure a software GPU), waits for the page to train the
+// default model (T = 256, E = 8, k = 1) for a fixed number of steps, and prints its result as one
+// JSON line, then the release wasm size (raw and gzip) as another.
+//
+//   node tests/e2e/bench.mjs            # 600 steps
+//   STEPS=1000 node tests/e2e/bench.mjs
+//
+// Exits 0 unless the page fails (an uncaught exception, a console error, no result in time).
+// Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), STEPS, TIMEOUT_MS (default 300000),
+// WEBGPU (default 1; 0 benchmarks the CPU fallback).
+import { readdir, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
+import { launch, root, serveDir } from "./common.mjs";
+
+const dist = resolve(root, process.env.DIST || "dist");
+const timeout = Number(process.env.TIMEOUT_MS || 300000);
+const steps = process.env.STEPS ? `&steps=${Number(process.env.STEPS)}` : "";
+const webgpu = process.env.WEBGPU !== "0";
+
+const { server, url } = await serveDir(dist);
+const problems = [];
+let browser = null;
+try {
+  browser = await launch({ webgpu });
+  const { page } = browser;
+  page.on("console", (msg) => { if (msg.type() === "error") problems.push(`console.error: ${msg.text()}`); });
+  page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message}`));
+  await page.goto(`${url}?bench${steps}`, { waitUntil: "load", timeout });
+  const bench = page.locator('[data-testid="bench"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="bench"]')?.textContent.trim().startsWith("{"), null, { timeout });
+  const result = JSON.parse(await bench.textContent());
+  console.log(JSON.stringify(result));
+} catch (err) {
+  problems.push(`error: ${err.stack || err}`);
+} finally {
+  await browser?.close();
+  server.close();
+}
+
+const sizes = {};
+for (const f of (await readdir(dist)).filter((f) => f.endsWith(".wasm"))) {
+  const body = await readFile(join(dist, f));
+  sizes[f] = { bytes: body.length, gzip_bytes: gzipSync(body, { level: 9 }).length };
+}
+console.log(JSON.stringify({ wasm: sizes }));
+
+if (problems.length) {
+  for (const p of problems) console.log(`bench: ${p}`);
+  process.exit(1);
+}
