@@ -38,6 +38,14 @@ struct RingSlot {
     state: Arc<AtomicU8>,
 }
 
+/// Keep the first error.
+fn record(sink: &Mutex<Option<String>>, msg: String) {
+    let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+    if s.is_none() {
+        *s = Some(msg);
+    }
+}
+
 /// Probe buffers copied after the snapshot record: (buffer, words).
 fn probe_copies(m: &Dims) -> Vec<(&'static str, usize)> {
     vec![
@@ -90,12 +98,15 @@ impl GpuTrainer {
         let device = &gpu.device;
         let error = Arc::new(Mutex::new(None));
         let sink = error.clone();
-        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
-            if s.is_none() {
-                *s = Some(e.to_string());
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| record(&sink, e.to_string())));
+        // A lost device (driver reset, GPU process crash, tab in the background too long) is an
+        // error the page shows with a restart button; our own drop of the device is not.
+        let sink = error.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            if reason != wgpu::DeviceLostReason::Destroyed {
+                record(&sink, format!("the GPU device was lost ({reason:?}): {msg}"));
             }
-        }));
+        });
 
         // Every buffer the kernels bind, by its WGSL name. Usage: STORAGE for the kernels, COPY_SRC
         // for readback and snapshots, COPY_DST for uploads. wgpu zero-initialises them, which is the
@@ -476,6 +487,7 @@ impl Trainer for GpuTrainer {
             FAILED => {
                 slot.state.store(IDLE, Ordering::Release);
                 self.pending.pop_front();
+                record(&self.error, "reading the metrics back from the GPU failed".into());
                 None
             }
             _ => None,
