@@ -16,7 +16,8 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "balanced",
         title: "Balanced (Switch top-1, α = 0.01)",
-        watch: "The balance loss pulls every expert toward a fair share of 1/E: the first few hundred steps are uneven \
+        watch:
+            "The balance loss pulls every expert toward a fair share of 1/E: the first few hundred steps are uneven \
                 (up to half the experts nearly idle while the task gradient dominates), then by step ~1000 the load \
                 entropy is ≥ 0.95, the balance loss sits near 1 and under 10 % of assignments are dropped.",
         apply: |c| {

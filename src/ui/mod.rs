@@ -170,6 +170,9 @@ struct Engine {
     bench: Option<Bench>,
     /// `debug=gpu-error`: report a GPU error once training runs, to exercise the restart path.
     simulate_gpu_error: bool,
+    /// Steps owed under a speed limit (fractional), and the previous frame's time.
+    speed_budget: f64,
+    last_frame: f64,
 }
 
 type Eng = StoredValue<Rc<RefCell<Engine>>, LocalStorage>;
@@ -179,6 +182,8 @@ type Eng = StoredValue<Rc<RefCell<Engine>>, LocalStorage>;
 struct Ui {
     cfg: RwSignal<Config>,
     playing: RwSignal<bool>,
+    /// Speed limit in steps per second; 0 = as fast as the device allows.
+    speed: RwSignal<u32>,
     step: RwSignal<u32>,
     rate: RwSignal<f32>,
     backend: RwSignal<String>,
@@ -446,8 +451,17 @@ fn train_frame(e: &mut Engine, ui: Ui, t: f64) {
     let gpu = be.is_gpu();
     let tr = be.trainer();
     let playing = ui.playing.get_untracked();
+    let dt = (t - e.last_frame).clamp(0.0, 100.0);
+    e.last_frame = t;
     if playing || e.step_once {
         let mut n = if e.step_once { 1 } else { e.steps_per_frame };
+        let limit = ui.speed.get_untracked();
+        if limit > 0 && !e.step_once {
+            // A speed limit (to watch individual steps): owe limit·dt steps, train the whole ones.
+            e.speed_budget = (e.speed_budget + limit as f64 * dt / 1000.0).min(limit as f64);
+            n = n.min(e.speed_budget.floor() as u32);
+            e.speed_budget -= n as f64;
+        }
         if gpu {
             // Keep about a second of work queued on the GPU, so snapshots (and with them knob
             // changes, readbacks and restarts) stay timely on slow GPUs.
@@ -675,6 +689,7 @@ pub fn App() -> impl IntoView {
         cf_saved: RwSignal::new(if cfg0.capacity_factor.is_finite() { cfg0.capacity_factor } else { 1.25 }),
         cfg: RwSignal::new(cfg0),
         playing: RwSignal::new(true),
+        speed: RwSignal::new(0),
         step: RwSignal::new(0),
         rate: RwSignal::new(0.0),
         backend: RwSignal::new("starting…".into()),
@@ -978,6 +993,17 @@ pub fn App() -> impl IntoView {
                             <button data-testid="step-once" title="train one step (→)" aria-keyshortcuts="ArrowRight" on:click=move |_| step_once()>"step"</button>
                             <button data-testid="reset" title="restart training from the seed (r)" aria-keyshortcuts="r" on:click=move |_| reset()>"reset"</button>
                         </div>
+                        <label class="control stack" title="how fast training runs: full speed, or slow enough to follow single steps">
+                            "speed"
+                            <select data-testid="speed" on:change=move |ev| {
+                                ui.speed.set(event_target_value(&ev).parse().unwrap_or(0))
+                            }>
+                                <option value="0">"full speed"</option>
+                                <option value="20">"20 steps/s"</option>
+                                <option value="5">"5 steps/s"</option>
+                                <option value="1">"1 step/s"</option>
+                            </select>
+                        </label>
                         <p class="hint">"keys: " <kbd>"space"</kbd>" play/pause · "<kbd>"→"</kbd>" one step · "<kbd>"r"</kbd>" reset"</p>
                     </fieldset>
                     <fieldset>
