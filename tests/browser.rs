@@ -6,7 +6,10 @@
 //! Without a WebGPU adapter the test fails with a message saying so; it never skips.
 #![cfg(target_arch = "wasm32")]
 
-use moe_playground::config::{Config, Dataset};
+#[path = "common/compare.rs"]
+mod compare;
+use compare::{close, parity_configs as configs};
+use moe_playground::config::Config;
 use moe_playground::data::Pool;
 use moe_playground::gpu::GpuTrainer;
 use moe_playground::metrics::Snapshot;
@@ -32,48 +35,6 @@ async fn sleep(ms: i32) {
         set_timeout(&resolve, ms);
     });
     let _ = JsFuture::from(promise).await;
-}
-
-/// The same small configs as the native parity test: tokens k = 1 with drops, tokens k = 2
-/// (renormalised gates, priority), regions (linear input layer), with α, β > 0.
-fn configs() -> Vec<(&'static str, Config)> {
-    let base =
-        Config { tokens: 96, d: 16, hidden: 24, experts: 6, alpha: 0.05, beta: 0.01, lr: 1e-3, ..Config::default() };
-    vec![
-        ("tokens-k1-cf0.75", Config { top_k: 1, capacity_factor: 0.75, ..base.clone() }),
-        ("tokens-k2-cf1", Config { top_k: 2, capacity_factor: 1.0, seed: 7, ..base.clone() }),
-        (
-            "regions-k1-inf",
-            Config { dataset: Dataset::Regions, top_k: 1, capacity_factor: f32::INFINITY, seed: 3, ..base },
-        ),
-    ]
-}
-
-/// Largest error of `got` against `want`, relative to |want| + the RMS of `want` (as in
-/// tests/common/mod.rs). Panics with the worst index when over `tol`.
-fn close(label: &str, got: &[f32], want: &[f32], tol: f64) -> f64 {
-    assert!(got.len() >= want.len(), "{label}: GPU buffer has {} < {} values", got.len(), want.len());
-    let rms = (want.iter().map(|&w| (w as f64).powi(2)).sum::<f64>() / want.len().max(1) as f64).sqrt();
-    let mut worst = (0.0f64, 0usize);
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let err = ((g as f64) - (w as f64)).abs() / ((w as f64).abs() + rms + 1e-30);
-        if err.is_nan() {
-            worst = (f64::INFINITY, i);
-            break;
-        }
-        if err > worst.0 {
-            worst = (err, i);
-        }
-    }
-    assert!(
-        worst.0 <= tol,
-        "{label}: relative error {:.3e} > {tol:.0e} at [{}]: gpu {} vs cpu {}",
-        worst.0,
-        worst.1,
-        got[worst.1],
-        want[worst.1]
-    );
-    worst.0
 }
 
 /// A GPU trainer, or a clear failure: no WebGPU adapter is an error here, never a skip.

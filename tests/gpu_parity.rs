@@ -2,7 +2,7 @@
 //! Runs natively on any wgpu adapter; in CI on Mesa's lavapipe.
 mod common;
 use common::{close, exact, gpu};
-use moe_playground::config::{Config, Dataset};
+use moe_playground::config::Config;
 use moe_playground::data::Pool;
 use moe_playground::gpu::kernels;
 use moe_playground::model::adam::{adam_step, grad_norm, AdamHyper};
@@ -19,19 +19,8 @@ enum Buf {
     U(Vec<u32>),
 }
 
-/// Small configs that exercise every path: tokens k = 1 with drops, tokens k = 2 (renormalised
-/// gates, priority), regions (linear input layer), with α, β > 0 so every router term is live.
 fn configs() -> Vec<(&'static str, Config)> {
-    let base =
-        Config { tokens: 96, d: 16, hidden: 24, experts: 6, alpha: 0.05, beta: 0.01, lr: 1e-3, ..Config::default() };
-    vec![
-        ("tokens-k1-cf0.75", Config { top_k: 1, capacity_factor: 0.75, ..base.clone() }),
-        ("tokens-k2-cf1", Config { top_k: 2, capacity_factor: 1.0, seed: 7, ..base.clone() }),
-        (
-            "regions-k1-inf",
-            Config { dataset: Dataset::Regions, top_k: 1, capacity_factor: f32::INFINITY, seed: 3, ..base },
-        ),
-    ]
+    common::parity_configs()
 }
 
 struct Cpu {

@@ -29,7 +29,7 @@ fn kernels_fit_webgpu_limits_and_cover_the_step() {
     }
     // Kernels keep per-expert and per-class arrays of 64 in registers (router, embed_grad).
     assert!(moe_playground::data::tokens::VOCAB.len() <= 64);
-    assert!(moe_playground::config::limits::MAX_EXPERTS <= 64);
+    const { assert!(moe_playground::config::limits::MAX_EXPERTS <= 64) };
     for e in kernels::STEP.iter().chain(kernels::PROBE_FORWARD).chain(&["snapshot"]) {
         assert!(kernels::info(e).is_some(), "step uses unknown kernel {e}");
     }
