@@ -105,6 +105,19 @@ struct Window {
     dom: Vec<u32>, // [NDOM, E]
 }
 
+impl Window {
+    /// An empty window for `e` experts.
+    fn new(e: usize) -> Window {
+        Window {
+            choices: vec![0; e],
+            kept: vec![0; e],
+            p_sum: vec![0.0; e],
+            dom: vec![0; NDOM * e],
+            ..Default::default()
+        }
+    }
+}
+
 /// The CPU reference as a trainer.
 pub struct CpuTrainer {
     cfg: Config,
@@ -141,13 +154,7 @@ impl CpuTrainer {
             step: 0,
             updates: 0,
             skipped: 0,
-            win: Window {
-                choices: vec![0; e],
-                kept: vec![0; e],
-                p_sum: vec![0.0; e],
-                dom: vec![0; NDOM * e],
-                ..Default::default()
-            },
+            win: Window::new(e),
             ready: Default::default(),
             last: None,
         }
@@ -298,8 +305,7 @@ impl Trainer for CpuTrainer {
         self.step
     }
     fn request_snapshot(&mut self) -> bool {
-        let w = std::mem::take(&mut self.win);
-        let e = self.cfg.experts;
+        let w = std::mem::replace(&mut self.win, Window::new(self.cfg.experts));
         let sf = (w.steps as f32).max(1.0);
         let (entropy, cv, max_share, starved) = balance(&w.choices);
         let snap = Snapshot {
@@ -321,17 +327,10 @@ impl Trainer for CpuTrainer {
             cv,
             max_share,
             starved,
-            domain_expert: w.dom.clone(),
-            choices: w.choices.clone(),
-            kept: w.kept.clone(),
+            domain_expert: w.dom,
+            choices: w.choices,
+            kept: w.kept,
             probe: self.probe(),
-        };
-        self.win = Window {
-            choices: vec![0; e],
-            kept: vec![0; e],
-            p_sum: vec![0.0; e],
-            dom: vec![0; NDOM * e],
-            ..Default::default()
         };
         self.ready.push_back(snap);
         true

@@ -4,7 +4,7 @@
 //! decision map. Pure Rust, no browser APIs: the page calls it with weights read from either backend.
 use crate::data::{regions, Batch, CTX};
 use crate::model::forward::forward;
-use crate::model::routing::DROPPED;
+use crate::model::routing::softmax;
 use crate::model::{Dims, Layout, Params};
 
 /// Grid cells per side.
@@ -67,18 +67,11 @@ pub fn compute(params: &Params<f32>, n: usize, step: u32) -> RegionMap {
     let (e, kk, v) = (params.dims.e, params.dims.kmax, params.dims.v);
     let mut map = RegionMap { n, experts: e, step, ..Default::default() };
     for t in 0..rows {
+        // Rank 0 is always chosen (k ≥ 1), whatever the capacity.
         let top = fw.topk[t * kk];
-        let top = if top as usize >= e || top == DROPPED { 0 } else { top };
         map.expert.push(top);
         map.gate.push(fw.probs[t * e + top as usize]);
-        let out = &fw.out[t * v..(t + 1) * v];
-        let p1 = if v >= 2 {
-            let m = out[0].max(out[1]);
-            let (a, b) = ((out[0] - m).exp(), (out[1] - m).exp());
-            b / (a + b)
-        } else {
-            0.5
-        };
+        let p1 = softmax(&fw.out[t * v..(t + 1) * v]).0[1];
         map.p1.push(if p1.is_finite() { p1 } else { 0.5 });
     }
     map
