@@ -11,13 +11,13 @@ struct U {
     b2: f32, eps: f32, clip: f32, rows: u32,
     o_emb: u32, o_win: u32, o_bin: u32, o_wr: u32,
     o_w1: u32, o_b1: u32, o_w2: u32, o_b2: u32,
-    o_wo: u32, o_bo: u32, pad0: u32, pad1: u32,
+    o_wo: u32, o_bo: u32, eval_n: u32, pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> pool: array<u32>;        // [N, 6] examples
+@group(0) @binding(1) var<storage, read> pool: array<u32>;        // [N + eval_n, 6]: training, then held-out examples
 @group(0) @binding(2) var<storage, read> probe_pool: array<u32>;  // [64, 6]
-@group(0) @binding(3) var<storage, read_write> state: array<u32>; // [0] steps [1] skipped [3] updates
+@group(0) @binding(3) var<storage, read_write> state: array<u32>; // [0] steps [1] skipped [3] updates; ST_EVAL_*
 @group(0) @binding(4) var<storage, read_write> inp: array<u32>;   // [T, 4]
 @group(0) @binding(5) var<storage, read_write> tgt: array<u32>;   // [T]
 @group(0) @binding(6) var<storage, read_write> dom: array<u32>;   // [T]
@@ -64,6 +64,14 @@ const UNUSED: u32 = 0xfffffffeu;
 // stats: [0] ce [1] aux [2] z [3] accuracy [4] total loss; f_i at 8, P_i at 8 + 64.
 const ST_F: u32 = 8u;
 const ST_P: u32 = 72u;
+// state words of the held-out evaluation: the running pass (chunk, CE sum as f32 bits, correct
+// count) and its last result (CE mean and accuracy as f32 bits, the training step it followed).
+const ST_EVAL_CHUNK: u32 = 4u;
+const ST_EVAL_CE: u32 = 5u;
+const ST_EVAL_OK: u32 = 6u;
+const ST_EVAL_MEAN: u32 = 7u;
+const ST_EVAL_ACC: u32 = 8u;
+const ST_EVAL_STEP: u32 = 9u;
 
 // PCG output hash (bit-identical to crate::rng::hash).
 fn pcg_hash(v: u32) -> u32 {

@@ -1,7 +1,8 @@
 // Batch sampling, the input layer and its gradient.
 
 // [T] threads: row t of the batch = pool example hash(seed, step, t) % N (crate::rng::sample_index),
-// or probe example t when u.probe = 1.
+// probe example t when u.probe = 1, or held-out example (chunk·T + t) mod eval_n when u.probe = 2
+// (the held-out examples follow the N training examples in `pool`; twin: Pool::eval_batch).
 @compute @workgroup_size(64)
 fn sample_batch(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) li: u32) {
@@ -11,6 +12,11 @@ fn sample_batch(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         for (var j = 0u; j < CTX; j++) { inp[t * CTX + j] = probe_pool[t * EXW + j]; }
         tgt[t] = probe_pool[t * EXW + CTX];
         dom[t] = probe_pool[t * EXW + CTX + 1u];
+    } else if (u.probe == 2u) {
+        let ex = u.pool_n + (state[ST_EVAL_CHUNK] * u.t + t) % u.eval_n;
+        for (var j = 0u; j < CTX; j++) { inp[t * CTX + j] = pool[ex * EXW + j]; }
+        tgt[t] = pool[ex * EXW + CTX];
+        dom[t] = pool[ex * EXW + CTX + 1u];
     } else {
         let ex = pcg_hash(u.seed ^ pcg_hash(state[0] ^ pcg_hash(t))) % u.pool_n;
         for (var j = 0u; j < CTX; j++) { inp[t * CTX + j] = pool[ex * EXW + j]; }

@@ -1,12 +1,14 @@
 // Metrics on the GPU: every step adds its counts and losses to a window; a snapshot turns the window
 // into the record the CPU reads back asynchronously (layout: crate::metrics::SNAP_*), then clears it.
-// win_u: [0] steps [1] dropped [2] all-dropped tokens; choices at 4, kept at 4 + 64, domain×expert
-// at 4 + 128 ([NDOM, E]). win_f: [0] ce [1] aux [2] z [3] accuracy; P_i sums at 4.
+// win_u: [0] steps [1] dropped [2] all-dropped tokens [3] assignments (Σ T·k); choices at 4, kept at
+// 4 + 64, domain×expert at 4 + 128 ([NDOM, E]). win_f: [0] ce [1] aux [2] z [3] accuracy; P_i sums at 4.
+// The held-out evaluation (eval_begin, per chunk the forward kernels and eval_accum, eval_end) keeps
+// its sums and its result in `state` (ST_EVAL_*); twin: crate::trainer::evaluate_heldout.
 const WU_CH: u32 = 4u;
 const WU_KP: u32 = 68u;
 const WU_DM: u32 = 132u;
 const WF_P: u32 = 4u;
-const SN: u32 = 20u;
+const SN: u32 = 24u;
 
 // One workgroup: thread e < E adds expert e's counts and its domain row; thread 64 the drops and losses.
 @compute @workgroup_size(128)
@@ -35,6 +37,7 @@ fn metrics_accum(@builtin(local_invocation_index) li: u32) {
         }
         win_u[0] += 1u;
         win_u[1] += dropped;
+        win_u[3] += u.t * u.k;
         win_u[2] += all;
         win_f[0] += stats[0];
         win_f[1] += stats[1];
@@ -62,6 +65,10 @@ fn snapshot() {
     snap[14] = u.k;
     snap[15] = u.t;
     snap[16] = state[3];
+    snap[17] = state[ST_EVAL_MEAN];
+    snap[18] = state[ST_EVAL_ACC];
+    snap[19] = state[ST_EVAL_STEP];
+    snap[20] = win_u[3];
     var total = 0u;
     for (var e = 0u; e < u.e; e++) { total += win_u[WU_CH + e]; }
     let ef = f32(u.e);
@@ -93,4 +100,39 @@ fn snapshot() {
     }
     for (var j = 0u; j < 4u + 2u * MAXE; j++) { win_u[j] = 0u; }
     for (var j = 0u; j < 4u + MAXE; j++) { win_f[j] = 0.0; }
+}
+
+// One thread: start a held-out evaluation pass (chunk 0, empty sums).
+@compute @workgroup_size(1)
+fn eval_begin() {
+    state[ST_EVAL_CHUNK] = 0u;
+    state[ST_EVAL_CE] = bitcast<u32>(0.0);
+    state[ST_EVAL_OK] = 0u;
+}
+
+// One thread, after a chunk's forward pass and loss_token: add the chunk's rows below eval_n to the
+// sums, in row order, and move to the next chunk.
+@compute @workgroup_size(1)
+fn eval_accum() {
+    let chunk = state[ST_EVAL_CHUNK];
+    var ce = bitcast<f32>(state[ST_EVAL_CE]);
+    var ok = state[ST_EVAL_OK];
+    for (var t = 0u; t < u.t; t++) {
+        if (chunk * u.t + t < u.eval_n) {
+            ce += ce_t[t];
+            ok += correct[t];
+        }
+    }
+    state[ST_EVAL_CE] = bitcast<u32>(ce);
+    state[ST_EVAL_OK] = ok;
+    state[ST_EVAL_CHUNK] = chunk + 1u;
+}
+
+// One thread: the pass's means and the training step they follow.
+@compute @workgroup_size(1)
+fn eval_end() {
+    let n = f32(u.eval_n);
+    state[ST_EVAL_MEAN] = bitcast<u32>(bitcast<f32>(state[ST_EVAL_CE]) / n);
+    state[ST_EVAL_ACC] = bitcast<u32>(f32(state[ST_EVAL_OK]) / n);
+    state[ST_EVAL_STEP] = state[0];
 }

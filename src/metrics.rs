@@ -6,8 +6,8 @@
 //! the same struct with [`balance`] as the twin of the `snapshot` kernel.
 use serde::Serialize;
 
-/// Offsets in the snapshot record (u32 words; floats are bit-cast).
-pub const SNAP_HEADER: usize = 20;
+/// Offsets in the snapshot record (u32 words; floats are bit-cast): the header, then 7·E words.
+pub const SNAP_HEADER: usize = 24;
 /// Words in a snapshot record for E experts.
 pub fn snap_words(e: usize) -> usize {
     SNAP_HEADER + 7 * e
@@ -85,9 +85,16 @@ pub struct Snapshot {
     pub kept: Vec<u32>,
     /// [E] mean router probability P_i over the window.
     pub p_mean: Vec<f32>,
-    /// Assignments dropped and tokens with every choice dropped, over the window.
+    /// Assignments made over the window (Σ T·k, each step with its own k), the assignments dropped
+    /// and the tokens with every choice dropped.
+    pub assignments: u32,
     pub dropped: u32,
     pub all_dropped: u32,
+    /// The latest held-out evaluation (mean CE and accuracy over the evaluation set, never trained
+    /// on) and the step it was taken after; `eval_step` 0 = none yet.
+    pub eval_step: u32,
+    pub eval_ce: f32,
+    pub eval_accuracy: f32,
     pub entropy: f32,
     pub cv: f32,
     pub max_share: f32,
@@ -120,6 +127,10 @@ impl Snapshot {
             k: r[14],
             tokens: r[15],
             updates: r[16],
+            eval_ce: f(17),
+            eval_accuracy: f(18),
+            eval_step: r[19],
+            assignments: r[20],
             choices: r[h..h + e].to_vec(),
             kept: r[h + e..h + 2 * e].to_vec(),
             p_mean: (h + 2 * e..h + 3 * e).map(f).collect(),
@@ -132,14 +143,18 @@ impl Snapshot {
         let total: u32 = self.choices.iter().sum();
         self.choices.iter().map(|&c| if total > 0 { c as f32 / total as f32 } else { 0.0 }).collect()
     }
-    /// Share of the window's assignments that were dropped.
+    /// Share of the window's assignments that were dropped (each step counted with its own k, so a
+    /// change of k inside the window is counted right).
     pub fn dropped_share(&self) -> f32 {
-        let n = self.steps as f32 * self.tokens as f32 * self.k as f32;
-        if n > 0.0 {
-            self.dropped as f32 / n
+        if self.assignments > 0 {
+            self.dropped as f32 / self.assignments as f32
         } else {
             0.0
         }
+    }
+    /// The held-out evaluation as (step, CE, accuracy), if one has been taken.
+    pub fn eval(&self) -> Option<(u32, f32, f32)> {
+        (self.eval_step > 0).then_some((self.eval_step, self.eval_ce, self.eval_accuracy))
     }
     /// Share of the window's tokens whose every choice was dropped.
     pub fn all_dropped_share(&self) -> f32 {
@@ -172,6 +187,8 @@ impl Snapshot {
         serde_json::json!({
             "step": self.step,
             "ce": r4(self.ce), "aux": r4(self.aux), "z": r4(self.z), "accuracy": r4(self.accuracy),
+            "eval_ce": self.eval().map(|e| r4(e.1)), "eval_accuracy": self.eval().map(|e| r4(e.2)),
+            "eval_step": self.eval().map(|e| e.0),
             "load_share": self.load_share().into_iter().map(r4).collect::<Vec<_>>(),
             "kept": self.kept_per_step().into_iter().map(r4).collect::<Vec<_>>(),
             "capacity": self.capacity,

@@ -5,7 +5,7 @@
 //! `set_live` changes k, capacity factor, α, β, lr on the running model, `request_snapshot` closes
 //! the current metrics window and `poll_snapshot` returns it once it is ready, never blocking.
 use crate::config::{Config, ConfigError, LiveKnobs};
-use crate::data::{Batch, Pool, CTX, PROBE};
+use crate::data::{Batch, Pool, CTX, EVAL_N, PROBE};
 use crate::metrics::{balance, Probe, Snapshot, NDOM};
 use crate::model::adam::{adam_step, AdamHyper};
 use crate::model::backward::backward;
@@ -32,7 +32,8 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// Build from flat buffers (`topk`, `gates`, `slot` are [T, kmax]).
+    /// Build from flat buffers (`topk`, `gates`, `slot` are [T, kmax]); `dims.k` must be the k the
+    /// step ran with.
     #[allow(clippy::too_many_arguments)]
     pub fn from_flat(
         step: u32,
@@ -77,6 +78,9 @@ pub trait Trainer {
     fn train(&mut self, n: u32);
     /// Steps run or enqueued so far.
     fn steps(&self) -> u32;
+    /// Evaluate on the held-out set now (also done by itself after every `eval_every` steps); the
+    /// result reaches the next snapshot.
+    fn eval_now(&mut self);
     /// Close the metrics window; false if too many snapshots are still in flight.
     fn request_snapshot(&mut self) -> bool;
     /// A finished snapshot, oldest first, if one is ready. Never blocks.
@@ -84,7 +88,7 @@ pub trait Trainer {
     /// Natively: wait for the oldest requested snapshot.
     #[cfg(not(target_arch = "wasm32"))]
     fn wait_snapshot(&mut self) -> Option<Snapshot>;
-    /// Natively: the routing of the last training step (call before requesting a snapshot).
+    /// Natively: the routing of the last training step, with the k it ran with.
     #[cfg(not(target_arch = "wasm32"))]
     fn last_trace(&mut self) -> Trace;
 }
@@ -93,6 +97,8 @@ pub trait Trainer {
 #[derive(Clone, Debug, Default)]
 struct Window {
     steps: u32,
+    /// Assignments made (Σ over the window's steps of T·k, with each step's own k).
+    assignments: u32,
     dropped: u32,
     all_dropped: u32,
     ce: f32,
@@ -118,6 +124,57 @@ impl Window {
     }
 }
 
+/// The latest held-out evaluation: mean CE and accuracy over the `EVAL_N` examples of the
+/// evaluation set, after training step `step` (0 = none yet).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Eval {
+    pub step: u32,
+    pub ce: f32,
+    pub accuracy: f32,
+}
+
+/// A held-out evaluation with its per-domain means (CE and accuracy per domain id).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvalReport {
+    pub ce: f32,
+    pub accuracy: f32,
+    pub domain_ce: Vec<f32>,
+    pub domain_accuracy: Vec<f32>,
+    pub domain_n: Vec<u32>,
+}
+
+/// The CPU twin of the GPU evaluation pass (shaders/metrics.wgsl `eval_begin`, then per chunk the
+/// forward kernels and `eval_accum`, then `eval_end`): the evaluation set in chunks of `t` rows
+/// (the model's batch size, so capacity behaves as in training), each chunk's forward pass with
+/// capacity `cap`, CE and correct predictions summed in f32 in row order over the first `EVAL_N`
+/// rows (the last chunk wraps around to fill its batch; those extra rows are not scored).
+pub fn evaluate_heldout(params: &Params<f32>, pool: &Pool, t: usize, cap: usize) -> EvalReport {
+    let mut ce = 0.0f32;
+    let mut ok = 0u32;
+    let mut dce = [0.0f64; NDOM];
+    let mut dok = [0u32; NDOM];
+    let mut dn = [0u32; NDOM];
+    for chunk in 0..EVAL_N.div_ceil(t) {
+        let b = pool.eval_batch(chunk * t, t);
+        let fw = forward(params, &b, cap);
+        for row in 0..t.min(EVAL_N - chunk * t) {
+            ce += fw.ce_t[row];
+            ok += fw.correct[row];
+            let d = (b.domains[row] as usize).min(NDOM - 1);
+            dce[d] += fw.ce_t[row] as f64;
+            dok[d] += fw.correct[row];
+            dn[d] += 1;
+        }
+    }
+    EvalReport {
+        ce: ce / EVAL_N as f32,
+        accuracy: ok as f32 / EVAL_N as f32,
+        domain_ce: (0..NDOM).map(|d| (dce[d] / dn[d].max(1) as f64) as f32).collect(),
+        domain_accuracy: (0..NDOM).map(|d| dok[d] as f32 / dn[d].max(1) as f32).collect(),
+        domain_n: dn.to_vec(),
+    }
+}
+
 /// The CPU reference as a trainer.
 pub struct CpuTrainer {
     cfg: Config,
@@ -131,17 +188,21 @@ pub struct CpuTrainer {
     win: Window,
     ready: std::collections::VecDeque<Snapshot>,
     last: Option<(Batch, Forward<f32>)>,
+    eval: Eval,
 }
 
 impl CpuTrainer {
+    /// A trainer for `cfg` (its dense twin when `cfg.dense_twin` says so) with the seed's weights.
     pub fn new(cfg: &Config) -> Result<CpuTrainer, ConfigError> {
         cfg.validate()?;
-        let dims = Dims::new(cfg);
+        let cfg = cfg.resolved();
+        let dims = Dims::new(&cfg);
         let params = Params::init(dims, cfg.seed);
-        Ok(Self::with_params(cfg, params))
+        Ok(Self::with_params(&cfg, params))
     }
 
-    /// A trainer starting from given parameters (tests use random ones).
+    /// A trainer starting from given parameters (tests use random ones); `cfg` must be resolved
+    /// (`Config::resolved`) and match the parameters' shapes.
     pub fn with_params(cfg: &Config, params: Params<f32>) -> CpuTrainer {
         let n = params.layout.total;
         let e = cfg.experts;
@@ -157,7 +218,18 @@ impl CpuTrainer {
             win: Window::new(e),
             ready: Default::default(),
             last: None,
+            eval: Eval::default(),
         }
+    }
+
+    /// The latest held-out evaluation.
+    pub fn last_eval(&self) -> Eval {
+        self.eval
+    }
+
+    /// Held-out evaluation of the current weights with the current knobs, per domain too.
+    pub fn evaluate_report(&self) -> EvalReport {
+        evaluate_heldout(&self.params, &self.pool, self.cfg.tokens, self.cfg.capacity())
     }
 
     pub fn params(&self) -> &Params<f32> {
@@ -195,6 +267,9 @@ impl CpuTrainer {
         }
         self.accumulate(&b, &fw);
         self.last = Some((b, fw));
+        if self.cfg.eval_every > 0 && self.step.is_multiple_of(self.cfg.eval_every) {
+            self.eval_now();
+        }
     }
 
     fn accumulate(&mut self, b: &Batch, fw: &Forward<f32>) {
@@ -212,32 +287,13 @@ impl CpuTrainer {
             }
         }
         w.steps += 1;
+        w.assignments += (b.len() * k) as u32;
         w.dropped += fw.dropped;
         w.all_dropped += fw.all_dropped;
         w.ce += fw.ce;
         w.aux += fw.aux;
         w.z += fw.z;
         w.acc += fw.correct.iter().sum::<u32>() as f32 / b.len() as f32;
-    }
-
-    /// Held-out evaluation without training: mean CE per domain (and overall) over `batches` batches
-    /// drawn from step indices no training run reaches. `experts_off` evaluates the same weights with
-    /// every expert switched off (h = x): how much the trained model relies on its experts.
-    pub fn evaluate(&self, batches: u32, experts_off: bool) -> (f32, Vec<f32>) {
-        let cap = if experts_off { 0 } else { self.cfg.capacity() };
-        let mut sum = [0.0f64; NDOM];
-        let mut n = [0usize; NDOM];
-        for i in 0..batches {
-            let b = self.pool.batch(self.cfg.seed, u32::MAX - i, self.cfg.tokens);
-            let fw = forward(&self.params, &b, cap);
-            for t in 0..b.len() {
-                let d = (b.domains[t] as usize).min(NDOM - 1);
-                sum[d] += fw.ce_t[t] as f64;
-                n[d] += 1;
-            }
-        }
-        let all = sum.iter().sum::<f64>() / n.iter().sum::<usize>().max(1) as f64;
-        (all as f32, (0..NDOM).map(|d| (sum[d] / n[d].max(1) as f64) as f32).collect())
     }
 
     /// Routing of the probe batch under the current weights and knobs.
@@ -304,6 +360,10 @@ impl Trainer for CpuTrainer {
     fn steps(&self) -> u32 {
         self.step
     }
+    fn eval_now(&mut self) {
+        let r = self.evaluate_report();
+        self.eval = Eval { step: self.step, ce: r.ce, accuracy: r.accuracy };
+    }
     fn request_snapshot(&mut self) -> bool {
         let w = std::mem::replace(&mut self.win, Window::new(self.cfg.experts));
         let sf = (w.steps as f32).max(1.0);
@@ -321,8 +381,12 @@ impl Trainer for CpuTrainer {
             tokens: self.cfg.tokens as u32,
             capacity: self.cfg.capacity() as u32,
             p_mean: w.p_sum.iter().map(|p| p / sf).collect(),
+            assignments: w.assignments,
             dropped: w.dropped,
             all_dropped: w.all_dropped,
+            eval_step: self.eval.step,
+            eval_ce: self.eval.ce,
+            eval_accuracy: self.eval.accuracy,
             entropy,
             cv,
             max_share,
@@ -345,7 +409,7 @@ impl Trainer for CpuTrainer {
     #[cfg(not(target_arch = "wasm32"))]
     fn last_trace(&mut self) -> Trace {
         let (b, fw) = self.last.as_ref().expect("last_trace before any step");
-        let dims = Dims { t: b.len(), ..self.params.dims };
+        let dims = Dims { t: b.len(), k: fw.k, ..self.params.dims };
         Trace::from_flat(
             self.step,
             dims,

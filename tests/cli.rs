@@ -1,5 +1,6 @@
 //! The headless CLI end to end: exit codes, error messages, the JSON lines, `--trace` and `--bench`.
-//! All runs use the CPU reference (the GPU trainer has its own tests) and stay small.
+//! Most runs use the CPU reference (the GPU trainer has its own tests); divergence and `--trace` run
+//! on both backends. All stay small.
 use serde_json::Value;
 use std::process::{Command, Output};
 
@@ -118,8 +119,54 @@ fn cpu_run_prints_header_and_snapshots() {
             assert!(line.get(key).is_some(), "missing {key} in {line}");
         }
         assert!(line["ce"].as_f64().is_some_and(f64::is_finite), "{line}");
+        // Held-out evaluation every 200 steps by default, and always after the last step.
+        if step == 10 {
+            assert!(line["eval_ce"].is_null() && line["eval_step"].is_null(), "{line}");
+        } else {
+            assert_eq!(line["eval_step"], 20, "{line}");
+            assert!(line["eval_ce"].as_f64().is_some_and(|v| v.is_finite() && v > 0.0), "{line}");
+            assert!(line["eval_accuracy"].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{line}");
+        }
         assert_eq!(line["load_share"].as_array().unwrap().len(), 8);
         assert!(line.get("backend").is_none());
+    }
+}
+
+#[test]
+fn eval_every_sets_the_held_out_schedule() {
+    let o = moe_train(&["--backend", "cpu", "--steps", "12", "--every", "4", "--tokens", "32", "--eval-every", "8"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let steps: Vec<Value> = stdout_lines(&o)[1..].iter().map(|l| l["eval_step"].clone()).collect();
+    assert_eq!(steps, [Value::Null, Value::from(8), Value::from(12)]);
+}
+
+/// A run that really diverges (Adam with β2 = 0 divides by the current gradient's size, so weights
+/// that got no gradient this step jump by lr·m/ε) exits 3 after printing the diverged snapshot, on
+/// both backends.
+#[test]
+fn divergence_exits_3_on_both_backends() {
+    for backend in ["cpu", "gpu"] {
+        let o = moe_train(&[
+            "--backend",
+            backend,
+            "--adam-beta2",
+            "0",
+            "--lr",
+            "1",
+            "--tokens",
+            "16",
+            "--steps",
+            "300",
+            "--every",
+            "10",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{backend}: {err}");
+        assert!(err.contains("training diverged at step") && err.contains("--lr (now 1)"), "{backend}: {err}");
+        let lines = stdout_lines(&o);
+        let last = lines.last().unwrap();
+        assert!(last["skipped"].as_u64().unwrap() > 0, "{backend}: {last}");
+        assert!(lines.len() < 31, "{backend}: stopped early, {} lines", lines.len());
     }
 }
 
@@ -132,13 +179,27 @@ fn preset_then_overrides_in_any_order() {
     assert_eq!(head["config"]["alpha"], 0.0);
 }
 
+/// `--trace` on both backends: the traced steps' routing, with the shapes of T, E and k; the GPU's
+/// trace is the same step as the CPU's (same seed and weights: equal CE within float error, equal
+/// choice counts).
 #[test]
 fn trace_writes_the_routing_of_the_traced_steps() {
-    let file = std::env::temp_dir().join(format!("moe-cli-trace-{}.json", std::process::id()));
+    let cpu = trace_run("cpu");
+    let gpu = trace_run("gpu");
+    for (c, g) in cpu.iter().zip(&gpu) {
+        assert_eq!(c["step"], g["step"]);
+        let (ce_c, ce_g) = (c["ce"].as_f64().unwrap(), g["ce"].as_f64().unwrap());
+        assert!((ce_c - ce_g).abs() <= 1e-4 * ce_c, "trace CE cpu {ce_c} vs gpu {ce_g}");
+        assert_eq!(c["counts"], g["counts"], "step {}: choices per expert", c["step"]);
+    }
+}
+
+fn trace_run(backend: &str) -> Vec<Value> {
+    let file = std::env::temp_dir().join(format!("moe-cli-trace-{backend}-{}.json", std::process::id()));
     let path = file.to_string_lossy().into_owned();
     let o = moe_train(&[
         "--backend",
-        "cpu",
+        backend,
         "--steps",
         "6",
         "--every",
@@ -169,9 +230,12 @@ fn trace_writes_the_routing_of_the_traced_steps() {
         assert_eq!(topk.len(), 32);
         assert!(topk.iter().all(|row| row.as_array().unwrap().len() == 2));
         for key in ["probs", "gates", "dropped", "counts", "kept", "capacity", "ce", "aux", "z"] {
-            assert!(t.get(key).is_some(), "trace lacks {key}");
+            assert!(t.get(key).is_some(), "{backend}: trace lacks {key}");
         }
+        let counts: u64 = t["counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum();
+        assert_eq!(counts, 64, "{backend}: 32 tokens × k = 2 choices");
     }
+    traces.clone()
 }
 
 #[test]
@@ -188,6 +252,10 @@ fn bench_prints_one_json_object() {
     assert_eq!(b["steps_per_s_all"].as_array().unwrap().len(), 5);
     assert!(b["steps_per_s_median"].as_f64().unwrap() > 0.0);
     assert!(b["tokens_per_s_median"].as_f64().unwrap() > 0.0);
+    assert_eq!(b["eval_examples"], 4096);
+    assert!(b["eval_ms_median"].as_f64().unwrap() > 0.0);
+    let share = b["eval_share_of_training_time"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 1.0, "{share}");
     for key in ["backend", "experts", "top_k", "d", "hidden"] {
         assert!(b.get(key).is_some(), "bench lacks {key}");
     }

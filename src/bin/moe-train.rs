@@ -242,6 +242,22 @@ mod cli {
                 "--experts-off true|false".into(),
                 format!("ablation: every expert off, h = x (default {})", get("experts-off")),
             ),
+            (
+                "--dense-twin off|active|total".into(),
+                format!(
+                    "train the dense twin instead: one expert of width k·H (active: equal FLOPs per token) or \
+                     E·H (total: equal parameters), same seed, data and steps (default {})",
+                    get("dense-twin")
+                ),
+            ),
+            (
+                "--eval-every N".into(),
+                format!(
+                    "evaluate on the held-out set (never trained on) every N steps, 0 = never; the last step is \
+                     always evaluated (default {})",
+                    get("eval-every")
+                ),
+            ),
         ];
         let run_rows: Vec<(String, String)> = vec![
             ("--steps N".into(), format!("training steps (default {DEFAULT_STEPS})")),
@@ -272,8 +288,9 @@ mod cli {
         }
         s.push_str(
             "\nOutput: a header line {\"backend\", \"config\", \"params\"}, then one snapshot per --every steps\n\
-             (and one for the last step if it is not a multiple): step, ce, aux, z, load_share, kept,\n\
-             capacity, dropped_share, all_dropped_share, entropy, cv, max_share, starved, ...\n\
+             (and one for the last step if it is not a multiple): step, ce (training batches of the\n\
+             window), eval_ce and eval_accuracy (held-out set, taken after step eval_step), aux, z,\n\
+             load_share, kept, capacity, dropped_share, all_dropped_share, entropy, cv, max_share, ...\n\
              Exit codes: 0 ok, 1 runtime failure (no GPU adapter, I/O), 2 usage error, 3 training diverged.\n",
         );
         s
@@ -370,6 +387,10 @@ mod cli {
                 traces.push(t.last_trace());
             }
             if step.is_multiple_of(args.every) || step == total {
+                let every = t.config().eval_every;
+                if step == total && every > 0 && !step.is_multiple_of(every) {
+                    t.eval_now();
+                }
                 let snap = snapshot(t)?;
                 out(w, &snap.json())?;
                 if snap.diverged() {
@@ -407,6 +428,10 @@ mod cli {
     fn bench(args: &Args, t: &mut dyn Trainer, w: &mut dyn Write) -> Result<(), Stop> {
         let cfg = &args.cfg;
         let n = args.steps.unwrap_or(BENCH_STEPS);
+        // Training steps and held-out passes are timed apart: no evaluation inside the timed steps.
+        let every = cfg.eval_every;
+        t.set_live(moe_playground::config::LiveKnobs { eval_every: 0, ..t.config().live() })
+            .map_err(|e| Stop::Fail(1, e.to_string()))?;
         t.train(BENCH_WARMUP);
         snapshot(t)?;
         let mut rates = Vec::with_capacity(BENCH_REPEATS);
@@ -418,6 +443,16 @@ mod cli {
             rates.push(n as f64 / secs);
         }
         let med = median(&rates);
+        let mut eval_ms = Vec::with_capacity(BENCH_REPEATS);
+        for _ in 0..BENCH_REPEATS {
+            let start = Instant::now();
+            t.eval_now();
+            snapshot(t)?;
+            eval_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        let eval_med = median(&eval_ms);
+        // One pass per `every` steps: its time against the time of those steps.
+        let eval_share = if every > 0 { eval_med / (eval_med + every as f64 * 1e3 / med) } else { 0.0 };
         out(
             w,
             &json!({
@@ -433,6 +468,10 @@ mod cli {
             "steps_per_s_median": med,
             "tokens_per_s_median": med * cfg.tokens as f64,
             "steps_per_s_all": rates,
+            "eval_examples": moe_playground::data::EVAL_N,
+            "eval_ms_median": eval_med,
+            "eval_every": every,
+            "eval_share_of_training_time": eval_share,
             }),
         )
     }
@@ -546,6 +585,9 @@ mod cli {
             fn steps(&self) -> u32 {
                 self.step
             }
+            fn eval_now(&mut self) {
+                self.log.push(format!("eval {}", self.step));
+            }
             fn request_snapshot(&mut self) -> bool {
                 self.log.push(format!("snap {}", self.step));
                 let skipped = u32::from(self.step >= self.diverge_at);
@@ -594,6 +636,7 @@ mod cli {
                 "train 100",
                 "snap 200",
                 "train 50",
+                "eval 250", // the last step is always evaluated (250 is no multiple of eval-every 200)
                 "snap 250",
             ];
             assert_eq!(t.log, expect);

@@ -4,6 +4,11 @@
 //! training step samples T rows of it with the counter-based hash in `crate::rng` (the GPU's
 //! `sample_batch` kernel and `Pool::batch` pick the same rows). A fixed probe batch of up to 64
 //! examples feeds the routing heatmap.
+//!
+//! **Held out by construction.** [`held_out`] is a fixed function of an example (its context and
+//! target, or its point): one example in [`HELD_OUT_ONE_IN`] of the whole example space is reserved
+//! for evaluation. The training pool keeps only the others and the evaluation set only these, so no
+//! evaluation example can ever be a training example, whatever the seed or the step count.
 use crate::config::Dataset;
 
 pub mod regions;
@@ -15,6 +20,21 @@ pub const CTX: usize = 4;
 pub const EX_WORDS: usize = CTX + 2;
 /// Rows in the probe batch.
 pub const PROBE: usize = 64;
+/// Examples in the fixed held-out evaluation set.
+pub const EVAL_N: usize = 4096;
+/// One example in this many (by a hash of the example) is reserved for evaluation.
+pub const HELD_OUT_ONE_IN: u32 = 8;
+
+/// True when the example `ex` (`EX_WORDS` words: the CTX inputs, the target, the domain) belongs to
+/// the reserved evaluation part of the example space. Reads the inputs and the target only, so an
+/// evaluation example and a training example are never equal as (context, target) or as a point.
+pub fn held_out(ex: &[u32]) -> bool {
+    let mut h = 0x5EED_E7A1u32;
+    for &w in &ex[..CTX + 1] {
+        h = crate::rng::hash(h ^ w);
+    }
+    h % HELD_OUT_ONE_IN == 0
+}
 
 /// One batch, as the model reads it. `inputs` holds CTX ids per row (tokens) or the f32 bits of the
 /// point in slots 0 and 1 (regions).
@@ -42,8 +62,12 @@ impl Batch {
 #[derive(Clone, Debug)]
 pub struct Pool {
     pub dataset: Dataset,
+    /// Training examples (none of them [`held_out`]).
     pub words: Vec<u32>,
     pub probe: Vec<u32>, // [PROBE, EX_WORDS]
+    /// The held-out evaluation set: `EVAL_N` examples, every one [`held_out`], from a generator
+    /// stream of its own.
+    pub eval: Vec<u32>, // [EVAL_N, EX_WORDS]
 }
 
 impl Pool {
@@ -74,6 +98,11 @@ impl Pool {
         let n = self.len() as u32;
         Self::rows(&self.words, (0..t as u32).map(|r| crate::rng::sample_index(seed, step, r, n) as usize))
     }
+    /// Rows `first .. first + t` of the evaluation set, wrapping around at `EVAL_N` (the last chunk
+    /// of an evaluation pass is filled up from the start; only rows below `EVAL_N` are scored).
+    pub fn eval_batch(&self, first: usize, t: usize) -> Batch {
+        Self::rows(&self.eval, (first..first + t).map(|i| i % EVAL_N))
+    }
     /// The fixed probe batch (contiguous text for tokens, 16 points per quadrant for regions).
     pub fn probe_batch(&self) -> Batch {
         Self::rows(&self.probe, 0..PROBE)
@@ -84,9 +113,71 @@ impl Pool {
     }
 }
 
+/// Keep the examples of `words` (flat `[n, EX_WORDS]`) whose [`held_out`] equals `keep_held_out`,
+/// at most `limit` of them.
+pub fn split(words: &[u32], keep_held_out: bool, limit: usize) -> Vec<u32> {
+    words.chunks_exact(EX_WORDS).filter(|ex| held_out(ex) == keep_held_out).take(limit).flatten().copied().collect()
+}
+
 pub fn domain_names(d: Dataset) -> &'static [&'static str] {
     match d {
         Dataset::Tokens => &tokens::DOMAINS,
         Dataset::Regions => &regions::DOMAINS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// The split, checked directly: for both data sets and several seeds, no evaluation example
+    /// (context + target for tokens, the point and its label for regions) occurs among the training
+    /// examples; every evaluation example is held out and no training example is; the evaluation set
+    /// has `EVAL_N` examples covering every domain; the training batches only draw training examples.
+    #[test]
+    fn evaluation_examples_are_never_training_examples() {
+        for dataset in [Dataset::Tokens, Dataset::Regions] {
+            for seed in [1, 2, 77] {
+                let p = Pool::new(dataset, seed);
+                let key = |ex: &[u32]| ex[..CTX + 1].to_vec();
+                let train: HashSet<Vec<u32>> = p.words.chunks_exact(EX_WORDS).map(key).collect();
+                assert_eq!(p.eval.len(), EVAL_N * EX_WORDS);
+                let mut domains = [0usize; 4];
+                for ex in p.eval.chunks_exact(EX_WORDS) {
+                    assert!(!train.contains(&key(ex)), "{dataset:?} seed {seed}: eval example {ex:?} is trained on");
+                    assert!(held_out(ex));
+                    domains[ex[CTX + 1] as usize] += 1;
+                }
+                assert!(domains.iter().all(|&n| n >= EVAL_N / 10), "{dataset:?} seed {seed}: domains {domains:?}");
+                assert!(p.words.chunks_exact(EX_WORDS).all(|ex| !held_out(ex)));
+                // The evaluation set is not a handful of repeats: most of its examples are distinct.
+                let distinct: HashSet<Vec<u32>> = p.eval.chunks_exact(EX_WORDS).map(key).collect();
+                assert!(distinct.len() >= EVAL_N / 8, "{dataset:?} seed {seed}: {} distinct", distinct.len());
+                let b = p.batch(seed, 123, 512);
+                for t in 0..b.len() {
+                    let mut ex = b.inputs[t * CTX..(t + 1) * CTX].to_vec();
+                    ex.push(b.targets[t]);
+                    assert!(train.contains(&ex));
+                }
+            }
+        }
+    }
+
+    /// About one example in `HELD_OUT_ONE_IN` is held out in every domain of the token stream
+    /// (DNA has only 4^5 distinct examples, so its share strays furthest: 0.18 measured).
+    #[test]
+    fn held_out_share_is_about_one_in_eight() {
+        let s = tokens::stream(3, 1 << 15);
+        let mut per = [[0usize; 2]; 4];
+        for w in s.windows(CTX + 1) {
+            let mut ex: Vec<u32> = w.iter().map(|&(c, _)| tokens::id(c)).collect();
+            ex.push(w[CTX].1 as u32);
+            per[w[CTX].1 as usize][held_out(&ex) as usize] += 1;
+        }
+        for (d, c) in per.iter().enumerate() {
+            let share = c[1] as f64 / (c[0] + c[1]) as f64;
+            assert!((0.06..0.2).contains(&share), "domain {d}: held-out share {share}");
+        }
     }
 }

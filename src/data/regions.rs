@@ -1,5 +1,5 @@
 //! 2-D points in [−1, 1]², binary labels; each quadrant has its own rule, so local experts pay off.
-use super::{Pool, EX_WORDS, PROBE};
+use super::{held_out, Pool, EVAL_N, EX_WORDS, PROBE};
 use crate::rng::Rng;
 
 pub const DOMAINS: [&str; 4] = ["circle", "stripes", "checker", "diagonal"];
@@ -24,14 +24,28 @@ fn example(x: f32, y: f32, w: &mut Vec<u32>) {
     w.extend_from_slice(&[x.to_bits(), y.to_bits(), 0, 0, l, d]);
 }
 
-pub fn pool(seed: u32) -> Pool {
-    let mut rng = Rng::new(0x2E6_1015 ^ ((seed as u64) << 20));
-    let mut words = Vec::with_capacity(POOL * EX_WORDS);
-    for _ in 0..POOL {
+/// `n` uniform points of [−1, 1]² whose `held_out` is `want_held_out`.
+fn points(rng: &mut Rng, n: usize, want_held_out: bool) -> Vec<u32> {
+    let mut words = Vec::with_capacity(n * EX_WORDS);
+    let mut ex = Vec::with_capacity(EX_WORDS);
+    while words.len() < n * EX_WORDS {
         let x = rng.uniform(-1.0, 1.0) as f32;
         let y = rng.uniform(-1.0, 1.0) as f32;
-        example(x, y, &mut words);
+        ex.clear();
+        example(x, y, &mut ex);
+        if held_out(&ex) == want_held_out {
+            words.extend_from_slice(&ex);
+        }
     }
+    words
+}
+
+pub fn pool(seed: u32) -> Pool {
+    let mut rng = Rng::new(0x2E6_1015 ^ ((seed as u64) << 20));
+    // Held out by construction (super::held_out): training keeps POOL points that are not held out,
+    // evaluation EVAL_N points of a stream of its own that are.
+    let words = points(&mut rng, POOL, false);
+    let eval = points(&mut Rng::new(0xE7A1_0000 ^ ((seed as u64) << 20)), EVAL_N, true);
     // Probe: 16 points per quadrant on a jittered grid, quadrant by quadrant.
     let mut probe = Vec::with_capacity(PROBE * EX_WORDS);
     for (sx, sy) in [(1.0f32, 1.0f32), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0)] {
@@ -41,7 +55,7 @@ pub fn pool(seed: u32) -> Pool {
             example(sx * gx, sy * gy, &mut probe);
         }
     }
-    Pool { dataset: crate::config::Dataset::Regions, words, probe }
+    Pool { dataset: crate::config::Dataset::Regions, words, probe, eval }
 }
 
 #[cfg(test)]

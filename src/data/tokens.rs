@@ -9,13 +9,14 @@
 //! - DNA `ACGTTAG…` — each base follows a fixed random rule of the previous three (64 cases), with
 //!   15 % random mutations;
 //! - code `f([x]);` — closing brackets must match openers one to three characters back.
-use super::{Pool, CTX, EX_WORDS, PROBE};
+use super::{split, Pool, CTX, EVAL_N, EX_WORDS, PROBE};
 use crate::rng::Rng;
 
 /// Every character the stream uses; a token id is its index here.
 pub const VOCAB: &str = "0123456789+-*=; aeiouklmnprstcgACGT()[]{}fhxyzw";
 pub const DOMAINS: [&str; 4] = ["arith", "words", "dna", "code"];
 const STREAM_LEN: usize = 1 << 17;
+const EVAL_STREAM_LEN: usize = 1 << 16;
 const CONSONANTS: &[u8] = b"klmnprst";
 const VOWELS: &[u8] = b"aeiou";
 const BASES: &[u8] = b"ACGT";
@@ -177,7 +178,13 @@ pub fn pool(seed: u32) -> Pool {
         })
         .unwrap_or(0);
     let probe = examples(&ps[start..start + PROBE + CTX]);
-    Pool { dataset: crate::config::Dataset::Tokens, words: examples(&s), probe }
+    // Held out by construction (super::held_out): training keeps the other examples of the stream;
+    // evaluation draws from a stream of its own and keeps only held-out examples (about one in 8,
+    // so 2^16 characters give ~8k of them).
+    let words = split(&examples(&s), false, usize::MAX);
+    let eval = split(&examples(&stream(seed ^ 0xE7A1_5EED, EVAL_STREAM_LEN)), true, EVAL_N);
+    assert_eq!(eval.len(), EVAL_N * EX_WORDS, "evaluation stream too short");
+    Pool { dataset: crate::config::Dataset::Tokens, words, probe, eval }
 }
 
 #[cfg(test)]
@@ -211,7 +218,8 @@ mod tests {
         assert!(arith_checked > 1000);
         let p = pool(5);
         assert_eq!(p.probe.len(), PROBE * EX_WORDS);
-        assert_eq!(p.len(), STREAM_LEN - CTX);
+        let n = STREAM_LEN - CTX;
+        assert!(p.len() > n * 6 / 8 && p.len() < n, "about 7/8 of the stream trains: {}", p.len());
         let doms: std::collections::BTreeSet<u32> = p.probe_batch().domains.into_iter().collect();
         assert!(doms.len() >= 3);
     }

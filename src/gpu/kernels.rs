@@ -67,6 +67,21 @@ pub const STEP: &[&str] = &[
 pub const PROBE_FORWARD: &[&str] =
     &["sample_batch", "embed", "router", "capacity", "ffn_hidden", "ffn_out", "combine", "head"];
 
+/// One chunk of the held-out evaluation pass (run with the evaluation uniforms, T rows): the
+/// forward pass, the per-token loss and the chunk's sums.
+pub const EVAL_CHUNK: &[&str] = &[
+    "sample_batch",
+    "embed",
+    "router",
+    "capacity",
+    "ffn_hidden",
+    "ffn_out",
+    "combine",
+    "head",
+    "loss_token",
+    "eval_accum",
+];
+
 /// What a kernel's grid covers.
 pub enum Grid {
     /// One invocation per element (64-wide workgroups).

@@ -8,7 +8,7 @@ use super::device::{open, Gpu, GpuError};
 use super::kernels::{self, BindKind, KernelInfo};
 use super::uniforms::Uniforms;
 use crate::config::{Config, ConfigError, LiveKnobs};
-use crate::data::{Pool, CTX, EX_WORDS, PROBE};
+use crate::data::{Pool, CTX, EVAL_N, EX_WORDS, PROBE};
 use crate::metrics::{snap_words, Probe, Snapshot};
 use crate::model::routing::DROPPED;
 use crate::model::{Dims, Layout, Params};
@@ -29,8 +29,35 @@ const FAILED: u8 = 3;
 struct Kernel {
     info: &'static KernelInfo,
     pipeline: wgpu::ComputePipeline,
+    /// One bind group per mode, differing only in the uniform block.
     train: wgpu::BindGroup,
     probe: wgpu::BindGroup,
+    eval: wgpu::BindGroup,
+}
+
+/// Which batch a recorded kernel works on: the training batch (T rows), the probe batch (64 rows)
+/// or a chunk of the held-out evaluation set (T rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Probe,
+    Eval,
+}
+
+/// The training step's routing buffers, copied after the last step of every `train` call (so the
+/// probe and evaluation passes that reuse the forward buffers cannot overwrite them), with the
+/// words each holds for T rows: (source buffer, copy, words).
+fn trace_copies(m: &Dims) -> Vec<(&'static str, &'static str, usize)> {
+    vec![
+        ("logits", "tr_logits", m.t * m.e),
+        ("probs", "tr_probs", m.t * m.e),
+        ("topk", "tr_topk", m.t * m.kmax),
+        ("gates", "tr_gates", m.t * m.kmax),
+        ("slot", "tr_slot", m.t * m.kmax),
+        ("counts", "tr_counts", m.e),
+        ("kept", "tr_kept", m.e),
+        ("stats", "tr_stats", 8),
+    ]
 }
 
 struct RingSlot {
@@ -69,22 +96,28 @@ pub struct GpuTrainer {
     buffers: HashMap<&'static str, wgpu::Buffer>,
     u_train: wgpu::Buffer,
     u_probe: wgpu::Buffer,
+    u_eval: wgpu::Buffer,
     kernels: HashMap<&'static str, Kernel>,
     steps: u32,
+    /// (step, k, capacity) of the step whose routing the `tr_*` buffers hold.
+    traced: Option<(u32, usize, u32)>,
     ring: Vec<RingSlot>,
     pending: VecDeque<usize>,
     error: Arc<Mutex<Option<String>>>,
 }
 
 impl GpuTrainer {
-    /// Open the best adapter and build a trainer with the seed's initial weights.
+    /// Open the best adapter and build a trainer for `cfg` (its dense twin when `cfg.dense_twin`
+    /// says so) with the seed's initial weights.
     pub async fn new(cfg: &Config) -> Result<GpuTrainer, String> {
         cfg.validate().map_err(|e| e.to_string())?;
-        let params = Params::init(Dims::new(cfg), cfg.seed);
-        Self::with_params(cfg, &params).await
+        let cfg = cfg.resolved();
+        let params = Params::init(Dims::new(&cfg), cfg.seed);
+        Self::with_params(&cfg, &params).await
     }
 
-    /// Build from given parameters (tests start both backends from the same random weights).
+    /// Build from given parameters (tests start both backends from the same random weights); `cfg`
+    /// must be resolved (`Config::resolved`) and match the parameters' shapes.
     pub async fn with_params(cfg: &Config, params: &Params<f32>) -> Result<GpuTrainer, String> {
         cfg.validate().map_err(|e| e.to_string())?;
         let gpu = open().await.map_err(|e: GpuError| e.to_string())?;
@@ -113,10 +146,10 @@ impl GpuTrainer {
         // right start for Adam's moments, the step counters and the metrics window.
         let rows = dims.t.max(PROBE);
         let (e, kk, n) = (dims.e, dims.kmax, layout.total);
-        let sizes: Vec<(&'static str, usize)> = vec![
-            ("pool", pool.words.len()),
+        let mut sizes: Vec<(&'static str, usize)> = vec![
+            ("pool", pool.words.len() + pool.eval.len()),
             ("probe_pool", PROBE * EX_WORDS),
-            ("state", 4),
+            ("state", 12),
             ("inp", rows * CTX),
             ("tgt", rows),
             ("dom", rows),
@@ -153,6 +186,7 @@ impl GpuTrainer {
             ("win_u", 4 + 128 + 4 * 64),
             ("snap", snap_words(64)),
         ];
+        sizes.extend(trace_copies(&dims).into_iter().map(|(_, copy, words)| (copy, words)));
         let buffers: HashMap<&'static str, wgpu::Buffer> = sizes
             .into_iter()
             .map(|(name, words)| {
@@ -166,6 +200,7 @@ impl GpuTrainer {
             })
             .collect();
         gpu.queue.write_buffer(&buffers["pool"], 0, bytemuck::cast_slice(&pool.words));
+        gpu.queue.write_buffer(&buffers["pool"], (pool.words.len() * 4) as u64, bytemuck::cast_slice(&pool.eval));
         gpu.queue.write_buffer(&buffers["probe_pool"], 0, bytemuck::cast_slice(&pool.probe));
         gpu.queue.write_buffer(&buffers["params"], 0, bytemuck::cast_slice(&params.w));
         // Uniform blocks: UNIFORM for the kernels, COPY_DST so live knobs can be rewritten.
@@ -179,6 +214,7 @@ impl GpuTrainer {
         };
         let u_train = mk_uniform("uniforms-train");
         let u_probe = mk_uniform("uniforms-probe");
+        let u_eval = mk_uniform("uniforms-eval");
 
         // One pipeline per entry point, with an explicit layout from the reflected bindings.
         let mut modules = HashMap::new();
@@ -249,8 +285,8 @@ impl GpuTrainer {
                     entries: &entries,
                 })
             };
-            let (train, probe) = (bind(&u_train), bind(&u_probe));
-            kernels_map.insert(info.entry, Kernel { info, pipeline, train, probe });
+            let (train, probe, eval) = (bind(&u_train), bind(&u_probe), bind(&u_eval));
+            kernels_map.insert(info.entry, Kernel { info, pipeline, train, probe, eval });
         }
 
         let staging_words = snap_words(e) + probe_copies(&dims).iter().map(|c| c.1).sum::<usize>();
@@ -275,8 +311,10 @@ impl GpuTrainer {
             buffers,
             u_train,
             u_probe,
+            u_eval,
             kernels: kernels_map,
             steps: 0,
+            traced: None,
             ring,
             pending: VecDeque::new(),
             error,
@@ -286,10 +324,13 @@ impl GpuTrainer {
     }
 
     fn write_uniforms(&mut self) {
-        let ut = Uniforms::new(&self.cfg, &self.dims, &self.layout, self.pool_n, self.dims.t, false);
-        let up = Uniforms::new(&self.cfg, &self.dims, &self.layout, self.pool_n, PROBE, true);
+        let (cfg, dims, layout, n) = (&self.cfg, &self.dims, &self.layout, self.pool_n);
+        let ut = Uniforms::new(cfg, dims, layout, n, dims.t, 0);
+        let up = Uniforms::new(cfg, dims, layout, n, PROBE, 1);
+        let ue = Uniforms::new(cfg, dims, layout, n, dims.t, 2);
         self.gpu.queue.write_buffer(&self.u_train, 0, bytemuck::bytes_of(&ut));
         self.gpu.queue.write_buffer(&self.u_probe, 0, bytemuck::bytes_of(&up));
+        self.gpu.queue.write_buffer(&self.u_eval, 0, bytemuck::bytes_of(&ue));
     }
 
     /// The adapter in use.
@@ -310,27 +351,51 @@ impl GpuTrainer {
         &self.layout
     }
 
-    /// Record `entries` into a compute pass, with the training (T rows) or the probe (64 rows) uniforms.
-    /// wgpu orders the dispatches: each one sees the previous one's storage writes.
-    fn record(&self, pass: &mut wgpu::ComputePass, entries: &[&str], probe: bool) {
-        let m = Dims { t: if probe { PROBE } else { self.dims.t }, k: self.cfg.top_k, ..self.dims };
+    /// Record `entries` into a compute pass with the uniforms of `mode`. wgpu orders the dispatches:
+    /// each one sees the previous one's storage writes.
+    fn record(&self, pass: &mut wgpu::ComputePass, entries: &[&str], mode: Mode) {
+        let m = Dims { t: if mode == Mode::Probe { PROBE } else { self.dims.t }, k: self.cfg.top_k, ..self.dims };
         for entry in entries {
             let k = &self.kernels[entry];
             pass.set_pipeline(&k.pipeline);
-            pass.set_bind_group(0, if probe { &k.probe } else { &k.train }, &[]);
+            pass.set_bind_group(
+                0,
+                match mode {
+                    Mode::Train => &k.train,
+                    Mode::Probe => &k.probe,
+                    Mode::Eval => &k.eval,
+                },
+                &[],
+            );
             let (x, y) = kernels::workgroups(&kernels::grid(k.info.entry, &m, self.layout.total));
             pass.dispatch_workgroups(x, y, 1);
         }
     }
 
-    /// Run the given kernels once (tests run single kernels against their CPU twins).
+    /// Run the given kernels once (tests run single kernels against their CPU twins), with the
+    /// probe (true) or the training (false) uniforms.
     pub fn run_kernels(&mut self, entries: &[&str], probe: bool) {
+        self.run_kernels_in(entries, if probe { Mode::Probe } else { Mode::Train });
+    }
+
+    /// Run the given kernels once with the uniforms of `mode`.
+    pub fn run_kernels_in(&mut self, entries: &[&str], mode: Mode) {
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            self.record(&mut pass, entries, probe);
+            self.record(&mut pass, entries, mode);
         }
         self.gpu.queue.submit([enc.finish()]);
+    }
+
+    /// Record one held-out evaluation pass: `eval_begin`, then for each chunk of T rows the forward
+    /// kernels, `loss_token` and `eval_accum`, then `eval_end`.
+    fn record_eval(&self, pass: &mut wgpu::ComputePass) {
+        self.record(pass, &["eval_begin"], Mode::Eval);
+        for _ in 0..EVAL_N.div_ceil(self.dims.t) {
+            self.record(pass, kernels::EVAL_CHUNK, Mode::Eval);
+        }
+        self.record(pass, &["eval_end"], Mode::Eval);
     }
 
     /// Overwrite a buffer's leading words (tests write fixtures).
@@ -428,15 +493,36 @@ impl Trainer for GpuTrainer {
         if n == 0 {
             return;
         }
+        let every = self.cfg.eval_every;
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        let mut pass = enc.begin_compute_pass(&Default::default()).forget_lifetime();
+        for i in 0..n {
+            self.record(&mut pass, kernels::STEP, Mode::Train);
+            let step = self.steps + i + 1;
+            if i + 1 == n {
+                // The last step's routing, for `last_trace`, before anything reuses the buffers.
+                drop(pass);
+                for (src, copy, words) in trace_copies(&self.dims) {
+                    enc.copy_buffer_to_buffer(&self.buffers[src], 0, &self.buffers[copy], 0, (words * 4) as u64);
+                }
+                self.traced = Some((step, self.cfg.top_k, self.cfg.capacity() as u32));
+                pass = enc.begin_compute_pass(&Default::default()).forget_lifetime();
+            }
+            if every > 0 && step.is_multiple_of(every) {
+                self.record_eval(&mut pass);
+            }
+        }
+        drop(pass);
+        self.gpu.queue.submit([enc.finish()]);
+        self.steps += n;
+    }
+    fn eval_now(&mut self) {
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            for _ in 0..n {
-                self.record(&mut pass, kernels::STEP, false);
-            }
+            self.record_eval(&mut pass);
         }
         self.gpu.queue.submit([enc.finish()]);
-        self.steps += n;
     }
     fn steps(&self) -> u32 {
         self.steps
@@ -448,8 +534,8 @@ impl Trainer for GpuTrainer {
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            self.record(&mut pass, &["snapshot"], false);
-            self.record(&mut pass, kernels::PROBE_FORWARD, true);
+            self.record(&mut pass, &["snapshot"], Mode::Train);
+            self.record(&mut pass, kernels::PROBE_FORWARD, Mode::Probe);
         }
         let dst = &self.ring[i].buffer;
         let words = snap_words(self.dims.e);
@@ -500,19 +586,20 @@ impl Trainer for GpuTrainer {
     }
     #[cfg(not(target_arch = "wasm32"))]
     fn last_trace(&mut self) -> Trace {
-        let stats = self.read_f32("stats");
-        let m = self.dims;
+        let (step, k, cap) = self.traced.expect("last_trace before any step");
+        let stats = self.read_f32("tr_stats");
+        let m = Dims { k, ..self.dims };
         Trace::from_flat(
-            self.steps,
+            step,
             m,
-            &self.read_f32("logits")[..m.t * m.e],
-            &self.read_f32("probs")[..m.t * m.e],
-            &self.read_u32("topk")[..m.t * m.kmax],
-            &self.read_f32("gates")[..m.t * m.kmax],
-            &self.read_u32("slot")[..m.t * m.kmax],
-            &self.read_u32("counts"),
-            &self.read_u32("kept"),
-            self.cfg.capacity() as u32,
+            &self.read_f32("tr_logits"),
+            &self.read_f32("tr_probs"),
+            &self.read_u32("tr_topk"),
+            &self.read_f32("tr_gates"),
+            &self.read_u32("tr_slot"),
+            &self.read_u32("tr_counts"),
+            &self.read_u32("tr_kept"),
+            cap,
             [stats[0], stats[1], stats[2]],
         )
     }

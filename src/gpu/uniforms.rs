@@ -41,13 +41,15 @@ pub struct Uniforms {
     pub o_b2: u32,
     pub o_wo: u32,
     pub o_bo: u32,
-    pub pad0: u32,
+    /// Examples in the held-out evaluation set (they follow the training examples in `pool`).
+    pub eval_n: u32,
     pub pad1: u32,
 }
 
 impl Uniforms {
-    /// Uniforms for a batch of `rows` tokens (T for training, 64 for the probe).
-    pub fn new(cfg: &Config, dims: &Dims, layout: &Layout, pool_n: usize, rows: usize, probe: bool) -> Uniforms {
+    /// Uniforms for a batch of `rows` tokens (T for training and evaluation, 64 for the probe);
+    /// `probe`: 0 training, 1 the probe batch, 2 held-out evaluation (`sample_batch` reads it).
+    pub fn new(cfg: &Config, dims: &Dims, layout: &Layout, pool_n: usize, rows: usize, probe: u32) -> Uniforms {
         Uniforms {
             t: rows as u32,
             d: dims.d as u32,
@@ -61,7 +63,7 @@ impl Uniforms {
             pool_n: pool_n as u32,
             seed: cfg.seed,
             router: cfg.router.id(),
-            probe: probe as u32,
+            probe,
             n_params: layout.total as u32,
             clip_on: cfg.grad_clip.is_some() as u32,
             n_dom: crate::metrics::NDOM as u32,
@@ -83,7 +85,7 @@ impl Uniforms {
             o_b2: layout.b2.start as u32,
             o_wo: layout.wo.start as u32,
             o_bo: layout.bo.start as u32,
-            pad0: 0,
+            eval_n: crate::data::EVAL_N as u32,
             pad1: 0,
         }
     }

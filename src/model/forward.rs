@@ -14,6 +14,8 @@ pub struct Forward<F> {
     pub topk: Vec<u32>, // [T, K] chosen experts, best first; UNUSED for r ≥ k
     pub gates: Vec<F>,  // [T, K]
     pub assign: Assignment,
+    /// The live top-k and the capacity this pass ran with.
+    pub k: usize,
     pub cap: usize,
     pub hid: Vec<F>,       // [T·K, H] relu(W1·x + b1) per kept assignment (0 elsewhere)
     pub y: Vec<F>,         // [T·K, d] expert output per kept assignment (0 elsewhere)
@@ -201,6 +203,7 @@ pub fn forward<F: Real>(p: &Params<F>, b: &Batch, cap: usize) -> Forward<F> {
         topk,
         gates,
         assign,
+        k: m.k,
         cap,
         hid,
         y,

@@ -64,9 +64,12 @@ struct Hist {
     starved: u32,
     dropped: f32,
     all_dropped: f32,
+    /// The latest held-out evaluation at this snapshot: (step it followed, CE, accuracy).
+    eval: Option<(u32, f32, f32)>,
 }
 
-const CSV_HEADER: &str = "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share";
+const CSV_HEADER: &str = "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share,\
+                          eval_step,eval_ce,eval_accuracy";
 
 impl Hist {
     fn of(s: &Snapshot) -> Hist {
@@ -82,11 +85,16 @@ impl Hist {
             starved: s.starved,
             dropped: s.dropped_share(),
             all_dropped: s.all_dropped_share(),
+            eval: s.eval(),
         }
     }
     fn csv(&self) -> String {
+        let (es, ece, eacc) = match self.eval {
+            Some((step, ce, acc)) => (step.to_string(), ce.to_string(), acc.to_string()),
+            None => Default::default(),
+        };
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{es},{ece},{eacc}",
             self.step,
             self.ce,
             self.aux,
@@ -230,6 +238,7 @@ fn knob_label(key: &str) -> &str {
         "alpha" => "α",
         "beta" => "β",
         "lr" => "lr",
+        "dense-twin" => "model (MoE or dense twin)",
         other => other,
     }
 }
@@ -746,8 +755,16 @@ pub fn App() -> impl IntoView {
         let ev = ui.events.get_untracked();
         let pts = |f: fn(&Hist) -> f32| h.iter().map(|p| (p.step, f(p))).collect::<Vec<_>>();
         if let Some(c) = losses.get() {
+            // One point per held-out evaluation, at the step it followed.
+            let mut held_out: Vec<(f32, f32)> = Vec::new();
+            for (step, ce, _) in h.iter().filter_map(|p| p.eval) {
+                if held_out.last().map(|l| l.0) != Some(step as f32) {
+                    held_out.push((step as f32, ce));
+                }
+            }
             let mut series = vec![
-                ("cross-entropy", RGBColor(0, 114, 178), pts(|p| p.ce)),
+                ("training cross-entropy", RGBColor(0, 114, 178), pts(|p| p.ce)),
+                ("held-out cross-entropy", RGBColor(0, 0, 0), held_out),
                 ("balance loss aux", RGBColor(213, 94, 0), pts(|p| p.aux)),
             ];
             if ui.cfg.with_untracked(|c| c.beta > 0.0) {
@@ -1093,6 +1110,14 @@ pub fn App() -> impl IntoView {
                             <span class="name">"model width d"</span>
                             {select_of("d", &[8, 16, 32, 64, 128], width)}
                         </label>
+                        <label class="control" title="train a dense model built from these knobs instead of the MoE, to compare: one feed-forward network of width k·H (the same compute per token as the MoE) or E·H (as many parameters as all experts together); same seed, data and steps">
+                            <span class="name">"model"</span>
+                            <select data-testid="dense-twin" prop:value=knob("dense-twin") on:change=sk("dense-twin")>
+                                <option value="off">"mixture of experts"</option>
+                                <option value="active">"dense, same compute (width k·H)"</option>
+                                <option value="total">"dense, same parameters (width E·H)"</option>
+                            </select>
+                        </label>
                         <label class="control" title="random seed of the initial weights and the data">
                             <span class="name">"seed"</span>
                             <input type="number" data-testid="seed" min="0" step="1" prop:value=knob("seed") on:change=sk("seed") />
@@ -1140,7 +1165,7 @@ pub fn App() -> impl IntoView {
                         <header><h2>"Losses"</h2>
                             <button class="png" title="download the loss chart as PNG" on:click=png(losses, "losses")>"PNG"</button></header>
                         <canvas node_ref=losses data-testid="losses" width="460" height="230"></canvas>
-                        <p class="caption">"Cross-entropy (the task) and the balance loss aux (1 = perfectly even load; it is trained only with the balance loss on). The router z-loss joins when β > 0."</p>
+                        <p class="caption">"Cross-entropy on the batches being trained on (blue) and on the held-out examples the model never trains on (black, measured every few hundred steps; the gap is what it memorised rather than learned). The balance loss aux is 1 for a perfectly even load; it is trained only with the balance loss on. The router z-loss joins when β > 0."</p>
                     </article>
                     <article class="card">
                         <header><h2>"Domains × experts"</h2>

@@ -1,0 +1,124 @@
+//! The held-out evaluation pass, the routing trace and the windowed drop share on the GPU, each
+//! against the CPU reference (`evaluate_heldout`, `CpuTrainer::last_trace`, the CPU window).
+mod common;
+use common::{close, exact, gpu};
+use moe_playground::config::{Config, LiveKnobs};
+use moe_playground::data::EVAL_N;
+use moe_playground::model::{Dims, Params};
+use moe_playground::trainer::{CpuTrainer, Trainer};
+
+fn snap(t: &mut dyn Trainer) -> moe_playground::metrics::Snapshot {
+    assert!(t.request_snapshot());
+    t.wait_snapshot().expect("snapshot")
+}
+
+/// The evaluation pass on both backends from the same weights: first with the random weights
+/// (`eval_now` before any step), then the scheduled pass inside `train` after step 2. Rows: the
+/// shared parity configs (T = 96 does not divide 4096: the last chunk is partial and wraps), and a
+/// batch larger than the evaluation set (T = 4100: one chunk, the rows past 4096 wrap and are not
+/// scored). CE within 1e-5 relative, correct predictions within 2 of 4096 (a near-tie in the output
+/// logits may flip one argmax between the float orders).
+#[test]
+fn eval_pass_matches_cpu() {
+    let mut rows = common::parity_configs();
+    rows.push((
+        "tokens-T4100-one-chunk",
+        Config { tokens: 4100, d: 8, hidden: 8, experts: 4, top_k: 2, seed: 5, ..Config::default() },
+    ));
+    for (label, cfg) in rows {
+        let cfg = Config { eval_every: 2, ..cfg };
+        let p = Params::<f32>::random(Dims::new(&cfg), cfg.seed);
+        let mut c = CpuTrainer::with_params(&cfg, p.clone());
+        let mut g = gpu(&cfg, &p);
+        for (when, train) in [("random weights", 0), ("after step 2", 2)] {
+            c.train(train);
+            g.train(train);
+            if train == 0 {
+                c.eval_now();
+                g.eval_now();
+            }
+            let (sc, sg) = (snap(&mut c), snap(&mut g));
+            assert_eq!((sc.eval_step, sg.eval_step), (train, train), "{label} {when}");
+            let err = close(&format!("{label} {when}: eval_ce"), &[sg.eval_ce], &[sc.eval_ce], 1e-5);
+            let (nc, ng) = (sc.eval_accuracy * EVAL_N as f32, sg.eval_accuracy * EVAL_N as f32);
+            assert!((nc - ng).abs() <= 2.0, "{label} {when}: correct {nc} vs {ng}");
+            assert!(sc.eval_ce.is_finite() && sc.eval_ce > 0.5, "{label} {when}: {}", sc.eval_ce);
+            println!(
+                "{label} {when}: eval_ce cpu {} gpu {} (rel {err:.1e}), correct {nc} vs {ng}",
+                sc.eval_ce, sg.eval_ce
+            );
+        }
+    }
+}
+
+/// Evaluating is forward-only: training with a pass after every step gives bit-identical weights,
+/// Adam moments and step counters to training without one.
+#[test]
+fn evaluation_leaves_training_untouched() {
+    let cfg = Config { tokens: 64, d: 16, hidden: 16, experts: 4, top_k: 2, ..Config::default() };
+    let p = Params::<f32>::random(Dims::new(&cfg), 9);
+    let mut with = gpu(&Config { eval_every: 1, ..cfg.clone() }, &p);
+    let mut without = gpu(&Config { eval_every: 0, ..cfg.clone() }, &p);
+    with.train(5);
+    without.train(5);
+    for name in ["params", "adam_m", "adam_v"] {
+        let (a, b) = (with.read_u32(name), without.read_u32(name));
+        assert!(a == b, "{name} differs when evaluating");
+    }
+    exact("state[0..4]", &with.read_u32("state")[..4], &without.read_u32("state")[..4]);
+    let (sw, so) = (snap(&mut with), snap(&mut without));
+    assert_eq!((sw.eval_step, so.eval_step), (5, 0));
+    assert_eq!((sw.ce, sw.choices.clone()), (so.ce, so.choices.clone()));
+}
+
+/// `last_trace` after a live change of k (1 → 3), with an evaluation pass and a snapshot's probe
+/// pass run after the traced step (both reuse the forward buffers): the trace is the training
+/// step's, sliced with the k it ran with, on both backends. The snapshot's window holds one step at
+/// k = 1 and one at k = 3: 4·T assignments, and the drop share divides by that.
+#[test]
+fn trace_and_drop_share_follow_a_live_k_change() {
+    let cfg = Config {
+        tokens: 48,
+        d: 9,
+        hidden: 11,
+        experts: 6,
+        top_k: 1,
+        capacity_factor: 0.75,
+        alpha: 0.05,
+        eval_every: 1,
+        seed: 4,
+        ..Config::default()
+    };
+    let p = Params::<f32>::random(Dims::new(&cfg), cfg.seed);
+    let mut c = CpuTrainer::with_params(&cfg, p.clone());
+    let mut g = gpu(&cfg, &p);
+    c.train(1);
+    g.train(1);
+    let live = LiveKnobs { top_k: 3, ..cfg.live() };
+    c.set_live(live).unwrap();
+    g.set_live(live).unwrap();
+    c.train(1);
+    g.train(1);
+    let (sc, sg) = (snap(&mut c), snap(&mut g));
+    let (tc, tg) = (c.last_trace(), g.last_trace());
+    assert_eq!((tc.step, tg.step), (2, 2));
+    for (t, who) in [(&tc, "cpu"), (&tg, "gpu")] {
+        assert_eq!(t.topk.len(), 48, "{who}");
+        assert!(t.topk.iter().all(|r| r.len() == 3) && t.dropped.iter().all(|r| r.len() == 3), "{who}");
+        assert_eq!(t.counts.iter().sum::<u32>(), 48 * 3, "{who}: choices of the traced step");
+    }
+    assert_eq!(tc.topk, tg.topk, "chosen experts");
+    assert_eq!(tc.dropped, tg.dropped, "dropped assignments");
+    assert_eq!((tc.counts.clone(), tc.kept.clone()), (tg.counts.clone(), tg.kept.clone()));
+    assert_eq!((tc.capacity, tg.capacity), (18, 18), "C = ceil(0.75·48·3/6) = 18");
+    let flat = |v: &Vec<Vec<f32>>| v.iter().flatten().copied().collect::<Vec<f32>>();
+    close("trace probs", &flat(&tg.probs), &flat(&tc.probs), 1e-5);
+    close("trace gates", &flat(&tg.gates), &flat(&tc.gates), 1e-5);
+    close("trace ce", &[tg.ce], &[tc.ce], 1e-5);
+    for (s, who) in [(&sc, "cpu"), (&sg, "gpu")] {
+        assert_eq!(s.assignments, 48 + 48 * 3, "{who}: one step at k = 1, one at k = 3");
+        assert!(s.dropped > 0, "{who}: cf = 0.75 drops");
+        assert_eq!(s.dropped_share(), s.dropped as f32 / 192.0, "{who}");
+    }
+    assert_eq!(sc.dropped, sg.dropped);
+}
