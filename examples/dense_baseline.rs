@@ -24,18 +24,33 @@ fn main() {
         ("dense twin, total", Config { dense_twin: DenseTwin::Total, ..base.clone() }),
         ("no FFN", Config { experts_off: true, ..base.clone() }),
     ];
-    let jobs: Vec<(usize, u32)> = (0..variants.len()).flat_map(|v| (1..=seeds).map(move |s| (v, s))).collect();
+    // The costliest variant (total: width E·H) first, then the rest; two workers share one queue.
+    let order = [2usize, 1, 0, 3];
+    let jobs: Vec<(usize, u32)> = order.iter().flat_map(|&v| (1..=seeds).map(move |s| (v, s))).collect();
     let started = std::time::Instant::now();
-    let run = |&(v, seed): &(usize, u32)| -> (usize, u32, EvalReport) {
-        let cfg = Config { seed, ..variants[v].1.clone() };
-        let mut t = CpuTrainer::new(&cfg).expect("config");
-        t.train(steps);
-        (v, seed, t.evaluate_report())
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&(v, seed)) = jobs.get(i) else { return out };
+            let cfg = Config { seed, ..variants[v].1.clone() };
+            let mut t = CpuTrainer::new(&cfg).expect("config");
+            t.train(steps);
+            let r = t.evaluate_report();
+            eprintln!(
+                "[{:>5.0} s] {} seed {seed}: held-out CE {:.4} {:?}",
+                started.elapsed().as_secs_f64(),
+                variants[v].0,
+                r.ce,
+                r.domain_ce
+            );
+            out.push((v, seed, r));
+        }
     };
-    let half = jobs.len().div_ceil(2);
     let results: Vec<(usize, u32, EvalReport)> = std::thread::scope(|s| {
-        let h = s.spawn(|| jobs[half..].iter().map(run).collect::<Vec<_>>());
-        let mut r: Vec<_> = jobs[..half].iter().map(run).collect();
+        let h = s.spawn(work);
+        let mut r = work();
         r.extend(h.join().expect("worker"));
         r
     });

@@ -29,4 +29,4 @@ export CHROMEDRIVER=/usr/bin/chromedriver
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$PWD/webdriver.json}"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-180}"
 
-exec cargo test --target wasm32-unknown-unknown --release --test browser -- --nocapture "$@"
+exec cargo test --target wasm32-unknown-unknown --profile fast --test browser -- --nocapture "$@"

@@ -40,7 +40,7 @@ step cargo clippy --all-targets -- -D warnings
 step cargo clippy --lib --bins --target wasm32-unknown-unknown -- -D warnings
 step cargo clippy --target wasm32-unknown-unknown --release --test browser -- -D warnings
 step cargo build --target wasm32-unknown-unknown --lib --bins
-step cargo test --release
+step cargo test --profile fast
 step trunk build --release
 step browser_tests
 step browser_parity

@@ -323,8 +323,8 @@ fn capacity_formula() {
     assert_eq!(Config { top_k: 2, capacity_factor: f32::INFINITY, ..cfg.clone() }.capacity(), 256);
 }
 
-/// Known deviation (see report): cf is an f32, so a decimal cf whose f32 value lies above the
-/// decimal (1.1 → 1.100000024) rounds a product that is exactly an integer up by one.
+/// cf is an f32, and 1.1 as an f32 is 1.100000024: `capacity` reads cf at its decimal value, so a
+/// product that is a whole number in decimal is not rounded up by one.
 #[test]
 fn capacity_decimal_cf_exact_product() {
     // 1.1 · 320 · 1 / 8 = 44 exactly: C = ceil(44) = 44.

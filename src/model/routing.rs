@@ -1,4 +1,7 @@
-//! Routing semantics (DEVELOPERS.md, "Routing semantics"): softmax, top-k, gates, capacity.
+//! Routing semantics, the rules every router kernel and test follows: softmax over the E experts;
+//! top-k by probability, ties to the lower index; gates = raw p for k = 1 (Switch), renormalised
+//! over the chosen k for k ≥ 2 (Mixtral); capacity C = ceil(cf·T·k/E) per expert, filled by
+//! priority (every first choice in token order, then every second choice, ...).
 //! shaders/router.wgsl and shaders/dispatch.wgsl implement the same rules; tests hold both to them.
 use super::Real;
 

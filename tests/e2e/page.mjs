@@ -16,6 +16,10 @@
 //   export     — the CSV export downloads a file with a `step` header and data rows; the JSON and
 //                PNG exports download too; "copy link" puts the page's URL on the clipboard; a
 //                structural knob (experts) restarts with a notice naming it.
+//   held-out   — ?eval-every=20: the CSV export carries the held-out evaluation (eval_step,
+//                eval_ce, eval_accuracy) at steps 20, 40, …; the loss chart is drawn; the model
+//                selector switches to the dense twin (same compute), which restarts, says so, puts
+//                dense-twin=active in the URL and trains.
 //   gpu-error  — ?debug=gpu-error: a (simulated) GPU error stops training with a message and a
 //                restart button; restart trains again.
 //   panic      — ?debug=panic: a deliberate panic shows the error box with a reload link.
@@ -204,6 +208,30 @@ await scenario("export", { webgpu: true }, async (page, problems, context) => {
   if (!/experts=4/.test(await page.evaluate(() => location.search))) problems.push("URL does not carry experts=4");
   await waitStep(page, 0);
   console.log(`  CSV ${lines.length - 1} rows (${lines[0]}); ${json.name}; ${png.name} ${png.body.length} B; clipboard ok; notice "${notice}"`);
+});
+
+await scenario("held-out", { webgpu: true, query: "?eval-every=20&tokens=64" }, async (page, problems) => {
+  await waitStep(page, 60);
+  // Snapshots arrive about 4 times a second: give the latest one time to land.
+  await page.waitForTimeout(1500);
+  const csv = await download(page, () => page.locator('[data-testid="export-csv"]').click());
+  const lines = csv.body.toString("utf8").trim().split("\n");
+  const head = lines[0].split(",");
+  const col = (name) => head.indexOf(name);
+  for (const name of ["ce", "eval_step", "eval_ce", "eval_accuracy"]) if (col(name) < 0) problems.push(`CSV lacks ${name}: ${lines[0]}`);
+  const evals = lines.slice(1).map((l) => l.split(",")).filter((r) => r[col("eval_step")] !== "");
+  const steps = [...new Set(evals.map((r) => Number(r[col("eval_step")])))];
+  if (!steps.length || steps.some((s) => s % 20 !== 0)) problems.push(`held-out evaluations at steps ${steps}`);
+  const bad = evals.filter((r) => !(Number(r[col("eval_ce")]) > 0) || !(Number(r[col("eval_accuracy")]) >= 0));
+  if (bad.length) problems.push(`held-out values: ${bad[0].join(",")}`);
+  if ((await inked(page, "losses")) < 0.05) problems.push("loss chart is blank");
+  await shot(page, "held-out");
+  await page.locator('[data-testid="dense-twin"]').selectOption("active");
+  const notice = await page.locator('[data-testid="notice"]').textContent({ timeout });
+  if (!/restarted training: model/.test(notice)) problems.push(`dense twin notice: ${notice}`);
+  if (!/dense-twin=active/.test(await page.evaluate(() => location.search))) problems.push("URL does not carry dense-twin=active");
+  const s = await waitStep(page, 5);
+  console.log(`  held-out evaluations at steps ${steps.join(", ")} (CE ${evals.at(-1)?.[col("eval_ce")]}); dense twin trains (step ${s})`);
 });
 
 await scenario("gpu-error", { webgpu: true, query: "?debug=gpu-error" }, async (page, problems) => {
