@@ -659,12 +659,32 @@ fn step_on_both(row: &Row) -> (Config, Cpu, moe_playground::gpu::GpuTrainer) {
             let mut cpu = CpuTrainer::with_params(&cfg, p);
             cpu.train(1);
             g.train(1);
-            // The first step's update on both sides, before the change.
+            // The first step's weights on both sides, before the change.
             let w = g.read_f32("params");
-            close(&format!("{}: weights after step 1", row.name), &w, &cpu.params().w, 1e-4);
+            let err = close(&format!("{}: weights after step 1", row.name), &w, &cpu.params().w, 1e-4);
             cpu.set_live(next.live()).unwrap();
             g.set_live(next.live()).unwrap();
             g.train(1);
+            // The second step's gradient also from the GPU's own step-1 weights: this separates the
+            // gradient kernels at the new k from the rounding of the first Adam update (which turns
+            // gradients near 0 into updates of ±lr, so tiny differences there move some weights).
+            let own = reference_at(next, Params { w, ..cpu.params().clone() }, 1);
+            let got = g.read_f32("grads");
+            let mut worst = Worst::default();
+            for (name, r) in own.p.layout.tensors() {
+                worst.close(
+                    row.name,
+                    &format!("d{name} (GPU weights)"),
+                    &got[r.clone()],
+                    &own.bw.grads[r.clone()],
+                    1e-4,
+                );
+            }
+            let wmax = worst.max();
+            println!(
+                "{}: weights after step 1 within {err:.1e}; step-2 gradients from the GPU's weights: worst {} {:.1e}",
+                row.name, wmax.0, wmax.1
+            );
             (next.clone(), reference_at(next, cpu.params().clone(), 1), g)
         }
     }
