@@ -923,9 +923,11 @@ fn metrics_window_and_probe_match_reference() {
     }
 }
 
-/// Hand-built loads (choices per expert) with their balance statistics worked out by hand:
+/// A hand-built load (choices per expert) with its balance statistics worked out by hand:
 /// (label, load, normalised entropy, cv, max share, starved).
-fn load_fixtures() -> Vec<(&'static str, Vec<u32>, f64, f64, f64, u32)> {
+type LoadFixture = (&'static str, Vec<u32>, f64, f64, f64, u32);
+
+fn load_fixtures() -> Vec<LoadFixture> {
     let ln = f64::ln;
     let mut one8 = vec![0; 8];
     one8[2] = 80;
