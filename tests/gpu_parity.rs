@@ -494,6 +494,8 @@ struct Row {
 fn matrix() -> Vec<Row> {
     let base = Config { alpha: 0.05, beta: 0.01, lr: 1e-3, ..Config::default() };
     let row = |name, cfg| Row { name, cfg, then: None };
+    let live =
+        Config { experts: 8, top_k: 1, tokens: 256, d: 16, hidden: 24, capacity_factor: 1.0, seed: 9, ..base.clone() };
     vec![
         // E = 1: softmax of one logit (p = 1, gate 1; the router learns from the z-loss only), T at
         // the minimum 16, cf = 1.25 with C clamped to T.
@@ -593,29 +595,7 @@ fn matrix() -> Vec<Row> {
         ),
         // A live change of k between steps: one step at k = 1, then k = 3 on the running model
         // (cf = 1: C goes from 32 to 96); the second step is compared.
-        Row {
-            name: "live-k1-to-k3",
-            cfg: Config {
-                experts: 8,
-                top_k: 1,
-                tokens: 256,
-                d: 16,
-                hidden: 24,
-                capacity_factor: 1.0,
-                seed: 9,
-                ..base.clone()
-            },
-            then: Some(Config {
-                experts: 8,
-                top_k: 3,
-                tokens: 256,
-                d: 16,
-                hidden: 24,
-                capacity_factor: 1.0,
-                seed: 9,
-                ..base
-            }),
-        },
+        Row { name: "live-k1-to-k3", cfg: live.clone(), then: Some(Config { top_k: 3, ..live }) },
     ]
 }
 
@@ -727,7 +707,7 @@ fn full_step_parity(label: &str, cfg: &Config, c: &Cpu, g: &moe_playground::gpu:
     }
     bufs.close(label, "f", &st[8..8 + m.e], &want[8..8 + m.e], TOL);
     bufs.close(label, "P", &st[72..72 + m.e], &want[72..72 + m.e], TOL);
-    // The routing the comparison ran on, for the report (and sanity: drops where C < load).
+    // Drop counts from the GPU's slots (reported below), against the reference's.
     let slot = g.read_u32("slot");
     let (dropped, all) = routing::drop_counts(&slot, t, m.k, kk);
     assert_eq!((dropped, all), (c.fw.dropped, c.fw.all_dropped), "{label}: drop counts");
