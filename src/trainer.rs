@@ -348,8 +348,8 @@ impl Trainer for CpuTrainer {
     fn set_live(&mut self, live: LiveKnobs) -> Result<(), ConfigError> {
         let next = self.cfg.with_live(live);
         next.validate()?;
+        self.params.dims.k = next.top_k;
         self.cfg = next;
-        self.params.dims.k = live.top_k;
         Ok(())
     }
     fn train(&mut self, n: u32) {

@@ -1,6 +1,6 @@
 //! Config: every bad value is a typed error naming the field, value and range; URLs round-trip;
 //! a broken URL always yields a valid config plus notices; every preset validates.
-use moe_playground::config::{capacity, Config, Dataset, KEYS};
+use moe_playground::config::{capacity, Config, Dataset, LiveKnobs, KEYS};
 use moe_playground::presets;
 
 fn field_of(f: impl FnOnce(&mut Config)) -> String {
@@ -136,4 +136,37 @@ fn presets_are_valid_and_distinct() {
     assert!(presets::config("dropless").unwrap().capacity_factor.is_infinite());
     assert_eq!(presets::config("dead-experts").unwrap().dataset, Dataset::Regions);
     assert!(presets::config("nope").is_none());
+}
+
+/// The dense twins: one expert always used (k = 1, cf = ∞, no router losses) of width k·H or E·H;
+/// resolving twice changes nothing; live knobs cannot move a twin's routing; a twin too wide for
+/// the limits is refused by name; the key round-trips through the URL.
+#[test]
+fn dense_twins_resolve_and_validate() {
+    use moe_playground::config::DenseTwin;
+    let moe = Config { experts: 8, top_k: 2, hidden: 48, alpha: 0.01, beta: 0.001, ..Config::default() };
+    let active = Config { dense_twin: DenseTwin::Active, ..moe.clone() }.resolved();
+    let total = Config { dense_twin: DenseTwin::Total, ..moe.clone() }.resolved();
+    for (twin, width) in [(&active, 96), (&total, 384)] {
+        assert_eq!((twin.experts, twin.top_k, twin.hidden), (1, 1, width));
+        assert!(twin.capacity_factor.is_infinite() && twin.alpha == 0.0 && twin.beta == 0.0);
+        assert_eq!((twin.seed, twin.tokens, twin.d, twin.lr), (moe.seed, moe.tokens, moe.d, moe.lr));
+        assert_eq!(&twin.resolved(), twin, "idempotent");
+        twin.validate().unwrap();
+        let moved = twin.with_live(LiveKnobs { top_k: 2, capacity_factor: 0.5, alpha: 1.0, lr: 0.01, ..twin.live() });
+        assert_eq!((moved.top_k, moved.alpha, moved.lr), (1, 0.0, 0.01), "routing pinned, lr live");
+        assert!(moved.capacity_factor.is_infinite());
+    }
+    assert_eq!(moe.resolved(), moe, "dense-twin off is the MoE itself");
+    let wide = Config { experts: 16, hidden: 64, dense_twin: DenseTwin::Total, ..Config::default() };
+    let e = wide.validate().unwrap_err();
+    assert_eq!(e.field, "dense-twin");
+    assert!(e.to_string().contains("1024"), "{e}");
+    let q = Config { dense_twin: DenseTwin::Active, eval_every: 50, ..Config::default() }.to_query();
+    assert_eq!(q, "eval-every=50&dense-twin=active");
+    assert_eq!(Config::from_query(&q).unwrap().dense_twin, DenseTwin::Active);
+    assert!(Config::from_query("dense-twin=huge").unwrap_err().to_string().contains("off, active or total"));
+    assert!(Config::from_query("eval-every=-1").is_err());
+    let (c, notes) = Config::from_query_lenient("dense-twin=total&experts=16&hidden=64");
+    assert!(c.validate().is_ok() && !notes.is_empty(), "{notes:?}");
 }

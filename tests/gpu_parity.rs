@@ -842,6 +842,8 @@ fn compare_snapshots(label: &str, g: &Snapshot, c: &Snapshot, tol: f64) -> f64 {
         (s.step, s.steps, s.updates, s.skipped, s.k, s.tokens, s.capacity, s.dropped, s.all_dropped, s.starved)
     };
     assert_eq!(ints(g), ints(c), "{label}: (step, steps, updates, skipped, k, T, C, dropped, all dropped, starved)");
+    assert_eq!((g.assignments, g.eval_step), (c.assignments, c.eval_step), "{label}: assignments, eval step");
+    assert!(g.eval_step > 0, "{label}: the window should hold a held-out evaluation");
     assert_eq!(g.choices, c.choices, "{label}: choices");
     assert_eq!(g.kept, c.kept, "{label}: kept");
     assert_eq!(g.domain_expert, c.domain_expert, "{label}: domain × expert");
@@ -854,6 +856,8 @@ fn compare_snapshots(label: &str, g: &Snapshot, c: &Snapshot, tol: f64) -> f64 {
         ("entropy", g.entropy, c.entropy),
         ("cv", g.cv, c.cv),
         ("max_share", g.max_share, c.max_share),
+        ("eval_ce", g.eval_ce, c.eval_ce),
+        ("eval_accuracy", g.eval_accuracy, c.eval_accuracy),
     ] {
         worst = worst.max(rel(&format!("{label}: {name}"), a, b, tol));
     }
@@ -873,7 +877,9 @@ fn compare_snapshots(label: &str, g: &Snapshot, c: &Snapshot, tol: f64) -> f64 {
 /// the probe's routing included, matches the CPU trainer's.
 #[test]
 fn metrics_window_and_probe_match_reference() {
-    let base = Config { tokens: 96, d: 16, hidden: 24, alpha: 0.05, beta: 0.01, lr: 1e-3, ..Config::default() };
+    // eval_every = 2: each window holds a scheduled held-out pass (after steps 2 and 4).
+    let base =
+        Config { tokens: 96, d: 16, hidden: 24, alpha: 0.05, beta: 0.01, lr: 1e-3, eval_every: 2, ..Config::default() };
     let cases = [
         // Drops in training (C = 24) and in the probe (C = 16 of 64 rows), k = 2.
         ("tokens-e6-k2-cf0.75", Config { experts: 6, top_k: 2, capacity_factor: 0.75, seed: 11, ..base.clone() }),

@@ -5,9 +5,9 @@
 //! `sample_batch` kernel and `Pool::batch` pick the same rows). A fixed probe batch of up to 64
 //! examples feeds the routing heatmap.
 //!
-//! **Held out by construction.** [`held_out`] is a fixed function of an example (its context and
-//! target, or its point): one example in [`HELD_OUT_ONE_IN`] of the whole example space is reserved
-//! for evaluation. The training pool keeps only the others and the evaluation set only these, so no
+//! **Held out by construction.** [`held_out`] is a fixed function of an example's input (its
+//! context, or its point): one input in [`HELD_OUT_ONE_IN`] of the whole input space is reserved for
+//! evaluation. The training pool keeps only the others and the evaluation set only these, so no
 //! evaluation example can ever be a training example, whatever the seed or the step count.
 use crate::config::Dataset;
 
@@ -26,11 +26,14 @@ pub const EVAL_N: usize = 4096;
 pub const HELD_OUT_ONE_IN: u32 = 8;
 
 /// True when the example `ex` (`EX_WORDS` words: the CTX inputs, the target, the domain) belongs to
-/// the reserved evaluation part of the example space. Reads the inputs and the target only, so an
-/// evaluation example and a training example are never equal as (context, target) or as a point.
+/// the reserved evaluation part of the example space. Reads the inputs (the context, or the point)
+/// only: a held-out context never occurs in training at all, with any target, so no evaluation
+/// example can be a training example. (Hashing the target too would be wrong: where a context has
+/// several possible next characters, training would never show the reserved ones after it, and the
+/// model would learn that exactly the held-out answers are impossible.)
 pub fn held_out(ex: &[u32]) -> bool {
     let mut h = 0x5EED_E7A1u32;
-    for &w in &ex[..CTX + 1] {
+    for &w in &ex[..CTX] {
         h = crate::rng::hash(h ^ w);
     }
     h % HELD_OUT_ONE_IN == 0
@@ -133,8 +136,9 @@ mod tests {
 
     /// The split, checked directly: for both data sets and several seeds, no evaluation example
     /// (context + target for tokens, the point and its label for regions) occurs among the training
-    /// examples; every evaluation example is held out and no training example is; the evaluation set
-    /// has `EVAL_N` examples covering every domain; the training batches only draw training examples.
+    /// examples, nor does its context (point) with any target; every evaluation example is held out
+    /// and no training example is; the evaluation set has `EVAL_N` examples covering every domain;
+    /// the training batches only draw training examples.
     #[test]
     fn evaluation_examples_are_never_training_examples() {
         for dataset in [Dataset::Tokens, Dataset::Regions] {
@@ -142,10 +146,12 @@ mod tests {
                 let p = Pool::new(dataset, seed);
                 let key = |ex: &[u32]| ex[..CTX + 1].to_vec();
                 let train: HashSet<Vec<u32>> = p.words.chunks_exact(EX_WORDS).map(key).collect();
+                let contexts: HashSet<&[u32]> = p.words.chunks_exact(EX_WORDS).map(|ex| &ex[..CTX]).collect();
                 assert_eq!(p.eval.len(), EVAL_N * EX_WORDS);
                 let mut domains = [0usize; 4];
                 for ex in p.eval.chunks_exact(EX_WORDS) {
                     assert!(!train.contains(&key(ex)), "{dataset:?} seed {seed}: eval example {ex:?} is trained on");
+                    assert!(!contexts.contains(&ex[..CTX]), "{dataset:?} seed {seed}: eval context {ex:?} is trained on");
                     assert!(held_out(ex));
                     domains[ex[CTX + 1] as usize] += 1;
                 }
@@ -173,6 +179,7 @@ mod tests {
         for w in s.windows(CTX + 1) {
             let mut ex: Vec<u32> = w.iter().map(|&(c, _)| tokens::id(c)).collect();
             ex.push(w[CTX].1 as u32);
+            debug_assert_eq!(ex.len(), EX_WORDS);
             per[w[CTX].1 as usize][held_out(&ex) as usize] += 1;
         }
         for (d, c) in per.iter().enumerate() {
