@@ -67,7 +67,7 @@ fn main() {
     };
     let names = domain_names(base.dataset);
     println!("Held-out CE (nats) after {steps} steps, preset `{preset}`, seeds 1–{seeds}: mean (min–max)\n");
-    println!("| model | FFN params | overall | {} |", names.join(" | "));
+    println!("| model | expert FFN parameters | overall | {} |", names.join(" | "));
     println!("|---|---|---|{}", "---|".repeat(names.len()));
     for (v, (name, cfg)) in variants.iter().enumerate() {
         let r = of(v);

@@ -171,8 +171,8 @@ impl Snapshot {
     }
     /// The load has collapsed: at least half of the experts are starved (below a quarter of a fair
     /// share) and the normalised load entropy is at most 0.6. Measured over 5 seeds (tests/collapse.rs):
-    /// α = 0 ends at entropy 0.02–0.53 with 5–7 of 8 starved; α = 0.01 never goes below 0.66 even in
-    /// its early transient, and ends at 0.97–0.99 with none starved. The page's badge uses this rule.
+    /// α = 0 ends at entropy 0.03–0.54 with 5–7 of 8 starved; α = 0.01 never goes below 0.62 even in
+    /// its early transient, and ends at 0.96–0.99 with none starved. The page's badge uses this rule.
     pub fn collapsed(&self) -> bool {
         let e = self.choices.len() as u32;
         e > 1 && self.steps > 0 && 2 * self.starved >= e && self.entropy <= 0.6

@@ -18,7 +18,7 @@ pub const PRESETS: &[Preset] = &[
         title: "Balanced (Switch top-1, α = 0.01)",
         watch:
             "The balance loss pulls every expert toward a fair share of 1/E: the first few hundred steps are uneven \
-                (up to half the experts nearly idle while the task gradient dominates), then by step ~1000 the load \
+                (up to half the experts nearly idle while the task gradient dominates), then by step ~1100 the load \
                 entropy is ≥ 0.95, the balance loss sits near 1 and under 10 % of assignments are dropped.",
         apply: |c| {
             c.top_k = 1;

@@ -1,13 +1,15 @@
 //! The collapse is real: with the balance loss off (α = 0) and top-1 routing, the router's own
 //! rich-get-richer feedback concentrates the load on one to three experts; with α = 0.01 the same
 //! model, seeds and data end balanced. Measured on load pooled over 100 steps, over 5 seeds, in both
-//! backends. Also: the experts matter — the model does clearly better with them than without.
+//! backends. Also: on held-out data the MoE beats its dense twin at equal active compute.
 //!
-//! Thresholds come from sweeps of 5 seeds × 2000 steps (examples/collapse_sweep.rs; numbers in the
-//! closing note of the engine issue) and both backends. At steps 1101–1200, α = 0 gave max share
-//! 0.43–1.00, entropy 0.02–0.53, 5–7 of 8 experts starved, 52–84 % of assignments dropped (two or
-//! three winners on most seeds, a single winner on seed 3); α = 0.01 gave max share 0.17–0.22,
-//! entropy 0.97–0.99, no starved expert, 4–9 % dropped. The limits below keep a margin.
+//! Thresholds come from sweeps of 5 seeds × 1200 steps (examples/collapse_sweep.rs), re-measured
+//! after the held-out split and the arithmetic format change of the "honest numbers" issue. At steps
+//! 1101–1200 on the CPU reference, α = 0 gave max share 0.54–0.99, entropy 0.03–0.54, 5–7 of 8
+//! experts starved, 51–84 % of assignments dropped (a single winner on seed 2, two or three
+//! elsewhere); α = 0.01 gave max share 0.17–0.19, entropy 0.96–0.99, no starved expert, 5–9 %
+//! dropped. Its early transient reaches 4 starved experts at entropy 0.62 (seed 4, steps 101–200):
+//! the "collapsed" rule (entropy ≤ 0.6) still tells it apart, with little margin.
 mod common;
 use moe_playground::config::{Config, DenseTwin};
 use moe_playground::metrics::Snapshot;
@@ -73,14 +75,16 @@ fn collapse_gpu() {
 }
 
 /// MoE against its dense twin at equal active compute (one FFN of width k·H), on held-out data
-/// (never trained on), and against its own weights with the experts switched off. THRESHOLDS
+/// (never trained on), and against its own weights with the experts switched off: the README's
+/// table, seed 2, 3000 steps (CPU reference, deterministic). Measured: MoE 1.249, dense twin 1.364
+/// (arithmetic 1.364 vs 1.540); over seeds 1–5 the MoE wins on all five, by 0.046–0.131 nats.
 #[test]
-fn experts_matter() {
+fn moe_beats_its_dense_twin_on_held_out_data() {
     let cfg = Config { seed: 2, eval_every: 0, ..presets::config("balanced").unwrap() };
     let mut moe = CpuTrainer::new(&cfg).unwrap();
     let mut dense = CpuTrainer::new(&Config { dense_twin: DenseTwin::Active, ..cfg.clone() }).unwrap();
-    moe.train(STEPS);
-    dense.train(STEPS);
+    moe.train(3000);
+    dense.train(3000);
     let on = moe.evaluate_report();
     let twin = dense.evaluate_report();
     let ablated = evaluate_heldout(moe.params(), moe.pool(), cfg.tokens, 0);
@@ -88,8 +92,10 @@ fn experts_matter() {
         "held-out CE: MoE {:.3} {:?}, dense twin (active) {:.3} {:?}, experts switched off {:.3}",
         on.ce, on.domain_ce, twin.ce, twin.domain_ce, ablated.ce
     );
-    assert!(twin.ce - on.ce >= 0.0, "the MoE should beat its dense twin: {} vs {}", on.ce, twin.ce);
-    assert!(ablated.ce - on.ce >= 0.12, "the trained model relies on its experts: {} vs {}", on.ce, ablated.ce);
+    assert!(twin.ce - on.ce >= 0.05, "the MoE should beat its dense twin: {} vs {}", on.ce, twin.ce);
+    let (a, b) = (on.domain_ce[0], twin.domain_ce[0]);
+    assert!(b - a >= 0.08, "arithmetic: MoE {a} vs dense twin {b}");
+    assert!(ablated.ce - on.ce >= 0.1, "the trained model relies on its experts: {} vs {}", on.ce, ablated.ce);
 }
 
 /// The `dead-experts` lesson (regions): a linear router over 2-D points leaves experts unused with

@@ -36,7 +36,7 @@ pub fn held_out(ex: &[u32]) -> bool {
     for &w in &ex[..CTX] {
         h = crate::rng::hash(h ^ w);
     }
-    h % HELD_OUT_ONE_IN == 0
+    h.is_multiple_of(HELD_OUT_ONE_IN)
 }
 
 /// One batch, as the model reads it. `inputs` holds CTX ids per row (tokens) or the f32 bits of the
@@ -151,7 +151,10 @@ mod tests {
                 let mut domains = [0usize; 4];
                 for ex in p.eval.chunks_exact(EX_WORDS) {
                     assert!(!train.contains(&key(ex)), "{dataset:?} seed {seed}: eval example {ex:?} is trained on");
-                    assert!(!contexts.contains(&ex[..CTX]), "{dataset:?} seed {seed}: eval context {ex:?} is trained on");
+                    assert!(
+                        !contexts.contains(&ex[..CTX]),
+                        "{dataset:?} seed {seed}: eval context {ex:?} is trained on"
+                    );
                     assert!(held_out(ex));
                     domains[ex[CTX + 1] as usize] += 1;
                 }

@@ -14,7 +14,7 @@ mod draw;
 pub mod regionmap;
 mod web;
 
-use crate::config::{Config, Dataset};
+use crate::config::{Config, Dataset, DenseTwin};
 use crate::gpu::GpuTrainer;
 use crate::metrics::Snapshot;
 use crate::model::Dims;
@@ -602,7 +602,20 @@ fn apply(engine: &Rc<RefCell<Engine>>, ui: Ui, next: Config, key: &str) {
             }
         }
     } else {
-        ui.notice.set(Some(format!("restarted training: {} changed", knob_label(key))));
+        let (kh, eh) = (next.top_k * next.hidden, next.experts * next.hidden);
+        let text = match (key, next.dense_twin) {
+            ("dense-twin", DenseTwin::Active) => format!(
+                "restarted training with the dense twin at equal compute: one feed-forward network of width \
+                 k·H = {kh}, used by every token. The routing knobs (top-k, capacity, balance loss) do not apply to it."
+            ),
+            ("dense-twin", DenseTwin::Total) => format!(
+                "restarted training with the dense twin at equal parameters: one feed-forward network of width \
+                 E·H = {eh}, used by every token. The routing knobs (top-k, capacity, balance loss) do not apply to it."
+            ),
+            ("dense-twin", DenseTwin::Off) => "restarted training: back to the mixture of experts.".to_string(),
+            _ => format!("restarted training: {} changed", knob_label(key)),
+        };
+        ui.notice.set(Some(text));
         rebuild(engine.clone(), ui);
     }
 }

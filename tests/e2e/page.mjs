@@ -228,7 +228,7 @@ await scenario("held-out", { webgpu: true, query: "?eval-every=20&tokens=64" }, 
   await shot(page, "held-out");
   await page.locator('[data-testid="dense-twin"]').selectOption("active");
   const notice = await page.locator('[data-testid="notice"]').textContent({ timeout });
-  if (!/restarted training: model/.test(notice)) problems.push(`dense twin notice: ${notice}`);
+  if (!/dense twin at equal compute.*width k·H = 64/.test(notice)) problems.push(`dense twin notice: ${notice}`);
   if (!/dense-twin=active/.test(await page.evaluate(() => location.search))) problems.push("URL does not carry dense-twin=active");
   const s = await waitStep(page, 5);
   console.log(`  held-out evaluations at steps ${steps.join(", ")} (CE ${evals.at(-1)?.[col("eval_ce")]}); dense twin trains (step ${s})`);
