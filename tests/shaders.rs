@@ -30,12 +30,15 @@ fn kernels_fit_webgpu_limits_and_cover_the_step() {
     // Kernels keep per-expert and per-class arrays of 64 in registers (router, embed_grad).
     assert!(moe_playground::data::tokens::VOCAB.len() <= 64);
     const { assert!(moe_playground::config::limits::MAX_EXPERTS <= 64) };
-    for e in kernels::STEP.iter().chain(kernels::PROBE_FORWARD).chain(&["snapshot"]) {
+    let eval_pass: Vec<&str> =
+        ["eval_begin"].into_iter().chain(kernels::EVAL_CHUNK.iter().copied()).chain(["eval_end"]).collect();
+    for e in kernels::STEP.iter().chain(kernels::PROBE_FORWARD).chain(&["snapshot"]).chain(&eval_pass) {
         assert!(kernels::info(e).is_some(), "step uses unknown kernel {e}");
     }
-    // No kernel is orphaned: each entry point runs in the step, the probe pass or the snapshot.
+    // No kernel is orphaned: each entry point runs in the step, the snapshot or the evaluation pass.
     for k in kernels::KERNELS {
-        assert!(kernels::STEP.contains(&k.entry) || k.entry == "snapshot", "kernel {} never runs", k.entry);
+        let runs = kernels::STEP.contains(&k.entry) || k.entry == "snapshot" || eval_pass.contains(&k.entry);
+        assert!(runs, "kernel {} never runs", k.entry);
     }
 }
 
