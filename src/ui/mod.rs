@@ -1126,9 +1126,9 @@ pub fn App() -> impl IntoView {
                         <label class="control" title="train a dense model built from these knobs instead of the MoE, to compare: one feed-forward network of width k·H (the same compute per token as the MoE) or E·H (as many parameters as all experts together); same seed, data and steps">
                             <span class="name">"model"</span>
                             <select data-testid="dense-twin" prop:value=knob("dense-twin") on:change=sk("dense-twin")>
-                                <option value="off">"mixture of experts"</option>
-                                <option value="active">"dense, same compute (width k·H)"</option>
-                                <option value="total">"dense, same parameters (width E·H)"</option>
+                                <option value="off">"MoE"</option>
+                                <option value="active">"dense k·H"</option>
+                                <option value="total">"dense E·H"</option>
                             </select>
                         </label>
                         <label class="control" title="random seed of the initial weights and the data">
