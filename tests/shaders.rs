@@ -31,8 +31,8 @@ fn kernels_fit_webgpu_limits_and_cover_the_step() {
     assert!(moe_playground::data::tokens::VOCAB.len() <= 64);
     const { assert!(moe_playground::config::limits::MAX_EXPERTS <= 64) };
     let eval_pass: Vec<&str> =
-        ["eval_begin"].into_iter().chain(kernels::EVAL_CHUNK.iter().copied()).chain(["eval_end"]).collect();
-    for e in kernels::STEP.iter().chain(kernels::PROBE_FORWARD).chain(&["snapshot"]).chain(&eval_pass) {
+        ["eval_begin"].into_iter().chain(kernels::EVAL_SCORE.iter().copied()).chain(["eval_end"]).collect();
+    for e in kernels::STEP.iter().chain(kernels::FORWARD).chain(&["snapshot"]).chain(&eval_pass) {
         assert!(kernels::info(e).is_some(), "step uses unknown kernel {e}");
     }
     // No kernel is orphaned: each entry point runs in the step, the snapshot or the evaluation pass.

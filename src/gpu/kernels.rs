@@ -63,24 +63,13 @@ pub const STEP: &[&str] = &[
     "advance",
 ];
 
-/// The forward pass of the probe batch (run with the probe uniforms after a snapshot).
-pub const PROBE_FORWARD: &[&str] =
+/// The forward pass of one batch, up to the output head: run with the probe uniforms after a
+/// snapshot, and with the evaluation uniforms for each chunk of the held-out pass.
+pub const FORWARD: &[&str] =
     &["sample_batch", "embed", "router", "capacity", "ffn_hidden", "ffn_out", "combine", "head"];
 
-/// One chunk of the held-out evaluation pass (run with the evaluation uniforms, T rows): the
-/// forward pass, the per-token loss and the chunk's sums.
-pub const EVAL_CHUNK: &[&str] = &[
-    "sample_batch",
-    "embed",
-    "router",
-    "capacity",
-    "ffn_hidden",
-    "ffn_out",
-    "combine",
-    "head",
-    "loss_token",
-    "eval_accum",
-];
+/// After each evaluation chunk's `FORWARD`: the per-token loss and the chunk's sums.
+pub const EVAL_SCORE: &[&str] = &["loss_token", "eval_accum"];
 
 /// What a kernel's grid covers.
 pub enum Grid {

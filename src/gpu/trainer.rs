@@ -393,7 +393,8 @@ impl GpuTrainer {
     fn record_eval(&self, pass: &mut wgpu::ComputePass) {
         self.record(pass, &["eval_begin"], Mode::Eval);
         for _ in 0..EVAL_N.div_ceil(self.dims.t) {
-            self.record(pass, kernels::EVAL_CHUNK, Mode::Eval);
+            self.record(pass, kernels::FORWARD, Mode::Eval);
+            self.record(pass, kernels::EVAL_SCORE, Mode::Eval);
         }
         self.record(pass, &["eval_end"], Mode::Eval);
     }
@@ -535,7 +536,7 @@ impl Trainer for GpuTrainer {
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             self.record(&mut pass, &["snapshot"], Mode::Train);
-            self.record(&mut pass, kernels::PROBE_FORWARD, Mode::Probe);
+            self.record(&mut pass, kernels::FORWARD, Mode::Probe);
         }
         let dst = &self.ring[i].buffer;
         let words = snap_words(self.dims.e);
