@@ -133,14 +133,12 @@ pub struct Eval {
     pub accuracy: f32,
 }
 
-/// A held-out evaluation with its per-domain means (CE and accuracy per domain id).
+/// A held-out evaluation with its mean CE per domain id.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EvalReport {
     pub ce: f32,
     pub accuracy: f32,
     pub domain_ce: Vec<f32>,
-    pub domain_accuracy: Vec<f32>,
-    pub domain_n: Vec<u32>,
 }
 
 /// The CPU twin of the GPU evaluation pass (shaders/metrics.wgsl `eval_begin`, then per chunk the
@@ -152,7 +150,6 @@ pub fn evaluate_heldout(params: &Params<f32>, pool: &Pool, t: usize, cap: usize)
     let mut ce = 0.0f32;
     let mut ok = 0u32;
     let mut dce = [0.0f64; NDOM];
-    let mut dok = [0u32; NDOM];
     let mut dn = [0u32; NDOM];
     for chunk in 0..EVAL_N.div_ceil(t) {
         let b = pool.eval_batch(chunk * t, t);
@@ -162,7 +159,6 @@ pub fn evaluate_heldout(params: &Params<f32>, pool: &Pool, t: usize, cap: usize)
             ok += fw.correct[row];
             let d = (b.domains[row] as usize).min(NDOM - 1);
             dce[d] += fw.ce_t[row] as f64;
-            dok[d] += fw.correct[row];
             dn[d] += 1;
         }
     }
@@ -170,8 +166,6 @@ pub fn evaluate_heldout(params: &Params<f32>, pool: &Pool, t: usize, cap: usize)
         ce: ce / EVAL_N as f32,
         accuracy: ok as f32 / EVAL_N as f32,
         domain_ce: (0..NDOM).map(|d| (dce[d] / dn[d].max(1) as f64) as f32).collect(),
-        domain_accuracy: (0..NDOM).map(|d| dok[d] as f32 / dn[d].max(1) as f32).collect(),
-        domain_n: dn.to_vec(),
     }
 }
 
@@ -220,11 +214,6 @@ impl CpuTrainer {
             last: None,
             eval: Eval::default(),
         }
-    }
-
-    /// The latest held-out evaluation.
-    pub fn last_eval(&self) -> Eval {
-        self.eval
     }
 
     /// Held-out evaluation of the current weights with the current knobs, per domain too.
