@@ -500,8 +500,9 @@ impl Trainer for GpuTrainer {
         for i in 0..n {
             self.record(&mut pass, kernels::STEP, Mode::Train);
             let step = self.steps + i + 1;
-            if i + 1 == n {
-                // The last step's routing, for `last_trace`, before anything reuses the buffers.
+            // The last step's routing, for `last_trace` (native only: the page never reads it),
+            // before an evaluation or probe pass reuses the buffers.
+            if cfg!(not(target_arch = "wasm32")) && i + 1 == n {
                 drop(pass);
                 for (src, copy, words) in trace_copies(&self.dims) {
                     enc.copy_buffer_to_buffer(&self.buffers[src], 0, &self.buffers[copy], 0, (words * 4) as u64);
