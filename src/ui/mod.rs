@@ -776,9 +776,9 @@ pub fn App() -> impl IntoView {
                 }
             }
             let mut series = vec![
-                ("training cross-entropy", RGBColor(0, 114, 178), pts(|p| p.ce)),
-                ("held-out cross-entropy", RGBColor(0, 0, 0), held_out),
-                ("balance loss aux", RGBColor(213, 94, 0), pts(|p| p.aux)),
+                ("training CE", RGBColor(0, 114, 178), pts(|p| p.ce)),
+                ("held-out CE", RGBColor(0, 0, 0), held_out),
+                ("balance aux", RGBColor(213, 94, 0), pts(|p| p.aux)),
             ];
             if ui.cfg.with_untracked(|c| c.beta > 0.0) {
                 series.push(("z-loss", RGBColor(0, 158, 115), pts(|p| p.z)));
