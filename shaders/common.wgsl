@@ -11,7 +11,8 @@ struct U {
     b2: f32, eps: f32, clip: f32, rows: u32,
     o_emb: u32, o_win: u32, o_bin: u32, o_wr: u32,
     o_w1: u32, o_b1: u32, o_w2: u32, o_b2: u32,
-    o_wo: u32, o_bo: u32, eval_n: u32, pad1: u32,
+    o_wo: u32, o_bo: u32, eval_n: u32, policy: u32,
+    gamma: f32, pad2: u32, pad3: u32, pad4: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
@@ -53,6 +54,9 @@ struct U {
 @group(0) @binding(36) var<storage, read_write> win_f: array<f32>;  // metrics window, float sums
 @group(0) @binding(37) var<storage, read_write> win_u: array<u32>;  // metrics window, counts
 @group(0) @binding(38) var<storage, read_write> snap: array<u32>;   // metrics snapshot record
+@group(0) @binding(39) var<storage, read_write> rkey: array<u32>;   // [T, 2] hash key, random draw
+@group(0) @binding(40) var<storage, read_write> scores: array<f32>; // [T, E] what the top-k chose on
+@group(0) @binding(41) var<storage, read_write> order: array<u32>;  // [T] the drop policy's token order
 
 const WG: u32 = 64u;
 const CTX: u32 = 4u;
@@ -61,9 +65,12 @@ const NDOM: u32 = 4u;
 const MAXE: u32 = 64u;
 const DROPPED: u32 = 0xffffffffu;
 const UNUSED: u32 = 0xfffffffeu;
+const RANDOM: u32 = 0xfffffffdu;
 // stats: [0] ce [1] aux [2] z [3] accuracy [4] total loss; f_i at 8, P_i at 8 + 64.
 const ST_F: u32 = 8u;
 const ST_P: u32 = 72u;
+// The router's per-expert bias (aux-free), kept across steps.
+const ST_BIAS: u32 = 136u;
 // state words of the held-out evaluation: the running pass (chunk, CE sum as f32 bits, correct
 // count) and its last result (CE mean and accuracy as f32 bits, the training step it followed).
 const ST_EVAL_CHUNK: u32 = 4u;
@@ -89,7 +96,13 @@ fn is_finite(v: f32) -> bool {
     return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
 }
 
-// An assignment is live when it was chosen (r < k) and kept (not over capacity).
+// An assignment is live when it was chosen (r < k), not dropped at random and kept (not over
+// capacity).
 fn live(s: u32) -> bool {
-    return s < UNUSED;
+    return s < RANDOM;
+}
+
+// A chosen assignment that contributes nothing: over capacity or dropped at random.
+fn is_dropped(s: u32) -> bool {
+    return s == DROPPED || s == RANDOM;
 }

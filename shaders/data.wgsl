@@ -2,7 +2,8 @@
 
 // [T] threads: row t of the batch = pool example hash(seed, step, t) % N (crate::rng::sample_index),
 // probe example t when u.probe = 1, or held-out example (chunk·T + t) mod eval_n when u.probe = 2
-// (the held-out examples follow the N training examples in `pool`; twin: Pool::eval_batch).
+// (the held-out examples follow the N training examples in `pool`; twin: Pool::eval_batch); and
+// the row's router words in `rkey`.
 @compute @workgroup_size(64)
 fn sample_batch(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) li: u32) {
@@ -23,6 +24,18 @@ fn sample_batch(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         tgt[t] = pool[ex * EXW + CTX];
         dom[t] = pool[ex * EXW + CTX + 1u];
     }
+    // The router words (twin: routing::route_keys): the hash key, and a random draw in training
+    // steps only (crate::rng::draw).
+    if (u.tokens == 1u) {
+        rkey[t * 2u] = inp[t * CTX + CTX - 1u];
+    } else {
+        let cx = u32(clamp(floor((bitcast<f32>(inp[t * CTX]) + 1.0) * 4.0), 0.0, 7.0));
+        let cy = u32(clamp(floor((bitcast<f32>(inp[t * CTX + 1u]) + 1.0) * 4.0), 0.0, 7.0));
+        rkey[t * 2u] = cy * 8u + cx;
+    }
+    var draw = 0u;
+    if (u.probe == 0u) { draw = pcg_hash((u.seed ^ 0xa511e9b3u) ^ pcg_hash(state[0] ^ pcg_hash(t))); }
+    rkey[t * 2u + 1u] = draw;
 }
 
 // [T·d] threads: x0 = Σ_j emb[j, id_j] (tokens) or W_in·[px, py] + b_in (regions);

@@ -2,12 +2,43 @@
 // combining expert outputs into the residual stream, and the gate gradient.
 
 var<workgroup> part: array<u32, 256>;
+var<workgroup> part_all: array<u32, 256>;
 var<workgroup> total: u32;
 
-// One 256-thread workgroup per expert e. The priority sequence is q = r·T + t (all first choices in
-// token order, then all second choices, …). Each thread counts e's assignments in its contiguous
-// chunk of q, thread 0 scans the 256 counts, and each thread then hands out slots in order:
-// slot < C is kept (and listed in lists[e, slot]), the rest are DROPPED.
+// [T] threads: the drop policy's token order (twin: routing::drop_order). Thread t computes its
+// rank, the number of tokens that go before it, and writes order[rank] = t: position keeps token
+// order; probability puts higher max-probability first; random sorts by the draw (0 outside
+// training: token order); ties by position. O(T) per thread, no atomics.
+@compute @workgroup_size(64)
+fn drop_order(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let t = flat(wid, nwg, li);
+    if (t >= u.t) { return; }
+    if (u.policy == 0u) { order[t] = t; return; }
+    var rank = 0u;
+    if (u.policy == 1u) {
+        var best = probs[t * u.e];
+        for (var e = 1u; e < u.e; e++) { best = max(best, probs[t * u.e + e]); }
+        for (var o = 0u; o < u.t; o++) {
+            var b = probs[o * u.e];
+            for (var e = 1u; e < u.e; e++) { b = max(b, probs[o * u.e + e]); }
+            if (b > best || (b == best && o < t)) { rank++; }
+        }
+    } else {
+        let d = rkey[t * 2u + 1u];
+        for (var o = 0u; o < u.t; o++) {
+            let c = rkey[o * 2u + 1u];
+            if (c < d || (c == d && o < t)) { rank++; }
+        }
+    }
+    order[rank] = t;
+}
+
+// One 256-thread workgroup per expert e. The priority sequence is q = r·T + i for the token
+// t = order[i] (all first choices in the drop policy's order, then all second choices, …). Each
+// thread counts e's assignments in its contiguous chunk of q (all of them for `counts`, and those not
+// dropped at random for slots), thread 0 scans the 256 counts, and each thread then hands out slots
+// in order: slot < C is kept (and listed in lists[e, slot]), the rest are DROPPED; RANDOM stays.
 @compute @workgroup_size(256)
 fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let e = wid.x;
@@ -16,31 +47,35 @@ fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     let q0 = min(li * chunk, n);
     let q1 = min(q0 + chunk, n);
     var cnt = 0u;
+    var cnt_all = 0u;
     for (var q = q0; q < q1; q++) {
-        let t = q % u.t;
-        let r = q / u.t;
-        if (topk[t * u.kmax + r] == e) { cnt++; }
+        let a = order[q % u.t] * u.kmax + q / u.t;
+        if (topk[a] == e) {
+            cnt_all++;
+            if (slot[a] != RANDOM) { cnt++; }
+        }
     }
     part[li] = cnt;
+    part_all[li] = cnt_all;
     workgroupBarrier();
     if (li == 0u) {
         var run = 0u;
+        var run_all = 0u;
         for (var j = 0u; j < 256u; j++) {
             let c = part[j];
             part[j] = run;
             run += c;
+            run_all += part_all[j];
         }
         total = run;
-        counts[e] = run;
+        counts[e] = run_all;
         kept[e] = min(run, u.cap);
     }
     workgroupBarrier();
     var s = part[li];
     for (var q = q0; q < q1; q++) {
-        let t = q % u.t;
-        let r = q / u.t;
-        let a = t * u.kmax + r;
-        if (topk[a] == e) {
+        let a = order[q % u.t] * u.kmax + q / u.t;
+        if (topk[a] == e && slot[a] != RANDOM) {
             if (s < u.cap) {
                 slot[a] = s;
                 lists[e * u.t + s] = a;

@@ -31,7 +31,7 @@ fn metrics_accum(@builtin(local_invocation_index) li: u32) {
         var all = 0u;
         for (var t = 0u; t < u.t; t++) {
             var n = 0u;
-            for (var r = 0u; r < u.k; r++) { if (slot[t * u.kmax + r] == DROPPED) { n++; } }
+            for (var r = 0u; r < u.k; r++) { if (is_dropped(slot[t * u.kmax + r])) { n++; } }
             dropped += n;
             if (n == u.k) { all++; }
         }

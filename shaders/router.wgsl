@@ -1,26 +1,23 @@
-// The router: logits, softmax, top-k and gates (forward); its gradient through the gates, the
-// Switch balance loss and the ST-MoE z-loss (backward). A new router kind is one more `route_*`
-// function selected by u.router (crate::config::RouterKind::id), with its twin in src/model/routing.rs.
+// The router: logits and softmax (`router`), the router unit's choice (`route`: experts, gates,
+// random drops, scores; the units are in shaders/routers/, dispatched on u.router by generated
+// code), the unit's per-step update (`route_update`); backward: the gradient through the unit's
+// gates, the Switch balance loss and the ST-MoE z-loss (`router_grad`), and dW_r (`router_wgrad`).
+// Twins: src/model/forward.rs `router`, `route`; src/model/routers/; backward.rs `router_grad`.
 
-// Softmax top-k (Switch for k = 1, Mixtral for k ≥ 2): the k largest probabilities, ties to the lower
-// index; k = 1 keeps the raw probability as gate, k ≥ 2 renormalises over the chosen k.
-fn route_softmax_topk(t: u32, pr: ptr<function, array<f32, 64>>) {
+// Helpers for router units (twins in src/model/routers/mod.rs).
+
+// The k largest of scores[t, ·] (ties to the lower index) into topk[t, 0..k]; ranks k.. UNUSED.
+fn select_topk(t: u32) {
     var taken: array<bool, 64>;
     for (var e = 0u; e < u.e; e++) { taken[e] = false; }
-    var s = 0.0;
     for (var r = 0u; r < u.k; r++) {
         var best = UNUSED;
         for (var e = 0u; e < u.e; e++) {
             if (taken[e]) { continue; }
-            if (best == UNUSED || (*pr)[e] > (*pr)[best]) { best = e; }
+            if (best == UNUSED || scores[t * u.e + e] > scores[t * u.e + best]) { best = e; }
         }
         taken[best] = true;
         topk[t * u.kmax + r] = best;
-        s += (*pr)[best];
-    }
-    for (var r = 0u; r < u.k; r++) {
-        let p = (*pr)[topk[t * u.kmax + r]];
-        if (u.k == 1u) { gates[t * u.kmax + r] = p; } else { gates[t * u.kmax + r] = p / s; }
     }
     for (var r = u.k; r < u.kmax; r++) {
         topk[t * u.kmax + r] = UNUSED;
@@ -28,7 +25,44 @@ fn route_softmax_topk(t: u32, pr: ptr<function, array<f32, 64>>) {
     }
 }
 
-// [T] threads: logits = W_r·x, p = softmax, lse, then the router kind's choice.
+// Gates from the router probabilities of the chosen experts: the raw p for k = 1 (Switch),
+// renormalised over the chosen k for k ≥ 2 (Mixtral, GShard).
+fn prob_gates(t: u32) {
+    var s = 0.0;
+    for (var r = 0u; r < u.k; r++) { s += probs[t * u.e + topk[t * u.kmax + r]]; }
+    for (var r = 0u; r < u.k; r++) {
+        let p = probs[t * u.e + topk[t * u.kmax + r]];
+        if (u.k == 1u) { gates[t * u.kmax + r] = p; } else { gates[t * u.kmax + r] = p / s; }
+    }
+}
+
+// Backward of prob_gates: d loss / d p from d loss / d gates.
+fn prob_gates_grad(t: u32, dp: ptr<function, array<f32, 64>>) {
+    let kk = u.kmax;
+    if (u.k == 1u) {
+        let i = topk[t * kk];
+        (*dp)[i] += dg[t * kk];
+        return;
+    }
+    var s = 0.0;
+    var sdot = 0.0;
+    for (var r = 0u; r < u.k; r++) {
+        let i = topk[t * kk + r];
+        s += probs[t * u.e + i];
+        sdot += dg[t * kk + r] * probs[t * u.e + i];
+    }
+    for (var r = 0u; r < u.k; r++) {
+        let i = topk[t * kk + r];
+        (*dp)[i] += dg[t * kk + r] / s - sdot / (s * s);
+    }
+}
+
+// A uniform draw in [0, 1) from a 32-bit word, exact in f32 (24 bits).
+fn unit_draw(w: u32) -> f32 {
+    return f32(w >> 8u) * (1.0 / 16777216.0);
+}
+
+// [T] threads: logits = W_r·x, p = softmax, lse.
 @compute @workgroup_size(64)
 fn router(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) li: u32) {
@@ -45,19 +79,32 @@ fn router(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     for (var e = 0u; e < u.e; e++) { m = max(m, lg[e]); }
     var s = 0.0;
     for (var e = 0u; e < u.e; e++) { s += exp(lg[e] - m); }
-    var pr: array<f32, 64>;
-    for (var e = 0u; e < u.e; e++) {
-        pr[e] = exp(lg[e] - m) / s;
-        probs[t * u.e + e] = pr[e];
-    }
+    for (var e = 0u; e < u.e; e++) { probs[t * u.e + e] = exp(lg[e] - m) / s; }
     lse[t] = m + log(s);
-    switch u.router {
-        default: { route_softmax_topk(t, &pr); }
-    }
 }
 
-// [T] threads: d loss / d logits. Gate gradients dg flow to the chosen probabilities (k = 1: the raw
-// p; k ≥ 2: through the renormalisation), the balance loss adds α·E·f_i/T to every p_i (f_i is a
+// [T] threads: the router unit's choice for token t. Slots of the live ranks start at 0 (the unit
+// marks RANDOM the assignments it drops; `capacity` hands out the rest).
+@compute @workgroup_size(64)
+fn route(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) li: u32) {
+    let t = flat(wid, nwg, li);
+    if (t >= u.t) { return; }
+    for (var r = 0u; r < u.k; r++) { slot[t * u.kmax + r] = 0u; }
+    route_unit(t);
+}
+
+// [E] threads, after a training step: the router unit's per-expert update (the aux-free bias).
+@compute @workgroup_size(64)
+fn route_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) li: u32) {
+    let e = flat(wid, nwg, li);
+    if (e >= u.e) { return; }
+    route_update_unit(e);
+}
+
+// [T] threads: d loss / d logits. Gate gradients dg flow to the chosen probabilities as the router
+// unit says (route_grad_<unit>), the balance loss adds α·E·f_i/T to every p_i (f_i is a
 // count, not differentiable), softmax maps dp to dlogits, and the z-loss adds β·2·lse·p/T.
 @compute @workgroup_size(64)
 fn router_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -66,23 +113,7 @@ fn router_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     if (t >= u.t) { return; }
     var dp: array<f32, 64>;
     for (var e = 0u; e < u.e; e++) { dp[e] = 0.0; }
-    let kk = u.kmax;
-    if (u.k == 1u) {
-        let i = topk[t * kk];
-        dp[i] += dg[t * kk];
-    } else {
-        var s = 0.0;
-        var sdot = 0.0;
-        for (var r = 0u; r < u.k; r++) {
-            let i = topk[t * kk + r];
-            s += probs[t * u.e + i];
-            sdot += dg[t * kk + r] * probs[t * u.e + i];
-        }
-        for (var r = 0u; r < u.k; r++) {
-            let i = topk[t * kk + r];
-            dp[i] += dg[t * kk + r] / s - sdot / (s * s);
-        }
-    }
+    route_grad_unit(t, &dp);
     let tk = f32(u.t * u.k);
     let tf = f32(u.t);
     let ef = f32(u.e);

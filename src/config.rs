@@ -25,27 +25,104 @@ impl Dataset {
     }
 }
 
-/// The router family. Each variant is one WGSL function in shaders/router.wgsl (selected by
-/// `Uniforms::router`) and one function in src/model/routing.rs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RouterKind {
-    /// Softmax over experts, top-k by probability (Switch for k = 1, Mixtral-style renormalised
-    /// gates for k ≥ 2), capacity by priority, Switch balance loss and ST-MoE z-loss.
-    #[serde(rename = "softmax-topk")]
-    SoftmaxTopK,
-}
+/// The router: an index into the registry [`crate::model::routers::ROUTERS`] (one entry per
+/// router unit; its CPU twin, its WGSL and its description sit together there). Serialised by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct RouterKind(pub u8);
 
 impl RouterKind {
+    /// The router named `name` (its CLI/URL value), if registered.
+    pub fn from_name(name: &str) -> Option<RouterKind> {
+        crate::model::routers::ROUTERS.iter().position(|r| r.name == name).map(|i| RouterKind(i as u8))
+    }
+    /// Every registered router, in registry order.
+    pub fn all() -> impl Iterator<Item = RouterKind> {
+        (0..crate::model::routers::ROUTERS.len()).map(|i| RouterKind(i as u8))
+    }
+    pub fn info(self) -> &'static crate::model::routers::RouterInfo {
+        &crate::model::routers::ROUTERS[self.0 as usize]
+    }
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+    /// The id the shaders switch on (the position of its WGSL unit in shaders/routers/).
+    pub fn id(self) -> u32 {
+        crate::gpu::kernels::router_id(self.name())
+    }
+}
+
+impl Serialize for RouterKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for RouterKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RouterKind, D::Error> {
+        let name = String::deserialize(d)?;
+        RouterKind::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown router {name:?}")))
+    }
+}
+
+/// The balance loss added to the cross-entropy with weight α.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Balance {
+    /// Switch Transformer: aux = E·Σ f_i·P_i (1 for uniform routing).
+    #[default]
+    Switch,
+    /// No balance loss (α has no effect).
+    None,
+}
+
+impl Balance {
+    pub const ALL: &'static [Balance] = &[Balance::Switch, Balance::None];
     pub fn name(self) -> &'static str {
         match self {
-            RouterKind::SoftmaxTopK => "softmax-topk",
+            Balance::Switch => "switch",
+            Balance::None => "none",
         }
+    }
+    pub fn from_name(name: &str) -> Option<Balance> {
+        Self::ALL.iter().copied().find(|b| b.name() == name)
     }
     /// The id the shaders switch on.
     pub fn id(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Which assignments keep a slot when an expert is over capacity (always rank by rank: every first
+/// choice before any second choice); the policy orders the tokens within a rank.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DropPolicy {
+    /// Token order (the batch position): later tokens are dropped first.
+    #[default]
+    Position,
+    /// Batch-prioritised routing (Riquelme et al. 2021): tokens by their highest router
+    /// probability, descending (ties by position).
+    Probability,
+    /// A fresh random token order every training step, deterministic per seed (position order
+    /// in evaluation and the probe).
+    Random,
+}
+
+impl DropPolicy {
+    pub const ALL: &'static [DropPolicy] = &[DropPolicy::Position, DropPolicy::Probability, DropPolicy::Random];
+    pub fn name(self) -> &'static str {
         match self {
-            RouterKind::SoftmaxTopK => 0,
+            DropPolicy::Position => "position",
+            DropPolicy::Probability => "probability",
+            DropPolicy::Random => "random",
         }
+    }
+    pub fn from_name(name: &str) -> Option<DropPolicy> {
+        Self::ALL.iter().copied().find(|b| b.name() == name)
+    }
+    /// The id the shaders switch on.
+    pub fn id(self) -> u32 {
+        self as u32
     }
 }
 
@@ -130,6 +207,22 @@ pub struct Config {
     /// Train a dense twin of this config instead of the MoE (structural; see [`Config::resolved`]).
     #[serde(default)]
     pub dense_twin: DenseTwin,
+    /// The balance loss (live).
+    #[serde(default)]
+    pub balance: Balance,
+    /// Which assignments an expert over capacity drops (live).
+    #[serde(default)]
+    pub drop_policy: DropPolicy,
+    /// Bias step γ of the aux-free router (live): b_i ← b_i + γ·sign(mean load − load_i).
+    #[serde(default = "default_gamma")]
+    pub gamma: f32,
+}
+
+/// Default γ of the aux-free router's bias update.
+pub const DEFAULT_GAMMA: f32 = 1e-3;
+
+fn default_gamma() -> f32 {
+    DEFAULT_GAMMA
 }
 
 /// Default `eval_every`: one held-out pass (4096 examples, forward only) every 200 steps costs
@@ -144,7 +237,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             dataset: Dataset::Tokens,
-            router: RouterKind::SoftmaxTopK,
+            router: RouterKind::default(),
             seed: 1,
             d: 32,
             hidden: 64,
@@ -162,6 +255,9 @@ impl Default for Config {
             experts_off: false,
             eval_every: DEFAULT_EVAL_EVERY,
             dense_twin: DenseTwin::Off,
+            balance: Balance::Switch,
+            drop_policy: DropPolicy::Position,
+            gamma: DEFAULT_GAMMA,
         }
     }
 }
@@ -189,6 +285,10 @@ fn err(field: &'static str, value: impl fmt::Display, allowed: impl Into<String>
 /// The knobs a running model takes without a rebuild.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LiveKnobs {
+    pub router: RouterKind,
+    pub balance: Balance,
+    pub drop_policy: DropPolicy,
+    pub gamma: f32,
     pub top_k: usize,
     pub capacity_factor: f32,
     pub alpha: f32,
@@ -220,6 +320,9 @@ pub const KEYS: &[&str] = &[
     "experts-off",
     "eval-every",
     "dense-twin",
+    "balance",
+    "drop-policy",
+    "gamma",
 ];
 
 fn field_name(key: &str) -> &'static str {
@@ -264,8 +367,20 @@ impl Config {
         }
     }
 
+    /// The balance-loss weight the step uses: α, or 0 with `balance = none`.
+    pub fn alpha_effective(&self) -> f32 {
+        match self.balance {
+            Balance::None => 0.0,
+            _ => self.alpha,
+        }
+    }
+
     pub fn live(&self) -> LiveKnobs {
         LiveKnobs {
+            router: self.router,
+            balance: self.balance,
+            drop_policy: self.drop_policy,
+            gamma: self.gamma,
             top_k: self.top_k,
             capacity_factor: self.capacity_factor,
             alpha: self.alpha,
@@ -281,6 +396,10 @@ impl Config {
     /// no router losses): only lr, clipping, the experts-off ablation and `eval_every` move.
     pub fn with_live(&self, live: LiveKnobs) -> Config {
         let next = Config {
+            router: live.router,
+            balance: live.balance,
+            drop_policy: live.drop_policy,
+            gamma: live.gamma,
             top_k: live.top_k,
             capacity_factor: live.capacity_factor,
             alpha: live.alpha,
@@ -294,7 +413,7 @@ impl Config {
         if self.dense_twin == DenseTwin::Off || self.experts != 1 {
             next
         } else {
-            Config { top_k: 1, capacity_factor: f32::INFINITY, alpha: 0.0, beta: 0.0, ..next }
+            Config { router: RouterKind::default(), top_k: 1, capacity_factor: f32::INFINITY, alpha: 0.0, beta: 0.0, ..next }
         }
     }
 
@@ -309,7 +428,16 @@ impl Config {
             DenseTwin::Active => self.top_k * self.hidden,
             DenseTwin::Total => self.experts * self.hidden,
         };
-        Config { experts: 1, top_k: 1, capacity_factor: f32::INFINITY, alpha: 0.0, beta: 0.0, hidden, ..self.clone() }
+        Config {
+            router: RouterKind::default(),
+            experts: 1,
+            top_k: 1,
+            capacity_factor: f32::INFINITY,
+            alpha: 0.0,
+            beta: 0.0,
+            hidden,
+            ..self.clone()
+        }
     }
 
     /// True when `other` differs only in live knobs (so no rebuild is needed).
@@ -368,6 +496,27 @@ impl Config {
                 return Err(err("grad-clip", c, "gradient clip must be > 0 (or none)"));
             }
         }
+        if !self.gamma.is_finite() || !(0.0..=1.0).contains(&self.gamma) {
+            return Err(err("gamma", self.gamma, "bias step must be in 0..=1"));
+        }
+        let r = self.router.info();
+        if let Some(k) = r.k {
+            if self.top_k != k && self.dense_twin == DenseTwin::Off {
+                return Err(err(
+                    "top-k",
+                    self.top_k,
+                    format!("the {} router routes every token to exactly {k} experts: set k = {k}", r.name),
+                ));
+            }
+        }
+        if !r.balances.contains(&self.balance) {
+            let names: Vec<&str> = r.balances.iter().map(|b| b.name()).collect();
+            return Err(err(
+                "balance",
+                self.balance.name(),
+                format!("the {} router allows balance {}", r.name, names.join(" or ")),
+            ));
+        }
         if self.eval_every > MAX_EVAL_EVERY {
             return Err(err("eval-every", self.eval_every, format!("must be in 0..={MAX_EVAL_EVERY} (0 = never)")));
         }
@@ -416,11 +565,24 @@ impl Config {
                 }
             }
             "router" => {
-                self.router = match t {
-                    "softmax-topk" => RouterKind::SoftmaxTopK,
-                    _ => return Err(err("router", format!("{v:?}"), "must be softmax-topk")),
-                }
+                self.router = RouterKind::from_name(t).ok_or_else(|| {
+                    let names: Vec<&str> = RouterKind::all().map(|r| r.name()).collect();
+                    err("router", format!("{v:?}"), format!("must be one of {}", names.join(", ")))
+                })?
             }
+            "balance" => {
+                self.balance = Balance::from_name(t).ok_or_else(|| {
+                    let names: Vec<&str> = Balance::ALL.iter().map(|b| b.name()).collect();
+                    err("balance", format!("{v:?}"), format!("must be one of {}", names.join(", ")))
+                })?
+            }
+            "drop-policy" => {
+                self.drop_policy = DropPolicy::from_name(t).ok_or_else(|| {
+                    let names: Vec<&str> = DropPolicy::ALL.iter().map(|b| b.name()).collect();
+                    err("drop-policy", format!("{v:?}"), format!("must be one of {}", names.join(", ")))
+                })?
+            }
+            "gamma" => self.gamma = parse_f32(key, t)?,
             "seed" => self.seed = parse_num(key, t, "an integer in 0..=4294967295")?,
             "d" => self.d = parse_num(key, t, "a positive integer")?,
             "hidden" => self.hidden = parse_num(key, t, "a positive integer")?,
@@ -488,6 +650,9 @@ impl Config {
             "experts-off" => self.experts_off.to_string(),
             "eval-every" => self.eval_every.to_string(),
             "dense-twin" => self.dense_twin.name().to_string(),
+            "balance" => self.balance.name().to_string(),
+            "drop-policy" => self.drop_policy.name().to_string(),
+            "gamma" => fmt_f32(self.gamma),
             _ => return None,
         })
     }

@@ -17,6 +17,12 @@ pub fn hash3(seed: u32, step: u32, row: u32) -> u32 {
     hash(seed ^ hash(step ^ hash(row)))
 }
 
+/// The random draw of row `row` at training step `step`, for routers and drop policies
+/// (shaders/data.wgsl `sample_batch` writes the same word into `rkey`).
+pub fn draw(seed: u32, step: u32, row: u32) -> u32 {
+    hash3(seed ^ 0xA511_E9B3, step, row)
+}
+
 /// The pool index of batch row `row` at training step `step` (shaders/common.wgsl: `sample_index`).
 pub fn sample_index(seed: u32, step: u32, row: u32, pool: u32) -> u32 {
     hash3(seed, step, row) % pool

@@ -9,8 +9,9 @@ use crate::data::{Batch, Pool, CTX, EVAL_N, PROBE};
 use crate::metrics::{balance, Probe, Snapshot, NDOM};
 use crate::model::adam::{adam_step, AdamHyper};
 use crate::model::backward::backward;
-use crate::model::forward::{forward, Forward};
-use crate::model::routing::DROPPED;
+use crate::model::forward::{forward_routed, Forward, Routing};
+use crate::model::routers;
+use crate::model::routing::{self, DROPPED, RANDOM};
 use crate::model::{Dims, Params};
 use serde::Serialize;
 
@@ -147,13 +148,21 @@ pub struct EvalReport {
 /// capacity `cap`, CE and correct predictions summed in f32 in row order over the first `EVAL_N`
 /// rows (the last chunk wraps around to fill its batch; those extra rows are not scored).
 pub fn evaluate_heldout(params: &Params<f32>, pool: &Pool, t: usize, cap: usize) -> EvalReport {
+    let plain = Routing::plain(params, &pool.eval_batch(0, t));
+    evaluate_heldout_routed(params, pool, t, cap, &plain)
+}
+
+/// [`evaluate_heldout`] with the routing of `rt` (its router, drop policy and bias; the keys are
+/// each chunk's own, without random draws).
+pub fn evaluate_heldout_routed(params: &Params<f32>, pool: &Pool, t: usize, cap: usize, rt: &Routing<f32>) -> EvalReport {
     let mut ce = 0.0f32;
     let mut ok = 0u32;
     let mut dce = [0.0f64; NDOM];
     let mut dn = [0u32; NDOM];
     for chunk in 0..EVAL_N.div_ceil(t) {
         let b = pool.eval_batch(chunk * t, t);
-        let fw = forward(params, &b, cap);
+        let keys = routing::route_keys(&b, params.dims.tokens, 0, None);
+        let fw = forward_routed(params, &b, cap, Routing { keys, ..rt.clone() });
         for row in 0..t.min(EVAL_N - chunk * t) {
             ce += fw.ce_t[row];
             ok += fw.correct[row];
@@ -183,6 +192,8 @@ pub struct CpuTrainer {
     ready: std::collections::VecDeque<Snapshot>,
     last: Option<(Batch, Forward<f32>)>,
     eval: Eval,
+    /// The router's per-expert bias (aux-free), kept across steps and router switches.
+    bias: Vec<f32>,
 }
 
 impl CpuTrainer {
@@ -213,12 +224,30 @@ impl CpuTrainer {
             ready: Default::default(),
             last: None,
             eval: Eval::default(),
+            bias: vec![0.0; e],
         }
+    }
+
+    /// The routing of a batch under the current knobs: training step `step` (with its random
+    /// draws) or None (evaluation, probe).
+    pub fn routing(&self, b: &Batch, step: Option<u32>) -> Routing<f32> {
+        Routing {
+            router: self.cfg.router,
+            policy: self.cfg.drop_policy,
+            keys: routing::route_keys(b, self.params.dims.tokens, self.cfg.seed, step),
+            bias: self.bias.clone(),
+        }
+    }
+
+    /// The router's per-expert bias.
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
     }
 
     /// Held-out evaluation of the current weights with the current knobs, per domain too.
     pub fn evaluate_report(&self) -> EvalReport {
-        evaluate_heldout(&self.params, &self.pool, self.cfg.tokens, self.cfg.capacity())
+        let rt = self.routing(&self.pool.eval_batch(0, self.cfg.tokens), None);
+        evaluate_heldout_routed(&self.params, &self.pool, self.cfg.tokens, self.cfg.capacity(), &rt)
     }
 
     pub fn params(&self) -> &Params<f32> {
@@ -236,8 +265,8 @@ impl CpuTrainer {
 
     fn one_step(&mut self) {
         let b = self.batch(self.step);
-        let fw = forward(&self.params, &b, self.cfg.capacity());
-        let (alpha, beta) = (self.cfg.alpha, self.cfg.beta);
+        let fw = forward_routed(&self.params, &b, self.cfg.capacity(), self.routing(&b, Some(self.step)));
+        let (alpha, beta) = (self.cfg.alpha_effective(), self.cfg.beta);
         let loss = fw.loss(alpha, beta);
         let bw = backward(&self.params, &b, &fw, alpha, beta);
         let hyper = AdamHyper {
@@ -248,6 +277,8 @@ impl CpuTrainer {
             clip: self.cfg.grad_clip,
         };
         let ok = adam_step(&mut self.params.w, &mut self.m, &mut self.v, &bw.grads, self.updates + 1, loss, hyper);
+        // `route_update`: the router unit's per-expert state, from this step's choices.
+        routers::unit::<f32>(self.cfg.router).update(&mut self.bias, &fw.assign.counts, self.cfg.top_k, self.cfg.gamma);
         self.step += 1;
         if ok {
             self.updates += 1;
@@ -289,7 +320,7 @@ impl CpuTrainer {
     pub fn probe(&self) -> Probe {
         let b = self.pool.probe_batch();
         let cap = self.cfg.capacity_for(PROBE);
-        let fw = forward(&self.params, &b, cap);
+        let fw = forward_routed(&self.params, &b, cap, self.routing(&b, None));
         probe_from(&self.params.dims, &b, &fw)
     }
 }
@@ -307,7 +338,7 @@ pub fn probe_from(dims: &Dims, b: &Batch, fw: &Forward<f32>) -> Probe {
         gates: (0..rows).flat_map(|t| (0..k).map(move |r| (t, r))).map(|(t, r)| fw.gates[pick(t, r)]).collect(),
         dropped: (0..rows)
             .flat_map(|t| (0..k).map(move |r| (t, r)))
-            .map(|(t, r)| fw.assign.slot[pick(t, r)] == DROPPED)
+            .map(|(t, r)| matches!(fw.assign.slot[pick(t, r)], DROPPED | RANDOM))
             .collect(),
         inputs: b.inputs[..rows * CTX].to_vec(),
         targets: b.targets.clone(),

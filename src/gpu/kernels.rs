@@ -31,6 +31,12 @@ pub fn source(family: &str) -> Option<String> {
     FAMILIES.iter().find(|(f, _)| *f == family).map(|(_, body)| format!("{COMMON}\n{body}"))
 }
 
+/// The shaders' id of router unit `name` (its position in shaders/routers/); a registered router
+/// without a WGSL unit is a build mistake that `tests/shaders.rs` reports.
+pub fn router_id(name: &str) -> u32 {
+    ROUTER_UNITS.iter().position(|n| *n == name).unwrap_or(u32::MAX as usize) as u32
+}
+
 pub fn info(entry: &str) -> Option<&'static KernelInfo> {
     KERNELS.iter().find(|k| k.entry == entry)
 }
@@ -40,6 +46,8 @@ pub const STEP: &[&str] = &[
     "sample_batch",
     "embed",
     "router",
+    "route",
+    "drop_order",
     "capacity",
     "ffn_hidden",
     "ffn_out",
@@ -59,6 +67,7 @@ pub const STEP: &[&str] = &[
     "embed_grad",
     "grad_norm",
     "adam",
+    "route_update",
     "metrics_accum",
     "advance",
 ];
@@ -66,7 +75,7 @@ pub const STEP: &[&str] = &[
 /// The forward pass of one batch, up to the output head: run with the probe uniforms after a
 /// snapshot, and with the evaluation uniforms for each chunk of the held-out pass.
 pub const FORWARD: &[&str] =
-    &["sample_batch", "embed", "router", "capacity", "ffn_hidden", "ffn_out", "combine", "head"];
+    &["sample_batch", "embed", "router", "route", "drop_order", "capacity", "ffn_hidden", "ffn_out", "combine", "head"];
 
 /// After each evaluation chunk's `FORWARD`: the per-token loss and the chunk's sums.
 pub const EVAL_SCORE: &[&str] = &["loss_token", "eval_accum"];
@@ -83,7 +92,8 @@ pub enum Grid {
 pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
     let (t, d, h, e, k, kk, v) = (m.t, m.d, m.h, m.e, m.k, m.kmax, m.v);
     Grid::Threads(match entry {
-        "sample_batch" | "router" | "router_grad" | "loss_token" => t,
+        "sample_batch" | "router" | "route" | "drop_order" | "router_grad" | "loss_token" => t,
+        "route_update" => e,
         "embed" | "combine" | "input_grad" | "head_dx" => t * d,
         "embed_grad" => crate::data::CTX * d,
         "router_wgrad" => e * d,

@@ -10,7 +10,7 @@ use super::uniforms::Uniforms;
 use crate::config::{Config, ConfigError, LiveKnobs};
 use crate::data::{Pool, CTX, EVAL_N, EX_WORDS, PROBE};
 use crate::metrics::{snap_words, Probe, Snapshot};
-use crate::model::routing::DROPPED;
+use crate::model::routing::{DROPPED, RANDOM};
 use crate::model::{Dims, Layout, Params};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::trainer::Trace;
@@ -18,6 +18,11 @@ use crate::trainer::{argmax, Trainer};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// Words of `stats`: losses (8), f and P (64 each), the router bias (64).
+pub const STATS_WORDS: usize = 8 + 128 + 64;
+/// Where the router bias starts in `stats` (shaders/common.wgsl `ST_BIAS`).
+pub const ST_BIAS: usize = 136;
 
 /// Staging buffers in the metrics ring.
 const RING: usize = 3;
@@ -50,13 +55,15 @@ pub enum Mode {
 fn trace_copies(m: &Dims) -> Vec<(&'static str, &'static str, usize)> {
     vec![
         ("logits", "tr_logits", m.t * m.e),
+        ("scores", "tr_scores", m.t * m.e),
+        ("rkey", "tr_rkey", m.t * 2),
         ("probs", "tr_probs", m.t * m.e),
         ("topk", "tr_topk", m.t * m.kmax),
         ("gates", "tr_gates", m.t * m.kmax),
         ("slot", "tr_slot", m.t * m.kmax),
         ("counts", "tr_counts", m.e),
         ("kept", "tr_kept", m.e),
-        ("stats", "tr_stats", 8),
+        ("stats", "tr_stats", STATS_WORDS),
     ]
 }
 
@@ -175,7 +182,10 @@ impl GpuTrainer {
             ("ce_t", rows),
             ("correct", rows),
             ("dout", rows * dims.v),
-            ("stats", 8 + 128),
+            ("stats", STATS_WORDS),
+            ("rkey", rows * 2),
+            ("scores", rows * e),
+            ("order", rows),
             ("dh", rows * dims.d),
             ("dg", rows * kk),
             ("dpre", rows * kk * dims.h),
@@ -466,7 +476,7 @@ impl GpuTrainer {
             probs: parts["probs"].iter().map(|&w| f32::from_bits(w)).collect(),
             topk: pick("topk"),
             gates: pick("gates").into_iter().map(f32::from_bits).collect(),
-            dropped: pick("slot").into_iter().map(|s| s == DROPPED).collect(),
+            dropped: pick("slot").into_iter().map(|s| s == DROPPED || s == RANDOM).collect(),
             inputs: parts["inp"].to_vec(),
             targets: parts["tgt"].to_vec(),
             domains: parts["dom"].to_vec(),

@@ -43,7 +43,13 @@ pub struct Uniforms {
     pub o_bo: u32,
     /// Examples in the held-out evaluation set (they follow the training examples in `pool`).
     pub eval_n: u32,
-    pub pad1: u32,
+    /// The drop policy (`DropPolicy::id`).
+    pub policy: u32,
+    /// The aux-free router's bias step γ.
+    pub gamma: f32,
+    pub pad2: u32,
+    pub pad3: u32,
+    pub pad4: u32,
 }
 
 impl Uniforms {
@@ -67,7 +73,7 @@ impl Uniforms {
             n_params: layout.total as u32,
             clip_on: cfg.grad_clip.is_some() as u32,
             n_dom: crate::metrics::NDOM as u32,
-            alpha: cfg.alpha,
+            alpha: cfg.alpha_effective(),
             beta: cfg.beta,
             lr: cfg.lr,
             b1: cfg.adam_beta1,
@@ -86,7 +92,11 @@ impl Uniforms {
             o_wo: layout.wo.start as u32,
             o_bo: layout.bo.start as u32,
             eval_n: crate::data::EVAL_N as u32,
-            pad1: 0,
+            policy: cfg.drop_policy.id(),
+            gamma: cfg.gamma,
+            pad2: 0,
+            pad3: 0,
+            pad4: 0,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Backward pass of the reference, written out by hand. Stage names match the WGSL entry points.
-use super::routing::UNUSED;
+use super::routers::{self, RouteIn};
+use super::routing;
 use super::{Dims, Forward, Params, Real};
 use crate::data::{Batch, CTX};
 
@@ -20,7 +21,7 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
     let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut g = vec![F::zero(); l.total];
     let tf = F::of(m.t as f64);
-    let live = |a: usize| fw.assign.slot[a] < UNUSED;
+    let live = |a: usize| routing::live(fw.assign.slot[a]);
 
     // `head_wgrad`: dWo, dbo.
     for v in 0..m.v {
@@ -123,28 +124,18 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
             g[l.b1.start + e * m.h + j] = acc;
         }
     }
-    // `router_grad`: through the gates, the balance loss and the z-loss, then softmax.
+    // `router_grad`: through the gates (the router unit's part), the balance loss and the z-loss,
+    // then softmax.
     let mut dlog = vec![F::zero(); m.t * m.e];
     let tk = F::of((m.t * m.k) as f64);
     let ef = F::of(m.e as f64);
+    let rt = &fw.routing;
+    let unit = routers::unit::<F>(rt.router);
+    let ri = RouteIn { e: m.e, k: m.k, kmax: kk, logits: &fw.logits, probs: &fw.probs, bias: &rt.bias, keys: &rt.keys };
     for t in 0..m.t {
         let pr = &fw.probs[t * m.e..(t + 1) * m.e];
         let mut dp = vec![F::zero(); m.e];
-        if m.k == 1 {
-            dp[fw.topk[t * kk] as usize] += dg[t * kk];
-        } else {
-            let mut s = F::zero();
-            let mut sdot = F::zero();
-            for r in 0..m.k {
-                let i = fw.topk[t * kk + r] as usize;
-                s += pr[i];
-                sdot += dg[t * kk + r] * pr[i];
-            }
-            for r in 0..m.k {
-                let i = fw.topk[t * kk + r] as usize;
-                dp[i] += dg[t * kk + r] / s - sdot / (s * s);
-            }
-        }
+        unit.gate_grad(t, &ri, &fw.topk[t * kk..(t + 1) * kk], &dg[t * kk..(t + 1) * kk], &mut dp);
         let mut dot = F::zero();
         for e in 0..m.e {
             let f_e = F::of(fw.assign.counts[e] as f64) / tk;

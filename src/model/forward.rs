@@ -1,7 +1,31 @@
 //! Forward pass of the reference. Stage names match the WGSL entry points.
-use super::routing::{self, Assignment, UNUSED};
+use super::routers::{self, RouteIn, RouteOut};
+use super::routing::{self, Assignment};
 use super::{Dims, Params, Real};
+use crate::config::{DropPolicy, RouterKind};
 use crate::data::{Batch, CTX};
+
+/// How a forward pass routes, besides the weights: the router unit, the drop policy, the per-token
+/// router words ([T, 2]: hash key, random draw; `routing::route_keys`) and the router's bias [E].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Routing<F> {
+    pub router: RouterKind,
+    pub policy: DropPolicy,
+    pub keys: Vec<u32>,
+    pub bias: Vec<F>,
+}
+
+impl<F: Real> Routing<F> {
+    /// Softmax top-k, position order, no bias, the keys of an evaluation batch (no random draws).
+    pub fn plain(p: &Params<F>, b: &Batch) -> Routing<F> {
+        Routing {
+            router: RouterKind::default(),
+            policy: DropPolicy::Position,
+            keys: routing::route_keys(b, p.dims.tokens, 0, None),
+            bias: vec![F::zero(); p.dims.e],
+        }
+    }
+}
 
 /// Every intermediate of one forward pass (what backward and the parity tests read).
 #[derive(Clone, Debug)]
@@ -13,6 +37,9 @@ pub struct Forward<F> {
     pub lse: Vec<F>,    // [T] logsumexp of the router logits
     pub topk: Vec<u32>, // [T, K] chosen experts, best first; UNUSED for r ≥ k
     pub gates: Vec<F>,  // [T, K]
+    pub scores: Vec<F>, // [T, E] what the top-k chose on (the router unit's scores)
+    pub order: Vec<u32>, // [T] the drop policy's token order
+    pub routing: Routing<F>,
     pub assign: Assignment,
     /// The live top-k and the capacity this pass ran with.
     pub k: usize,
@@ -66,20 +93,13 @@ pub fn embed<F: Real>(p: &Params<F>, b: &Batch) -> (Vec<F>, Vec<F>) {
     (x0, x)
 }
 
-/// Full forward pass of batch `b` (T = its rows) for live top-k `p.dims.k` and capacity `cap`.
-pub fn forward<F: Real>(p: &Params<F>, b: &Batch, cap: usize) -> Forward<F> {
-    let m = Dims { t: b.len(), ..p.dims };
-    let (kk, l) = (m.kmax, &p.layout);
-    let w = &p.w;
-    let (x0, x) = embed(p, b);
-
-    // `router`: logits, softmax, top-k, gates.
-    let mut logits = vec![F::zero(); m.t * m.e];
-    let mut probs = vec![F::zero(); m.t * m.e];
-    let mut lse = vec![F::zero(); m.t];
-    let mut topk = vec![UNUSED; m.t * kk];
-    let mut gates = vec![F::zero(); m.t * kk];
-    for t in 0..m.t {
+/// `router`: logits = W_r·x, their softmax p and logsumexp, per token.
+pub fn router<F: Real>(p: &Params<F>, x: &[F], t: usize) -> (Vec<F>, Vec<F>, Vec<F>) {
+    let (m, l, w) = (&p.dims, &p.layout, &p.w);
+    let mut logits = vec![F::zero(); t * m.e];
+    let mut probs = vec![F::zero(); t * m.e];
+    let mut lse = vec![F::zero(); t];
+    for t in 0..t {
         for e in 0..m.e {
             let mut acc = F::zero();
             for c in 0..m.d {
@@ -88,18 +108,39 @@ pub fn forward<F: Real>(p: &Params<F>, b: &Batch, cap: usize) -> Forward<F> {
             logits[t * m.e + e] = acc;
         }
         let (pr, ls) = routing::softmax(&logits[t * m.e..(t + 1) * m.e]);
-        let chosen = routing::top_k(&pr, m.k);
-        let g = routing::gates(&pr, &chosen);
-        for r in 0..m.k {
-            topk[t * kk + r] = chosen[r];
-            gates[t * kk + r] = g[r];
-        }
         probs[t * m.e..(t + 1) * m.e].copy_from_slice(&pr);
         lse[t] = ls;
     }
+    (logits, probs, lse)
+}
 
-    // `capacity`: slots by priority.
-    let assign = routing::assign(&topk, m.t, m.k, kk, m.e, cap);
+/// `route`: the router unit's choice for every token (experts, gates, random drops, scores).
+pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], r: &Routing<F>) -> RouteOut<F> {
+    let i = RouteIn { e: m.e, k: m.k, kmax: m.kmax, logits, probs, bias: &r.bias, keys: &r.keys };
+    let unit = routers::unit::<F>(r.router);
+    let mut o = RouteOut::new(m.t, m.e, m.kmax);
+    for t in 0..m.t {
+        unit.route(t, &i, &mut o);
+    }
+    o
+}
+
+/// Full forward pass of batch `b` (T = its rows) for live top-k `p.dims.k` and capacity `cap`, with
+/// plain softmax top-k routing ([`Routing::plain`]).
+pub fn forward<F: Real>(p: &Params<F>, b: &Batch, cap: usize) -> Forward<F> {
+    forward_routed(p, b, cap, Routing::plain(p, b))
+}
+
+/// Full forward pass with the given routing.
+pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing<F>) -> Forward<F> {
+    let m = Dims { t: b.len(), ..p.dims };
+    let (kk, l) = (m.kmax, &p.layout);
+    let w = &p.w;
+    let (x0, x) = embed(p, b);
+    let (logits, probs, lse) = router(p, &x, m.t);
+    let RouteOut { topk, gates, random, scores } = route(&m, &logits, &probs, &rt);
+    let order = routing::drop_order(rt.policy, &probs, &rt.keys, m.t, m.e);
+    let assign = routing::assign_ordered(&topk, &random, &order, m.t, m.k, kk, m.e, cap);
 
     // `ffn_hidden`, `ffn_out`: per kept assignment.
     let mut hid = vec![F::zero(); m.t * kk * m.h];
@@ -107,7 +148,7 @@ pub fn forward<F: Real>(p: &Params<F>, b: &Batch, cap: usize) -> Forward<F> {
     for t in 0..m.t {
         for r in 0..m.k {
             let a = t * kk + r;
-            if assign.slot[a] >= UNUSED {
+            if !routing::live(assign.slot[a]) {
                 continue;
             }
             let e = topk[a] as usize;
@@ -135,7 +176,7 @@ pub fn forward<F: Real>(p: &Params<F>, b: &Batch, cap: usize) -> Forward<F> {
             let mut acc = x[t * m.d + c];
             for r in 0..m.k {
                 let a = t * kk + r;
-                if assign.slot[a] < UNUSED {
+                if routing::live(assign.slot[a]) {
                     acc += gates[a] * y[a * m.d + c];
                 }
             }
@@ -202,6 +243,9 @@ pub fn forward<F: Real>(p: &Params<F>, b: &Batch, cap: usize) -> Forward<F> {
         lse,
         topk,
         gates,
+        scores,
+        order,
+        routing: rt,
         assign,
         k: m.k,
         cap,

@@ -8,6 +8,7 @@ pub mod backward;
 pub mod forward;
 pub mod params;
 pub mod real;
+pub mod routers;
 pub mod routing;
 
 pub use forward::Forward;

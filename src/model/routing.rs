@@ -3,12 +3,69 @@
 //! over the chosen k for k ≥ 2 (Mixtral); capacity C = ceil(cf·T·k/E) per expert, filled by
 //! priority (every first choice in token order, then every second choice, ...).
 //! shaders/router.wgsl and shaders/dispatch.wgsl implement the same rules; tests hold both to them.
+//! The router units (which experts a token picks) are in src/model/routers/.
 use super::Real;
 
 /// `slot` value of an assignment over capacity.
 pub const DROPPED: u32 = u32::MAX;
 /// `slot`/`topk` value of ranks r ≥ k (buffers hold k_max ranks; only the first k are live).
 pub const UNUSED: u32 = u32::MAX - 1;
+/// `slot` value of an assignment the router dropped at random before capacity (gshard-top2).
+pub const RANDOM: u32 = u32::MAX - 2;
+
+/// An assignment is live when it was chosen (r < k), not dropped at random and kept.
+pub fn live(slot: u32) -> bool {
+    slot < RANDOM
+}
+
+/// Why an assignment is not live: `kept`, `capacity` or `random` (and `unused` for r ≥ k).
+pub fn drop_reason(slot: u32) -> &'static str {
+    match slot {
+        DROPPED => "capacity",
+        RANDOM => "random",
+        UNUSED => "unused",
+        _ => "kept",
+    }
+}
+
+/// The per-token words routers read, [T, 2]: the hash key (the current input token id for tokens,
+/// the cell of an 8 × 8 grid over [-1, 1]² for regions) and a random draw (training steps only:
+/// `step` = Some; 0 in evaluation and the probe). shaders/data.wgsl `sample_batch` writes the same.
+pub fn route_keys(b: &crate::data::Batch, tokens: bool, seed: u32, step: Option<u32>) -> Vec<u32> {
+    use crate::data::CTX;
+    let mut out = vec![0u32; b.len() * 2];
+    for t in 0..b.len() {
+        out[t * 2] = if tokens {
+            b.inputs[t * CTX + CTX - 1]
+        } else {
+            let [x, y] = b.point(t);
+            let cell = |v: f32| ((v + 1.0) * 4.0).floor().clamp(0.0, 7.0) as u32;
+            cell(y) * 8 + cell(x)
+        };
+        out[t * 2 + 1] = step.map_or(0, |s| crate::rng::draw(seed, s, t as u32));
+    }
+    out
+}
+
+/// `drop_order`: the token order within a rank in which capacity slots are handed out. Position:
+/// 0, 1, …; probability: by the token's highest router probability, descending; random: by the
+/// token's random draw, ascending; ties by position.
+pub fn drop_order<F: Real>(policy: crate::config::DropPolicy, probs: &[F], keys: &[u32], t: usize, e: usize) -> Vec<u32> {
+    use crate::config::DropPolicy;
+    let mut order: Vec<u32> = (0..t as u32).collect();
+    match policy {
+        DropPolicy::Position => {}
+        DropPolicy::Probability => {
+            let best: Vec<F> =
+                (0..t).map(|i| probs[i * e..(i + 1) * e].iter().copied().fold(probs[i * e], F::max)).collect();
+            order.sort_by(|&a, &b| {
+                best[b as usize].partial_cmp(&best[a as usize]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b))
+            });
+        }
+        DropPolicy::Random => order.sort_by_key(|&i| (keys[i as usize * 2 + 1], i)),
+    }
+    order
+}
 
 /// Softmax of one row; returns (probabilities, logsumexp).
 pub fn softmax<F: Real>(logits: &[F]) -> (Vec<F>, F) {
@@ -68,33 +125,54 @@ pub struct Assignment {
 /// Capacity C per expert; priority: all first choices in token order, then all second choices, …
 /// `topk` is [T, K] (K = `kmax`), of which ranks `0..k` are live.
 pub fn assign(topk: &[u32], t: usize, k: usize, kmax: usize, e: usize, cap: usize) -> Assignment {
+    let order: Vec<u32> = (0..t as u32).collect();
+    assign_ordered(topk, &vec![false; t * kmax], &order, t, k, kmax, e, cap)
+}
+
+/// `capacity`: C slots per expert, handed out rank by rank (every first choice before any second
+/// choice) and within a rank in `order` (see [`drop_order`]). An assignment dropped at `random`
+/// counts as a choice (`counts`, the balance loss's f) but takes no slot.
+#[allow(clippy::too_many_arguments)]
+pub fn assign_ordered(
+    topk: &[u32],
+    random: &[bool],
+    order: &[u32],
+    t: usize,
+    k: usize,
+    kmax: usize,
+    e: usize,
+    cap: usize,
+) -> Assignment {
     let mut a =
         Assignment { slot: vec![UNUSED; t * kmax], counts: vec![0; e], kept: vec![0; e], lists: vec![UNUSED; e * t] };
     for r in 0..k {
-        for tok in 0..t {
-            let i = topk[tok * kmax + r] as usize;
-            let n = a.counts[i] as usize;
-            if n < cap {
-                a.slot[tok * kmax + r] = n as u32;
-                a.lists[i * t + n] = (tok * kmax + r) as u32;
-            } else {
-                a.slot[tok * kmax + r] = DROPPED;
-            }
+        for &tok in order {
+            let id = tok as usize * kmax + r;
+            let i = topk[id] as usize;
             a.counts[i] += 1;
+            if random[id] {
+                a.slot[id] = RANDOM;
+                continue;
+            }
+            let n = a.kept[i] as usize;
+            if n < cap {
+                a.slot[id] = n as u32;
+                a.lists[i * t + n] = id as u32;
+                a.kept[i] += 1;
+            } else {
+                a.slot[id] = DROPPED;
+            }
         }
-    }
-    for i in 0..e {
-        a.kept[i] = a.counts[i].min(cap as u32);
     }
     a
 }
 
-/// (assignments dropped, tokens with every choice dropped).
+/// (assignments dropped, for capacity or at random; tokens with every choice dropped).
 pub fn drop_counts(slot: &[u32], t: usize, k: usize, kmax: usize) -> (u32, u32) {
     let mut dropped = 0;
     let mut all = 0;
     for tok in 0..t {
-        let d = (0..k).filter(|&r| slot[tok * kmax + r] == DROPPED).count();
+        let d = (0..k).filter(|&r| matches!(slot[tok * kmax + r], DROPPED | RANDOM)).count();
         dropped += d as u32;
         all += (d == k) as u32;
     }

@@ -1,0 +1,53 @@
+//! `aux-free`: loss-free balancing (DeepSeek-V3, 2024; Wang et al. 2024). A per-expert bias b is
+//! added to the router logits only to choose the top k; the gates come from the unbiased
+//! probabilities (raw p for k = 1, renormalised over the chosen for k ≥ 2). After each training
+//! step b_i ← b_i + γ·sign(mean load − load_i), load_i = the step's choices of expert i.
+//! WGSL twin: shaders/routers/aux-free.wgsl.
+use super::{prob_gates, prob_gates_grad, put, top_k, RouteIn, RouteOut, Router, RouterInfo};
+use crate::config::Balance;
+use crate::model::Real;
+
+pub const INFO: RouterInfo = RouterInfo {
+    name: "aux-free",
+    label: "loss-free bias (DeepSeek-V3)",
+    help: "Each expert has a bias added to its router score only when choosing experts. After every step \
+           the bias of an overloaded expert goes down by γ and that of an underloaded one goes up, so load \
+           evens out without a balance loss (α defaults to 0). The gates use the router's own probabilities.",
+    paper: "DeepSeek-AI 2024 (DeepSeek-V3); Wang et al. 2024",
+    k: None,
+    balances: &[Balance::None, Balance::Switch],
+    knobs: &["gamma"],
+    default_alpha: Some(0.0),
+    learned: true,
+    has_bias: true,
+};
+
+pub struct AuxFree;
+
+impl<F: Real> Router<F> for AuxFree {
+    fn route(&self, t: usize, i: &RouteIn<F>, o: &mut RouteOut<F>) {
+        let row = &mut o.scores[t * i.e..(t + 1) * i.e];
+        for (e, s) in row.iter_mut().enumerate() {
+            *s = i.logits_of(t)[e] + i.bias[e];
+        }
+        let chosen = top_k(row, i.k);
+        put(t, i.kmax, &chosen, &prob_gates(i.probs_of(t), &chosen), o);
+    }
+    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], dg: &[F], dp: &mut [F]) {
+        prob_gates_grad(i.probs_of(t), topk, dg, i.k, dp);
+    }
+    fn update(&self, bias: &mut [F], counts: &[u32], k: usize, gamma: F) {
+        // mean load = T·k / E; compared in integers (load_i·E against T·k), so sign(0) is exact.
+        let e = counts.len() as u64;
+        let total: u64 = counts.iter().map(|&c| c as u64).sum();
+        let _ = k;
+        for (b, &c) in bias.iter_mut().zip(counts) {
+            let (load, mean) = (c as u64 * e, total);
+            if load < mean {
+                *b += gamma;
+            } else if load > mean {
+                *b = *b - gamma;
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Router units. A router decides, per token, which experts it goes to (`route`), how the gate
+//! gradients reach the router probabilities (`gate_grad`), and what per-expert state it updates
+//! after a training step (`update`). Each unit is one file here (its CPU twin, the reference) and one
+//! file in shaders/routers/ with the same name (its WGSL: `route_<name>`, `route_grad_<name>`,
+//! `route_update_<name>`); build.rs generates the shaders' dispatch from that folder.
+//!
+//! Adding a router: write `src/model/routers/<name>.rs` (an `INFO` and a unit struct implementing
+//! [`Router`]), write `shaders/routers/<name>.wgsl` (the three functions), and add one line to
+//! [`registry!`] below. Config, URL, CLI, page and the parity and gradient tests pick it up from
+//! [`ROUTERS`].
+//!
+//! Shared stages around the unit (`router`: logits, softmax; `drop_order`, `capacity`; the balance
+//! and z losses in `router_grad`) are in src/model/routing.rs and forward.rs/backward.rs.
+use super::routing;
+use super::Real;
+use crate::config::{Balance, RouterKind};
+
+pub mod aux_free;
+pub mod gshard_top2;
+pub mod hash;
+pub mod softmax_topk;
+
+/// What a router is, for the config, the CLI's help and the page.
+#[derive(Debug)]
+pub struct RouterInfo {
+    /// CLI/URL value; also the file names of its units.
+    pub name: &'static str,
+    /// The page's selector label.
+    pub label: &'static str,
+    /// One plain-language paragraph for the page and `--help`.
+    pub help: &'static str,
+    /// The paper (authors, year).
+    pub paper: &'static str,
+    /// Some(k): the router works for this k only.
+    pub k: Option<usize>,
+    /// Balance losses it can be combined with (the first is its default).
+    pub balances: &'static [Balance],
+    /// Knob keys only this router uses (the page shows them only with it).
+    pub knobs: &'static [&'static str],
+    /// α when the router is selected without one (aux-free balances without a loss).
+    pub default_alpha: Option<f32>,
+    /// False when the router has no learned choice (hash): W_r gets no gate gradient.
+    pub learned: bool,
+    /// True when it keeps a per-expert bias (shown on the page, traced).
+    pub has_bias: bool,
+}
+
+/// One batch's router inputs (rows t of [T, E] buffers; `keys` is [T, 2]: hash key, random draw).
+pub struct RouteIn<'a, F> {
+    pub e: usize,
+    pub k: usize,
+    pub kmax: usize,
+    pub logits: &'a [F],
+    pub probs: &'a [F],
+    pub bias: &'a [F],
+    pub keys: &'a [u32],
+}
+
+impl<F: Real> RouteIn<'_, F> {
+    pub fn probs_of(&self, t: usize) -> &[F] {
+        &self.probs[t * self.e..(t + 1) * self.e]
+    }
+    pub fn logits_of(&self, t: usize) -> &[F] {
+        &self.logits[t * self.e..(t + 1) * self.e]
+    }
+}
+
+/// What `route` writes for token t: rows of [T, K] (`topk`, `gates`, `random`: the assignment is
+/// dropped at random before capacity) and of [T, E] (`scores`: what the top-k chose on).
+pub struct RouteOut<F> {
+    pub topk: Vec<u32>,
+    pub gates: Vec<F>,
+    pub random: Vec<bool>,
+    pub scores: Vec<F>,
+}
+
+impl<F: Real> RouteOut<F> {
+    pub fn new(t: usize, e: usize, kmax: usize) -> RouteOut<F> {
+        RouteOut {
+            topk: vec![routing::UNUSED; t * kmax],
+            gates: vec![F::zero(); t * kmax],
+            random: vec![false; t * kmax],
+            scores: vec![F::zero(); t * e],
+        }
+    }
+}
+
+/// A router unit's CPU twin.
+pub trait Router<F: Real>: Sync {
+    /// `route`: the experts, gates, random drops and scores of token `t`.
+    fn route(&self, t: usize, i: &RouteIn<F>, o: &mut RouteOut<F>);
+    /// The gate part of `router_grad`: add d loss / d p of token `t` (p = the softmax of the
+    /// logits) into `dp`, from the gate gradients `dg` (its k_max ranks) and its chosen `topk`.
+    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], dg: &[F], dp: &mut [F]);
+    /// `route_update`: after a training step, from its per-expert choice counts.
+    fn update(&self, _bias: &mut [F], _counts: &[u32], _k: usize, _gamma: F) {}
+}
+
+/// The registry: one line per router unit (module :: unit struct). Order = ids in the config.
+macro_rules! registry {
+    ($($m:ident :: $unit:ident),* $(,)?) => {
+        /// Every router, in the order the page and `--help` list them.
+        pub const ROUTERS: &[RouterInfo] = &[$($m::INFO),*];
+        /// The CPU twin of router `r`.
+        pub fn unit<F: Real>(r: RouterKind) -> &'static dyn Router<F> {
+            let all: &[&'static dyn Router<F>] = &[$(&$m::$unit),*];
+            all[r.0 as usize]
+        }
+    };
+}
+
+registry! {
+    softmax_topk::SoftmaxTopK,
+    gshard_top2::GShardTop2,
+    hash::Hash,
+    aux_free::AuxFree,
+}
+
+// ---- helpers shared by several units (their WGSL twins are in shaders/router.wgsl) ----
+
+/// The k largest of `scores`, largest first; ties go to the lower expert index.
+pub fn top_k<F: Real>(scores: &[F], k: usize) -> Vec<u32> {
+    routing::top_k(scores, k)
+}
+
+/// Gates from the router probabilities of the chosen experts: the raw p for k = 1 (Switch), p
+/// renormalised over the chosen k for k ≥ 2 (Mixtral, GShard).
+pub fn prob_gates<F: Real>(p: &[F], chosen: &[u32]) -> Vec<F> {
+    routing::gates(p, chosen)
+}
+
+/// Write token t's chosen experts and gates into `o` (ranks ≥ k stay UNUSED / 0).
+pub fn put<F: Real>(t: usize, kmax: usize, chosen: &[u32], gates: &[F], o: &mut RouteOut<F>) {
+    for (r, (&c, &g)) in chosen.iter().zip(gates).enumerate() {
+        o.topk[t * kmax + r] = c;
+        o.gates[t * kmax + r] = g;
+    }
+}
+
+/// Backward of [`prob_gates`]: d loss / d p from d loss / d gates.
+pub fn prob_gates_grad<F: Real>(p: &[F], topk: &[u32], dg: &[F], k: usize, dp: &mut [F]) {
+    if k == 1 {
+        dp[topk[0] as usize] += dg[0];
+        return;
+    }
+    let mut s = F::zero();
+    let mut sdot = F::zero();
+    for r in 0..k {
+        let i = topk[r] as usize;
+        s += p[i];
+        sdot += dg[r] * p[i];
+    }
+    for r in 0..k {
+        let i = topk[r] as usize;
+        dp[i] += dg[r] / s - sdot / (s * s);
+    }
+}
+
+/// A uniform draw in [0, 1) from a 32-bit word, exact in f32 (24 bits).
+pub fn unit_draw(word: u32) -> f32 {
+    (word >> 8) as f32 * (1.0 / 16_777_216.0)
+}

@@ -1,0 +1,35 @@
+//! `softmax-topk`: the k largest router probabilities (ties to the lower index); k = 1 keeps the raw
+//! probability as gate (Switch, Fedus et al. 2021), k ≥ 2 renormalises over the chosen k (Mixtral,
+//! Jiang et al. 2024). WGSL twin: shaders/routers/softmax-topk.wgsl.
+use super::{prob_gates, prob_gates_grad, put, top_k, RouteIn, RouteOut, Router, RouterInfo};
+use crate::config::Balance;
+use crate::model::Real;
+
+pub const INFO: RouterInfo = RouterInfo {
+    name: "softmax-topk",
+    label: "softmax top-k (Switch / Mixtral)",
+    help: "Each token goes to the k experts with the highest router probability. With k = 1 the expert's \
+           output is scaled by that probability (Switch); with k ≥ 2 the chosen probabilities are \
+           rescaled to sum to 1 (Mixtral).",
+    paper: "Fedus et al. 2021; Jiang et al. 2024",
+    k: None,
+    balances: &[Balance::Switch, Balance::None],
+    knobs: &[],
+    default_alpha: None,
+    learned: true,
+    has_bias: false,
+};
+
+pub struct SoftmaxTopK;
+
+impl<F: Real> Router<F> for SoftmaxTopK {
+    fn route(&self, t: usize, i: &RouteIn<F>, o: &mut RouteOut<F>) {
+        let p = i.probs_of(t);
+        let chosen = top_k(p, i.k);
+        put(t, i.kmax, &chosen, &prob_gates(p, &chosen), o);
+        o.scores[t * i.e..(t + 1) * i.e].copy_from_slice(p);
+    }
+    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], dg: &[F], dp: &mut [F]) {
+        prob_gates_grad(i.probs_of(t), topk, dg, i.k, dp);
+    }
+}
