@@ -413,7 +413,14 @@ impl Config {
         if self.dense_twin == DenseTwin::Off || self.experts != 1 {
             next
         } else {
-            Config { router: RouterKind::default(), top_k: 1, capacity_factor: f32::INFINITY, alpha: 0.0, beta: 0.0, ..next }
+            Config {
+                router: RouterKind::default(),
+                top_k: 1,
+                capacity_factor: f32::INFINITY,
+                alpha: 0.0,
+                beta: 0.0,
+                ..next
+            }
         }
     }
 

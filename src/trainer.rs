@@ -154,7 +154,13 @@ pub fn evaluate_heldout(params: &Params<f32>, pool: &Pool, t: usize, cap: usize)
 
 /// [`evaluate_heldout`] with the routing of `rt` (its router, drop policy and bias; the keys are
 /// each chunk's own, without random draws).
-pub fn evaluate_heldout_routed(params: &Params<f32>, pool: &Pool, t: usize, cap: usize, rt: &Routing<f32>) -> EvalReport {
+pub fn evaluate_heldout_routed(
+    params: &Params<f32>,
+    pool: &Pool,
+    t: usize,
+    cap: usize,
+    rt: &Routing<f32>,
+) -> EvalReport {
     let mut ce = 0.0f32;
     let mut ok = 0u32;
     let mut dce = [0.0f64; NDOM];

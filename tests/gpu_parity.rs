@@ -3,12 +3,15 @@
 mod common;
 use common::{close, exact, gpu};
 use moe_playground::config::{Config, Dataset};
+use moe_playground::config::{DropPolicy, RouterKind};
 use moe_playground::data::Pool;
 use moe_playground::gpu::kernels;
+use moe_playground::gpu::trainer::{STATS_WORDS, ST_BIAS};
 use moe_playground::metrics::{balance, Snapshot};
 use moe_playground::model::adam::{adam_step, grad_norm, AdamHyper};
 use moe_playground::model::backward::{backward, Backward};
-use moe_playground::model::forward::{forward, Forward};
+use moe_playground::model::forward::{forward_routed, Forward, Routing};
+use moe_playground::model::routers;
 use moe_playground::model::routing::{self, DROPPED, UNUSED};
 use moe_playground::model::{Dims, Params};
 use moe_playground::trainer::{CpuTrainer, Trainer};
@@ -30,28 +33,41 @@ struct Cpu {
     fw: Forward<f32>,
     bw: Backward<f32>,
     bufs: HashMap<&'static str, Buf>,
+    /// The router bias after the step's `route_update`.
+    bias_after: Vec<f32>,
 }
 
 /// Every buffer of one step as the reference computes it, in the GPU layout: step 0 from the seed's
 /// random weights.
 fn reference(cfg: &Config) -> Cpu {
-    reference_at(cfg, Params::<f32>::random(Dims::new(cfg), cfg.seed), 0)
+    reference_at(cfg, Params::<f32>::random(Dims::new(cfg), cfg.seed), 0, &vec![0.0; cfg.experts])
 }
 
 /// Every buffer of training step `step` (its batch, and the counters `state` holds before it) from
-/// weights `p`, at the knobs of `cfg`.
-fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32) -> Cpu {
+/// weights `p` and the router bias `bias` before the step, at the knobs of `cfg`.
+fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cpu {
     let dims = Dims::new(cfg);
     p.dims.k = cfg.top_k;
     let pool = Pool::new(cfg.dataset, cfg.seed);
     let b = pool.batch(cfg.seed, step, cfg.tokens);
-    let fw = forward(&p, &b, cfg.capacity());
-    let bw = backward(&p, &b, &fw, cfg.alpha, cfg.beta);
-    let mut stats = vec![0.0f32; 8 + 128];
+    let rt = Routing {
+        router: cfg.router,
+        policy: cfg.drop_policy,
+        keys: routing::route_keys(&b, dims.tokens, cfg.seed, Some(step)),
+        bias: bias.to_vec(),
+    };
+    let fw = forward_routed(&p, &b, cfg.capacity(), rt);
+    let alpha = cfg.alpha_effective();
+    let bw = backward(&p, &b, &fw, alpha, cfg.beta);
+    let mut stats = vec![0.0f32; STATS_WORDS];
     let acc = fw.correct.iter().sum::<u32>() as f32 / cfg.tokens as f32;
-    stats[..5].copy_from_slice(&[fw.ce, fw.aux, fw.z, acc, fw.loss(cfg.alpha, cfg.beta)]);
+    stats[..5].copy_from_slice(&[fw.ce, fw.aux, fw.z, acc, fw.loss(alpha, cfg.beta)]);
     stats[8..8 + dims.e].copy_from_slice(&fw.f);
     stats[72..72 + dims.e].copy_from_slice(&fw.p_mean);
+    stats[ST_BIAS..ST_BIAS + dims.e].copy_from_slice(bias);
+    // The bias after the step (`route_update`).
+    let mut after = bias.to_vec();
+    routers::unit::<f32>(cfg.router).update(&mut after, &fw.assign.counts, cfg.top_k, cfg.gamma);
     use Buf::*;
     let bufs = HashMap::from([
         ("state", U(vec![step, 0, 0, step])),
@@ -63,6 +79,9 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32) -> Cpu {
         ("x0", F(fw.x0.clone())),
         ("x", F(fw.x.clone())),
         ("logits", F(fw.logits.clone())),
+        ("rkey", U(fw.routing.keys.clone())),
+        ("scores", F(fw.scores.clone())),
+        ("order", U(fw.order.clone())),
         ("probs", F(fw.probs.clone())),
         ("lse", F(fw.lse.clone())),
         ("topk", U(fw.topk.clone())),
@@ -85,7 +104,7 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32) -> Cpu {
         ("dlog", F(bw.dlog.clone())),
         ("dx", F(bw.dx.clone())),
     ]);
-    Cpu { dims, p, fw, bw, bufs }
+    Cpu { dims, p, fw, bw, bufs, bias_after: after }
 }
 
 /// (kernel, outputs it writes, parameter segments it writes in `grads`, tolerance).
@@ -94,9 +113,11 @@ type KernelCase = (&'static str, Vec<&'static str>, Vec<std::ops::Range<usize>>,
 fn kernel_table(c: &Cpu) -> Vec<KernelCase> {
     let l = &c.p.layout;
     vec![
-        ("sample_batch", vec!["inp", "tgt", "dom"], vec![], 0.0),
+        ("sample_batch", vec!["inp", "tgt", "dom", "rkey"], vec![], 0.0),
         ("embed", vec!["x0", "x"], vec![], 1e-6),
-        ("router", vec!["logits", "probs", "lse", "topk", "gates"], vec![], 1e-5),
+        ("router", vec!["logits", "probs", "lse"], vec![], 1e-5),
+        ("route", vec!["topk", "gates", "scores"], vec![], 1e-5),
+        ("drop_order", vec!["order"], vec![], 0.0),
         ("capacity", vec!["slot", "counts", "kept", "lists"], vec![], 0.0),
         ("ffn_hidden", vec!["hid"], vec![], 1e-5),
         ("ffn_out", vec!["y"], vec![], 1e-5),
@@ -146,7 +167,8 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
     };
     // Every kernel of the step is covered by this table (optimiser and metrics have their own tests).
     for k in kernels::STEP {
-        let covered = table.iter().any(|t| t.0 == *k) || ["grad_norm", "adam", "metrics_accum", "advance"].contains(k);
+        let covered = table.iter().any(|t| t.0 == *k)
+            || ["grad_norm", "adam", "route_update", "metrics_accum", "advance"].contains(k);
         assert!(covered, "kernel {k} has no parity check");
     }
     for (kernel, outs, segs, tol) in &table {
@@ -162,6 +184,12 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
         }
         for o in outs {
             poison(g, o, &c.bufs[o]);
+        }
+        if *kernel == "capacity" {
+            // `slot` is also an input of `capacity`: the RANDOM marks `route` left (the rest poisoned).
+            let Buf::U(want) = &c.bufs["slot"] else { unreachable!() };
+            let marks: Vec<u32> = want.iter().map(|&s| if s == routing::RANDOM { s } else { 0xDEAD_BEEF }).collect();
+            g.write("slot", &marks);
         }
         if !segs.is_empty() {
             g.write("grads", &vec![f32::NAN; c.p.layout.total]);
@@ -207,6 +235,37 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
             let err = close(&format!("{what}/grads[{s:?}]"), &grads[s.clone()], &c.bw.grads[s.clone()], *tol);
             track(&format!("{kernel}/grads"), err);
         }
+    }
+    // `route` marks the assignments it drops at random (RANDOM) in `slot`, and only those.
+    {
+        let Buf::U(want) = &c.bufs["slot"] else { unreachable!() };
+        g.write("slot", &vec![0xDEAD_BEEFu32; want.len()]);
+        g.run_kernels(&["route"], false);
+        let got = g.read_u32("slot");
+        let m = c.dims;
+        for t in 0..m.t {
+            for r in 0..m.k {
+                let a = t * m.kmax + r;
+                assert_eq!(
+                    got[a] == routing::RANDOM,
+                    want[a] == routing::RANDOM,
+                    "{label}/route: random drop of token {t} rank {r}"
+                );
+            }
+        }
+    }
+    // `route_update` (after the step) moves the router bias as its CPU twin does.
+    {
+        let Buf::F(st) = &c.bufs["stats"] else { unreachable!() };
+        g.write("stats", st);
+        g.write("counts", &c.fw.assign.counts);
+        g.run_kernels(&["route_update"], false);
+        let got = g.read_f32("stats");
+        let e = c.dims.e;
+        track(
+            "route_update/bias",
+            close(&format!("{label}/route_update/bias"), &got[ST_BIAS..ST_BIAS + e], &c.bias_after, 1e-6),
+        );
     }
     assert_eq!(g.error(), None, "{label}: wgpu reported an error");
     // The configs do exercise drops.
@@ -425,6 +484,11 @@ fn loss_curves_match_over_200_steps() {
 #[test]
 fn two_gpu_runs_are_bit_identical() {
     let cfg = Config { tokens: 128, top_k: 2, ..Config::default() };
+    bit_identical(&cfg);
+}
+
+/// Two GPU runs of `cfg` from one seed: identical snapshots and bit-identical weights.
+fn bit_identical(cfg: &Config) {
     let run = || {
         let mut g = gpu(&cfg, &Params::init(Dims::new(&cfg), cfg.seed));
         let mut out = vec![];
@@ -439,6 +503,67 @@ fn two_gpu_runs_are_bit_identical() {
     let (b, pb) = run();
     assert_eq!(a, b, "snapshots differ between two runs with one seed");
     assert!(pa.iter().zip(&pb).all(|(x, y)| x.to_bits() == y.to_bits()), "weights differ bitwise");
+}
+
+/// A small config for router `r` with drop policy `policy`: capacity pressure (cf = 0.75), the
+/// router's k (else 2), its first allowed balance loss, and a bias step large enough to matter.
+fn router_config(r: RouterKind, policy: DropPolicy) -> Config {
+    let info = r.info();
+    Config {
+        router: r,
+        drop_policy: policy,
+        balance: info.balances[0],
+        dataset: if policy == DropPolicy::Probability { Dataset::Regions } else { Dataset::Tokens },
+        top_k: info.k.unwrap_or(2),
+        experts: 8,
+        tokens: 64,
+        d: 12,
+        hidden: 16,
+        capacity_factor: 0.75,
+        alpha: 0.05,
+        beta: 0.01,
+        lr: 1e-3,
+        gamma: 0.05,
+        seed: 30 + r.0 as u32 + 3 * policy as u32,
+        ..Config::default()
+    }
+}
+
+/// Every router of the registry with every drop policy: two training steps on both backends (the
+/// second with the first step's bias, at a new step's random draws), the second compared gradient by
+/// gradient and buffer by buffer, then every kernel alone, as the matrix rows are. Picked up from
+/// `ROUTERS`: a new router is covered without a new test.
+#[test]
+fn every_router_and_drop_policy_matches_reference() {
+    for r in RouterKind::all() {
+        for &policy in DropPolicy::ALL {
+            let cfg = router_config(r, policy);
+            cfg.validate().unwrap();
+            let name: &'static str = Box::leak(format!("{}-{}", r.name(), policy.name()).into_boxed_str());
+            let row = Row { name, cfg: cfg.clone(), then: Some(cfg) };
+            let (cfg, c, mut g) = step_on_both(&row);
+            let (grads, bufs) = full_step_parity(name, &cfg, &c, &g);
+            let k = kernel_parity(name, &cfg, &c, &mut g);
+            let (gw, bw) = (grads.max(), bufs.max());
+            println!(
+                "{name}: worst gradient {} {:.2e}, worst buffer {} {:.2e}, worst kernel {} {:.2e}",
+                gw.0, gw.1, bw.0, bw.1, k.0, k.1
+            );
+            let bias = g.read_f32("stats");
+            if r.info().has_bias {
+                assert!(bias[ST_BIAS..ST_BIAS + 8].iter().any(|&b| b != 0.0), "{name}: the bias moved");
+            }
+        }
+    }
+}
+
+/// Same seed → bit-identical GPU runs, for every router with the random drop policy (the one with
+/// the most random draws).
+#[test]
+fn every_router_is_deterministic() {
+    for r in RouterKind::all() {
+        bit_identical(&Config { tokens: 128, ..router_config(r, DropPolicy::Random) });
+    }
 }
 
 /// Live knobs act at the next step on the running GPU model: k 1 → 2, cf, α, lr change without a
@@ -653,7 +778,7 @@ fn step_on_both(row: &Row) -> (Config, Cpu, moe_playground::gpu::GpuTrainer) {
             // The second step's gradient also from the GPU's own step-1 weights: this separates the
             // gradient kernels at the new k from the rounding of the first Adam update (which turns
             // gradients near 0 into updates of ±lr, so tiny differences there move some weights).
-            let own = reference_at(next, Params { w, ..cpu.params().clone() }, 1);
+            let own = reference_at(next, Params { w, ..cpu.params().clone() }, 1, cpu.bias());
             let got = g.read_f32("grads");
             let mut worst = Worst::default();
             for (name, r) in own.p.layout.tensors() {
@@ -670,7 +795,7 @@ fn step_on_both(row: &Row) -> (Config, Cpu, moe_playground::gpu::GpuTrainer) {
                 "{}: weights after step 1 within {err:.1e}; step-2 gradients from the GPU's weights: worst {} {:.1e}",
                 row.name, wmax.0, wmax.1
             );
-            (next.clone(), reference_at(next, cpu.params().clone(), 1), g)
+            (next.clone(), reference_at(next, cpu.params().clone(), 1, cpu.bias()), g)
         }
     }
 }
@@ -693,13 +818,14 @@ fn full_step_parity(label: &str, cfg: &Config, c: &Cpu, g: &moe_playground::gpu:
     assert_eq!(gn[2], 1.0, "{label}: the step must be applied");
 
     let mut bufs = Worst::default();
-    for name in ["topk", "slot", "counts", "kept", "lists", "correct"] {
+    for name in ["topk", "slot", "counts", "kept", "lists", "correct", "order", "rkey"] {
         let Buf::U(want) = &c.bufs[name] else { unreachable!() };
         exact(&format!("{label}: {name}"), &g.read_u32(name), want);
     }
-    for name in
-        ["x", "logits", "probs", "lse", "gates", "hid", "y", "h", "outp", "ce_t", "dh", "dg", "dpre", "dlog", "dx"]
-    {
+    for name in [
+        "x", "logits", "probs", "lse", "scores", "gates", "hid", "y", "h", "outp", "ce_t", "dh", "dg", "dpre", "dlog",
+        "dx",
+    ] {
         let Buf::F(want) = &c.bufs[name] else { unreachable!() };
         let mut got = g.read_f32(name);
         live_ranks_only(&m, name, &mut got, want);

@@ -15,10 +15,12 @@
 #![allow(clippy::needless_range_loop)]
 
 use moe_playground::config::{capacity, Config, Dataset};
+use moe_playground::config::{Balance, DropPolicy, RouterKind};
 use moe_playground::data::{tokens::VOCAB, Batch, Pool, CTX, PROBE};
 use moe_playground::model::adam::{adam_step, grad_norm, AdamHyper};
 use moe_playground::model::backward::backward;
-use moe_playground::model::forward::{forward, Forward};
+use moe_playground::model::forward::{forward, forward_routed, Forward, Routing};
+use moe_playground::model::routers::ROUTERS;
 use moe_playground::model::routing::{self, DROPPED, UNUSED};
 use moe_playground::model::{Dims, Params};
 use moe_playground::rng::Rng;
@@ -52,7 +54,7 @@ fn l2(v: &[f64]) -> f64 {
 /// True when two forward passes route identically (same top-k choices and the same slots/drops):
 /// inside such a region the loss is smooth, so finite differences are meaningful.
 fn same_routing(a: &Forward<f64>, b: &Forward<f64>) -> bool {
-    a.topk == b.topk && a.assign.slot == b.assign.slot
+    a.topk == b.topk && a.assign.slot == b.assign.slot && a.order == b.order
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,11 +130,24 @@ struct FdCase {
     drops: Option<bool>,
 }
 
-/// Check every tensor of one case; returns the per-tensor report (asserts inside).
+impl FdCase {
+    const fn plain(dataset: Dataset, t: usize, k: usize, cf: f32, seed: u32, drops: Option<bool>) -> FdCase {
+        FdCase { dataset, t, k, cf, seed, drops }
+    }
+}
+
+/// The routing of an FD case: softmax top-k, position order (the registry test passes its own).
 fn fd_check(c: &FdCase) -> Vec<TensorCheck> {
+    let (p, b) = setup(c.dataset, c.t, c.k, c.seed);
+    fd_check_routed(c, &Routing::plain(&p, &b), ALPHA)
+}
+
+/// Check every tensor of one case with routing `rt` (its random draws and bias held fixed) and
+/// balance weight `alpha`; returns the per-tensor report (asserts inside).
+fn fd_check_routed(c: &FdCase, rt: &Routing<f64>, alpha: f64) -> Vec<TensorCheck> {
     let (mut p, b) = setup(c.dataset, c.t, c.k, c.seed);
     let cap = capacity(c.cf, c.t, c.k, p.dims.e);
-    let fw = forward(&p, &b, cap);
+    let fw = forward_routed(&p, &b, cap, rt.clone());
     let label = format!("{:?} T={} k={} cf={} seed={} (cap {cap})", c.dataset, c.t, c.k, c.cf, c.seed);
     println!("{label}: dropped {} of {} assignments, {} tokens fully dropped", fw.dropped, c.t * c.k, fw.all_dropped);
     match c.drops {
@@ -143,7 +158,7 @@ fn fd_check(c: &FdCase) -> Vec<TensorCheck> {
         Some(false) => assert_eq!(fw.dropped, 0, "{label}: dropless case dropped"),
         None => {}
     }
-    let (alpha, beta) = (ALPHA, BETA);
+    let beta = BETA;
     let bw = backward(&p, &b, &fw, alpha, beta);
     assert_eq!(bw.grads.len(), p.layout.total);
     let mut rng = Rng::new(0xFD ^ c.seed as u64);
@@ -155,9 +170,9 @@ fn fd_check(c: &FdCase) -> Vec<TensorCheck> {
         for i in idx {
             let w0 = p.w[i];
             p.w[i] = w0 + FD_EPS;
-            let fp = forward(&p, &b, cap);
+            let fp = forward_routed(&p, &b, cap, rt.clone());
             p.w[i] = w0 - FD_EPS;
-            let fm = forward(&p, &b, cap);
+            let fm = forward_routed(&p, &b, cap, rt.clone());
             p.w[i] = w0;
             if !same_routing(&fp, &fw) || !same_routing(&fm, &fw) {
                 tc.skipped += 1;
@@ -198,13 +213,13 @@ fn names(checks: &[TensorCheck]) -> Vec<&'static str> {
 fn fd_gradients_tokens() {
     let cases = [
         // k = 1 (Switch gates: raw p) with capacity pressure: cap = ceil(0.75·24/4) = 5.
-        FdCase { dataset: Dataset::Tokens, t: 24, k: 1, cf: 0.75, seed: 1, drops: Some(true) },
+        FdCase::plain(Dataset::Tokens, 24, 1, 0.75, 1, Some(true)),
         // k = 1 dropless.
-        FdCase { dataset: Dataset::Tokens, t: 16, k: 1, cf: f32::INFINITY, seed: 2, drops: Some(false) },
+        FdCase::plain(Dataset::Tokens, 16, 1, f32::INFINITY, 2, Some(false)),
         // k = 2 (renormalised gates) with capacity pressure: cap = ceil(0.75·48/4) = 9.
-        FdCase { dataset: Dataset::Tokens, t: 24, k: 2, cf: 0.75, seed: 3, drops: Some(true) },
+        FdCase::plain(Dataset::Tokens, 24, 2, 0.75, 3, Some(true)),
         // k = 2 dropless.
-        FdCase { dataset: Dataset::Tokens, t: 16, k: 2, cf: f32::INFINITY, seed: 4, drops: Some(false) },
+        FdCase::plain(Dataset::Tokens, 16, 2, f32::INFINITY, 4, Some(false)),
     ];
     for c in &cases {
         let checks = fd_check(c);
@@ -224,16 +239,71 @@ fn fd_gradients_tokens() {
     }
 }
 
+/// Every router of the registry, with every drop policy, through the same FD check: picked up from
+/// `ROUTERS`, so a new router is checked without a new test. Random draws (a training step's) and
+/// a random aux-free bias are held fixed; α applies when the router's balance is the Switch loss.
+#[test]
+fn fd_gradients_every_router_and_drop_policy() {
+    for r in RouterKind::all() {
+        let info = r.info();
+        for &policy in DropPolicy::ALL {
+            let k = info.k.unwrap_or(2);
+            let dataset = if policy == DropPolicy::Probability { Dataset::Regions } else { Dataset::Tokens };
+            let c = FdCase::plain(dataset, 24, k, 0.75, 21 + r.0 as u32, Some(true));
+            let (p, b) = setup(c.dataset, c.t, c.k, c.seed);
+            let mut rng = Rng::new(77);
+            let bias: Vec<f64> =
+                (0..p.dims.e).map(|_| if info.has_bias { rng.uniform(-0.3, 0.3) } else { 0.0 }).collect();
+            let cap = capacity(c.cf, c.t, c.k, p.dims.e);
+            // The draws of the first training step (from 5 on) whose routing drops at random if the
+            // router ever does (near-uniform early gates make GShard's random drops rare).
+            let rt = (5..200)
+                .map(|step| Routing {
+                    router: r,
+                    policy,
+                    keys: routing::route_keys(&b, p.dims.tokens, c.seed, Some(step)),
+                    bias: bias.clone(),
+                })
+                .find(|rt| {
+                    let fw = forward_routed(&p, &b, cap, rt.clone());
+                    fw.assign.slot.iter().any(|&s| s == routing::RANDOM)
+                })
+                .unwrap_or_else(|| Routing {
+                    router: r,
+                    policy,
+                    keys: routing::route_keys(&b, p.dims.tokens, c.seed, Some(5)),
+                    bias: bias.clone(),
+                });
+            let alpha = if info.balances.contains(&Balance::Switch) { ALPHA } else { 0.0 };
+            println!("router {} policy {} k {k}", info.name, policy.name());
+            let checks = fd_check_routed(&c, &rt, alpha);
+            let fw = forward_routed(&p, &b, cap, rt.clone());
+            // The router's learned choice gets gate gradient unless it has none (hash: only the
+            // z-loss reaches W_r, checked all the same).
+            let wr = checks.iter().find(|t| t.name == "wr").unwrap();
+            assert!(wr.checked > 0, "{}: wr checked", info.name);
+            if info.name == "gshard-top2" {
+                let random = fw.assign.slot.iter().filter(|&&s| s == routing::RANDOM).count();
+                assert!(random > 0, "gshard-top2 drops some second choices at random");
+            }
+            if policy == DropPolicy::Random {
+                assert_ne!(fw.order, (0..c.t as u32).collect::<Vec<_>>(), "a random order");
+            }
+        }
+    }
+    assert!(ROUTERS.len() >= 4);
+}
+
 #[test]
 fn fd_gradients_regions() {
-    let c = FdCase { dataset: Dataset::Regions, t: 24, k: 2, cf: 1.0, seed: 5, drops: None };
+    let c = FdCase::plain(Dataset::Regions, 24, 2, 1.0, 5, None);
     let checks = fd_check(&c);
     assert_eq!(names(&checks), ["w_in", "b_in", "wr", "w1", "b1", "w2", "b2", "wo", "bo"]);
     for tc in &checks {
         assert!(tc.max_grad > 1e-5, "regions: gradient of {} is trivially small ({:.2e})", tc.name, tc.max_grad);
     }
     // k = 1 with drops on regions as well (w_in, b_in reach the router through x = x0, no relu).
-    let c = FdCase { dataset: Dataset::Regions, t: 16, k: 1, cf: 0.5, seed: 6, drops: Some(true) };
+    let c = FdCase::plain(Dataset::Regions, 16, 1, 0.5, 6, Some(true));
     fd_check(&c);
 }
 

@@ -30,14 +30,14 @@ impl<F: Real> Routing<F> {
 /// Every intermediate of one forward pass (what backward and the parity tests read).
 #[derive(Clone, Debug)]
 pub struct Forward<F> {
-    pub x0: Vec<F>,     // [T, d] pre-activation input
-    pub x: Vec<F>,      // [T, d] MoE input (relu(x0) for tokens, x0 for regions)
-    pub logits: Vec<F>, // [T, E] router logits
-    pub probs: Vec<F>,  // [T, E]
-    pub lse: Vec<F>,    // [T] logsumexp of the router logits
-    pub topk: Vec<u32>, // [T, K] chosen experts, best first; UNUSED for r ≥ k
-    pub gates: Vec<F>,  // [T, K]
-    pub scores: Vec<F>, // [T, E] what the top-k chose on (the router unit's scores)
+    pub x0: Vec<F>,      // [T, d] pre-activation input
+    pub x: Vec<F>,       // [T, d] MoE input (relu(x0) for tokens, x0 for regions)
+    pub logits: Vec<F>,  // [T, E] router logits
+    pub probs: Vec<F>,   // [T, E]
+    pub lse: Vec<F>,     // [T] logsumexp of the router logits
+    pub topk: Vec<u32>,  // [T, K] chosen experts, best first; UNUSED for r ≥ k
+    pub gates: Vec<F>,   // [T, K]
+    pub scores: Vec<F>,  // [T, E] what the top-k chose on (the router unit's scores)
     pub order: Vec<u32>, // [T] the drop policy's token order
     pub routing: Routing<F>,
     pub assign: Assignment,

@@ -50,7 +50,13 @@ pub fn route_keys(b: &crate::data::Batch, tokens: bool, seed: u32, step: Option<
 /// `drop_order`: the token order within a rank in which capacity slots are handed out. Position:
 /// 0, 1, …; probability: by the token's highest router probability, descending; random: by the
 /// token's random draw, ascending; ties by position.
-pub fn drop_order<F: Real>(policy: crate::config::DropPolicy, probs: &[F], keys: &[u32], t: usize, e: usize) -> Vec<u32> {
+pub fn drop_order<F: Real>(
+    policy: crate::config::DropPolicy,
+    probs: &[F],
+    keys: &[u32],
+    t: usize,
+    e: usize,
+) -> Vec<u32> {
     use crate::config::DropPolicy;
     let mut order: Vec<u32> = (0..t as u32).collect();
     match policy {
