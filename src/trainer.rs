@@ -30,6 +30,26 @@ pub struct Trace {
     pub ce: f32,
     pub aux: f32,
     pub z: f32,
+    /// The router's name.
+    pub router: String,
+    /// [T][E] what the top-k chose on (probabilities, logits plus bias, hash marks).
+    pub scores: Vec<Vec<f32>>,
+    /// [E] the router's bias before the step, for routers that keep one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<Vec<f32>>,
+    /// [T] the input token id the hash router reads (tokens data set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_ids: Option<Vec<u32>>,
+    /// [T][k] `kept`, `capacity` or `random`.
+    pub drop_reason: Vec<Vec<&'static str>>,
+}
+
+/// The router-specific part of a trace: router, scores [T, E], the router words [T, 2], the bias.
+pub struct TraceRouting<'a> {
+    pub router: crate::config::RouterKind,
+    pub scores: &'a [f32],
+    pub keys: &'a [u32],
+    pub bias: &'a [f32],
 }
 
 impl Trace {
@@ -48,16 +68,26 @@ impl Trace {
         kept: &[u32],
         capacity: u32,
         losses: [f32; 3],
+        rt: TraceRouting,
     ) -> Trace {
         let (t, e, k, kk) = (dims.t, dims.e, dims.k, dims.kmax);
         let rows = |v: &[f32], w: usize| (0..t).map(|i| v[i * w..i * w + w].to_vec()).collect();
         Trace {
+            router: rt.router.name().to_string(),
+            scores: rows(rt.scores, e),
+            bias: rt.router.info().has_bias.then(|| rt.bias[..e].to_vec()),
+            token_ids: dims.tokens.then(|| (0..t).map(|i| rt.keys[i * 2]).collect()),
+            drop_reason: (0..t)
+                .map(|i| slot[i * kk..i * kk + k].iter().map(|&s| routing::drop_reason(s)).collect())
+                .collect(),
             step,
             router_logits: rows(logits, e),
             probs: rows(probs, e),
             topk: (0..t).map(|i| topk[i * kk..i * kk + k].to_vec()).collect(),
             gates: (0..t).map(|i| gates[i * kk..i * kk + k].to_vec()).collect(),
-            dropped: (0..t).map(|i| slot[i * kk..i * kk + k].iter().map(|&s| s == DROPPED).collect()).collect(),
+            dropped: (0..t)
+                .map(|i| slot[i * kk..i * kk + k].iter().map(|&s| matches!(s, DROPPED | RANDOM)).collect())
+                .collect(),
             counts: counts.to_vec(),
             kept: kept.to_vec(),
             capacity,
@@ -448,6 +478,12 @@ impl Trainer for CpuTrainer {
             &fw.assign.kept,
             fw.cap as u32,
             [fw.ce, fw.aux, fw.z],
+            TraceRouting {
+                router: fw.routing.router,
+                scores: &fw.scores,
+                keys: &fw.routing.keys,
+                bias: &fw.routing.bias,
+            },
         )
     }
 }

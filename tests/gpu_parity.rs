@@ -410,6 +410,9 @@ fn capacity_kernel_on_fixtures() {
         assert_eq!(want.kept, c.kept, "{what}: reference kept");
         assert_eq!(routing::drop_counts(&want.slot, t, k, kk), (c.dropped, c.all_dropped), "{what}: reference drops");
         g.write("topk", &topk);
+        // Position order and no random drops (as `drop_order` and `route` leave them).
+        g.write("order", &(0..cfg.tokens as u32).collect::<Vec<u32>>());
+        g.write("slot", &vec![0u32; topk.len()]);
         g.run_kernels(&["capacity"], false);
         let slot = g.read_u32("slot");
         exact(&format!("{what} slot"), &slot, &want.slot);
@@ -1163,7 +1166,7 @@ fn largest_t_routes_and_fills_its_buffers() {
     let (t, d, h, e, kk) = (dims.t, dims.d, dims.h, dims.e, dims.kmax);
     let p = Params::<f32>::random(dims, cfg.seed);
     let mut g = gpu(&cfg, &p);
-    g.run_kernels(&["sample_batch", "embed", "router", "capacity", "ffn_hidden"], false);
+    g.run_kernels(&["sample_batch", "embed", "router", "route", "drop_order", "capacity", "ffn_hidden"], false);
 
     // The reference's routing of batch 0 (the router stage of `forward`, without its expert FFNs).
     let b = Pool::new(cfg.dataset, cfg.seed).batch(cfg.seed, 0, t);

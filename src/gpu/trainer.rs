@@ -107,7 +107,7 @@ pub struct GpuTrainer {
     kernels: HashMap<&'static str, Kernel>,
     steps: u32,
     /// (step, k, capacity) of the step whose routing the `tr_*` buffers hold.
-    traced: Option<(u32, usize, u32)>,
+    traced: Option<(u32, usize, u32, crate::config::RouterKind)>,
     ring: Vec<RingSlot>,
     pending: VecDeque<usize>,
     error: Arc<Mutex<Option<String>>>,
@@ -197,6 +197,7 @@ impl GpuTrainer {
             ("snap", snap_words(64)),
         ];
         sizes.extend(trace_copies(&dims).into_iter().map(|(_, copy, words)| (copy, words)));
+        sizes.push(("tr_bias", e));
         let buffers: HashMap<&'static str, wgpu::Buffer> = sizes
             .into_iter()
             .map(|(name, words)| {
@@ -508,6 +509,19 @@ impl Trainer for GpuTrainer {
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         let mut pass = enc.begin_compute_pass(&Default::default()).forget_lifetime();
         for i in 0..n {
+            // The router bias the last step chooses with, for `last_trace` (native only).
+            if cfg!(not(target_arch = "wasm32")) && i + 1 == n {
+                drop(pass);
+                let at = (ST_BIAS * 4) as u64;
+                enc.copy_buffer_to_buffer(
+                    &self.buffers["stats"],
+                    at,
+                    &self.buffers["tr_bias"],
+                    0,
+                    (self.dims.e * 4) as u64,
+                );
+                pass = enc.begin_compute_pass(&Default::default()).forget_lifetime();
+            }
             self.record(&mut pass, kernels::STEP, Mode::Train);
             let step = self.steps + i + 1;
             // The last step's routing, for `last_trace` (native only: the page never reads it),
@@ -517,7 +531,7 @@ impl Trainer for GpuTrainer {
                 for (src, copy, words) in trace_copies(&self.dims) {
                     enc.copy_buffer_to_buffer(&self.buffers[src], 0, &self.buffers[copy], 0, (words * 4) as u64);
                 }
-                self.traced = Some((step, self.cfg.top_k, self.cfg.capacity() as u32));
+                self.traced = Some((step, self.cfg.top_k, self.cfg.capacity() as u32, self.cfg.router));
                 pass = enc.begin_compute_pass(&Default::default()).forget_lifetime();
             }
             if every > 0 && step.is_multiple_of(every) {
@@ -598,7 +612,7 @@ impl Trainer for GpuTrainer {
     }
     #[cfg(not(target_arch = "wasm32"))]
     fn last_trace(&mut self) -> Trace {
-        let (step, k, cap) = self.traced.expect("last_trace before any step");
+        let (step, k, cap, router) = self.traced.expect("last_trace before any step");
         let stats = self.read_f32("tr_stats");
         let m = Dims { k, ..self.dims };
         Trace::from_flat(
@@ -613,6 +627,12 @@ impl Trainer for GpuTrainer {
             &self.read_u32("tr_kept"),
             cap,
             [stats[0], stats[1], stats[2]],
+            crate::trainer::TraceRouting {
+                router,
+                scores: &self.read_f32("tr_scores"),
+                keys: &self.read_u32("tr_rkey"),
+                bias: &self.read_f32("tr_bias"),
+            },
         )
     }
 }
