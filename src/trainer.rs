@@ -16,7 +16,7 @@ use crate::model::{Dims, Params};
 use serde::Serialize;
 
 /// The routing of one training step, for `--trace`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
 pub struct Trace {
     pub step: u32,
     pub router_logits: Vec<Vec<f32>>, // [T][E]

@@ -615,6 +615,7 @@ mod cli {
                     ce: 0.0,
                     aux: 0.0,
                     z: 0.0,
+                    ..Default::default()
                 }
             }
         }
