@@ -1030,3 +1030,70 @@ fn cpu_trainer_window_drop_accounting() {
     assert_eq!(s.kept.iter().sum::<u32>(), kept);
     assert_eq!(s.choices.iter().sum::<u32>(), kept + dropped, "choices = kept + dropped");
 }
+
+/// The router units' decided semantics on hand-made inputs (exact): hash gives k distinct experts
+/// that depend only on the key; aux-free chooses on logits + bias but gates with p, and moves the
+/// bias by ±γ toward the mean load (0 at the mean); GShard dispatches the second expert iff the
+/// draw u < 2·g2; the drop orders.
+#[test]
+fn router_units_follow_their_rules() {
+    use moe_playground::model::routers::{hash::hash_experts, unit, unit_draw, RouteIn, RouteOut};
+    let r = |n: &str| RouterKind::from_name(n).unwrap();
+    // hash: distinct, stable, spread.
+    for key in 0..40u32 {
+        for k in 1..=4 {
+            let h = hash_experts(key, k, 8);
+            let mut s = h.clone();
+            s.sort();
+            s.dedup();
+            assert_eq!(s.len(), k, "distinct experts for key {key}");
+            assert_eq!(h[..1], hash_experts(key, 1, 8)[..], "rank 0 does not depend on k");
+        }
+    }
+    let used: std::collections::HashSet<u32> = (0..40).map(|key| hash_experts(key, 1, 8)[0]).collect();
+    assert_eq!(used.len(), 8, "40 keys reach all 8 experts");
+    // aux-free: logits [0, 1, 2, 3], bias [3, 0, 0, 0] → chooses expert 0 (score 3 vs 3: tie to the
+    // lower index), gate = p_0 (k = 1, the unbiased probability).
+    let logits = [0.0f64, 1.0, 2.0, 3.0];
+    let (p, _) = routing::softmax(&logits);
+    let bias = [3.0f64, 0.0, 0.0, 0.0];
+    let keys = [0u32, 0];
+    let i = RouteIn { e: 4, k: 1, kmax: 4, logits: &logits, probs: &p, bias: &bias, keys: &keys };
+    let mut o = RouteOut::new(1, 4, 4);
+    unit::<f64>(r("aux-free")).route(0, &i, &mut o);
+    assert_eq!(o.topk[0], 0);
+    assert_eq!(o.gates[0], p[0]);
+    assert_eq!(o.scores, vec![3.0, 1.0, 2.0, 3.0]);
+    let mut b = vec![0.0f64; 4];
+    unit::<f64>(r("aux-free")).update(&mut b, &[4, 2, 1, 1], 1, 0.5);
+    assert_eq!(b, vec![-0.5, 0.0, 0.5, 0.5], "mean load 2: over → down, at → 0, under → up");
+    // gshard-top2: p = [0.6, 0.3, 0.1] → g2 = 1/3, dispatched iff u < 2/3.
+    let p3 = [0.6f64, 0.3, 0.1];
+    for (u, dropped) in [(0.5f32, false), (0.7, true), (0.0, false)] {
+        let word = ((u * 16_777_216.0) as u32) << 8;
+        assert_eq!(unit_draw(word), u);
+        let keys = [0u32, word];
+        let i = RouteIn { e: 3, k: 2, kmax: 2, logits: &p3, probs: &p3, bias: &[0.0; 3], keys: &keys };
+        let mut o = RouteOut::new(1, 3, 2);
+        unit::<f64>(r("gshard-top2")).route(0, &i, &mut o);
+        assert_eq!(o.topk[..2], [0, 1]);
+        assert!((o.gates[1] - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(o.random, vec![false, dropped], "u = {u}");
+    }
+    // drop orders: probability by max p descending (ties by position), random by draw.
+    let probs = [0.5f64, 0.5, 0.9, 0.1, 0.5, 0.5, 0.7, 0.3];
+    let keys = [0u32, 30, 0, 10, 0, 20, 0, 10];
+    assert_eq!(routing::drop_order(DropPolicy::Position, &probs, &keys, 4, 2), [0, 1, 2, 3]);
+    assert_eq!(routing::drop_order(DropPolicy::Probability, &probs, &keys, 4, 2), [1, 3, 0, 2]);
+    assert_eq!(routing::drop_order(DropPolicy::Random, &probs, &keys, 4, 2), [1, 3, 2, 0]);
+    // capacity in that order: 4 tokens all on expert 0, C = 2, order [1, 3, 0, 2] keeps 1 and 3.
+    let a = routing::assign_ordered(&[0, 0, 0, 0], &[false; 4], &[1, 3, 0, 2], 4, 1, 1, 1, 2);
+    assert_eq!(a.slot, vec![DROPPED, 0, DROPPED, 1]);
+    // a random drop counts as a choice but takes no slot.
+    let a = routing::assign_ordered(&[0, 0, 0, 0], &[true, false, false, false], &[0, 1, 2, 3], 4, 1, 1, 1, 2);
+    assert_eq!(
+        (a.slot.clone(), a.counts.clone(), a.kept.clone()),
+        (vec![routing::RANDOM, 0, 1, DROPPED], vec![4], vec![2])
+    );
+    assert_eq!(routing::drop_counts(&a.slot, 4, 1, 1), (2, 2));
+}

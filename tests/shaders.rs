@@ -58,3 +58,34 @@ fn no_adapter_fails_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(1), "stderr: {err}");
     assert!(err.contains("no GPU adapter") && err.contains("mesa-vulkan-drivers"), "stderr: {err}");
 }
+
+/// The router registry and the WGSL units agree: every registered router has its WGSL unit in
+/// shaders/routers/ (and a distinct shader id), and every WGSL unit is registered; the generated
+/// dispatch calls each unit's three functions.
+#[test]
+fn every_router_has_its_wgsl_unit_and_registration() {
+    use moe_playground::config::RouterKind;
+    use moe_playground::model::routers::ROUTERS;
+    let mut ids: Vec<u32> = RouterKind::all().map(|r| r.id()).collect();
+    for r in RouterKind::all() {
+        assert!(
+            kernels::ROUTER_UNITS.contains(&r.name()),
+            "router {} has no shaders/routers/{}.wgsl",
+            r.name(),
+            r.name()
+        );
+    }
+    for unit in kernels::ROUTER_UNITS {
+        assert!(ROUTERS.iter().any(|r| r.name == *unit), "shaders/routers/{unit}.wgsl is not in the registry");
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), ROUTERS.len(), "distinct shader ids");
+    let src = kernels::source("router").unwrap();
+    for unit in kernels::ROUTER_UNITS {
+        let f = unit.replace('-', "_");
+        for call in [format!("route_{f}(t)"), format!("route_grad_{f}(t, dp)"), format!("route_update_{f}(e)")] {
+            assert!(src.contains(&call), "the generated dispatch calls {call}");
+        }
+    }
+}
