@@ -237,7 +237,19 @@ mod cli {
             ("--adam-beta2 B2".into(), format!("Adam beta2 (default {})", get("adam-beta2"))),
             ("--adam-eps EPS".into(), format!("Adam epsilon (default {})", get("adam-eps"))),
             ("--grad-clip G|none".into(), format!("clip the global gradient norm (default {})", get("grad-clip"))),
-            ("--router softmax-topk".into(), format!("router family (default {})", get("router"))),
+            (
+                format!(
+                    "--router {}",
+                    moe_playground::config::RouterKind::all().map(|r| r.name()).collect::<Vec<_>>().join("|")
+                ),
+                format!("router (default {})", get("router")),
+            ),
+            ("--balance switch|none".into(), format!("balance loss (default {})", get("balance"))),
+            (
+                "--drop-policy position|probability|random".into(),
+                format!("which assignments an expert over capacity drops (default {})", get("drop-policy")),
+            ),
+            ("--gamma G".into(), format!("aux-free router: bias step (default {})", get("gamma"))),
             (
                 "--experts-off true|false".into(),
                 format!("ablation: every expert off, h = x (default {})", get("experts-off")),
