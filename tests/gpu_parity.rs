@@ -493,7 +493,7 @@ fn two_gpu_runs_are_bit_identical() {
 /// Two GPU runs of `cfg` from one seed: identical snapshots and bit-identical weights.
 fn bit_identical(cfg: &Config) {
     let run = || {
-        let mut g = gpu(&cfg, &Params::init(Dims::new(&cfg), cfg.seed));
+        let mut g = gpu(cfg, &Params::init(Dims::new(cfg), cfg.seed));
         let mut out = vec![];
         for _ in 0..3 {
             g.train(20);

@@ -266,7 +266,7 @@ fn fd_gradients_every_router_and_drop_policy() {
                 })
                 .find(|rt| {
                     let fw = forward_routed(&p, &b, cap, rt.clone());
-                    fw.assign.slot.iter().any(|&s| s == routing::RANDOM)
+                    fw.assign.slot.contains(&routing::RANDOM)
                 })
                 .unwrap_or_else(|| Routing {
                     router: r,
