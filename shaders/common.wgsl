@@ -12,7 +12,7 @@ struct U {
     o_emb: u32, o_win: u32, o_bin: u32, o_wr: u32,
     o_w1: u32, o_b1: u32, o_w2: u32, o_b2: u32,
     o_wo: u32, o_bo: u32, eval_n: u32, policy: u32,
-    gamma: f32, pad2: u32, pad3: u32, pad4: u32,
+    gamma: f32, o_wn: u32, pad3: u32, pad4: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
@@ -57,6 +57,7 @@ struct U {
 @group(0) @binding(39) var<storage, read_write> rkey: array<u32>;   // [T, 2] hash key, random draw
 @group(0) @binding(40) var<storage, read_write> scores: array<f32>; // [T, E] what the top-k chose on
 @group(0) @binding(41) var<storage, read_write> order: array<u32>;  // [T] the drop policy's token order
+@group(0) @binding(42) var<storage, read_write> rstate: array<f32>; // router units: see RS_* below
 
 const WG: u32 = 64u;
 const CTX: u32 = 4u;
@@ -69,8 +70,11 @@ const RANDOM: u32 = 0xfffffffdu;
 // stats: [0] ce [1] aux [2] z [3] accuracy [4] total loss; f_i at 8, P_i at 8 + 64.
 const ST_F: u32 = 8u;
 const ST_P: u32 = 72u;
-// The router's per-expert bias (aux-free), kept across steps.
-const ST_BIAS: u32 = 136u;
+// rstate: the router's per-expert bias (aux-free; kept across steps) at 0, then per token row the
+// noise logits x·W_noise, their gradient, and the unit's direct part of d loss / d logits.
+fn rs_nlog(t: u32, e: u32) -> u32 { return 64u + t * u.e + e; }
+fn rs_dn(t: u32, e: u32) -> u32 { return 64u + (u.t + t) * u.e + e; }
+fn rs_dl(t: u32, e: u32) -> u32 { return 64u + (2u * u.t + t) * u.e + e; }
 // state words of the held-out evaluation: the running pass (chunk, CE sum as f32 bits, correct
 // count) and its last result (CE mean and accuracy as f32 bits, the training step it followed).
 const ST_EVAL_CHUNK: u32 = 4u;

@@ -110,7 +110,7 @@ fn ffn_wgrad1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     }
 }
 
-// [T·d] threads: dx = dh (residual) + Σ_{live r} W1_eᵀ·dpre[a] + W_rᵀ·dlog[t].
+// [T·d] threads: dx = dh (residual) + Σ_{live r} W1_eᵀ·dpre[a] + W_rᵀ·dlog[t] + W_noiseᵀ·dn[t].
 @compute @workgroup_size(64)
 fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
@@ -126,5 +126,6 @@ fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         for (var j = 0u; j < u.h; j++) { acc += params[u.o_w1 + (e * u.h + j) * u.d + c] * dpre[a * u.h + j]; }
     }
     for (var e = 0u; e < u.e; e++) { acc += params[u.o_wr + e * u.d + c] * dlog[t * u.e + e]; }
+    for (var e = 0u; e < u.e; e++) { acc += params[u.o_wn + e * u.d + c] * rstate[rs_dn(t, e)]; }
     dx[i] = acc;
 }

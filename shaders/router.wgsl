@@ -62,7 +62,7 @@ fn unit_draw(w: u32) -> f32 {
     return f32(w >> 8u) * (1.0 / 16777216.0);
 }
 
-// [T] threads: logits = W_r·x, p = softmax, lse.
+// [T] threads: logits = W_r·x, p = softmax, lse; the noise logits W_noise·x.
 @compute @workgroup_size(64)
 fn router(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) li: u32) {
@@ -71,9 +71,14 @@ fn router(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     var lg: array<f32, 64>;
     for (var e = 0u; e < u.e; e++) {
         var acc = 0.0;
-        for (var c = 0u; c < u.d; c++) { acc += params[u.o_wr + e * u.d + c] * x[t * u.d + c]; }
+        var nacc = 0.0;
+        for (var c = 0u; c < u.d; c++) {
+            acc += params[u.o_wr + e * u.d + c] * x[t * u.d + c];
+            nacc += params[u.o_wn + e * u.d + c] * x[t * u.d + c];
+        }
         lg[e] = acc;
         logits[t * u.e + e] = acc;
+        rstate[rs_nlog(t, e)] = nacc;
     }
     var m = lg[0];
     for (var e = 0u; e < u.e; e++) { m = max(m, lg[e]); }
@@ -103,17 +108,33 @@ fn route_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     route_update_unit(e);
 }
 
-// [T] threads: d loss / d logits. Gate gradients dg flow to the chosen probabilities as the router
-// unit says (route_grad_<unit>), the balance loss adds α·E·f_i/T to every p_i (f_i is a
-// count, not differentiable), softmax maps dp to dlogits, and the z-loss adds β·2·lse·p/T.
+// [T] threads: the router unit's part of the gradient (route_grad_<unit>): d loss / d p into dlog
+// (read back by router_grad), its direct d loss / d logits and d loss / d noise logits into rstate.
+@compute @workgroup_size(64)
+fn route_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) li: u32) {
+    let t = flat(wid, nwg, li);
+    if (t >= u.t) { return; }
+    var dp: array<f32, 64>;
+    for (var e = 0u; e < u.e; e++) {
+        dp[e] = 0.0;
+        rstate[rs_dn(t, e)] = 0.0;
+        rstate[rs_dl(t, e)] = 0.0;
+    }
+    route_grad_unit(t, &dp);
+    for (var e = 0u; e < u.e; e++) { dlog[t * u.e + e] = dp[e]; }
+}
+
+// [T] threads: d loss / d logits. The unit's dp (in dlog), plus the balance loss's α·E·f_i/T on
+// every p_i (f_i is a count, not differentiable), through the softmax; the z-loss adds β·2·lse·p/T;
+// then the unit's direct part.
 @compute @workgroup_size(64)
 fn router_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let t = flat(wid, nwg, li);
     if (t >= u.t) { return; }
     var dp: array<f32, 64>;
-    for (var e = 0u; e < u.e; e++) { dp[e] = 0.0; }
-    route_grad_unit(t, &dp);
+    for (var e = 0u; e < u.e; e++) { dp[e] = dlog[t * u.e + e]; }
     let tk = f32(u.t * u.k);
     let tf = f32(u.t);
     let ef = f32(u.e);
@@ -126,11 +147,11 @@ fn router_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let zl = u.beta * 2.0 * lse[t] / tf;
     for (var e = 0u; e < u.e; e++) {
         let p = probs[t * u.e + e];
-        dlog[t * u.e + e] = p * (dp[e] - dot) + zl * p;
+        dlog[t * u.e + e] = p * (dp[e] - dot) + zl * p + rstate[rs_dl(t, e)];
     }
 }
 
-// [E·d] threads: dW_r = dlogᵀ·x, summed over tokens in order.
+// [E·d] threads: dW_r = dlogᵀ·x and dW_noise = dnᵀ·x, summed over tokens in order.
 @compute @workgroup_size(64)
 fn router_wgrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) li: u32) {
@@ -139,6 +160,11 @@ fn router_wgrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     let e = i / u.d;
     let c = i % u.d;
     var acc = 0.0;
-    for (var t = 0u; t < u.t; t++) { acc += dlog[t * u.e + e] * x[t * u.d + c]; }
+    var nacc = 0.0;
+    for (var t = 0u; t < u.t; t++) {
+        acc += dlog[t * u.e + e] * x[t * u.d + c];
+        nacc += rstate[rs_dn(t, e)] * x[t * u.d + c];
+    }
     grads[u.o_wr + i] = acc;
+    grads[u.o_wn + i] = nacc;
 }

@@ -272,6 +272,7 @@ impl CpuTrainer {
             policy: self.cfg.drop_policy,
             keys: routing::route_keys(b, self.params.dims.tokens, self.cfg.seed, step),
             bias: self.bias.clone(),
+            train: step.is_some(),
         }
     }
 

@@ -6,7 +6,7 @@ use moe_playground::config::{Config, Dataset};
 use moe_playground::config::{DropPolicy, RouterKind};
 use moe_playground::data::Pool;
 use moe_playground::gpu::kernels;
-use moe_playground::gpu::trainer::{STATS_WORDS, ST_BIAS};
+use moe_playground::gpu::trainer::{rstate_words, STATS_WORDS};
 use moe_playground::metrics::{balance, Snapshot};
 use moe_playground::model::adam::{adam_step, grad_norm, AdamHyper};
 use moe_playground::model::backward::{backward, Backward};
@@ -55,6 +55,7 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
         policy: cfg.drop_policy,
         keys: routing::route_keys(&b, dims.tokens, cfg.seed, Some(step)),
         bias: bias.to_vec(),
+        train: true,
     };
     let fw = forward_routed(&p, &b, cfg.capacity(), rt);
     let alpha = cfg.alpha_effective();
@@ -64,7 +65,13 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
     stats[..5].copy_from_slice(&[fw.ce, fw.aux, fw.z, acc, fw.loss(alpha, cfg.beta)]);
     stats[8..8 + dims.e].copy_from_slice(&fw.f);
     stats[72..72 + dims.e].copy_from_slice(&fw.p_mean);
-    stats[ST_BIAS..ST_BIAS + dims.e].copy_from_slice(bias);
+    // rstate: bias (64), then [T, E] each: noise logits, their gradient, the unit's direct dlogits.
+    let mut rstate = vec![0.0f32; rstate_words(cfg.tokens, dims.e)];
+    rstate[..dims.e].copy_from_slice(bias);
+    let te = cfg.tokens * dims.e;
+    rstate[64..64 + te].copy_from_slice(&fw.nlog);
+    rstate[64 + te..64 + 2 * te].copy_from_slice(&bw.dnlog);
+    rstate[64 + 2 * te..64 + 3 * te].copy_from_slice(&bw.dl);
     // The bias after the step (`route_update`).
     let mut after = bias.to_vec();
     routers::unit::<f32>(cfg.router).update(&mut after, &fw.assign.counts, cfg.top_k, cfg.gamma);
@@ -82,6 +89,11 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
         ("rkey", U(fw.routing.keys.clone())),
         ("scores", F(fw.scores.clone())),
         ("order", U(fw.order.clone())),
+        ("rstate", F(rstate)),
+        ("rstate:nlog", F(fw.nlog.clone())),
+        ("rstate:dn", F(bw.dnlog.clone())),
+        ("rstate:dl", F(bw.dl.clone())),
+        ("dlog:dp", F(bw.dp.clone())),
         ("probs", F(fw.probs.clone())),
         ("lse", F(fw.lse.clone())),
         ("topk", U(fw.topk.clone())),
@@ -115,7 +127,7 @@ fn kernel_table(c: &Cpu) -> Vec<KernelCase> {
     vec![
         ("sample_batch", vec!["inp", "tgt", "dom", "rkey"], vec![], 0.0),
         ("embed", vec!["x0", "x"], vec![], 1e-6),
-        ("router", vec!["logits", "probs", "lse"], vec![], 1e-5),
+        ("router", vec!["logits", "probs", "lse", "rstate:nlog"], vec![], 1e-5),
         ("route", vec!["topk", "gates", "scores"], vec![], 1e-5),
         ("drop_order", vec!["order"], vec![], 0.0),
         ("capacity", vec!["slot", "counts", "kept", "lists"], vec![], 0.0),
@@ -131,8 +143,9 @@ fn kernel_table(c: &Cpu) -> Vec<KernelCase> {
         ("ffn_dhidden", vec!["dpre"], vec![], 1e-5),
         ("ffn_wgrad2", vec![], vec![l.w2.clone(), l.b2.clone()], 1e-5),
         ("ffn_wgrad1", vec![], vec![l.w1.clone(), l.b1.clone()], 1e-5),
+        ("route_grad", vec!["dlog:dp", "rstate:dn", "rstate:dl"], vec![], 1e-5),
         ("router_grad", vec!["dlog"], vec![], 1e-5),
-        ("router_wgrad", vec![], vec![l.wr.clone()], 1e-5),
+        ("router_wgrad", vec![], vec![l.wr.clone(), l.wn.clone()], 1e-5),
         ("input_grad", vec!["dx"], vec![], 1e-5),
         ("embed_grad", vec![], vec![l.emb.clone(), l.w_in.clone(), l.b_in.clone()], 1e-5),
     ]
@@ -175,7 +188,9 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
         // Inputs: every buffer the kernel binds, from the reference; outputs poisoned first.
         let info = kernels::info(kernel).unwrap();
         for b in info.bindings {
-            if let Some(v) = c.bufs.get(b.name) {
+            // `router_grad` reads the unit's dp from dlog (`route_grad` leaves it there).
+            let name = if *kernel == "router_grad" && b.name == "dlog" { "dlog:dp" } else { b.name };
+            if let Some(v) = c.bufs.get(name) {
                 match v {
                     Buf::F(x) => g.write(b.name, x),
                     Buf::U(x) => g.write(b.name, x),
@@ -183,7 +198,18 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
             }
         }
         for o in outs {
-            poison(g, o, &c.bufs[o]);
+            // A part of a buffer ("rstate:dn"): only that part is written, so poison just it.
+            let (buf, part) = o.split_once(':').unwrap_or((o, ""));
+            match (buf, part) {
+                ("rstate", p) if !p.is_empty() => {
+                    let Buf::F(mut v) = c.bufs["rstate"].clone() else { unreachable!() };
+                    v[rstate_part(&c.dims, p)].iter_mut().for_each(|x| *x = f32::NAN);
+                    g.write("rstate", &v);
+                }
+                // dlog is `router_grad`'s input (dp) as well as its output: not poisoned there.
+                ("dlog", _) if *kernel == "router_grad" => {}
+                (b, _) => poison(g, b, &c.bufs[b]),
+            }
         }
         if *kernel == "capacity" {
             // `slot` is also an input of `capacity`: the RANDOM marks `route` left (the rest poisoned).
@@ -209,7 +235,11 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
                     }
                 }
                 Buf::F(want) => {
-                    let mut got = g.read_f32(o);
+                    let (buf, part) = o.split_once(':').unwrap_or((o, ""));
+                    let mut got = g.read_f32(buf);
+                    if buf == "rstate" {
+                        got = got[rstate_part(&c.dims, part)].to_vec();
+                    }
                     live_ranks_only(&c.dims, o, &mut got, want);
                     let n = if *o == "stats" { 5 } else { want.len() };
                     track(
@@ -256,16 +286,13 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
     }
     // `route_update` (after the step) moves the router bias as its CPU twin does.
     {
-        let Buf::F(st) = &c.bufs["stats"] else { unreachable!() };
-        g.write("stats", st);
+        let Buf::F(st) = &c.bufs["rstate"] else { unreachable!() };
+        g.write("rstate", st);
         g.write("counts", &c.fw.assign.counts);
         g.run_kernels(&["route_update"], false);
-        let got = g.read_f32("stats");
+        let got = g.read_f32("rstate");
         let e = c.dims.e;
-        track(
-            "route_update/bias",
-            close(&format!("{label}/route_update/bias"), &got[ST_BIAS..ST_BIAS + e], &c.bias_after, 1e-6),
-        );
+        track("route_update/bias", close(&format!("{label}/route_update/bias"), &got[..e], &c.bias_after, 1e-6));
     }
     assert_eq!(g.error(), None, "{label}: wgpu reported an error");
     // The configs do exercise drops.
@@ -273,6 +300,18 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
         assert!(c.fw.dropped > 0, "{label}: fixture should drop assignments");
     }
     worst
+}
+
+/// The words of a part of `rstate` (see `rstate_words`).
+fn rstate_part(m: &Dims, part: &str) -> std::ops::Range<usize> {
+    let te = m.t * m.e;
+    let at = match part {
+        "nlog" => 64,
+        "dn" => 64 + te,
+        "dl" => 64 + 2 * te,
+        _ => panic!("no rstate part {part}"),
+    };
+    at..at + te
 }
 
 /// Per-assignment buffers ([T·K, w]): only the live ranks r < k are defined (the kernels run over
@@ -552,9 +591,9 @@ fn every_router_and_drop_policy_matches_reference() {
                 "{name}: worst gradient {} {:.2e}, worst buffer {} {:.2e}, worst kernel {} {:.2e}",
                 gw.0, gw.1, bw.0, bw.1, k.0, k.1
             );
-            let bias = g.read_f32("stats");
             if r.info().has_bias {
-                assert!(bias[ST_BIAS..ST_BIAS + 8].iter().any(|&b| b != 0.0), "{name}: the bias moved");
+                // The compared step chose with the bias after step 1 (±γ per expert).
+                assert!(c.fw.routing.bias.iter().any(|&b| b != 0.0), "{name}: the bias moved");
             }
         }
     }

@@ -223,8 +223,9 @@ fn fd_gradients_tokens() {
     ];
     for c in &cases {
         let checks = fd_check(c);
-        assert_eq!(names(&checks), ["emb", "wr", "w1", "b1", "w2", "b2", "wo", "bo"]);
-        for tc in &checks {
+        assert_eq!(names(&checks), ["emb", "wr", "w1", "b1", "w2", "b2", "wo", "bo", "wn"]);
+        // wn (the noisy router's noise weights) gets no gradient from softmax top-k.
+        for tc in checks.iter().filter(|t| t.name != "wn") {
             // Every tensor has a non-trivial gradient among the checked entries.
             assert!(
                 tc.max_grad > 1e-5,
@@ -263,6 +264,7 @@ fn fd_gradients_every_router_and_drop_policy() {
                     policy,
                     keys: routing::route_keys(&b, p.dims.tokens, c.seed, Some(step)),
                     bias: bias.clone(),
+                    train: true,
                 })
                 .find(|rt| {
                     let fw = forward_routed(&p, &b, cap, rt.clone());
@@ -273,6 +275,7 @@ fn fd_gradients_every_router_and_drop_policy() {
                     policy,
                     keys: routing::route_keys(&b, p.dims.tokens, c.seed, Some(5)),
                     bias: bias.clone(),
+                    train: true,
                 });
             let alpha = if info.balances.contains(&Balance::Switch) { ALPHA } else { 0.0 };
             println!("router {} policy {} k {k}", info.name, policy.name());
@@ -282,6 +285,12 @@ fn fd_gradients_every_router_and_drop_policy() {
             // z-loss reaches W_r, checked all the same).
             let wr = checks.iter().find(|t| t.name == "wr").unwrap();
             assert!(wr.checked > 0, "{}: wr checked", info.name);
+            let wn = checks.iter().find(|t| t.name == "wn").unwrap();
+            if info.name == "noisy-topk" {
+                assert!(wn.max_grad > 1e-6, "noisy-topk: W_noise learns ({:.2e})", wn.max_grad);
+            } else {
+                assert_eq!(wn.max_grad, 0.0, "{}: W_noise gets no gradient", info.name);
+            }
             if info.name == "gshard-top2" {
                 let random = fw.assign.slot.iter().filter(|&&s| s == routing::RANDOM).count();
                 assert!(random > 0, "gshard-top2 drops some second choices at random");
@@ -298,8 +307,8 @@ fn fd_gradients_every_router_and_drop_policy() {
 fn fd_gradients_regions() {
     let c = FdCase::plain(Dataset::Regions, 24, 2, 1.0, 5, None);
     let checks = fd_check(&c);
-    assert_eq!(names(&checks), ["w_in", "b_in", "wr", "w1", "b1", "w2", "b2", "wo", "bo"]);
-    for tc in &checks {
+    assert_eq!(names(&checks), ["w_in", "b_in", "wr", "w1", "b1", "w2", "b2", "wo", "bo", "wn"]);
+    for tc in checks.iter().filter(|t| t.name != "wn") {
         assert!(tc.max_grad > 1e-5, "regions: gradient of {} is trivially small ({:.2e})", tc.name, tc.max_grad);
     }
     // k = 1 with drops on regions as well (w_in, b_in reach the router through x = x0, no relu).
@@ -1058,7 +1067,17 @@ fn router_units_follow_their_rules() {
     let (p, _) = routing::softmax(&logits);
     let bias = [3.0f64, 0.0, 0.0, 0.0];
     let keys = [0u32, 0];
-    let i = RouteIn { e: 4, k: 1, kmax: 4, logits: &logits, probs: &p, bias: &bias, keys: &keys };
+    let i = RouteIn {
+        e: 4,
+        k: 1,
+        kmax: 4,
+        logits: &logits,
+        probs: &p,
+        nlog: &[0.0; 4],
+        bias: &bias,
+        keys: &keys,
+        train: true,
+    };
     let mut o = RouteOut::new(1, 4, 4);
     unit::<f64>(r("aux-free")).route(0, &i, &mut o);
     assert_eq!(o.topk[0], 0);
@@ -1073,7 +1092,17 @@ fn router_units_follow_their_rules() {
         let word = ((u * 16_777_216.0) as u32) << 8;
         assert_eq!(unit_draw(word), u);
         let keys = [0u32, word];
-        let i = RouteIn { e: 3, k: 2, kmax: 2, logits: &p3, probs: &p3, bias: &[0.0; 3], keys: &keys };
+        let i = RouteIn {
+            e: 3,
+            k: 2,
+            kmax: 2,
+            logits: &p3,
+            probs: &p3,
+            nlog: &[0.0; 3],
+            bias: &[0.0; 3],
+            keys: &keys,
+            train: true,
+        };
         let mut o = RouteOut::new(1, 3, 2);
         unit::<f64>(r("gshard-top2")).route(0, &i, &mut o);
         assert_eq!(o.topk[..2], [0, 1]);

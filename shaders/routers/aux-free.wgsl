@@ -1,7 +1,7 @@
 // aux-free (DeepSeek-V3 loss-free balancing): choose on logits + bias, gate with the unbiased
 // probabilities; after each step b_i += γ·sign(mean load − load_i). Twin: src/model/routers/aux_free.rs.
 fn route_aux_free(t: u32) {
-    for (var e = 0u; e < u.e; e++) { scores[t * u.e + e] = logits[t * u.e + e] + stats[ST_BIAS + e]; }
+    for (var e = 0u; e < u.e; e++) { scores[t * u.e + e] = logits[t * u.e + e] + rstate[e]; }
     select_topk(t);
     prob_gates(t);
 }
@@ -16,8 +16,8 @@ fn route_update_aux_free(e: u32) {
     for (var i = 0u; i < u.e; i++) { total += counts[i]; }
     let load = counts[e] * u.e;
     if (load < total) {
-        stats[ST_BIAS + e] = stats[ST_BIAS + e] + u.gamma;
+        rstate[e] = rstate[e] + u.gamma;
     } else if (load > total) {
-        stats[ST_BIAS + e] = stats[ST_BIAS + e] - u.gamma;
+        rstate[e] = rstate[e] - u.gamma;
     }
 }

@@ -61,6 +61,7 @@ pub const STEP: &[&str] = &[
     "ffn_dhidden",
     "ffn_wgrad2",
     "ffn_wgrad1",
+    "route_grad",
     "router_grad",
     "router_wgrad",
     "input_grad",
@@ -92,7 +93,7 @@ pub enum Grid {
 pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
     let (t, d, h, e, k, kk, v) = (m.t, m.d, m.h, m.e, m.k, m.kmax, m.v);
     Grid::Threads(match entry {
-        "sample_batch" | "router" | "route" | "drop_order" | "router_grad" | "loss_token" => t,
+        "sample_batch" | "router" | "route" | "drop_order" | "route_grad" | "router_grad" | "loss_token" => t,
         "route_update" => e,
         "embed" | "combine" | "input_grad" | "head_dx" => t * d,
         "embed_grad" => crate::data::CTX * d,

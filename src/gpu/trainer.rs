@@ -19,10 +19,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Words of `stats`: losses (8), f and P (64 each), the router bias (64).
-pub const STATS_WORDS: usize = 8 + 128 + 64;
-/// Where the router bias starts in `stats` (shaders/common.wgsl `ST_BIAS`).
-pub const ST_BIAS: usize = 136;
+/// Words of `stats`: losses (8), f and P (64 each).
+pub const STATS_WORDS: usize = 8 + 128;
+
+/// Words of `rstate` for `rows` rows and `e` experts: the router bias (64), then the noise logits,
+/// their gradient and the unit's direct logit gradient, [rows, E] each (shaders/common.wgsl `rs_*`).
+pub fn rstate_words(rows: usize, e: usize) -> usize {
+    64 + 3 * rows * e
+}
 
 /// Staging buffers in the metrics ring.
 const RING: usize = 3;
@@ -186,6 +190,7 @@ impl GpuTrainer {
             ("rkey", rows * 2),
             ("scores", rows * e),
             ("order", rows),
+            ("rstate", rstate_words(rows, e)),
             ("dh", rows * dims.d),
             ("dg", rows * kk),
             ("dpre", rows * kk * dims.h),
@@ -512,10 +517,9 @@ impl Trainer for GpuTrainer {
             // The router bias the last step chooses with, for `last_trace` (native only).
             if cfg!(not(target_arch = "wasm32")) && i + 1 == n {
                 drop(pass);
-                let at = (ST_BIAS * 4) as u64;
                 enc.copy_buffer_to_buffer(
-                    &self.buffers["stats"],
-                    at,
+                    &self.buffers["rstate"],
+                    0,
                     &self.buffers["tr_bias"],
                     0,
                     (self.dims.e * 4) as u64,

@@ -47,7 +47,7 @@ pub struct Uniforms {
     pub policy: u32,
     /// The aux-free router's bias step γ.
     pub gamma: f32,
-    pub pad2: u32,
+    pub o_wn: u32,
     pub pad3: u32,
     pub pad4: u32,
 }
@@ -94,7 +94,7 @@ impl Uniforms {
             eval_n: crate::data::EVAL_N as u32,
             policy: cfg.drop_policy.id(),
             gamma: cfg.gamma,
-            pad2: 0,
+            o_wn: layout.wn.start as u32,
             pad3: 0,
             pad4: 0,
         }

@@ -1,5 +1,5 @@
 //! Backward pass of the reference, written out by hand. Stage names match the WGSL entry points.
-use super::routers::{self, RouteIn};
+use super::routers::{self, GateGrad, RouteIn};
 use super::routing;
 use super::{Dims, Forward, Params, Real};
 use crate::data::{Batch, CTX};
@@ -13,6 +13,9 @@ pub struct Backward<F> {
     pub dg: Vec<F>,    // [T, K] d loss / d gate (0 for dropped)
     pub dpre: Vec<F>,  // [T·K, H] d loss / d expert pre-activation
     pub dlog: Vec<F>,  // [T, E] d loss / d router logits
+    pub dnlog: Vec<F>, // [T, E] d loss / d noise logits (noisy router; 0 otherwise)
+    pub dl: Vec<F>,    // [T, E] the router unit's direct part of dlog (before the softmax part)
+    pub dp: Vec<F>,    // [T, E] the router unit's d loss / d p (`route_grad`'s output in dlog)
     pub dx: Vec<F>,    // [T, d] d loss / d MoE input
 }
 
@@ -131,11 +134,29 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
     let ef = F::of(m.e as f64);
     let rt = &fw.routing;
     let unit = routers::unit::<F>(rt.router);
-    let ri = RouteIn { e: m.e, k: m.k, kmax: kk, logits: &fw.logits, probs: &fw.probs, bias: &rt.bias, keys: &rt.keys };
+    let ri = RouteIn {
+        e: m.e,
+        k: m.k,
+        kmax: kk,
+        logits: &fw.logits,
+        probs: &fw.probs,
+        nlog: &fw.nlog,
+        bias: &rt.bias,
+        keys: &rt.keys,
+        train: rt.train,
+    };
+    let mut dnlog = vec![F::zero(); m.t * m.e];
+    let mut dl_all = vec![F::zero(); m.t * m.e];
+    let mut dp_all = vec![F::zero(); m.t * m.e];
     for t in 0..m.t {
         let pr = &fw.probs[t * m.e..(t + 1) * m.e];
         let mut dp = vec![F::zero(); m.e];
-        unit.gate_grad(t, &ri, &fw.topk[t * kk..(t + 1) * kk], &dg[t * kk..(t + 1) * kk], &mut dp);
+        // `route_grad`: the router unit's part.
+        let row = t * kk..(t + 1) * kk;
+        let o =
+            GateGrad { dp: &mut dp, dl: &mut dl_all[t * m.e..(t + 1) * m.e], dn: &mut dnlog[t * m.e..(t + 1) * m.e] };
+        unit.gate_grad(t, &ri, &fw.topk[row.clone()], &fw.gates[row.clone()], &dg[row], o);
+        dp_all[t * m.e..(t + 1) * m.e].copy_from_slice(&dp);
         let mut dot = F::zero();
         for e in 0..m.e {
             let f_e = F::of(fw.assign.counts[e] as f64) / tk;
@@ -144,7 +165,7 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
         }
         let zl = beta * F::of(2.0) * fw.lse[t] / tf;
         for e in 0..m.e {
-            dlog[t * m.e + e] = pr[e] * (dp[e] - dot) + zl * pr[e];
+            dlog[t * m.e + e] = pr[e] * (dp[e] - dot) + zl * pr[e] + dl_all[t * m.e + e];
         }
     }
     // `router_wgrad`: dWr = dlogᵀ·x.
@@ -155,6 +176,11 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
                 acc += dlog[t * m.e + e] * fw.x[t * m.d + c];
             }
             g[l.wr.start + e * m.d + c] = acc;
+            let mut acc = F::zero();
+            for t in 0..m.t {
+                acc += dnlog[t * m.e + e] * fw.x[t * m.d + c];
+            }
+            g[l.wn.start + e * m.d + c] = acc;
         }
     }
     // `input_grad`: dx = dh (residual) + Σ W1ᵀ·dpre + Wrᵀ·dlog.
@@ -174,6 +200,9 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
             }
             for e in 0..m.e {
                 acc += w[l.wr.start + e * m.d + c] * dlog[t * m.e + e];
+            }
+            for e in 0..m.e {
+                acc += w[l.wn.start + e * m.d + c] * dnlog[t * m.e + e];
             }
             dx[t * m.d + c] = acc;
         }
@@ -211,5 +240,5 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
             g[l.b_in.start + c] = ab;
         }
     }
-    Backward { grads: g, dh, dg, dpre, dlog, dx }
+    Backward { grads: g, dh, dg, dpre, dlog, dnlog, dl: dl_all, dp: dp_all, dx }
 }

@@ -13,6 +13,8 @@ pub struct Routing<F> {
     pub policy: DropPolicy,
     pub keys: Vec<u32>,
     pub bias: Vec<F>,
+    /// A training step: router noise and random draws apply (false: evaluation, probe).
+    pub train: bool,
 }
 
 impl<F: Real> Routing<F> {
@@ -23,6 +25,7 @@ impl<F: Real> Routing<F> {
             policy: DropPolicy::Position,
             keys: routing::route_keys(b, p.dims.tokens, 0, None),
             bias: vec![F::zero(); p.dims.e],
+            train: false,
         }
     }
 }
@@ -33,6 +36,7 @@ pub struct Forward<F> {
     pub x0: Vec<F>,      // [T, d] pre-activation input
     pub x: Vec<F>,       // [T, d] MoE input (relu(x0) for tokens, x0 for regions)
     pub logits: Vec<F>,  // [T, E] router logits
+    pub nlog: Vec<F>,    // [T, E] noise logits x·W_noise (the noisy router's)
     pub probs: Vec<F>,   // [T, E]
     pub lse: Vec<F>,     // [T] logsumexp of the router logits
     pub topk: Vec<u32>,  // [T, K] chosen experts, best first; UNUSED for r ≥ k
@@ -93,30 +97,34 @@ pub fn embed<F: Real>(p: &Params<F>, b: &Batch) -> (Vec<F>, Vec<F>) {
     (x0, x)
 }
 
-/// `router`: logits = W_r·x, their softmax p and logsumexp, per token.
-pub fn router<F: Real>(p: &Params<F>, x: &[F], t: usize) -> (Vec<F>, Vec<F>, Vec<F>) {
+/// `router`: logits = W_r·x, their softmax p and logsumexp, and the noise logits W_noise·x, per token.
+pub fn router<F: Real>(p: &Params<F>, x: &[F], t: usize) -> (Vec<F>, Vec<F>, Vec<F>, Vec<F>) {
     let (m, l, w) = (&p.dims, &p.layout, &p.w);
     let mut logits = vec![F::zero(); t * m.e];
+    let mut nlog = vec![F::zero(); t * m.e];
     let mut probs = vec![F::zero(); t * m.e];
     let mut lse = vec![F::zero(); t];
     for t in 0..t {
         for e in 0..m.e {
             let mut acc = F::zero();
+            let mut nacc = F::zero();
             for c in 0..m.d {
                 acc += w[l.wr.start + e * m.d + c] * x[t * m.d + c];
+                nacc += w[l.wn.start + e * m.d + c] * x[t * m.d + c];
             }
             logits[t * m.e + e] = acc;
+            nlog[t * m.e + e] = nacc;
         }
         let (pr, ls) = routing::softmax(&logits[t * m.e..(t + 1) * m.e]);
         probs[t * m.e..(t + 1) * m.e].copy_from_slice(&pr);
         lse[t] = ls;
     }
-    (logits, probs, lse)
+    (logits, probs, lse, nlog)
 }
 
 /// `route`: the router unit's choice for every token (experts, gates, random drops, scores).
-pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], r: &Routing<F>) -> RouteOut<F> {
-    let i = RouteIn { e: m.e, k: m.k, kmax: m.kmax, logits, probs, bias: &r.bias, keys: &r.keys };
+pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], nlog: &[F], r: &Routing<F>) -> RouteOut<F> {
+    let i = RouteIn { e: m.e, k: m.k, kmax: m.kmax, logits, probs, nlog, bias: &r.bias, keys: &r.keys, train: r.train };
     let unit = routers::unit::<F>(r.router);
     let mut o = RouteOut::new(m.t, m.e, m.kmax);
     for t in 0..m.t {
@@ -137,8 +145,8 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
     let (kk, l) = (m.kmax, &p.layout);
     let w = &p.w;
     let (x0, x) = embed(p, b);
-    let (logits, probs, lse) = router(p, &x, m.t);
-    let RouteOut { topk, gates, random, scores } = route(&m, &logits, &probs, &rt);
+    let (logits, probs, lse, nlog) = router(p, &x, m.t);
+    let RouteOut { topk, gates, random, scores } = route(&m, &logits, &probs, &nlog, &rt);
     let order = routing::drop_order(rt.policy, &probs, &rt.keys, m.t, m.e);
     let assign = routing::assign_ordered(&topk, &random, &order, m.t, m.k, kk, m.e, cap);
 
@@ -239,6 +247,7 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
         x0,
         x,
         logits,
+        nlog,
         probs,
         lse,
         topk,

@@ -42,7 +42,8 @@ impl Dims {
 
 /// Where each tensor lives in the flat parameter (and gradient, m, v) buffer.
 /// Row-major shapes: emb [CTX, V, d] (tokens), w_in [d, 2] and b_in [d] (regions), wr [E, d],
-/// w1 [E, H, d], b1 [E, H], w2 [E, d, H], b2 [E, d], wo [V, d], bo [V].
+/// w1 [E, H, d], b1 [E, H], w2 [E, d, H], b2 [E, d], wo [V, d], bo [V], wn [E, d] (the noisy
+/// top-k router's noise weights; every model has them so the router can change live).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
     pub emb: Range<usize>,
@@ -55,6 +56,7 @@ pub struct Layout {
     pub b2: Range<usize>,
     pub wo: Range<usize>,
     pub bo: Range<usize>,
+    pub wn: Range<usize>,
     pub total: usize,
 }
 
@@ -76,7 +78,8 @@ impl Layout {
         let b2 = take(m.e * m.d);
         let wo = take(m.v * m.d);
         let bo = take(m.v);
-        Layout { emb, w_in, b_in, wr, w1, b1, w2, b2, wo, bo, total: at }
+        let wn = take(m.e * m.d);
+        Layout { emb, w_in, b_in, wr, w1, b1, w2, b2, wo, bo, wn, total: at }
     }
     /// (name, range) of every tensor, for reports and per-tensor checks.
     pub fn tensors(&self) -> Vec<(&'static str, Range<usize>)> {
@@ -91,6 +94,7 @@ impl Layout {
             ("b2", self.b2.clone()),
             ("wo", self.wo.clone()),
             ("bo", self.bo.clone()),
+            ("wn", self.wn.clone()),
         ]
         .into_iter()
         .filter(|(_, r)| !r.is_empty())
@@ -127,6 +131,7 @@ impl<F: Real> Params<F> {
         fill(&layout.w1, &mut u(dims.d));
         fill(&layout.w2, &mut u(dims.h));
         fill(&layout.wo, &mut u(dims.d));
+        // wn stays 0 (Shazeer et al.: noise std softplus(0) ≈ 0.69 to start, learned from there).
         Params { dims, layout, w }
     }
 
@@ -138,6 +143,9 @@ impl<F: Real> Params<F> {
             for x in &mut p.w[r.clone()] {
                 *x = F::of(rng.uniform(-0.2, 0.2));
             }
+        }
+        for x in &mut p.w[p.layout.wn.clone()] {
+            *x = F::of(rng.uniform(-0.5, 0.5));
         }
         p
     }

@@ -3,7 +3,7 @@
 //! probabilities (raw p for k = 1, renormalised over the chosen for k ≥ 2). After each training
 //! step b_i ← b_i + γ·sign(mean load − load_i), load_i = the step's choices of expert i.
 //! WGSL twin: shaders/routers/aux-free.wgsl.
-use super::{prob_gates, prob_gates_grad, put, top_k, RouteIn, RouteOut, Router, RouterInfo};
+use super::{prob_gates, prob_gates_grad, put, top_k, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
 use crate::model::Real;
 
@@ -33,8 +33,8 @@ impl<F: Real> Router<F> for AuxFree {
         let chosen = top_k(row, i.k);
         put(t, i.kmax, &chosen, &prob_gates(i.probs_of(t), &chosen), o);
     }
-    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], dg: &[F], dp: &mut [F]) {
-        prob_gates_grad(i.probs_of(t), topk, dg, i.k, dp);
+    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], _gates: &[F], dg: &[F], o: GateGrad<F>) {
+        prob_gates_grad(i.probs_of(t), topk, dg, i.k, o.dp);
     }
     fn update(&self, bias: &mut [F], counts: &[u32], k: usize, gamma: F) {
         // mean load = T·k / E; compared in integers (load_i·E against T·k), so sign(0) is exact.

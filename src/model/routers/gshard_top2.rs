@@ -3,7 +3,7 @@
 //! a draw per token (deterministic per seed and step; training steps only), otherwise that
 //! assignment is dropped as "random" before capacity is applied. k = 2 only.
 //! WGSL twin: shaders/routers/gshard-top2.wgsl.
-use super::{prob_gates, prob_gates_grad, put, top_k, unit_draw, RouteIn, RouteOut, Router, RouterInfo};
+use super::{prob_gates, prob_gates_grad, put, top_k, unit_draw, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
 use crate::model::Real;
 
@@ -38,7 +38,7 @@ impl<F: Real> Router<F> for GShardTop2 {
             o.random[t * i.kmax + 1] = u >= 2.0 * g2;
         }
     }
-    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], dg: &[F], dp: &mut [F]) {
-        prob_gates_grad(i.probs_of(t), topk, dg, i.k, dp);
+    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], _gates: &[F], dg: &[F], o: GateGrad<F>) {
+        prob_gates_grad(i.probs_of(t), topk, dg, i.k, o.dp);
     }
 }

@@ -2,7 +2,7 @@
 //! hash of its current input token id (tokens) or of its cell in an 8 × 8 grid over the plane
 //! (regions), k distinct experts, gates 1/k. Balance comes from the hash, not from a loss.
 //! WGSL twin: shaders/routers/hash.wgsl.
-use super::{put, RouteIn, RouteOut, Router, RouterInfo};
+use super::{put, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
 use crate::model::Real;
 
@@ -45,5 +45,5 @@ impl<F: Real> Router<F> for Hash {
             o.scores[t * i.e + c as usize] = F::of(1.0);
         }
     }
-    fn gate_grad(&self, _t: usize, _i: &RouteIn<F>, _topk: &[u32], _dg: &[F], _dp: &mut [F]) {}
+    fn gate_grad(&self, _t: usize, _i: &RouteIn<F>, _topk: &[u32], _gates: &[F], _dg: &[F], _o: GateGrad<F>) {}
 }

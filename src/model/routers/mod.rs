@@ -18,6 +18,7 @@ use crate::config::{Balance, RouterKind};
 pub mod aux_free;
 pub mod gshard_top2;
 pub mod hash;
+pub mod noisy_topk;
 pub mod softmax_topk;
 
 /// What a router is, for the config, the CLI's help and the page.
@@ -52,8 +53,12 @@ pub struct RouteIn<'a, F> {
     pub kmax: usize,
     pub logits: &'a [F],
     pub probs: &'a [F],
+    /// [T, E] x·W_noise (the noisy router's noise logits).
+    pub nlog: &'a [F],
     pub bias: &'a [F],
     pub keys: &'a [u32],
+    /// A training step (noise and random draws apply); false in evaluation and the probe.
+    pub train: bool,
 }
 
 impl<F: Real> RouteIn<'_, F> {
@@ -63,6 +68,18 @@ impl<F: Real> RouteIn<'_, F> {
     pub fn logits_of(&self, t: usize) -> &[F] {
         &self.logits[t * self.e..(t + 1) * self.e]
     }
+    pub fn nlog_of(&self, t: usize) -> &[F] {
+        &self.nlog[t * self.e..(t + 1) * self.e]
+    }
+}
+
+/// Gradients a router unit's `gate_grad` adds for token t, each of length E: `dp` (through the
+/// router probabilities, then the softmax), `dl` (straight to the logits), `dn` (to the noise
+/// logits x·W_noise).
+pub struct GateGrad<'a, F> {
+    pub dp: &'a mut [F],
+    pub dl: &'a mut [F],
+    pub dn: &'a mut [F],
 }
 
 /// What `route` writes for token t: rows of [T, K] (`topk`, `gates`, `random`: the assignment is
@@ -89,9 +106,9 @@ impl<F: Real> RouteOut<F> {
 pub trait Router<F: Real>: Sync {
     /// `route`: the experts, gates, random drops and scores of token `t`.
     fn route(&self, t: usize, i: &RouteIn<F>, o: &mut RouteOut<F>);
-    /// The gate part of `router_grad`: add d loss / d p of token `t` (p = the softmax of the
-    /// logits) into `dp`, from the gate gradients `dg` (its k_max ranks) and its chosen `topk`.
-    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], dg: &[F], dp: &mut [F]);
+    /// `route_grad`: token `t`'s gradients from its gate gradients `dg`, chosen `topk` and `gates`
+    /// (k_max ranks each) into `o` (see [`GateGrad`]).
+    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], gates: &[F], dg: &[F], o: GateGrad<F>);
     /// `route_update`: after a training step, from its per-expert choice counts.
     fn update(&self, _bias: &mut [F], _counts: &[u32], _k: usize, _gamma: F) {}
 }
@@ -111,6 +128,7 @@ macro_rules! registry {
 
 registry! {
     softmax_topk::SoftmaxTopK,
+    noisy_topk::NoisyTopK,
     gshard_top2::GShardTop2,
     hash::Hash,
     aux_free::AuxFree,
@@ -159,4 +177,14 @@ pub fn prob_gates_grad<F: Real>(p: &[F], topk: &[u32], dg: &[F], k: usize, dp: &
 /// A uniform draw in [0, 1) from a 32-bit word, exact in f32 (24 bits).
 pub fn unit_draw(word: u32) -> f32 {
     (word >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+/// A standard normal draw for expert `e` from a token's random word (Box–Muller in f32; the WGSL
+/// twin `normal_draw` agrees to float rounding of `log`, `sqrt` and `cos`).
+pub fn normal_draw(word: u32, e: u32) -> f32 {
+    let h1 = crate::rng::hash(word ^ crate::rng::hash(e ^ 0x85EB_CA6B));
+    let h2 = crate::rng::hash(h1 ^ 0xC2B2_AE35);
+    let u1 = ((h1 >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0);
+    let u2 = (h2 >> 8) as f32 * (1.0 / 16_777_216.0);
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
 }

@@ -1,7 +1,7 @@
 //! `softmax-topk`: the k largest router probabilities (ties to the lower index); k = 1 keeps the raw
 //! probability as gate (Switch, Fedus et al. 2021), k ≥ 2 renormalises over the chosen k (Mixtral,
 //! Jiang et al. 2024). WGSL twin: shaders/routers/softmax-topk.wgsl.
-use super::{prob_gates, prob_gates_grad, put, top_k, RouteIn, RouteOut, Router, RouterInfo};
+use super::{prob_gates, prob_gates_grad, put, top_k, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
 use crate::model::Real;
 
@@ -29,7 +29,7 @@ impl<F: Real> Router<F> for SoftmaxTopK {
         put(t, i.kmax, &chosen, &prob_gates(p, &chosen), o);
         o.scores[t * i.e..(t + 1) * i.e].copy_from_slice(p);
     }
-    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], dg: &[F], dp: &mut [F]) {
-        prob_gates_grad(i.probs_of(t), topk, dg, i.k, dp);
+    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], _gates: &[F], dg: &[F], o: GateGrad<F>) {
+        prob_gates_grad(i.probs_of(t), topk, dg, i.k, o.dp);
     }
 }

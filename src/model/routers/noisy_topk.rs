@@ -1,0 +1,73 @@
+//! `noisy-topk`: noisy top-k gating (Shazeer et al. 2017). H_i = (x·W_g)_i + ε_i·softplus((x·W_noise)_i)
+//! with ε ~ N(0, 1) per token and expert (training steps only; ε = 0 in evaluation and the probe);
+//! keep the top k of H, softmax over the kept values: those are the gates (k = 1: gate 1). W_noise is
+//! learned through ε·sigmoid(x·W_noise). WGSL twin: shaders/routers/noisy-topk.wgsl.
+use super::{normal_draw, put, top_k, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
+use crate::config::Balance;
+use crate::model::Real;
+
+pub const INFO: RouterInfo = RouterInfo {
+    name: "noisy-topk",
+    label: "noisy top-k (Shazeer 2017)",
+    help: "The router adds learned random noise to its scores before picking the top k, so tokens sometimes \
+           try other experts while training; the gates are a softmax over the k picked scores. No noise \
+           when evaluating.",
+    paper: "Shazeer et al. 2017",
+    k: None,
+    balances: &[Balance::Switch, Balance::None],
+    knobs: &[],
+    default_alpha: None,
+    learned: true,
+    has_bias: false,
+};
+
+/// softplus(v) = ln(1 + e^v), stable for large |v|.
+pub fn softplus<F: Real>(v: F) -> F {
+    let zero = F::zero();
+    let m = if v > zero { v } else { zero };
+    m + ((zero - m).exp() + (v - m).exp()).ln()
+}
+
+pub fn sigmoid<F: Real>(v: F) -> F {
+    F::of(1.0) / (F::of(1.0) + (-v).exp())
+}
+
+/// ε of token t, expert e (0 outside training).
+fn eps<F: Real>(i: &RouteIn<F>, t: usize, e: usize) -> F {
+    if i.train {
+        F::of(normal_draw(i.keys[t * 2 + 1], e as u32) as f64)
+    } else {
+        F::zero()
+    }
+}
+
+pub struct NoisyTopK;
+
+impl<F: Real> Router<F> for NoisyTopK {
+    fn route(&self, t: usize, i: &RouteIn<F>, o: &mut RouteOut<F>) {
+        for e in 0..i.e {
+            o.scores[t * i.e + e] = i.logits_of(t)[e] + eps(i, t, e) * softplus(i.nlog_of(t)[e]);
+        }
+        let row = &o.scores[t * i.e..(t + 1) * i.e];
+        let chosen = top_k(row, i.k);
+        let m = row[chosen[0] as usize];
+        let mut s = F::zero();
+        for &c in &chosen {
+            s += (row[c as usize] - m).exp();
+        }
+        let g: Vec<F> = chosen.iter().map(|&c| (row[c as usize] - m).exp() / s).collect();
+        put(t, i.kmax, &chosen, &g, o);
+    }
+    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], gates: &[F], dg: &[F], o: GateGrad<F>) {
+        let mut dot = F::zero();
+        for r in 0..i.k {
+            dot += gates[r] * dg[r];
+        }
+        for r in 0..i.k {
+            let e = topk[r] as usize;
+            let dh = gates[r] * (dg[r] - dot);
+            o.dl[e] += dh;
+            o.dn[e] += dh * eps(i, t, e) * sigmoid(i.nlog_of(t)[e]);
+        }
+    }
+}
