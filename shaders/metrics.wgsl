@@ -1,12 +1,13 @@
 // Metrics on the GPU: every step adds its counts and losses to a window; a snapshot turns the window
 // into the record the CPU reads back asynchronously (layout: crate::metrics::SNAP_*), then clears it.
 // win_u: [0] steps [1] dropped [2] all-dropped tokens [3] assignments (Σ T·k); choices at 4, kept at
-// 4 + 64, domain×expert at 4 + 128 ([NDOM, E]). win_f: [0] ce [1] aux [2] z [3] accuracy; P_i sums at 4.
+// 4 + 64, domain×expert at 4 + 128 ([NDOM, E]), random drops at 4 + 128 + 4·64. win_f: [0] ce [1] aux [2] z [3] accuracy; P_i sums at 4.
 // The held-out evaluation (eval_begin, per chunk the forward kernels and eval_accum, eval_end) keeps
 // its sums and its result in `state` (ST_EVAL_*); twin: crate::trainer::evaluate_heldout.
 const WU_CH: u32 = 4u;
 const WU_KP: u32 = 68u;
 const WU_DM: u32 = 132u;
+const WU_RND: u32 = 388u;
 const WF_P: u32 = 4u;
 const SN: u32 = 24u;
 
@@ -29,14 +30,19 @@ fn metrics_accum(@builtin(local_invocation_index) li: u32) {
     if (li == 64u) {
         var dropped = 0u;
         var all = 0u;
+        var rnd = 0u;
         for (var t = 0u; t < u.t; t++) {
             var n = 0u;
-            for (var r = 0u; r < u.k; r++) { if (is_dropped(slot[t * u.kmax + r])) { n++; } }
+            for (var r = 0u; r < u.k; r++) {
+                if (is_dropped(slot[t * u.kmax + r])) { n++; }
+                if (slot[t * u.kmax + r] == RANDOM) { rnd++; }
+            }
             dropped += n;
             if (n == u.k) { all++; }
         }
         win_u[0] += 1u;
         win_u[1] += dropped;
+        win_u[WU_RND] += rnd;
         win_u[3] += u.t * u.k;
         win_u[2] += all;
         win_f[0] += stats[0];
@@ -69,6 +75,8 @@ fn snapshot() {
     snap[18] = state[ST_EVAL_ACC];
     snap[19] = state[ST_EVAL_STEP];
     snap[20] = win_u[3];
+    snap[21] = win_u[WU_RND];
+    win_u[WU_RND] = 0u;
     var total = 0u;
     for (var e = 0u; e < u.e; e++) { total += win_u[WU_CH + e]; }
     let ef = f32(u.e);
@@ -87,6 +95,7 @@ fn snapshot() {
         snap[SN + e] = win_u[WU_CH + e];
         snap[SN + u.e + e] = win_u[WU_KP + e];
         snap[SN + 2u * u.e + e] = bitcast<u32>(win_f[WF_P + e] / sf);
+        snap[SN + 7u * u.e + e] = bitcast<u32>(rstate[e]);
     }
     var ent_n = 1.0;
     if (u.e > 1u) { ent_n = ent / log(ef); }

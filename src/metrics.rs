@@ -10,7 +10,7 @@ use serde::Serialize;
 pub const SNAP_HEADER: usize = 24;
 /// Words in a snapshot record for E experts.
 pub fn snap_words(e: usize) -> usize {
-    SNAP_HEADER + 7 * e
+    SNAP_HEADER + 8 * e
 }
 /// Domains per data set.
 pub const NDOM: usize = 4;
@@ -89,7 +89,12 @@ pub struct Snapshot {
     /// and the tokens with every choice dropped.
     pub assignments: u32,
     pub dropped: u32,
+    /// Of `dropped`, the assignments the router dropped at random (gshard-top2) rather than for
+    /// capacity.
+    pub dropped_random: u32,
     pub all_dropped: u32,
+    /// [E] the router's per-expert bias at the snapshot (aux-free; 0 for the other routers).
+    pub bias: Vec<f32>,
     /// The latest held-out evaluation (mean CE and accuracy over the evaluation set, never trained
     /// on) and the step it was taken after; `eval_step` 0 = none yet.
     pub eval_step: u32,
@@ -131,10 +136,12 @@ impl Snapshot {
             eval_accuracy: f(18),
             eval_step: r[19],
             assignments: r[20],
+            dropped_random: r[21],
             choices: r[h..h + e].to_vec(),
             kept: r[h + e..h + 2 * e].to_vec(),
             p_mean: (h + 2 * e..h + 3 * e).map(f).collect(),
             domain_expert: r[h + 3 * e..h + 7 * e].to_vec(),
+            bias: (h + 7 * e..h + 8 * e).map(f).collect(),
             probe: Probe::default(),
         }
     }
@@ -148,6 +155,14 @@ impl Snapshot {
     pub fn dropped_share(&self) -> f32 {
         if self.assignments > 0 {
             self.dropped as f32 / self.assignments as f32
+        } else {
+            0.0
+        }
+    }
+    /// Share of the window's assignments the router dropped at random (gshard-top2).
+    pub fn random_dropped_share(&self) -> f32 {
+        if self.assignments > 0 {
+            self.dropped_random as f32 / self.assignments as f32
         } else {
             0.0
         }
@@ -194,6 +209,8 @@ impl Snapshot {
             "capacity": self.capacity,
             "p_mean": self.p_mean.iter().map(|&v| r4(v)).collect::<Vec<_>>(),
             "dropped_share": r4(self.dropped_share()),
+            "random_dropped_share": r4(self.random_dropped_share()),
+            "bias": self.bias.iter().map(|&v| r4(v)).collect::<Vec<_>>(),
             "all_dropped_share": r4(self.all_dropped_share()),
             "entropy": r4(self.entropy), "cv": r4(self.cv), "max_share": r4(self.max_share),
             "starved": self.starved,

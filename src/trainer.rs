@@ -131,6 +131,8 @@ struct Window {
     /// Assignments made (Σ over the window's steps of T·k, with each step's own k).
     assignments: u32,
     dropped: u32,
+    /// Of `dropped`, those the router dropped at random (gshard-top2).
+    dropped_random: u32,
     all_dropped: u32,
     ce: f32,
     aux: f32,
@@ -346,6 +348,7 @@ impl CpuTrainer {
         w.steps += 1;
         w.assignments += (b.len() * k) as u32;
         w.dropped += fw.dropped;
+        w.dropped_random += fw.assign.slot.iter().filter(|&&s| s == RANDOM).count() as u32;
         w.all_dropped += fw.all_dropped;
         w.ce += fw.ce;
         w.aux += fw.aux;
@@ -440,7 +443,9 @@ impl Trainer for CpuTrainer {
             p_mean: w.p_sum.iter().map(|p| p / sf).collect(),
             assignments: w.assignments,
             dropped: w.dropped,
+            dropped_random: w.dropped_random,
             all_dropped: w.all_dropped,
+            bias: self.bias.clone(),
             eval_step: self.eval.step,
             eval_ce: self.eval.ce,
             eval_accuracy: self.eval.accuracy,

@@ -1019,7 +1019,9 @@ fn compare_snapshots(label: &str, g: &Snapshot, c: &Snapshot, tol: f64) -> f64 {
     assert_eq!(g.choices, c.choices, "{label}: choices");
     assert_eq!(g.kept, c.kept, "{label}: kept");
     assert_eq!(g.domain_expert, c.domain_expert, "{label}: domain × expert");
-    let mut worst = 0.0f64;
+    assert_eq!(g.dropped_random, c.dropped_random, "{label}: dropped at random");
+    assert_eq!(g.bias.len(), c.bias.len(), "{label}: bias length");
+    let mut worst = close(&format!("{label}: bias"), &g.bias, &c.bias, tol);
     for (name, a, b) in [
         ("ce", g.ce, c.ce),
         ("aux", g.aux, c.aux),
@@ -1058,7 +1060,30 @@ fn metrics_window_and_probe_match_reference() {
         // Regions, k = 1, capacity binding.
         (
             "regions-e4-k1-cf1",
-            Config { dataset: Dataset::Regions, experts: 4, top_k: 1, capacity_factor: 1.0, seed: 12, ..base },
+            Config { dataset: Dataset::Regions, experts: 4, top_k: 1, capacity_factor: 1.0, seed: 12, ..base.clone() },
+        ),
+        // The router's own metrics: random drops (gshard-top2), the bias (aux-free).
+        (
+            "gshard-top2-e6",
+            Config {
+                router: RouterKind::from_name("gshard-top2").unwrap(),
+                experts: 6,
+                top_k: 2,
+                seed: 13,
+                ..base.clone()
+            },
+        ),
+        (
+            "aux-free-e6-k2",
+            Config {
+                router: RouterKind::from_name("aux-free").unwrap(),
+                experts: 6,
+                top_k: 2,
+                capacity_factor: 0.75,
+                gamma: 0.05,
+                seed: 14,
+                ..base
+            },
         ),
     ];
     for (label, cfg) in cases {

@@ -198,7 +198,7 @@ impl GpuTrainer {
             ("dx", rows * dims.d),
             ("gnorm", 4),
             ("win_f", 4 + 64),
-            ("win_u", 4 + 128 + 4 * 64),
+            ("win_u", 4 + 128 + 4 * 64 + 1),
             ("snap", snap_words(64)),
         ];
         sizes.extend(trace_copies(&dims).into_iter().map(|(_, copy, words)| (copy, words)));
