@@ -29,7 +29,12 @@ fn main() {
     let mut variants: Vec<(String, Config)> = Vec::new();
     for router in RouterKind::all() {
         let info = router.info();
-        let cfg = Config { router, balance: info.balances[0], alpha: info.default_alpha.unwrap_or(base.alpha), ..base.clone() };
+        let cfg = Config {
+            router,
+            balance: info.balances[0],
+            alpha: info.default_alpha.unwrap_or(base.alpha),
+            ..base.clone()
+        };
         match info.name {
             "hash" => variants.push(("hash (balance from the hash)".into(), cfg)),
             "aux-free" => {

@@ -12,7 +12,7 @@ struct U {
     o_emb: u32, o_win: u32, o_bin: u32, o_wr: u32,
     o_w1: u32, o_b1: u32, o_w2: u32, o_b2: u32,
     o_wo: u32, o_bo: u32, eval_n: u32, policy: u32,
-    gamma: f32, o_wn: u32, pad3: u32, pad4: u32,
+    gamma: f32, o_wn: u32, balance: u32, smooth_load: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
@@ -70,11 +70,24 @@ const RANDOM: u32 = 0xfffffffdu;
 // stats: [0] ce [1] aux [2] z [3] accuracy [4] total loss; f_i at 8, P_i at 8 + 64.
 const ST_F: u32 = 8u;
 const ST_P: u32 = 72u;
+// cv2 balance (balance_reduce): importance and load per expert, and α·d CV² / d each.
+const ST_IMP: u32 = 136u;
+const ST_LOAD: u32 = 200u;
+const ST_DIMP: u32 = 264u;
+const ST_DLOAD: u32 = 328u;
+const BAL_SWITCH: u32 = 0u;
+const BAL_CV2: u32 = 2u;
 // rstate: the router's per-expert bias (aux-free; kept across steps) at 0, then per token row the
 // noise logits x·W_noise, their gradient, and the unit's direct part of d loss / d logits.
 fn rs_nlog(t: u32, e: u32) -> u32 { return 64u + t * u.e + e; }
 fn rs_dn(t: u32, e: u32) -> u32 { return 64u + (u.t + t) * u.e + e; }
 fn rs_dl(t: u32, e: u32) -> u32 { return 64u + (2u * u.t + t) * u.e + e; }
+// The noisy router's ε, its smooth load estimate P(t, e) and that estimate's argument z, and [T] the
+// expert of the (k+1)-th largest noisy score (u32 bits).
+fn rs_eps(t: u32, e: u32) -> u32 { return 64u + (3u * u.t + t) * u.e + e; }
+fn rs_pload(t: u32, e: u32) -> u32 { return 64u + (4u * u.t + t) * u.e + e; }
+fn rs_pz(t: u32, e: u32) -> u32 { return 64u + (5u * u.t + t) * u.e + e; }
+fn rs_next(t: u32) -> u32 { return 64u + 6u * u.t * u.e + t; }
 // state words of the held-out evaluation: the running pass (chunk, CE sum as f32 bits, correct
 // count) and its last result (CE mean and accuracy as f32 bits, the training step it followed).
 const ST_EVAL_CHUNK: u32 = 4u;

@@ -114,7 +114,8 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     h[i] = acc;
 }
 
-// [T·K] threads: dg = dh · y for live assignments, 0 otherwise.
+// [T·K] threads: dg = dh · y for live assignments, 0 otherwise (plus, with the cv2 balance loss,
+// α·d CV²(importance) / d importance of the chosen expert).
 @compute @workgroup_size(64)
 fn gate_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) li: u32) {
@@ -126,5 +127,7 @@ fn gate_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     if (r < u.k && live(slot[a])) {
         for (var c = 0u; c < u.d; c++) { acc += dh[t * u.d + c] * y[a * u.d + c]; }
     }
+    // cv2 balance: the importance term reaches every chosen gate, kept or dropped.
+    if (u.balance == BAL_CV2 && r < u.k) { acc += u.alpha * stats[ST_DIMP + topk[a]]; }
     dg[a] = acc;
 }

@@ -75,6 +75,67 @@ fn loss_reduce(@builtin(local_invocation_index) li: u32) {
     }
 }
 
+// One workgroup, with the cv2 balance loss only: thread e < E sums expert e's importance (Σ gates of
+// the chosen, before dropping, in token then rank order) and load (the router's smooth estimate in
+// training, else the choice count); thread 0 then forms aux = CV²(importance) + CV²(load), the total
+// loss, and α·d CV² / d x for the backward pass. Twin: forward.rs `balance_reduce`, routing::cv2.
+fn cv2_of(base: u32) -> f32 {
+    let n = f32(u.e);
+    var s = 0.0;
+    for (var e = 0u; e < u.e; e++) { s += stats[base + e]; }
+    let m = s / n;
+    if (m == 0.0) { return 0.0; }
+    var v = 0.0;
+    for (var e = 0u; e < u.e; e++) { v += (stats[base + e] - m) * (stats[base + e] - m); }
+    return v / n / (m * m);
+}
+
+fn cv2_grad_into(base: u32, out: u32) {
+    let n = f32(u.e);
+    var s = 0.0;
+    for (var e = 0u; e < u.e; e++) { s += stats[base + e]; }
+    let m = s / n;
+    var v = 0.0;
+    for (var e = 0u; e < u.e; e++) { v += (stats[base + e] - m) * (stats[base + e] - m); }
+    let var_n = v / n;
+    for (var e = 0u; e < u.e; e++) {
+        var g = 0.0;
+        if (m != 0.0) { g = 2.0 * (stats[base + e] - m) / (n * m * m) - 2.0 * var_n / (n * m * m * m); }
+        stats[out + e] = g;
+    }
+}
+
+@compute @workgroup_size(64)
+fn balance_reduce(@builtin(local_invocation_index) li: u32) {
+    if (u.balance != BAL_CV2) { return; }
+    if (li < u.e) {
+        let e = li;
+        var imp = 0.0;
+        for (var t = 0u; t < u.t; t++) {
+            for (var r = 0u; r < u.k; r++) {
+                if (topk[t * u.kmax + r] == e) { imp += gates[t * u.kmax + r]; }
+            }
+        }
+        stats[ST_IMP + e] = imp;
+        if (u.smooth_load == 1u && u.probe == 0u) {
+            var load = 0.0;
+            for (var t = 0u; t < u.t; t++) { load += rstate[rs_pload(t, e)]; }
+            stats[ST_LOAD + e] = load;
+        } else {
+            stats[ST_LOAD + e] = f32(counts[e]);
+        }
+    }
+    storageBarrier();
+    workgroupBarrier();
+    if (li == 0u) {
+        let aux = cv2_of(ST_IMP) + cv2_of(ST_LOAD);
+        stats[1] = aux;
+        stats[4] = stats[0] + u.alpha * aux + u.beta * stats[2];
+        cv2_grad_into(ST_IMP, ST_DIMP);
+        cv2_grad_into(ST_LOAD, ST_DLOAD);
+    }
+}
+
 // [V·d] threads: dW_o[v, c] = Σ_t dout[t, v]·h[t, c]; thread c = 0 also writes db_o[v].
 @compute @workgroup_size(64)
 fn head_wgrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

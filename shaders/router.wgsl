@@ -140,8 +140,10 @@ fn router_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let ef = f32(u.e);
     var dot = 0.0;
     for (var e = 0u; e < u.e; e++) {
-        let f = f32(counts[e]) / tk;
-        dp[e] += u.alpha * ef * f / tf;
+        if (u.balance != BAL_CV2) {
+            let f = f32(counts[e]) / tk;
+            dp[e] += u.alpha * ef * f / tf;
+        }
         dot += probs[t * u.e + e] * dp[e];
     }
     let zl = u.beta * 2.0 * lse[t] / tf;

@@ -73,14 +73,20 @@ pub enum Balance {
     Switch,
     /// No balance loss (α has no effect).
     None,
+    /// Shazeer et al. 2017: α·CV(importance)² + α·CV(load)², importance_i = Σ_tokens gate_i, load_i =
+    /// the paper's smooth estimator Σ_tokens Φ((clean_i − kth-largest noisy score excluding i) /
+    /// noise_std_i) for the noisy router, the count of assignments (no gradient) for the others;
+    /// CV² with the population variance.
+    Cv2,
 }
 
 impl Balance {
-    pub const ALL: &'static [Balance] = &[Balance::Switch, Balance::None];
+    pub const ALL: &'static [Balance] = &[Balance::Switch, Balance::Cv2, Balance::None];
     pub fn name(self) -> &'static str {
         match self {
             Balance::Switch => "switch",
             Balance::None => "none",
+            Balance::Cv2 => "cv2",
         }
     }
     pub fn from_name(name: &str) -> Option<Balance> {

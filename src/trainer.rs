@@ -275,6 +275,7 @@ impl CpuTrainer {
             keys: routing::route_keys(b, self.params.dims.tokens, self.cfg.seed, step),
             bias: self.bias.clone(),
             train: step.is_some(),
+            balance: self.cfg.balance,
         }
     }
 

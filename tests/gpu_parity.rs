@@ -2,8 +2,8 @@
 //! Runs natively on any wgpu adapter; in CI on Mesa's lavapipe.
 mod common;
 use common::{close, exact, gpu};
+use moe_playground::config::{Balance, DropPolicy, RouterKind};
 use moe_playground::config::{Config, Dataset};
-use moe_playground::config::{DropPolicy, RouterKind};
 use moe_playground::data::Pool;
 use moe_playground::gpu::kernels;
 use moe_playground::gpu::trainer::{rstate_words, STATS_WORDS};
@@ -56,6 +56,7 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
         keys: routing::route_keys(&b, dims.tokens, cfg.seed, Some(step)),
         bias: bias.to_vec(),
         train: true,
+        balance: cfg.balance,
     };
     let fw = forward_routed(&p, &b, cfg.capacity(), rt);
     let alpha = cfg.alpha_effective();
@@ -72,6 +73,20 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
     rstate[64..64 + te].copy_from_slice(&fw.nlog);
     rstate[64 + te..64 + 2 * te].copy_from_slice(&bw.dnlog);
     rstate[64 + 2 * te..64 + 3 * te].copy_from_slice(&bw.dl);
+    rstate[64 + 3 * te..64 + 4 * te].copy_from_slice(&fw.routed.eps);
+    rstate[64 + 4 * te..64 + 5 * te].copy_from_slice(&fw.routed.load_p);
+    rstate[64 + 5 * te..64 + 6 * te].copy_from_slice(&fw.routed.load_z);
+    for (t, &n) in fw.routed.next.iter().enumerate() {
+        rstate[64 + 6 * te + t] = f32::from_bits(n);
+    }
+    // cv2 balance: importance, load and their (unscaled) CV² gradients.
+    if cfg.balance == moe_playground::config::Balance::Cv2 {
+        let e = dims.e;
+        stats[136..136 + e].copy_from_slice(&fw.importance);
+        stats[200..200 + e].copy_from_slice(&fw.load);
+        stats[264..264 + e].copy_from_slice(&routing::cv2_grad(&fw.importance));
+        stats[328..328 + e].copy_from_slice(&routing::cv2_grad(&fw.load));
+    }
     // The bias after the step (`route_update`).
     let mut after = bias.to_vec();
     routers::unit::<f32>(cfg.router).update(&mut after, &fw.assign.counts, cfg.top_k, cfg.gamma);
@@ -93,6 +108,9 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
         ("rstate:nlog", F(fw.nlog.clone())),
         ("rstate:dn", F(bw.dnlog.clone())),
         ("rstate:dl", F(bw.dl.clone())),
+        ("rstate:eps", F(fw.routed.eps.clone())),
+        ("rstate:pload", F(fw.routed.load_p.clone())),
+        ("rstate:pz", F(fw.routed.load_z.clone())),
         ("dlog:dp", F(bw.dp.clone())),
         ("probs", F(fw.probs.clone())),
         ("lse", F(fw.lse.clone())),
@@ -128,7 +146,16 @@ fn kernel_table(c: &Cpu) -> Vec<KernelCase> {
         ("sample_batch", vec!["inp", "tgt", "dom", "rkey"], vec![], 0.0),
         ("embed", vec!["x0", "x"], vec![], 1e-6),
         ("router", vec!["logits", "probs", "lse", "rstate:nlog"], vec![], 1e-5),
-        ("route", vec!["topk", "gates", "scores"], vec![], 1e-5),
+        (
+            "route",
+            if c.fw.routing.router.info().smooth_load {
+                vec!["topk", "gates", "scores", "rstate:eps", "rstate:pload", "rstate:pz"]
+            } else {
+                vec!["topk", "gates", "scores"]
+            },
+            vec![],
+            1e-5,
+        ),
         ("drop_order", vec!["order"], vec![], 0.0),
         ("capacity", vec!["slot", "counts", "kept", "lists"], vec![], 0.0),
         ("ffn_hidden", vec!["hid"], vec![], 1e-5),
@@ -137,6 +164,7 @@ fn kernel_table(c: &Cpu) -> Vec<KernelCase> {
         ("head", vec!["outp"], vec![], 1e-5),
         ("loss_token", vec!["ce_t", "correct", "dout"], vec![], 1e-5),
         ("loss_reduce", vec!["stats"], vec![], 1e-5),
+        ("balance_reduce", vec!["stats:cv2"], vec![], 1e-5),
         ("head_wgrad", vec![], vec![l.wo.clone(), l.bo.clone()], 1e-5),
         ("head_dx", vec!["dh"], vec![], 1e-5),
         ("gate_grad", vec!["dg"], vec![], 1e-5),
@@ -184,7 +212,35 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
             || ["grad_norm", "adam", "route_update", "metrics_accum", "advance"].contains(k);
         assert!(covered, "kernel {k} has no parity check");
     }
+    let cv2 = cfg.balance == moe_playground::config::Balance::Cv2;
     for (kernel, outs, segs, tol) in &table {
+        // `balance_reduce` works only with the cv2 loss: its own check below.
+        if *kernel == "balance_reduce" {
+            if cv2 {
+                let Buf::F(st) = &c.bufs["stats"] else { unreachable!() };
+                let mut pre = st.clone();
+                pre[1] = f32::NAN;
+                pre[4] = f32::NAN;
+                pre[136..].iter_mut().for_each(|x| *x = f32::NAN);
+                g.write("stats", &pre);
+                for b in ["topk", "gates", "counts", "rstate"] {
+                    match &c.bufs[b] {
+                        Buf::F(x) => g.write(b, x),
+                        Buf::U(x) => g.write(b, x),
+                    }
+                }
+                g.run_kernels(&["balance_reduce"], false);
+                let got = g.read_f32("stats");
+                let e = c.dims.e;
+                for (name, at) in [("importance", 136), ("load", 200), ("dimp", 264), ("dload", 328)] {
+                    let what = format!("{label}/balance_reduce/{name}");
+                    track(&what, close(&what, &got[at..at + e], &st[at..at + e], *tol));
+                }
+                let what = format!("{label}/balance_reduce/aux, loss");
+                track(&what, close(&what, &[got[1], got[4]], &[st[1], st[4]], *tol));
+            }
+            continue;
+        }
         // Inputs: every buffer the kernel binds, from the reference; outputs poisoned first.
         let info = kernels::info(kernel).unwrap();
         for b in info.bindings {
@@ -237,6 +293,11 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
                 Buf::F(want) => {
                     let (buf, part) = o.split_once(':').unwrap_or((o, ""));
                     let mut got = g.read_f32(buf);
+                    if cv2 && *kernel == "loss_reduce" {
+                        // With cv2, `balance_reduce` (checked above) writes aux and the total loss.
+                        got[1] = want[1];
+                        got[4] = want[4];
+                    }
                     if buf == "rstate" {
                         got = got[rstate_part(&c.dims, part)].to_vec();
                     }
@@ -309,6 +370,9 @@ fn rstate_part(m: &Dims, part: &str) -> std::ops::Range<usize> {
         "nlog" => 64,
         "dn" => 64 + te,
         "dl" => 64 + 2 * te,
+        "eps" => 64 + 3 * te,
+        "pload" => 64 + 4 * te,
+        "pz" => 64 + 5 * te,
         _ => panic!("no rstate part {part}"),
     };
     at..at + te
@@ -578,10 +642,18 @@ fn router_config(r: RouterKind, policy: DropPolicy) -> Config {
 #[test]
 fn every_router_and_drop_policy_matches_reference() {
     for r in RouterKind::all() {
-        for &policy in DropPolicy::ALL {
-            let cfg = router_config(r, policy);
+        let info = r.info();
+        // Every drop policy with the router's default balance, and every other balance it allows.
+        let cases: Vec<(DropPolicy, Balance)> = DropPolicy::ALL
+            .iter()
+            .map(|&p| (p, info.balances[0]))
+            .chain(info.balances[1..].iter().map(|&b| (DropPolicy::Position, b)))
+            .collect();
+        for (policy, balance) in cases {
+            let cfg = Config { balance, ..router_config(r, policy) };
             cfg.validate().unwrap();
-            let name: &'static str = Box::leak(format!("{}-{}", r.name(), policy.name()).into_boxed_str());
+            let name: &'static str =
+                Box::leak(format!("{}-{}-{}", r.name(), policy.name(), balance.name()).into_boxed_str());
             let row = Row { name, cfg: cfg.clone(), then: Some(cfg) };
             let (cfg, c, mut g) = step_on_both(&row);
             let (grads, bufs) = full_step_parity(name, &cfg, &c, &g);

@@ -54,7 +54,7 @@ fn l2(v: &[f64]) -> f64 {
 /// True when two forward passes route identically (same top-k choices and the same slots/drops):
 /// inside such a region the loss is smooth, so finite differences are meaningful.
 fn same_routing(a: &Forward<f64>, b: &Forward<f64>) -> bool {
-    a.topk == b.topk && a.assign.slot == b.assign.slot && a.order == b.order
+    a.topk == b.topk && a.assign.slot == b.assign.slot && a.order == b.order && a.routed.next == b.routed.next
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,7 +247,13 @@ fn fd_gradients_tokens() {
 fn fd_gradients_every_router_and_drop_policy() {
     for r in RouterKind::all() {
         let info = r.info();
-        for &policy in DropPolicy::ALL {
+        // Every drop policy with the router's default balance, and every other balance it allows.
+        let cases: Vec<(DropPolicy, Balance)> = DropPolicy::ALL
+            .iter()
+            .map(|&p| (p, info.balances[0]))
+            .chain(info.balances[1..].iter().map(|&b| (DropPolicy::Position, b)))
+            .collect();
+        for (policy, balance) in cases {
             let k = info.k.unwrap_or(2);
             let dataset = if policy == DropPolicy::Probability { Dataset::Regions } else { Dataset::Tokens };
             let c = FdCase::plain(dataset, 24, k, 0.75, 21 + r.0 as u32, Some(true));
@@ -265,6 +271,7 @@ fn fd_gradients_every_router_and_drop_policy() {
                     keys: routing::route_keys(&b, p.dims.tokens, c.seed, Some(step)),
                     bias: bias.clone(),
                     train: true,
+                    balance,
                 })
                 .find(|rt| {
                     let fw = forward_routed(&p, &b, cap, rt.clone());
@@ -276,9 +283,10 @@ fn fd_gradients_every_router_and_drop_policy() {
                     keys: routing::route_keys(&b, p.dims.tokens, c.seed, Some(5)),
                     bias: bias.clone(),
                     train: true,
+                    balance,
                 });
-            let alpha = if info.balances.contains(&Balance::Switch) { ALPHA } else { 0.0 };
-            println!("router {} policy {} k {k}", info.name, policy.name());
+            let alpha = if balance == Balance::None { 0.0 } else { ALPHA };
+            println!("router {} policy {} balance {} k {k}", info.name, policy.name(), balance.name());
             let checks = fd_check_routed(&c, &rt, alpha);
             let fw = forward_routed(&p, &b, cap, rt.clone());
             // The router's learned choice gets gate gradient unless it has none (hash: only the
@@ -1125,4 +1133,98 @@ fn router_units_follow_their_rules() {
         (vec![routing::RANDOM, 0, 1, DROPPED], vec![4], vec![2])
     );
     assert_eq!(routing::drop_counts(&a.slot, 4, 1, 1), (2, 2));
+}
+
+/// Φ: the f64 reference to 1e-14 at known values, the f32 formula (the shaders') within 2e-7.
+#[test]
+fn normal_cdf_both_precisions() {
+    use moe_playground::model::Real;
+    for (z, want) in [
+        (0.0, 0.5),
+        (1.0, 0.841_344_746_068_542_9),
+        (-2.0, 0.022_750_131_948_179_2),
+        (3.0, 0.998_650_101_968_369_9),
+        (-4.5, 3.397_673_124_730_062e-6),
+        (0.3, 0.617_911_422_188_953_1),
+    ] {
+        let got = <f64 as Real>::normal_cdf(z);
+        assert!((got - want).abs() < 1e-14, "f64 Φ({z}) = {got}, want {want}");
+        let got32 = <f32 as Real>::normal_cdf(z as f32) as f64;
+        assert!((got32 - want).abs() < 2e-7, "f32 Φ({z}) = {got32}, want {want}");
+    }
+}
+
+/// cv2 balance: CV² with the population variance (uniform loads give 0), and its gradient against
+/// finite differences.
+#[test]
+fn cv2_value_and_gradient() {
+    assert_eq!(routing::cv2(&[2.0f64, 2.0, 2.0]), 0.0);
+    // mean 2, variance ((−2)² + 0 + 2²)/3 = 8/3 → CV² = 8/3 / 4 = 2/3.
+    assert!((routing::cv2(&[0.0f64, 2.0, 4.0]) - 2.0 / 3.0).abs() < 1e-15);
+    let x = [0.3f64, 1.7, 0.9, 2.4];
+    let g = routing::cv2_grad(&x);
+    for i in 0..4 {
+        let (mut a, mut b) = (x, x);
+        a[i] += 1e-6;
+        b[i] -= 1e-6;
+        let num = (routing::cv2(&a) - routing::cv2(&b)) / 2e-6;
+        assert!((num - g[i]).abs() < 1e-8, "d cv2 / d x{i}: {} vs {num}", g[i]);
+    }
+}
+
+/// The cv2 balance loss's own gradient, apart from the cross-entropy: (grad at α − grad at 0) / α
+/// against central differences of `aux` = CV²(importance) + CV²(load), on the router weights W_r and
+/// (noisy router, whose load is the smooth estimate) W_noise; noise and draws fixed.
+#[test]
+fn cv2_balance_gradient_matches_finite_differences() {
+    for name in ["noisy-topk", "softmax-topk"] {
+        let r = RouterKind::from_name(name).unwrap();
+        let (mut p, b) = setup(Dataset::Tokens, 24, 2, 41);
+        let rt = Routing {
+            router: r,
+            policy: DropPolicy::Position,
+            keys: routing::route_keys(&b, p.dims.tokens, 41, Some(3)),
+            bias: vec![0.0; p.dims.e],
+            train: true,
+            balance: Balance::Cv2,
+        };
+        let cap = capacity(f32::INFINITY, 24, 2, p.dims.e);
+        let fw = forward_routed(&p, &b, cap, rt.clone());
+        let ga = backward(&p, &b, &fw, 1.0, 0.0).grads;
+        let g0 = backward(&p, &b, &fw, 0.0, 0.0).grads;
+        let (wr, wn) = (p.layout.wr.clone(), p.layout.wn.clone());
+        let mut checked = 0;
+        let mut max_grad = (0.0f64, 0.0f64);
+        for i in wr.clone().chain(wn.clone()) {
+            let w0 = p.w[i];
+            p.w[i] = w0 + FD_EPS;
+            let fp = forward_routed(&p, &b, cap, rt.clone());
+            p.w[i] = w0 - FD_EPS;
+            let fm = forward_routed(&p, &b, cap, rt.clone());
+            p.w[i] = w0;
+            if !same_routing(&fp, &fw) || !same_routing(&fm, &fw) {
+                continue;
+            }
+            let num = (fp.aux - fm.aux) / (2.0 * FD_EPS);
+            let ana = ga[i] - g0[i];
+            assert!(
+                (ana - num).abs() <= FD_ABS + FD_REL * num.abs(),
+                "{name}: d aux / d w[{i}]: analytic {ana:.10e} vs numeric {num:.10e}"
+            );
+            checked += 1;
+            if wr.contains(&i) {
+                max_grad.0 = max_grad.0.max(num.abs());
+            } else {
+                max_grad.1 = max_grad.1.max(num.abs());
+            }
+        }
+        println!("{name}: {checked} entries, max |d aux/d wr| {:.2e}, |d aux/d wn| {:.2e}", max_grad.0, max_grad.1);
+        assert!(checked >= 40, "{name}: checked {checked}");
+        assert!(max_grad.0 > 1e-4, "{name}: cv2 reaches W_r");
+        if name == "noisy-topk" {
+            assert!(max_grad.1 > 1e-4, "the smooth load reaches W_noise");
+        } else {
+            assert_eq!(max_grad.1, 0.0);
+        }
+    }
 }

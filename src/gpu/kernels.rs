@@ -55,6 +55,7 @@ pub const STEP: &[&str] = &[
     "head",
     "loss_token",
     "loss_reduce",
+    "balance_reduce",
     "head_wgrad",
     "head_dx",
     "gate_grad",
@@ -107,6 +108,7 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
         "head_wgrad" => v * d,
         "adam" => n_params,
         "capacity" => return Grid::Groups(e as u32),
+        "balance_reduce" => return Grid::Groups(1),
         _ => return Grid::Groups(1),
     })
 }

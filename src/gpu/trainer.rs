@@ -19,13 +19,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Words of `stats`: losses (8), f and P (64 each).
-pub const STATS_WORDS: usize = 8 + 128;
+/// Words of `stats`: losses (8), f and P (64 each), cv2's importance, load and their gradients
+/// (64 each).
+pub const STATS_WORDS: usize = 8 + 128 + 256;
 
-/// Words of `rstate` for `rows` rows and `e` experts: the router bias (64), then the noise logits,
-/// their gradient and the unit's direct logit gradient, [rows, E] each (shaders/common.wgsl `rs_*`).
+/// Words of `rstate` for `rows` rows and `e` experts: the router bias (64), then [rows, E] each: the
+/// noise logits, their gradient, the unit's direct logit gradient, ε, the smooth load estimate and
+/// its argument; then [rows] the (k+1)-th expert (shaders/common.wgsl `rs_*`).
 pub fn rstate_words(rows: usize, e: usize) -> usize {
-    64 + 3 * rows * e
+    64 + 6 * rows * e + rows
 }
 
 /// Staging buffers in the metrics ring.

@@ -48,8 +48,10 @@ pub struct Uniforms {
     /// The aux-free router's bias step γ.
     pub gamma: f32,
     pub o_wn: u32,
-    pub pad3: u32,
-    pub pad4: u32,
+    /// The balance loss (`Balance::id`).
+    pub balance: u32,
+    /// 1 when the router gives cv2 a smooth load estimate (RouterInfo::smooth_load).
+    pub smooth_load: u32,
 }
 
 impl Uniforms {
@@ -95,8 +97,8 @@ impl Uniforms {
             policy: cfg.drop_policy.id(),
             gamma: cfg.gamma,
             o_wn: layout.wn.start as u32,
-            pad3: 0,
-            pad4: 0,
+            balance: cfg.balance.id(),
+            smooth_load: cfg.router.info().smooth_load as u32,
         }
     }
 }

@@ -66,6 +66,18 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
             }
         }
     }
+    // cv2 balance: α·d CV²(importance) / d importance reaches every chosen gate (before dropping).
+    let cv2 = fw.routing.balance == crate::config::Balance::Cv2;
+    let dimp: Vec<F> = routing::cv2_grad(&fw.importance).into_iter().map(|v| alpha * v).collect();
+    let dload: Vec<F> = routing::cv2_grad(&fw.load).into_iter().map(|v| alpha * v).collect();
+    if cv2 {
+        for t in 0..m.t {
+            for r in 0..m.k {
+                let a = t * kk + r;
+                dg[a] += dimp[fw.topk[a] as usize];
+            }
+        }
+    }
     // `ffn_dhidden`: dpre = relu'(pre) ⊙ W2ᵀ·(gate · dh).
     let mut dpre = vec![F::zero(); m.t * kk * m.h];
     for t in 0..m.t {
@@ -156,11 +168,21 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
         let o =
             GateGrad { dp: &mut dp, dl: &mut dl_all[t * m.e..(t + 1) * m.e], dn: &mut dnlog[t * m.e..(t + 1) * m.e] };
         unit.gate_grad(t, &ri, &fw.topk[row.clone()], &fw.gates[row.clone()], &dg[row], o);
+        if cv2 && rt.train && routers::unit_info(rt.router).smooth_load {
+            let o = GateGrad {
+                dp: &mut dp,
+                dl: &mut dl_all[t * m.e..(t + 1) * m.e],
+                dn: &mut dnlog[t * m.e..(t + 1) * m.e],
+            };
+            unit.load_grad(t, &ri, &fw.routed, &dload, o);
+        }
         dp_all[t * m.e..(t + 1) * m.e].copy_from_slice(&dp);
         let mut dot = F::zero();
         for e in 0..m.e {
-            let f_e = F::of(fw.assign.counts[e] as f64) / tk;
-            dp[e] += alpha * ef * f_e / tf;
+            if !cv2 {
+                let f_e = F::of(fw.assign.counts[e] as f64) / tk;
+                dp[e] += alpha * ef * f_e / tf;
+            }
             dot += pr[e] * dp[e];
         }
         let zl = beta * F::of(2.0) * fw.lse[t] / tf;

@@ -2,7 +2,7 @@
 use super::routers::{self, RouteIn, RouteOut};
 use super::routing::{self, Assignment};
 use super::{Dims, Params, Real};
-use crate::config::{DropPolicy, RouterKind};
+use crate::config::{Balance, DropPolicy, RouterKind};
 use crate::data::{Batch, CTX};
 
 /// How a forward pass routes, besides the weights: the router unit, the drop policy, the per-token
@@ -15,6 +15,8 @@ pub struct Routing<F> {
     pub bias: Vec<F>,
     /// A training step: router noise and random draws apply (false: evaluation, probe).
     pub train: bool,
+    /// The balance loss whose value `aux` holds (none: the Switch loss's value, weight 0).
+    pub balance: Balance,
 }
 
 impl<F: Real> Routing<F> {
@@ -26,6 +28,7 @@ impl<F: Real> Routing<F> {
             keys: routing::route_keys(b, p.dims.tokens, 0, None),
             bias: vec![F::zero(); p.dims.e],
             train: false,
+            balance: Balance::Switch,
         }
     }
 }
@@ -43,6 +46,11 @@ pub struct Forward<F> {
     pub gates: Vec<F>,   // [T, K]
     pub scores: Vec<F>,  // [T, E] what the top-k chose on (the router unit's scores)
     pub order: Vec<u32>, // [T] the drop policy's token order
+    /// Everything the router unit wrote (its smooth load estimate and noise too).
+    pub routed: RouteOut<F>,
+    /// [E] cv2 balance: Σ gates per expert (importance) and the load it balances.
+    pub importance: Vec<F>,
+    pub load: Vec<F>,
     pub routing: Routing<F>,
     pub assign: Assignment,
     /// The live top-k and the capacity this pass ran with.
@@ -146,7 +154,9 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
     let w = &p.w;
     let (x0, x) = embed(p, b);
     let (logits, probs, lse, nlog) = router(p, &x, m.t);
-    let RouteOut { topk, gates, random, scores } = route(&m, &logits, &probs, &nlog, &rt);
+    let routed = route(&m, &logits, &probs, &nlog, &rt);
+    let (topk, gates, random, scores) =
+        (routed.topk.clone(), routed.gates.clone(), routed.random.clone(), routed.scores.clone());
     let order = routing::drop_order(rt.policy, &probs, &rt.keys, m.t, m.e);
     let assign = routing::assign_ordered(&topk, &random, &order, m.t, m.k, kk, m.e, cap);
 
@@ -237,11 +247,37 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
         }
         *pm = acc / tf;
     }
-    let mut aux = F::zero();
-    for e in 0..m.e {
-        aux += f[e] * p_mean[e];
+    // `balance_reduce` (cv2): importance = Σ gates of the chosen (before dropping), load = the
+    // router's smooth estimate in training or the choice counts.
+    let mut importance = vec![F::zero(); m.e];
+    for t in 0..m.t {
+        for r in 0..m.k {
+            importance[topk[t * kk + r] as usize] += gates[t * kk + r];
+        }
     }
-    aux = aux * F::of(m.e as f64);
+    let smooth = rt.train && routers::unit_info(rt.router).smooth_load;
+    let load: Vec<F> = (0..m.e)
+        .map(|e| {
+            if smooth {
+                let mut acc = F::zero();
+                for t in 0..m.t {
+                    acc += routed.load_p[t * m.e + e];
+                }
+                acc
+            } else {
+                F::of(assign.counts[e] as f64)
+            }
+        })
+        .collect();
+    let aux = if rt.balance == Balance::Cv2 {
+        routing::cv2(&importance) + routing::cv2(&load)
+    } else {
+        let mut aux = F::zero();
+        for e in 0..m.e {
+            aux += f[e] * p_mean[e];
+        }
+        aux * F::of(m.e as f64)
+    };
     let (dropped, all_dropped) = routing::drop_counts(&assign.slot, m.t, m.k, kk);
     Forward {
         x0,
@@ -255,6 +291,9 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
         scores,
         order,
         routing: rt,
+        routed,
+        importance,
+        load,
         assign,
         k: m.k,
         cap,

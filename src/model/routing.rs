@@ -173,6 +173,43 @@ pub fn assign_ordered(
     a
 }
 
+/// CV² = population variance / mean² of a per-expert vector (0 when the mean is 0).
+pub fn cv2<F: Real>(x: &[F]) -> F {
+    let n = F::of(x.len() as f64);
+    let mut s = F::zero();
+    for &v in x {
+        s += v;
+    }
+    let m = s / n;
+    if m == F::zero() {
+        return F::zero();
+    }
+    let mut var = F::zero();
+    for &v in x {
+        var += (v - m) * (v - m);
+    }
+    var / n / (m * m)
+}
+
+/// d CV² / d x_i = 2(x_i − m)/(n·m²) − 2·var/(n·m³).
+pub fn cv2_grad<F: Real>(x: &[F]) -> Vec<F> {
+    let n = F::of(x.len() as f64);
+    let mut s = F::zero();
+    for &v in x {
+        s += v;
+    }
+    let m = s / n;
+    if m == F::zero() {
+        return vec![F::zero(); x.len()];
+    }
+    let mut var = F::zero();
+    for &v in x {
+        var += (v - m) * (v - m);
+    }
+    let var = var / n;
+    x.iter().map(|&v| F::of(2.0) * (v - m) / (n * m * m) - F::of(2.0) * var / (n * m * m * m)).collect()
+}
+
 /// (assignments dropped, for capacity or at random; tokens with every choice dropped).
 pub fn drop_counts(slot: &[u32], t: usize, k: usize, kmax: usize) -> (u32, u32) {
     let mut dropped = 0;

@@ -15,10 +15,11 @@ pub const INFO: RouterInfo = RouterInfo {
            evens out without a balance loss (α defaults to 0). The gates use the router's own probabilities.",
     paper: "DeepSeek-AI 2024 (DeepSeek-V3); Wang et al. 2024",
     k: None,
-    balances: &[Balance::None, Balance::Switch],
+    balances: &[Balance::None, Balance::Switch, Balance::Cv2],
     knobs: &["gamma"],
     default_alpha: Some(0.0),
     learned: true,
+    smooth_load: false,
     has_bias: true,
 };
 

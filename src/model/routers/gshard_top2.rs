@@ -15,10 +15,11 @@ pub const INFO: RouterInfo = RouterInfo {
            Needs k = 2.",
     paper: "Lepikhin et al. 2020",
     k: Some(2),
-    balances: &[Balance::Switch, Balance::None],
+    balances: &[Balance::Switch, Balance::Cv2, Balance::None],
     knobs: &[],
     default_alpha: None,
     learned: true,
+    smooth_load: false,
     has_bias: false,
 };
 

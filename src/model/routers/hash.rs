@@ -18,6 +18,7 @@ pub const INFO: RouterInfo = RouterInfo {
     knobs: &[],
     default_alpha: None,
     learned: false,
+    smooth_load: false,
     has_bias: false,
 };
 

@@ -44,6 +44,9 @@ pub struct RouterInfo {
     pub learned: bool,
     /// True when it keeps a per-expert bias (shown on the page, traced).
     pub has_bias: bool,
+    /// True when it gives the cv2 balance loss a smooth (differentiable) load estimate in training
+    /// (`RouteOut::load_p`); otherwise the load is the count of assignments.
+    pub smooth_load: bool,
 }
 
 /// One batch's router inputs (rows t of [T, E] buffers; `keys` is [T, 2]: hash key, random draw).
@@ -84,11 +87,19 @@ pub struct GateGrad<'a, F> {
 
 /// What `route` writes for token t: rows of [T, K] (`topk`, `gates`, `random`: the assignment is
 /// dropped at random before capacity) and of [T, E] (`scores`: what the top-k chose on).
+#[derive(Clone, Debug, PartialEq)]
 pub struct RouteOut<F> {
     pub topk: Vec<u32>,
     pub gates: Vec<F>,
     pub random: Vec<bool>,
     pub scores: Vec<F>,
+    /// [T, E] the smooth load estimate P(token, expert) (routers with `smooth_load`, in training).
+    pub load_p: Vec<F>,
+    /// [T, E] its argument z (for the gradient) and [T] the expert of the (k+1)-th largest score.
+    pub load_z: Vec<F>,
+    pub next: Vec<u32>,
+    /// [T, E] the noise ε the router drew (noisy router, training).
+    pub eps: Vec<F>,
 }
 
 impl<F: Real> RouteOut<F> {
@@ -98,6 +109,10 @@ impl<F: Real> RouteOut<F> {
             gates: vec![F::zero(); t * kmax],
             random: vec![false; t * kmax],
             scores: vec![F::zero(); t * e],
+            load_p: vec![F::zero(); t * e],
+            load_z: vec![F::zero(); t * e],
+            next: vec![routing::UNUSED; t],
+            eps: vec![F::zero(); t * e],
         }
     }
 }
@@ -109,6 +124,10 @@ pub trait Router<F: Real>: Sync {
     /// `route_grad`: token `t`'s gradients from its gate gradients `dg`, chosen `topk` and `gates`
     /// (k_max ranks each) into `o` (see [`GateGrad`]).
     fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], gates: &[F], dg: &[F], o: GateGrad<F>);
+    /// The cv2 load term of `route_grad` (routers with `smooth_load`): add the gradient of the
+    /// loss through token `t`'s smooth load estimates, given d loss / d load_i (`dload`, [E]) and
+    /// what `route` stored (`o`: load_z, next, eps).
+    fn load_grad(&self, _t: usize, _i: &RouteIn<F>, _o: &RouteOut<F>, _dload: &[F], _g: GateGrad<F>) {}
     /// `route_update`: after a training step, from its per-expert choice counts.
     fn update(&self, _bias: &mut [F], _counts: &[u32], _k: usize, _gamma: F) {}
 }
@@ -118,6 +137,10 @@ macro_rules! registry {
     ($($m:ident :: $unit:ident),* $(,)?) => {
         /// Every router, in the order the page and `--help` list them.
         pub const ROUTERS: &[RouterInfo] = &[$($m::INFO),*];
+        /// The registry entry of router `r`.
+        pub fn unit_info(r: RouterKind) -> &'static RouterInfo {
+            &ROUTERS[r.0 as usize]
+        }
         /// The CPU twin of router `r`.
         pub fn unit<F: Real>(r: RouterKind) -> &'static dyn Router<F> {
             let all: &[&'static dyn Router<F>] = &[$(&$m::$unit),*];

@@ -4,6 +4,7 @@
 //! learned through ε·sigmoid(x·W_noise). WGSL twin: shaders/routers/noisy-topk.wgsl.
 use super::{normal_draw, put, top_k, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
+use crate::model::routing::UNUSED;
 use crate::model::Real;
 
 pub const INFO: RouterInfo = RouterInfo {
@@ -14,10 +15,11 @@ pub const INFO: RouterInfo = RouterInfo {
            when evaluating.",
     paper: "Shazeer et al. 2017",
     k: None,
-    balances: &[Balance::Switch, Balance::None],
+    balances: &[Balance::Switch, Balance::Cv2, Balance::None],
     knobs: &[],
     default_alpha: None,
     learned: true,
+    smooth_load: true,
     has_bias: false,
 };
 
@@ -46,10 +48,31 @@ pub struct NoisyTopK;
 impl<F: Real> Router<F> for NoisyTopK {
     fn route(&self, t: usize, i: &RouteIn<F>, o: &mut RouteOut<F>) {
         for e in 0..i.e {
-            o.scores[t * i.e + e] = i.logits_of(t)[e] + eps(i, t, e) * softplus(i.nlog_of(t)[e]);
+            let n = eps(i, t, e);
+            o.eps[t * i.e + e] = n;
+            o.scores[t * i.e + e] = i.logits_of(t)[e] + n * softplus(i.nlog_of(t)[e]);
         }
         let row = &o.scores[t * i.e..(t + 1) * i.e];
         let chosen = top_k(row, i.k);
+        if i.train {
+            // The smooth load estimate (Shazeer et al. 2017, appendix A): P(x, e) = Φ((clean_e −
+            // kth-largest noisy score excluding e) / softplus(noise logit e)). For a chosen expert
+            // the threshold is the (k+1)-th largest score; for the others the k-th.
+            let next = if i.e > i.k { top_k(row, i.k + 1)[i.k] } else { UNUSED };
+            o.next[t] = next;
+            let kth = chosen[i.k - 1];
+            for e in 0..i.e {
+                let thr = if chosen.contains(&(e as u32)) { next } else { kth };
+                let (p, z) = if thr == UNUSED {
+                    (F::of(1.0), F::zero())
+                } else {
+                    let z = (i.logits_of(t)[e] - row[thr as usize]) / softplus(i.nlog_of(t)[e]);
+                    (z.normal_cdf(), z)
+                };
+                o.load_p[t * i.e + e] = p;
+                o.load_z[t * i.e + e] = z;
+            }
+        }
         let m = row[chosen[0] as usize];
         let mut s = F::zero();
         for &c in &chosen {
@@ -68,6 +91,25 @@ impl<F: Real> Router<F> for NoisyTopK {
             let dh = gates[r] * (dg[r] - dot);
             o.dl[e] += dh;
             o.dn[e] += dh * eps(i, t, e) * sigmoid(i.nlog_of(t)[e]);
+        }
+    }
+    fn load_grad(&self, t: usize, i: &RouteIn<F>, o: &RouteOut<F>, dload: &[F], g: GateGrad<F>) {
+        let chosen = &o.topk[t * i.kmax..t * i.kmax + i.k];
+        let (next, kth) = (o.next[t], chosen[i.k - 1]);
+        let inv_sqrt_2pi = F::of(1.0 / (2.0 * std::f64::consts::PI).sqrt());
+        for e in 0..i.e {
+            let thr = if chosen.contains(&(e as u32)) { next } else { kth };
+            if thr == UNUSED {
+                continue;
+            }
+            let (thr, nl) = (thr as usize, i.nlog_of(t));
+            let z = o.load_z[t * i.e + e];
+            let std = softplus(nl[e]);
+            let gz = dload[e] * (F::zero() - z * z / F::of(2.0)).exp() * inv_sqrt_2pi / std;
+            g.dl[e] += gz;
+            g.dl[thr] += -gz;
+            g.dn[thr] += -gz * o.eps[t * i.e + thr] * sigmoid(nl[thr]);
+            g.dn[e] += -gz * z * sigmoid(nl[e]);
         }
     }
 }

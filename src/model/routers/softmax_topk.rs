@@ -13,10 +13,11 @@ pub const INFO: RouterInfo = RouterInfo {
            rescaled to sum to 1 (Mixtral).",
     paper: "Fedus et al. 2021; Jiang et al. 2024",
     k: None,
-    balances: &[Balance::Switch, Balance::None],
+    balances: &[Balance::Switch, Balance::Cv2, Balance::None],
     knobs: &[],
     default_alpha: None,
     learned: true,
+    smooth_load: false,
     has_bias: false,
 };
 
