@@ -163,3 +163,57 @@ fn trace_names_router_bias_scores_and_drop_reasons() {
         }
     }
 }
+
+/// Every router with every balance loss it allows and every drop policy trains on both backends:
+/// three steps each, finite losses, the same routing counts on the GPU as on the CPU for the first
+/// step; a combination the router does not allow is refused by name.
+#[test]
+fn every_router_balance_and_drop_policy_combination_trains() {
+    use moe_playground::config::{Balance, DropPolicy, RouterKind};
+    let mut n = 0;
+    for r in RouterKind::all() {
+        let info = r.info();
+        for &balance in Balance::ALL {
+            for &policy in DropPolicy::ALL {
+                let cfg = Config {
+                    router: r,
+                    balance,
+                    drop_policy: policy,
+                    top_k: info.k.unwrap_or(2),
+                    tokens: 64,
+                    d: 8,
+                    hidden: 16,
+                    capacity_factor: 0.75,
+                    alpha: 0.05,
+                    eval_every: 0,
+                    ..Config::default()
+                };
+                if !info.balances.contains(&balance) {
+                    let e = cfg.validate().unwrap_err().to_string();
+                    assert!(e.contains("balance") && e.contains(info.balances[0].name()), "{e}");
+                    continue;
+                }
+                let p = Params::init(Dims::new(&cfg), cfg.seed);
+                let mut c = CpuTrainer::with_params(&cfg, p.clone());
+                let mut g = gpu(&cfg, &p);
+                c.train(1);
+                g.train(1);
+                let (tc, tg) = (c.last_trace(), g.last_trace());
+                assert_eq!(tc.counts, tg.counts, "{} {} {}: step-1 choices", r.name(), balance.name(), policy.name());
+                c.train(2);
+                g.train(2);
+                let (sc, sg) = (snap(&mut c), snap(&mut g));
+                for s in [&sc, &sg] {
+                    assert!(s.ce.is_finite() && s.aux.is_finite() && s.skipped == 0, "{} {}", r.name(), balance.name());
+                }
+                assert_eq!(g.error(), None);
+                n += 1;
+            }
+        }
+    }
+    println!("{n} combinations trained on both backends");
+    // gshard-top2 needs k = 2.
+    let bad = Config { router: RouterKind::from_name("gshard-top2").unwrap(), top_k: 1, ..Config::default() };
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("k = 2"), "{e}");
+}
