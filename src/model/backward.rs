@@ -56,7 +56,7 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
 // parameter layout) and only there.
 
 /// `head_wgrad` — WGSL: shaders/loss.wgsl `head_wgrad`. dW_o[v, c] = Σ_t dout[t, v]·h[t, c] and
-/// db_o[v] = Σ_t dout[t, v] into `grads`, from dout [T, V] and h [T, d].
+/// db_o\[v\] = Σ_t dout[t, v] into `grads`, from dout [T, V] and h [T, d].
 pub fn head_wgrad<F: Real>(p: &Params<F>, m: &Dims, dout: &[F], h: &[F], grads: &mut [F]) {
     let l = &p.layout;
     for v in 0..m.v {
@@ -91,9 +91,10 @@ pub fn head_dx<F: Real>(p: &Params<F>, m: &Dims, dout: &[F]) -> Vec<F> {
     dh
 }
 
-/// `gate_grad` — WGSL: shaders/dispatch.wgsl `gate_grad`. dg [T, K] = dh[t]·y[a] for live assignments
-/// (0 otherwise), from dh [T, d], y [T·K, d], slot and topk [T, K]; with the cv2 balance loss, `dimp`
-/// (α·d CV²(importance) / d importance, [E]) is added to every chosen gate, kept or dropped.
+/// `gate_grad` — WGSL: shaders/dispatch.wgsl `gate_grad`. dg [T, K] = dh[t, ·]·y[a, ·] for live
+/// assignments (0 otherwise), from dh [T, d], y [T·K, d], slot and topk [T, K]; with the cv2
+/// balance loss, `dimp` (α·d CV²(importance) / d importance, \[E\]) is added to every chosen gate,
+/// kept or dropped.
 pub fn gate_grad<F: Real>(m: &Dims, dh: &[F], y: &[F], slot: &[u32], topk: &[u32], dimp: Option<&[F]>) -> Vec<F> {
     let kk = m.kmax;
     let mut dg = vec![F::zero(); m.t * kk];
@@ -121,8 +122,8 @@ pub fn gate_grad<F: Real>(m: &Dims, dh: &[F], y: &[F], slot: &[u32], topk: &[u32
 }
 
 /// `ffn_dhidden` — WGSL: shaders/expert_ffn.wgsl `ffn_dhidden`. dpre [T·K, H] = relu'(pre) ⊙
-/// W2_eᵀ·(gate · dh[t]) for live assignments (0 elsewhere), from dh [T, d], hid [T·K, H], gates, topk
-/// and slot [T, K].
+/// W2_eᵀ·(gate · dh[t, ·]) for live assignments (0 elsewhere), from dh [T, d], hid [T·K, H], gates,
+/// topk and slot [T, K].
 pub fn ffn_dhidden<F: Real>(
     p: &Params<F>,
     m: &Dims,
@@ -156,7 +157,7 @@ pub fn ffn_dhidden<F: Real>(
     dpre
 }
 
-/// Expert e's kept assignments in slot order (lists[e, ..kept[e]]) and their token rows t = a / K.
+/// Expert e's kept assignments in slot order (lists[e, ..kept\[e\]]) and their rows t = a / K.
 fn kept_list(m: &Dims, kept: &[u32], lists: &[u32], e: usize) -> (Vec<usize>, Vec<usize>) {
     let list: Vec<usize> = lists[e * m.t..e * m.t + kept[e] as usize].iter().map(|&a| a as usize).collect();
     let rows = list.iter().map(|&a| a / m.kmax).collect();
@@ -165,9 +166,9 @@ fn kept_list(m: &Dims, kept: &[u32], lists: &[u32], e: usize) -> (Vec<usize>, Ve
 
 /// `ffn_wgrad2` — WGSL: shaders/expert_ffn.wgsl `ffn_wgrad2`. dW2[e, c, j] = Σ_s (gate·dh[t, c])·
 /// hid[a, j] and db2[e, c] = Σ_s gate·dh[t, c] into `grads`, over expert e's kept assignments a in
-/// slot order (lists [E, T], kept [E]), from dh [T, d], hid [T·K, H] and gates [T, K]. Each output
-/// sums its terms in list order, as the kernel does; t = a / K and gate·dh are computed once per
-/// assignment rather than once per term (the same f32 values, far fewer divisions).
+/// slot order (lists [E, T], kept \[E\]), from dh [T, d], hid [T·K, H] and gates [T, K]. Each
+/// output sums its terms in list order, as the kernel does; t = a / K and gate·dh are computed once
+/// per assignment rather than once per term (the same f32 values, far fewer divisions).
 #[allow(clippy::too_many_arguments)]
 pub fn ffn_wgrad2<F: Real>(
     p: &Params<F>,
@@ -204,8 +205,8 @@ pub fn ffn_wgrad2<F: Real>(
 }
 
 /// `ffn_wgrad1` — WGSL: shaders/expert_ffn.wgsl `ffn_wgrad1`. dW1[e, j, c] = Σ_s dpre[a, j]·x[t, c]
-/// and db1[e, j] = Σ_s dpre[a, j] into `grads`, over expert e's kept assignments in slot order (lists
-/// [E, T], kept [E]), from dpre [T·K, H] and x [T, d].
+/// and db1[e, j] = Σ_s dpre[a, j] into `grads`, over expert e's kept assignments in slot order
+/// (lists [E, T], kept \[E\]), from dpre [T·K, H] and x [T, d].
 pub fn ffn_wgrad1<F: Real>(p: &Params<F>, m: &Dims, dpre: &[F], x: &[F], kept: &[u32], lists: &[u32], grads: &mut [F]) {
     let l = &p.layout;
     for e in 0..m.e {
@@ -231,9 +232,10 @@ pub fn ffn_wgrad1<F: Real>(p: &Params<F>, m: &Dims, dpre: &[F], x: &[F], kept: &
 /// shaders/routers/<name>.wgsl; CPU: [`routers::Router::gate_grad`], `load_grad`). Per token, from
 /// the gate gradients dg [T, K], the chosen topk and gates (in `routed`, with what the unit stored)
 /// and the router inputs (logits, probs, noise logits [T, E], `r`'s bias and keys): (dp, dl, dn),
-/// each [T, E]: d loss / d p (the GPU leaves it in `dlog` for `router_grad`), the unit's direct part
-/// of d loss / d logits and d loss / d noise logits (both in `rstate`). `dload` (α·d CV²(load) / d
-/// load, [E]) is given with the cv2 loss when the router has a smooth load estimate in training.
+/// each [T, E]: d loss / d p (the GPU leaves it in `dlog` for `router_grad`), the unit's direct
+/// part of d loss / d logits and d loss / d noise logits (both in `rstate`). `dload` (α·d CV²(load)
+/// / d load, \[E\]) is given with the cv2 loss when the router has a smooth load estimate in
+/// training.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn route_grad<F: Real>(
     m: &Dims,
@@ -266,9 +268,9 @@ pub fn route_grad<F: Real>(
 }
 
 /// `router_grad` — WGSL: shaders/router.wgsl `router_grad`. dlog [T, E] = d loss / d router logits:
-/// the unit's dp [T, E] plus (balance losses other than cv2) the Switch loss's α·E·f_e/T on every p_e
-/// (f_e = counts_e / (T·k), counts [E]), through the softmax (probs [T, E]); plus the z-loss's
-/// β·2·lse·p/T (lse [T]) and the unit's direct part dl [T, E].
+/// the unit's dp [T, E] plus (balance losses other than cv2) the Switch loss's α·E·f_e/T on every
+/// p_e (f_e = counts_e / (T·k), counts \[E\]), through the softmax (probs [T, E]); plus the
+/// z-loss's β·2·lse·p/T (lse \[T\]) and the unit's direct part dl [T, E].
 #[allow(clippy::too_many_arguments)]
 pub fn router_grad<F: Real>(
     m: &Dims,
@@ -326,8 +328,8 @@ pub fn router_wgrad<F: Real>(p: &Params<F>, m: &Dims, dlog: &[F], dn: &[F], x: &
 }
 
 /// `input_grad` — WGSL: shaders/expert_ffn.wgsl `input_grad`. dx [T, d] = dh (the residual) +
-/// Σ_{live r} W1_eᵀ·dpre[a] + W_rᵀ·dlog[t] + W_noiseᵀ·dn[t], from dh [T, d], dpre [T·K, H], dlog and
-/// dn [T, E], topk and slot [T, K].
+/// Σ_{live r} W1_eᵀ·dpre[a, ·] + W_rᵀ·dlog[t, ·] + W_noiseᵀ·dn[t, ·], from dh [T, d], dpre
+/// [T·K, H], dlog and dn [T, E], topk and slot [T, K].
 #[allow(clippy::too_many_arguments)]
 pub fn input_grad<F: Real>(
     p: &Params<F>,
@@ -367,8 +369,8 @@ pub fn input_grad<F: Real>(
 }
 
 /// `embed_grad` — WGSL: shaders/data.wgsl `embed_grad`. The input layer's gradient into `grads`,
-/// summed over rows in order, from dx [T, d] (through relu'(x0), x0 [T, d], for tokens) and the batch's
-/// inputs (`inp`): d emb [CTX, V, d] (tokens) or dW_in, db_in (regions).
+/// summed over rows in order, from dx [T, d] (through relu'(x0), x0 [T, d], for tokens) and the
+/// batch's inputs (`inp`): d emb [CTX, V, d] (tokens) or dW_in, db_in (regions).
 pub fn embed_grad<F: Real>(p: &Params<F>, m: &Dims, b: &Batch, x0: &[F], dx: &[F], grads: &mut [F]) {
     let l = &p.layout;
     let dx0 = |t: usize, c: usize| {

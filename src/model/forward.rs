@@ -174,7 +174,8 @@ pub fn embed<F: Real>(p: &Params<F>, b: &Batch) -> (Vec<F>, Vec<F>) {
 }
 
 /// `router` — WGSL: shaders/router.wgsl `router`. Per token of x [T, d]: logits = W_r·x, their
-/// softmax p and logsumexp ([T, E], [T, E], [T]), and the noise logits W_noise·x ([T, E], `rstate`).
+/// softmax p and logsumexp ([T, E], [T, E], \[T\]), and the noise logits W_noise·x ([T, E],
+/// `rstate`).
 pub fn router<F: Real>(p: &Params<F>, x: &[F], t: usize) -> (Vec<F>, Vec<F>, Vec<F>, Vec<F>) {
     let (m, l, w) = (&p.dims, &p.layout, &p.w);
     let mut logits = vec![F::zero(); t * m.e];
@@ -212,20 +213,20 @@ pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], nlog: &[F], r: &Routi
     o
 }
 
-/// `drop_order` — WGSL: shaders/dispatch.wgsl `drop_order`. The drop policy's token order [T] from
-/// probs [T, E] and the router words [T, 2] (defined in routing.rs, re-exported here).
+/// `drop_order` — WGSL: shaders/dispatch.wgsl `drop_order`. The drop policy's token order \[T\]
+/// from probs [T, E] and the router words [T, 2] (defined in routing.rs, re-exported here).
 pub use super::routing::drop_order;
 
 /// `capacity` — WGSL: shaders/dispatch.wgsl `capacity`. From topk [T, K], the router unit's random
-/// drops [T, K] (the GPU's RANDOM marks in `slot`) and the token order [T]: slot [T, K], counts [E],
-/// kept [E] and lists [E, T] (the [`Assignment`]; [`routing::assign_ordered`]).
+/// drops [T, K] (the GPU's RANDOM marks in `slot`) and the token order \[T\]: slot [T, K], counts
+/// \[E\], kept \[E\] and lists [E, T] (the [`Assignment`]; [`routing::assign_ordered`]).
 pub fn capacity(m: &Dims, topk: &[u32], random: &[bool], order: &[u32], cap: usize) -> Assignment {
     routing::assign_ordered(topk, random, order, m.t, m.k, m.kmax, m.e, cap)
 }
 
-/// `ffn_hidden` — WGSL: shaders/expert_ffn.wgsl `ffn_hidden`. hid [T·K, H] = relu(W1_e·x[t] + b1_e)
-/// for each live assignment a = t·K + r of expert e = topk[a] (0 elsewhere), from x [T, d], topk and
-/// slot [T, K].
+/// `ffn_hidden` — WGSL: shaders/expert_ffn.wgsl `ffn_hidden`. hid [T·K, H] = relu(W1_e·x[t, ·] +
+/// b1_e) for each live assignment a = t·K + r of expert e = topk\[a\] (0 elsewhere), from x [T, d],
+/// topk and slot [T, K].
 pub fn ffn_hidden<F: Real>(p: &Params<F>, m: &Dims, x: &[F], topk: &[u32], slot: &[u32]) -> Vec<F> {
     let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut hid = vec![F::zero(); m.t * kk * m.h];
@@ -248,8 +249,8 @@ pub fn ffn_hidden<F: Real>(p: &Params<F>, m: &Dims, x: &[F], topk: &[u32], slot:
     hid
 }
 
-/// `ffn_out` — WGSL: shaders/expert_ffn.wgsl `ffn_out`. y [T·K, d] = W2_e·hid[a] + b2_e for each live
-/// assignment (0 elsewhere), from hid [T·K, H], topk and slot [T, K].
+/// `ffn_out` — WGSL: shaders/expert_ffn.wgsl `ffn_out`. y [T·K, d] = W2_e·hid[a, ·] + b2_e for each
+/// live assignment (0 elsewhere), from hid [T·K, H], topk and slot [T, K].
 pub fn ffn_out<F: Real>(p: &Params<F>, m: &Dims, hid: &[F], topk: &[u32], slot: &[u32]) -> Vec<F> {
     let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut y = vec![F::zero(); m.t * kk * m.d];
@@ -292,7 +293,8 @@ pub fn combine<F: Real>(m: &Dims, x: &[F], gates: &[F], y: &[F], slot: &[u32]) -
     h
 }
 
-/// `head` — WGSL: shaders/loss.wgsl `head`. The output logits out [T, V] = W_o·h + b_o from h [T, d].
+/// `head` — WGSL: shaders/loss.wgsl `head`. The output logits out [T, V] = W_o·h + b_o, from
+/// h [T, d].
 pub fn head<F: Real>(p: &Params<F>, m: &Dims, h: &[F]) -> Vec<F> {
     let (l, w) = (&p.layout, &p.w);
     let mut out = vec![F::zero(); m.t * m.v];
@@ -308,9 +310,9 @@ pub fn head<F: Real>(p: &Params<F>, m: &Dims, h: &[F]) -> Vec<F> {
     out
 }
 
-/// `loss_token` — WGSL: shaders/loss.wgsl `loss_token`. From out [T, V] and the targets [T]: ce_t [T]
-/// = logsumexp(out[t]) − out[t, target], correct [T] = (argmax == target), and dout [T, V] =
-/// (softmax − onehot) / T.
+/// `loss_token` — WGSL: shaders/loss.wgsl `loss_token`. From out [T, V] and the targets \[T\]: ce_t
+/// \[T\] = logsumexp(out[t, ·]) − out[t, target], correct \[T\] = (argmax == target), and dout
+/// [T, V] = (softmax − onehot) / T.
 pub fn loss_token<F: Real>(m: &Dims, out: &[F], targets: &[u32]) -> (Vec<F>, Vec<u32>, Vec<F>) {
     let mut ce_t = vec![F::zero(); m.t];
     let mut dout = vec![F::zero(); m.t * m.v];
@@ -331,7 +333,7 @@ pub fn loss_token<F: Real>(m: &Dims, out: &[F], targets: &[u32]) -> (Vec<F>, Vec
     (ce_t, correct, dout)
 }
 
-/// What `loss_reduce` writes to `stats` ([0] ce, [1] aux, [2] z, [3] accuracy; f at 8, P at 72).
+/// What `loss_reduce` writes to `stats`: ce, aux, z, accuracy at 0, 1, 2, 3; f at 8, P at 72.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LossStats<F> {
     pub ce: F,
@@ -339,15 +341,15 @@ pub struct LossStats<F> {
     pub aux: F,
     pub z: F,
     pub accuracy: F,
-    /// [E] share of the T·k choices per expert (pre-drop).
+    /// \[E\] share of the T·k choices per expert (pre-drop).
     pub f: Vec<F>,
-    /// [E] mean router probability.
+    /// \[E\] mean router probability.
     pub p_mean: Vec<F>,
 }
 
-/// `loss_reduce` — WGSL: shaders/loss.wgsl `loss_reduce`. Mean CE and z-loss over ce_t, lse [T],
-/// accuracy from correct [T], f_e = counts_e / (T·k) and P_e = mean_t probs[t, e] ([E]), and the
-/// Switch balance loss from them. (The total loss CE + α·aux + β·z is [`Forward::loss`].)
+/// `loss_reduce` — WGSL: shaders/loss.wgsl `loss_reduce`. Mean CE and z-loss over ce_t, lse \[T\],
+/// accuracy from correct \[T\], f_e = counts_e / (T·k) and P_e = mean_t probs[t, e] (\[E\]), and
+/// the Switch balance loss from them. (The total loss CE + α·aux + β·z is [`Forward::loss`].)
 pub fn loss_reduce<F: Real>(
     m: &Dims,
     ce_t: &[F],
@@ -386,25 +388,26 @@ pub fn loss_reduce<F: Real>(
 }
 
 /// What `balance_reduce` writes to `stats` (importance at 136, load at 200, d CV² / d importance at
-/// 264, d CV² / d load at 328, and aux at [1]).
+/// 264, d CV² / d load at 328, and aux at \[1\]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cv2Stats<F> {
-    /// [E] Σ gates of the tokens that chose each expert (before dropping).
+    /// \[E\] Σ gates of the tokens that chose each expert (before dropping).
     pub importance: Vec<F>,
-    /// [E] the router's smooth load estimate (training, routers with `smooth_load`) or the counts.
+    /// \[E\] the router's smooth load estimate (training, routers with `smooth_load`) or the
+    /// counts.
     pub load: Vec<F>,
     /// CV²(importance) + CV²(load).
     pub aux: F,
-    /// [E] d CV² / d importance and d CV² / d load, unscaled ([`routing::cv2_grad`]; the backward
+    /// \[E\] d CV² / d importance and d CV² / d load, unscaled ([`routing::cv2_grad`]; the backward
     /// stages take them times α).
     pub dimp: Vec<F>,
     pub dload: Vec<F>,
 }
 
 /// `balance_reduce` — WGSL: shaders/loss.wgsl `balance_reduce` (run with the cv2 balance loss only;
-/// the reference computes it always and uses its aux with cv2). importance [E] = Σ gates of the
-/// chosen in token then rank order, from topk and gates [T, K]; load [E] = Σ_t load_p[t, e] (the
-/// router's smooth estimate [T, E], `rstate`, when given) or the choice counts [E].
+/// the reference computes it always and uses its aux with cv2). importance \[E\] = Σ gates of the
+/// chosen in token then rank order, from topk and gates [T, K]; load \[E\] = Σ_t load_p[t, e] (the
+/// router's smooth estimate [T, E], `rstate`, when given) or the choice counts \[E\].
 pub fn balance_reduce<F: Real>(
     m: &Dims,
     topk: &[u32],
