@@ -1,5 +1,12 @@
 //! Every WGSL kernel against its CPU twin (src/model), then whole steps and 200-step curves.
 //! Runs natively on any wgpu adapter; in CI on Mesa's lavapipe.
+//!
+//! The CPU twins are the stage functions of src/model/forward.rs and src/model/backward.rs, one per
+//! kernel and named like it (`model::stages::ffn_hidden` is shaders/expert_ffn.wgsl `ffn_hidden`;
+//! the list is `model::STAGES`). `kernel_table` compares each kernel with the buffers of the whole
+//! `forward`/`backward` (which are those stages in sequence);
+//! `every_cpu_stage_alone_gives_the_reference_buffers` shows that each stage called alone on those
+//! buffers gives them bit for bit, so a kernel and its stage can be run and compared on their own.
 mod common;
 use common::{close, exact, gpu};
 use moe_playground::config::{Balance, DropPolicy, RouterKind};
@@ -177,6 +184,167 @@ fn kernel_table(c: &Cpu) -> Vec<KernelCase> {
         ("input_grad", vec!["dx"], vec![], 1e-5),
         ("embed_grad", vec![], vec![l.emb.clone(), l.w_in.clone(), l.b_in.clone()], 1e-5),
     ]
+}
+
+/// Bit-for-bit equality of two float buffers.
+fn bits(label: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{label}: length");
+    if let Some(i) = (0..want.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
+        panic!("{label}: first difference at [{i}]: stage {} vs reference {}", got[i], want[i]);
+    }
+}
+
+/// `grads` after a weight-gradient stage wrote into an all-NaN buffer: its segments `segs` hold the
+/// reference's gradients bit for bit, and nothing else was written.
+fn only_segments(label: &str, got: &[f32], want: &[f32], segs: &[std::ops::Range<usize>]) {
+    for (i, g) in got.iter().enumerate() {
+        if !segs.iter().any(|s| s.contains(&i)) {
+            assert!(g.is_nan(), "{label}: wrote grads[{i}] outside its segments");
+        }
+    }
+    for s in segs {
+        bits(&format!("{label}/grads[{s:?}]"), &got[s.clone()], &want[s.clone()]);
+    }
+}
+
+/// Every CPU stage (`model::stages`, in the order of `model::STAGES`) called alone on the reference's
+/// buffers of one step gives exactly, bit for bit, the buffers the whole `forward`/`backward` gives:
+/// the stages can be called and compared one at a time. CPU only (no adapter needed): the parity
+/// configs and every router with each of its balance losses.
+#[test]
+fn every_cpu_stage_alone_gives_the_reference_buffers() {
+    use moe_playground::data::Batch;
+    use moe_playground::model::stages::*;
+    let mut cases: Vec<(String, Config)> = configs().into_iter().map(|(l, c)| (l.to_string(), c)).collect();
+    for r in RouterKind::all() {
+        for &balance in r.info().balances {
+            let cfg = Config { balance, ..router_config(r, DropPolicy::Random) };
+            cases.push((format!("{}-random-{}", r.name(), balance.name()), cfg));
+        }
+    }
+    for (label, cfg) in &cases {
+        cfg.validate().unwrap();
+        let c = reference(cfg);
+        let (p, fw, bw, l) = (&c.p, &c.fw, &c.bw, &c.p.layout);
+        let m = Dims { t: cfg.tokens, ..p.dims };
+        let (alpha, beta) = (cfg.alpha_effective(), cfg.beta);
+        let (slot, topk, gates) = (&fw.assign.slot, &fw.topk, &fw.gates);
+        let cv2 = cfg.balance == Balance::Cv2;
+        let smooth = fw.routing.train && fw.routing.router.info().smooth_load;
+        // The batch as the GPU holds it (`inp`, `tgt`, `dom`).
+        let (Buf::U(inputs), Buf::U(targets), Buf::U(domains)) = (&c.bufs["inp"], &c.bufs["tgt"], &c.bufs["dom"])
+        else {
+            unreachable!()
+        };
+        let b = Batch { inputs: inputs.clone(), targets: targets.clone(), domains: domains.clone() };
+        let Buf::F(stats) = &c.bufs["stats"] else { unreachable!() };
+        let nan = || vec![f32::NAN; l.total];
+        let mut done: Vec<&str> = vec![];
+        let mut at = |stage: &'static str| {
+            done.push(stage);
+            format!("{label}/{stage}")
+        };
+
+        // Forward.
+        let w = at("embed");
+        let (x0, x) = embed(p, &b);
+        bits(&format!("{w}/x0"), &x0, &fw.x0);
+        bits(&format!("{w}/x"), &x, &fw.x);
+        let w = at("router");
+        let (logits, probs, lse, nlog) = router(p, &fw.x, m.t);
+        bits(&format!("{w}/logits"), &logits, &fw.logits);
+        bits(&format!("{w}/probs"), &probs, &fw.probs);
+        bits(&format!("{w}/lse"), &lse, &fw.lse);
+        bits(&format!("{w}/nlog"), &nlog, &fw.nlog);
+        let w = at("route");
+        let routed = route(&m, &fw.logits, &fw.probs, &fw.nlog, &fw.routing);
+        assert_eq!(routed.topk, fw.topk, "{w}/topk");
+        bits(&format!("{w}/gates"), &routed.gates, &fw.gates);
+        bits(&format!("{w}/scores"), &routed.scores, &fw.scores);
+        assert_eq!(routed, fw.routed, "{w}");
+        let w = at("drop_order");
+        assert_eq!(drop_order(cfg.drop_policy, &fw.probs, &fw.routing.keys, m.t, m.e), fw.order, "{w}");
+        let w = at("capacity");
+        assert_eq!(capacity(&m, topk, &fw.routed.random, &fw.order, cfg.capacity()), fw.assign, "{w}");
+        let w = at("ffn_hidden");
+        bits(&w, &ffn_hidden(p, &m, &fw.x, topk, slot), &fw.hid);
+        let w = at("ffn_out");
+        bits(&w, &ffn_out(p, &m, &fw.hid, topk, slot), &fw.y);
+        let w = at("combine");
+        bits(&w, &combine(&m, &fw.x, gates, &fw.y, slot), &fw.h);
+        let w = at("head");
+        bits(&w, &head(p, &m, &fw.h), &fw.out);
+        let w = at("loss_token");
+        let (ce_t, correct, dout) = loss_token(&m, &fw.out, &b.targets);
+        bits(&format!("{w}/ce_t"), &ce_t, &fw.ce_t);
+        assert_eq!(correct, fw.correct, "{w}/correct");
+        bits(&format!("{w}/dout"), &dout, &fw.dout);
+        let w = at("loss_reduce");
+        let st = loss_reduce(&m, &fw.ce_t, &fw.lse, &fw.correct, &fw.probs, &fw.assign.counts);
+        bits(&w, &[st.ce, st.z, st.accuracy], &[fw.ce, fw.z, stats[3]]);
+        bits(&format!("{w}/f"), &st.f, &fw.f);
+        bits(&format!("{w}/P"), &st.p_mean, &fw.p_mean);
+        let w = at("balance_reduce");
+        let bal = balance_reduce(&m, topk, gates, &fw.assign.counts, smooth.then_some(&fw.routed.load_p[..]));
+        bits(&format!("{w}/importance"), &bal.importance, &fw.importance);
+        bits(&format!("{w}/load"), &bal.load, &fw.load);
+        bits(&format!("{w}/aux"), &[if cv2 { bal.aux } else { st.aux }], &[fw.aux]);
+        if cv2 {
+            bits(&format!("{w}/dimp"), &bal.dimp, &stats[264..264 + m.e]);
+            bits(&format!("{w}/dload"), &bal.dload, &stats[328..328 + m.e]);
+        }
+
+        // Backward. Weight-gradient stages write into an all-NaN `grads`.
+        let w = at("head_wgrad");
+        let mut g = nan();
+        head_wgrad(p, &m, &fw.dout, &fw.h, &mut g);
+        only_segments(&w, &g, &bw.grads, &[l.wo.clone(), l.bo.clone()]);
+        let w = at("head_dx");
+        bits(&w, &head_dx(p, &m, &fw.dout), &bw.dh);
+        let w = at("gate_grad");
+        let scaled = |v: &[f32]| v.iter().map(|&x| alpha * x).collect::<Vec<f32>>();
+        let (dimp, dload) = (scaled(&bal.dimp), scaled(&bal.dload));
+        bits(&w, &gate_grad(&m, &bw.dh, &fw.y, slot, topk, cv2.then_some(&dimp[..])), &bw.dg);
+        let w = at("ffn_dhidden");
+        bits(&w, &ffn_dhidden(p, &m, &bw.dh, &fw.hid, gates, topk, slot), &bw.dpre);
+        let w = at("ffn_wgrad2");
+        let mut g = nan();
+        ffn_wgrad2(p, &m, &bw.dh, &fw.hid, gates, &fw.assign.kept, &fw.assign.lists, &mut g);
+        only_segments(&w, &g, &bw.grads, &[l.w2.clone(), l.b2.clone()]);
+        let w = at("ffn_wgrad1");
+        let mut g = nan();
+        ffn_wgrad1(p, &m, &bw.dpre, &fw.x, &fw.assign.kept, &fw.assign.lists, &mut g);
+        only_segments(&w, &g, &bw.grads, &[l.w1.clone(), l.b1.clone()]);
+        let w = at("route_grad");
+        let dl = (cv2 && smooth).then_some(&dload[..]);
+        let (dp, dl, dn) = route_grad(&m, &fw.routing, &fw.logits, &fw.probs, &fw.nlog, &fw.routed, &bw.dg, dl);
+        bits(&format!("{w}/dp"), &dp, &bw.dp);
+        bits(&format!("{w}/dl"), &dl, &bw.dl);
+        bits(&format!("{w}/dn"), &dn, &bw.dnlog);
+        let w = at("router_grad");
+        let dlog = router_grad(&m, &fw.probs, &fw.lse, &fw.assign.counts, &bw.dp, &bw.dl, cfg.balance, alpha, beta);
+        bits(&w, &dlog, &bw.dlog);
+        let w = at("router_wgrad");
+        let mut g = nan();
+        router_wgrad(p, &m, &bw.dlog, &bw.dnlog, &fw.x, &mut g);
+        only_segments(&w, &g, &bw.grads, &[l.wr.clone(), l.wn.clone()]);
+        let w = at("input_grad");
+        bits(&w, &input_grad(p, &m, &bw.dh, &bw.dpre, &bw.dlog, &bw.dnlog, topk, slot), &bw.dx);
+        let w = at("embed_grad");
+        let mut g = nan();
+        embed_grad(p, &m, &b, &fw.x0, &bw.dx, &mut g);
+        only_segments(&w, &g, &bw.grads, &[l.emb.clone(), l.w_in.clone(), l.b_in.clone()]);
+
+        assert_eq!(done, moe_playground::model::STAGES, "{label}: every stage, in order");
+        // Together the weight-gradient stages write every parameter's gradient.
+        let segs = [&l.wo, &l.bo, &l.w2, &l.b2, &l.w1, &l.b1, &l.wr, &l.wn, &l.emb, &l.w_in, &l.b_in];
+        assert_eq!(segs.iter().map(|s| s.len()).sum::<usize>(), l.total, "{label}: gradient segments");
+    }
+    println!(
+        "{} configs: every one of {} CPU stages alone is bit-identical",
+        cases.len(),
+        moe_playground::model::STAGES.len()
+    );
 }
 
 fn poison(g: &moe_playground::gpu::GpuTrainer, name: &str, like: &Buf) {

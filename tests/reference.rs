@@ -11,6 +11,8 @@
 //!    semantics, plus closed forms (uniform router: aux = 1, z = (ln E)²; gates).
 //! 4. Adam: hand-computed steps, clipping, skipping of non-finite steps.
 //! 5. CpuTrainer: learning, determinism, live k change, drop accounting in snapshots.
+//! 6. The reference's stages (`model::STAGES`) and the step's kernels (`gpu::kernels::STEP`) name
+//!    each other one for one.
 // Index loops mirror the row-major formulas of the spec; iterator rewrites would obscure them.
 #![allow(clippy::needless_range_loop)]
 
@@ -1227,4 +1229,51 @@ fn cv2_balance_gradient_matches_finite_differences() {
             assert_eq!(max_grad.1, 0.0);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Stages and kernels
+// ---------------------------------------------------------------------------------------------
+
+/// Kernels of the step whose CPU twins are not stages of src/model/forward.rs, backward.rs: the batch
+/// sampler, the optimiser, the router unit's update and the metrics (with where each twin is).
+const NOT_STAGES: &[(&str, &str)] = &[
+    ("sample_batch", "data::Pool::batch, model::routing::route_keys"),
+    ("grad_norm", "model::adam::grad_norm"),
+    ("adam", "model::adam::adam_step"),
+    ("route_update", "model::routers::Router::update"),
+    ("metrics_accum", "trainer.rs: CpuTrainer's window (accumulate)"),
+    ("advance", "trainer.rs: CpuTrainer's step counters"),
+];
+
+/// Every kernel of the training step (`gpu::kernels::STEP`) but those of [`NOT_STAGES`] has a CPU
+/// stage of the same name (`model::STAGES`, each a function of `model::stages`), in the same order,
+/// and every CPU stage is a kernel of the step.
+#[test]
+fn every_step_kernel_has_a_cpu_stage_of_its_name() {
+    use moe_playground::gpu::kernels;
+    use moe_playground::model::STAGES;
+    for (k, twin) in NOT_STAGES {
+        assert!(kernels::STEP.contains(k), "{k} is no longer a kernel of the step (its twin: {twin})");
+        assert!(!STAGES.contains(k), "{k} is a stage: drop it from NOT_STAGES");
+    }
+    let step: Vec<&str> = kernels::STEP.iter().copied().filter(|k| !NOT_STAGES.iter().any(|(n, _)| n == k)).collect();
+    for k in &step {
+        assert!(STAGES.contains(k), "kernel {k} has no CPU stage of its name (src/model, model::STAGES)");
+    }
+    for s in STAGES {
+        assert!(kernels::STEP.contains(s), "CPU stage {s} is not a kernel of the step");
+        assert!(kernels::info(s).is_some(), "CPU stage {s} has no WGSL entry point");
+    }
+    assert_eq!(step, STAGES, "the stages run in the step's order");
+    // The forward pass the probe and the evaluation run is the same stages.
+    for k in kernels::FORWARD.iter().filter(|k| **k != "sample_batch") {
+        assert!(STAGES.contains(k), "forward kernel {k} has no CPU stage");
+    }
+    println!(
+        "{} kernels of the step: {} CPU stages, {} twins elsewhere",
+        kernels::STEP.len(),
+        STAGES.len(),
+        NOT_STAGES.len()
+    );
 }

@@ -1,7 +1,13 @@
-//! Backward pass of the reference, written out by hand. Stage names match the WGSL entry points.
-use super::routers::{self, GateGrad, RouteIn};
+//! Backward pass of the reference, written out by hand: one function per WGSL entry point, with the
+//! same name (`head_wgrad`, `head_dx`, `gate_grad`, `ffn_dhidden`, `ffn_wgrad2`, `ffn_wgrad1`,
+//! `route_grad`, `router_grad`, `router_wgrad`, `input_grad`, `embed_grad`), each reading and
+//! writing the buffers its kernel binds in their GPU layouts (weight gradients into their segments
+//! of the flat `grads`); [`backward`] calls them in order. The list is [`super::STAGES`].
+use super::forward::Routing;
+use super::routers::{self, GateGrad, RouteIn, RouteOut};
 use super::routing;
 use super::{Dims, Forward, Params, Real};
+use crate::config::Balance;
 use crate::data::{Batch, CTX};
 
 /// Gradients of CE + α·aux + β·z with respect to every parameter, plus the intermediates the parity
@@ -19,77 +25,126 @@ pub struct Backward<F> {
     pub dx: Vec<F>,    // [T, d] d loss / d MoE input
 }
 
+/// Gradients of CE + α·aux + β·z for the forward pass `fw` of batch `b`: the stages below in the
+/// order of `gpu::kernels::STEP`.
 pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, beta: F) -> Backward<F> {
     let m = Dims { t: b.len(), ..p.dims };
-    let (kk, l, w) = (m.kmax, &p.layout, &p.w);
-    let mut g = vec![F::zero(); l.total];
-    let tf = F::of(m.t as f64);
-    let live = |a: usize| routing::live(fw.assign.slot[a]);
+    let (rt, slot) = (&fw.routing, &fw.assign.slot);
+    let cv2 = rt.balance == Balance::Cv2;
+    let mut g = vec![F::zero(); p.layout.total];
+    head_wgrad(p, &m, &fw.dout, &fw.h, &mut g);
+    let dh = head_dx(p, &m, &fw.dout);
+    // cv2 balance: α·d CV² / d importance and d load (`balance_reduce` leaves them unscaled).
+    let dimp: Vec<F> = routing::cv2_grad(&fw.importance).into_iter().map(|v| alpha * v).collect();
+    let dload: Vec<F> = routing::cv2_grad(&fw.load).into_iter().map(|v| alpha * v).collect();
+    let dg = gate_grad(&m, &dh, &fw.y, slot, &fw.topk, cv2.then_some(&dimp[..]));
+    let dpre = ffn_dhidden(p, &m, &dh, &fw.hid, &fw.gates, &fw.topk, slot);
+    ffn_wgrad2(p, &m, &dh, &fw.hid, &fw.gates, &fw.assign.kept, &fw.assign.lists, &mut g);
+    ffn_wgrad1(p, &m, &dpre, &fw.x, &fw.assign.kept, &fw.assign.lists, &mut g);
+    let smooth = cv2 && rt.train && routers::unit_info(rt.router).smooth_load;
+    let (dp, dl, dnlog) =
+        route_grad(&m, rt, &fw.logits, &fw.probs, &fw.nlog, &fw.routed, &dg, smooth.then_some(&dload[..]));
+    let dlog = router_grad(&m, &fw.probs, &fw.lse, &fw.assign.counts, &dp, &dl, rt.balance, alpha, beta);
+    router_wgrad(p, &m, &dlog, &dnlog, &fw.x, &mut g);
+    let dx = input_grad(p, &m, &dh, &dpre, &dlog, &dnlog, &fw.topk, slot);
+    embed_grad(p, &m, b, &fw.x0, &dx, &mut g);
+    Backward { grads: g, dh, dg, dpre, dlog, dnlog, dl, dp, dx }
+}
 
-    // `head_wgrad`: dWo, dbo.
+// ---- The stages, in step order. `m` is the batch's dims (m.t rows, the live m.k); buffers are in
+// the GPU layouts of shaders/common.wgsl; weight gradients go to their segments of `grads` (the flat
+// parameter layout) and only there.
+
+/// `head_wgrad` — WGSL: shaders/loss.wgsl `head_wgrad`. dW_o[v, c] = Σ_t dout[t, v]·h[t, c] and
+/// db_o\[v\] = Σ_t dout[t, v] into `grads`, from dout [T, V] and h [T, d].
+pub fn head_wgrad<F: Real>(p: &Params<F>, m: &Dims, dout: &[F], h: &[F], grads: &mut [F]) {
+    let l = &p.layout;
     for v in 0..m.v {
         for c in 0..m.d {
             let mut acc = F::zero();
             for t in 0..m.t {
-                acc += fw.dout[t * m.v + v] * fw.h[t * m.d + c];
+                acc += dout[t * m.v + v] * h[t * m.d + c];
             }
-            g[l.wo.start + v * m.d + c] = acc;
+            grads[l.wo.start + v * m.d + c] = acc;
         }
         let mut acc = F::zero();
         for t in 0..m.t {
-            acc += fw.dout[t * m.v + v];
+            acc += dout[t * m.v + v];
         }
-        g[l.bo.start + v] = acc;
+        grads[l.bo.start + v] = acc;
     }
-    // `head_dx`: dh = Woᵀ·dout.
+}
+
+/// `head_dx` — WGSL: shaders/loss.wgsl `head_dx`. dh [T, d] = W_oᵀ·dout from dout [T, V].
+pub fn head_dx<F: Real>(p: &Params<F>, m: &Dims, dout: &[F]) -> Vec<F> {
+    let (l, w) = (&p.layout, &p.w);
     let mut dh = vec![F::zero(); m.t * m.d];
     for t in 0..m.t {
         for c in 0..m.d {
             let mut acc = F::zero();
             for v in 0..m.v {
-                acc += fw.dout[t * m.v + v] * w[l.wo.start + v * m.d + c];
+                acc += dout[t * m.v + v] * w[l.wo.start + v * m.d + c];
             }
             dh[t * m.d + c] = acc;
         }
     }
-    // `gate_grad`: dg = dh · y.
+    dh
+}
+
+/// `gate_grad` — WGSL: shaders/dispatch.wgsl `gate_grad`. dg [T, K] = dh[t, ·]·y[a, ·] for live
+/// assignments (0 otherwise), from dh [T, d], y [T·K, d], slot and topk [T, K]; with the cv2
+/// balance loss, `dimp` (α·d CV²(importance) / d importance, \[E\]) is added to every chosen gate,
+/// kept or dropped.
+pub fn gate_grad<F: Real>(m: &Dims, dh: &[F], y: &[F], slot: &[u32], topk: &[u32], dimp: Option<&[F]>) -> Vec<F> {
+    let kk = m.kmax;
     let mut dg = vec![F::zero(); m.t * kk];
     for t in 0..m.t {
         for r in 0..m.k {
             let a = t * kk + r;
-            if live(a) {
+            if routing::live(slot[a]) {
                 let mut acc = F::zero();
                 for c in 0..m.d {
-                    acc += dh[t * m.d + c] * fw.y[a * m.d + c];
+                    acc += dh[t * m.d + c] * y[a * m.d + c];
                 }
                 dg[a] = acc;
             }
         }
     }
-    // cv2 balance: α·d CV²(importance) / d importance reaches every chosen gate (before dropping).
-    let cv2 = fw.routing.balance == crate::config::Balance::Cv2;
-    let dimp: Vec<F> = routing::cv2_grad(&fw.importance).into_iter().map(|v| alpha * v).collect();
-    let dload: Vec<F> = routing::cv2_grad(&fw.load).into_iter().map(|v| alpha * v).collect();
-    if cv2 {
+    if let Some(dimp) = dimp {
         for t in 0..m.t {
             for r in 0..m.k {
                 let a = t * kk + r;
-                dg[a] += dimp[fw.topk[a] as usize];
+                dg[a] += dimp[topk[a] as usize];
             }
         }
     }
-    // `ffn_dhidden`: dpre = relu'(pre) ⊙ W2ᵀ·(gate · dh).
+    dg
+}
+
+/// `ffn_dhidden` — WGSL: shaders/expert_ffn.wgsl `ffn_dhidden`. dpre [T·K, H] = relu'(pre) ⊙
+/// W2_eᵀ·(gate · dh[t, ·]) for live assignments (0 elsewhere), from dh [T, d], hid [T·K, H], gates,
+/// topk and slot [T, K].
+pub fn ffn_dhidden<F: Real>(
+    p: &Params<F>,
+    m: &Dims,
+    dh: &[F],
+    hid: &[F],
+    gates: &[F],
+    topk: &[u32],
+    slot: &[u32],
+) -> Vec<F> {
+    let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut dpre = vec![F::zero(); m.t * kk * m.h];
     for t in 0..m.t {
         for r in 0..m.k {
             let a = t * kk + r;
-            if !live(a) {
+            if !routing::live(slot[a]) {
                 continue;
             }
-            let e = fw.topk[a] as usize;
-            let gate = fw.gates[a];
+            let e = topk[a] as usize;
+            let gate = gates[a];
             for j in 0..m.h {
-                if fw.hid[a * m.h + j] > F::zero() {
+                if hid[a * m.h + j] > F::zero() {
                     let mut acc = F::zero();
                     for c in 0..m.d {
                         acc += w[l.w2.start + (e * m.d + c) * m.h + j] * (gate * dh[t * m.d + c]);
@@ -99,123 +154,204 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
             }
         }
     }
-    // `ffn_wgrad`: per expert, over its kept assignments in slot order. Each output sums its terms in
-    // list order, as the kernel does; the row index t = a / K and the gate·dh factor are computed
-    // once per assignment rather than once per term (the same f32 values, far fewer divisions).
+    dpre
+}
+
+/// Expert e's kept assignments in slot order (lists[e, ..kept\[e\]]) and their rows t = a / K.
+fn kept_list(m: &Dims, kept: &[u32], lists: &[u32], e: usize) -> (Vec<usize>, Vec<usize>) {
+    let list: Vec<usize> = lists[e * m.t..e * m.t + kept[e] as usize].iter().map(|&a| a as usize).collect();
+    let rows = list.iter().map(|&a| a / m.kmax).collect();
+    (list, rows)
+}
+
+/// `ffn_wgrad2` — WGSL: shaders/expert_ffn.wgsl `ffn_wgrad2`. dW2[e, c, j] = Σ_s (gate·dh[t, c])·
+/// hid[a, j] and db2[e, c] = Σ_s gate·dh[t, c] into `grads`, over expert e's kept assignments a in
+/// slot order (lists [E, T], kept \[E\]), from dh [T, d], hid [T·K, H] and gates [T, K]. Each
+/// output sums its terms in list order, as the kernel does; t = a / K and gate·dh are computed once
+/// per assignment rather than once per term (the same f32 values, far fewer divisions).
+#[allow(clippy::too_many_arguments)]
+pub fn ffn_wgrad2<F: Real>(
+    p: &Params<F>,
+    m: &Dims,
+    dh: &[F],
+    hid: &[F],
+    gates: &[F],
+    kept: &[u32],
+    lists: &[u32],
+    grads: &mut [F],
+) {
+    let l = &p.layout;
     for e in 0..m.e {
-        let list: Vec<usize> =
-            fw.assign.lists[e * m.t..e * m.t + fw.assign.kept[e] as usize].iter().map(|&a| a as usize).collect();
-        let rows: Vec<usize> = list.iter().map(|&a| a / kk).collect();
+        let (list, rows) = kept_list(m, kept, lists, e);
         let mut col = vec![F::zero(); list.len()];
         for c in 0..m.d {
             for (i, (&a, &t)) in list.iter().zip(&rows).enumerate() {
-                col[i] = fw.gates[a] * dh[t * m.d + c];
+                col[i] = gates[a] * dh[t * m.d + c];
             }
             for j in 0..m.h {
                 let mut acc = F::zero();
                 for (&gd, &a) in col.iter().zip(&list) {
-                    acc += gd * fw.hid[a * m.h + j];
+                    acc += gd * hid[a * m.h + j];
                 }
-                g[l.w2.start + (e * m.d + c) * m.h + j] = acc;
+                grads[l.w2.start + (e * m.d + c) * m.h + j] = acc;
             }
             let mut acc = F::zero();
             for &gd in &col {
                 acc += gd;
             }
-            g[l.b2.start + e * m.d + c] = acc;
+            grads[l.b2.start + e * m.d + c] = acc;
         }
+    }
+}
+
+/// `ffn_wgrad1` — WGSL: shaders/expert_ffn.wgsl `ffn_wgrad1`. dW1[e, j, c] = Σ_s dpre[a, j]·x[t, c]
+/// and db1[e, j] = Σ_s dpre[a, j] into `grads`, over expert e's kept assignments in slot order
+/// (lists [E, T], kept \[E\]), from dpre [T·K, H] and x [T, d].
+pub fn ffn_wgrad1<F: Real>(p: &Params<F>, m: &Dims, dpre: &[F], x: &[F], kept: &[u32], lists: &[u32], grads: &mut [F]) {
+    let l = &p.layout;
+    for e in 0..m.e {
+        let (list, rows) = kept_list(m, kept, lists, e);
         for j in 0..m.h {
             for c in 0..m.d {
                 let mut acc = F::zero();
                 for (&a, &t) in list.iter().zip(&rows) {
-                    acc += dpre[a * m.h + j] * fw.x[t * m.d + c];
+                    acc += dpre[a * m.h + j] * x[t * m.d + c];
                 }
-                g[l.w1.start + (e * m.h + j) * m.d + c] = acc;
+                grads[l.w1.start + (e * m.h + j) * m.d + c] = acc;
             }
             let mut acc = F::zero();
             for &a in &list {
                 acc += dpre[a * m.h + j];
             }
-            g[l.b1.start + e * m.h + j] = acc;
+            grads[l.b1.start + e * m.h + j] = acc;
         }
     }
-    // `router_grad`: through the gates (the router unit's part), the balance loss and the z-loss,
-    // then softmax.
+}
+
+/// `route_grad` — WGSL: shaders/router.wgsl `route_grad` (the unit's part: `route_grad_<name>` in
+/// shaders/routers/<name>.wgsl; CPU: [`routers::Router::gate_grad`], `load_grad`). Per token, from
+/// the gate gradients dg [T, K], the chosen topk and gates (in `routed`, with what the unit stored)
+/// and the router inputs (logits, probs, noise logits [T, E], `r`'s bias and keys): (dp, dl, dn),
+/// each [T, E]: d loss / d p (the GPU leaves it in `dlog` for `router_grad`), the unit's direct
+/// part of d loss / d logits and d loss / d noise logits (both in `rstate`). `dload` (α·d CV²(load)
+/// / d load, \[E\]) is given with the cv2 loss when the router has a smooth load estimate in
+/// training.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub fn route_grad<F: Real>(
+    m: &Dims,
+    r: &Routing<F>,
+    logits: &[F],
+    probs: &[F],
+    nlog: &[F],
+    routed: &RouteOut<F>,
+    dg: &[F],
+    dload: Option<&[F]>,
+) -> (Vec<F>, Vec<F>, Vec<F>) {
+    let (kk, e) = (m.kmax, m.e);
+    let unit = routers::unit::<F>(r.router);
+    let ri = RouteIn { e, k: m.k, kmax: kk, logits, probs, nlog, bias: &r.bias, keys: &r.keys, train: r.train };
+    let mut dp_all = vec![F::zero(); m.t * e];
+    let mut dl_all = vec![F::zero(); m.t * e];
+    let mut dn_all = vec![F::zero(); m.t * e];
+    for t in 0..m.t {
+        let mut dp = vec![F::zero(); e];
+        let (row, te) = (t * kk..(t + 1) * kk, t * e..(t + 1) * e);
+        let o = GateGrad { dp: &mut dp, dl: &mut dl_all[te.clone()], dn: &mut dn_all[te.clone()] };
+        unit.gate_grad(t, &ri, &routed.topk[row.clone()], &routed.gates[row.clone()], &dg[row], o);
+        if let Some(dload) = dload {
+            let o = GateGrad { dp: &mut dp, dl: &mut dl_all[te.clone()], dn: &mut dn_all[te.clone()] };
+            unit.load_grad(t, &ri, routed, dload, o);
+        }
+        dp_all[te].copy_from_slice(&dp);
+    }
+    (dp_all, dl_all, dn_all)
+}
+
+/// `router_grad` — WGSL: shaders/router.wgsl `router_grad`. dlog [T, E] = d loss / d router logits:
+/// the unit's dp [T, E] plus (balance losses other than cv2) the Switch loss's α·E·f_e/T on every
+/// p_e (f_e = counts_e / (T·k), counts \[E\]), through the softmax (probs [T, E]); plus the
+/// z-loss's β·2·lse·p/T (lse \[T\]) and the unit's direct part dl [T, E].
+#[allow(clippy::too_many_arguments)]
+pub fn router_grad<F: Real>(
+    m: &Dims,
+    probs: &[F],
+    lse: &[F],
+    counts: &[u32],
+    dp: &[F],
+    dl: &[F],
+    balance: Balance,
+    alpha: F,
+    beta: F,
+) -> Vec<F> {
     let mut dlog = vec![F::zero(); m.t * m.e];
+    let tf = F::of(m.t as f64);
     let tk = F::of((m.t * m.k) as f64);
     let ef = F::of(m.e as f64);
-    let rt = &fw.routing;
-    let unit = routers::unit::<F>(rt.router);
-    let ri = RouteIn {
-        e: m.e,
-        k: m.k,
-        kmax: kk,
-        logits: &fw.logits,
-        probs: &fw.probs,
-        nlog: &fw.nlog,
-        bias: &rt.bias,
-        keys: &rt.keys,
-        train: rt.train,
-    };
-    let mut dnlog = vec![F::zero(); m.t * m.e];
-    let mut dl_all = vec![F::zero(); m.t * m.e];
-    let mut dp_all = vec![F::zero(); m.t * m.e];
+    let cv2 = balance == Balance::Cv2;
     for t in 0..m.t {
-        let pr = &fw.probs[t * m.e..(t + 1) * m.e];
-        let mut dp = vec![F::zero(); m.e];
-        // `route_grad`: the router unit's part.
-        let row = t * kk..(t + 1) * kk;
-        let o =
-            GateGrad { dp: &mut dp, dl: &mut dl_all[t * m.e..(t + 1) * m.e], dn: &mut dnlog[t * m.e..(t + 1) * m.e] };
-        unit.gate_grad(t, &ri, &fw.topk[row.clone()], &fw.gates[row.clone()], &dg[row], o);
-        if cv2 && rt.train && routers::unit_info(rt.router).smooth_load {
-            let o = GateGrad {
-                dp: &mut dp,
-                dl: &mut dl_all[t * m.e..(t + 1) * m.e],
-                dn: &mut dnlog[t * m.e..(t + 1) * m.e],
-            };
-            unit.load_grad(t, &ri, &fw.routed, &dload, o);
-        }
-        dp_all[t * m.e..(t + 1) * m.e].copy_from_slice(&dp);
+        let pr = &probs[t * m.e..(t + 1) * m.e];
+        let mut dp = dp[t * m.e..(t + 1) * m.e].to_vec();
         let mut dot = F::zero();
         for e in 0..m.e {
             if !cv2 {
-                let f_e = F::of(fw.assign.counts[e] as f64) / tk;
+                let f_e = F::of(counts[e] as f64) / tk;
                 dp[e] += alpha * ef * f_e / tf;
             }
             dot += pr[e] * dp[e];
         }
-        let zl = beta * F::of(2.0) * fw.lse[t] / tf;
+        let zl = beta * F::of(2.0) * lse[t] / tf;
         for e in 0..m.e {
-            dlog[t * m.e + e] = pr[e] * (dp[e] - dot) + zl * pr[e] + dl_all[t * m.e + e];
+            dlog[t * m.e + e] = pr[e] * (dp[e] - dot) + zl * pr[e] + dl[t * m.e + e];
         }
     }
-    // `router_wgrad`: dWr = dlogᵀ·x.
+    dlog
+}
+
+/// `router_wgrad` — WGSL: shaders/router.wgsl `router_wgrad`. dW_r = dlogᵀ·x and dW_noise = dnᵀ·x
+/// into `grads`, summed over tokens in order, from dlog and dn [T, E] and x [T, d].
+pub fn router_wgrad<F: Real>(p: &Params<F>, m: &Dims, dlog: &[F], dn: &[F], x: &[F], grads: &mut [F]) {
+    let l = &p.layout;
     for e in 0..m.e {
         for c in 0..m.d {
             let mut acc = F::zero();
             for t in 0..m.t {
-                acc += dlog[t * m.e + e] * fw.x[t * m.d + c];
+                acc += dlog[t * m.e + e] * x[t * m.d + c];
             }
-            g[l.wr.start + e * m.d + c] = acc;
+            grads[l.wr.start + e * m.d + c] = acc;
             let mut acc = F::zero();
             for t in 0..m.t {
-                acc += dnlog[t * m.e + e] * fw.x[t * m.d + c];
+                acc += dn[t * m.e + e] * x[t * m.d + c];
             }
-            g[l.wn.start + e * m.d + c] = acc;
+            grads[l.wn.start + e * m.d + c] = acc;
         }
     }
-    // `input_grad`: dx = dh (residual) + Σ W1ᵀ·dpre + Wrᵀ·dlog.
+}
+
+/// `input_grad` — WGSL: shaders/expert_ffn.wgsl `input_grad`. dx [T, d] = dh (the residual) +
+/// Σ_{live r} W1_eᵀ·dpre[a, ·] + W_rᵀ·dlog[t, ·] + W_noiseᵀ·dn[t, ·], from dh [T, d], dpre
+/// [T·K, H], dlog and dn [T, E], topk and slot [T, K].
+#[allow(clippy::too_many_arguments)]
+pub fn input_grad<F: Real>(
+    p: &Params<F>,
+    m: &Dims,
+    dh: &[F],
+    dpre: &[F],
+    dlog: &[F],
+    dn: &[F],
+    topk: &[u32],
+    slot: &[u32],
+) -> Vec<F> {
+    let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut dx = vec![F::zero(); m.t * m.d];
     for t in 0..m.t {
         for c in 0..m.d {
             let mut acc = dh[t * m.d + c];
             for r in 0..m.k {
                 let a = t * kk + r;
-                if !live(a) {
+                if !routing::live(slot[a]) {
                     continue;
                 }
-                let e = fw.topk[a] as usize;
+                let e = topk[a] as usize;
                 for j in 0..m.h {
                     acc += w[l.w1.start + (e * m.h + j) * m.d + c] * dpre[a * m.h + j];
                 }
@@ -224,26 +360,34 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
                 acc += w[l.wr.start + e * m.d + c] * dlog[t * m.e + e];
             }
             for e in 0..m.e {
-                acc += w[l.wn.start + e * m.d + c] * dnlog[t * m.e + e];
+                acc += w[l.wn.start + e * m.d + c] * dn[t * m.e + e];
             }
             dx[t * m.d + c] = acc;
         }
     }
-    // `embed_grad`.
+    dx
+}
+
+/// `embed_grad` — WGSL: shaders/data.wgsl `embed_grad`. The input layer's gradient into `grads`,
+/// summed over rows in order, from dx [T, d] (through relu'(x0), x0 [T, d], for tokens) and the
+/// batch's inputs (`inp`): d emb [CTX, V, d] (tokens) or dW_in, db_in (regions).
+pub fn embed_grad<F: Real>(p: &Params<F>, m: &Dims, b: &Batch, x0: &[F], dx: &[F], grads: &mut [F]) {
+    let l = &p.layout;
     let dx0 = |t: usize, c: usize| {
         let i = t * m.d + c;
-        if !m.tokens || fw.x0[i] > F::zero() {
+        if !m.tokens || x0[i] > F::zero() {
             dx[i]
         } else {
             F::zero()
         }
     };
     if m.tokens {
+        grads[l.emb.clone()].fill(F::zero());
         for j in 0..CTX {
             for c in 0..m.d {
                 for t in 0..m.t {
                     let id = b.inputs[t * CTX + j] as usize;
-                    g[l.emb.start + (j * m.v + id) * m.d + c] += dx0(t, c);
+                    grads[l.emb.start + (j * m.v + id) * m.d + c] += dx0(t, c);
                 }
             }
         }
@@ -257,10 +401,9 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
                 a1 += d * F::of(pt[1] as f64);
                 ab += d;
             }
-            g[l.w_in.start + c * 2] = a0;
-            g[l.w_in.start + c * 2 + 1] = a1;
-            g[l.b_in.start + c] = ab;
+            grads[l.w_in.start + c * 2] = a0;
+            grads[l.w_in.start + c * 2 + 1] = a1;
+            grads[l.b_in.start + c] = ab;
         }
     }
-    Backward { grads: g, dh, dg, dpre, dlog, dnlog, dl: dl_all, dp: dp_all, dx }
 }

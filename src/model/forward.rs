@@ -1,4 +1,8 @@
-//! Forward pass of the reference. Stage names match the WGSL entry points.
+//! Forward pass of the reference: one function per WGSL entry point, with the same name
+//! (`embed`, `router`, `route`, `drop_order`, `capacity`, `ffn_hidden`, `ffn_out`, `combine`, `head`,
+//! `loss_token`, `loss_reduce`, `balance_reduce`), each reading and writing the buffers its kernel
+//! binds in their GPU layouts; [`forward_routed`] calls them in order. The list is
+//! [`super::STAGES`]; tests/gpu_parity.rs compares each with its kernel.
 use super::routers::{self, RouteIn, RouteOut};
 use super::routing::{self, Assignment};
 use super::{Dims, Params, Real};
@@ -79,7 +83,71 @@ impl<F: Real> Forward<F> {
     }
 }
 
-/// `embed`: x0 = Σ_j emb[j, id_j] (tokens) or W_in·[x, y] + b_in (regions).
+/// Full forward pass of batch `b` (T = its rows) for live top-k `p.dims.k` and capacity `cap`, with
+/// plain softmax top-k routing ([`Routing::plain`]).
+pub fn forward<F: Real>(p: &Params<F>, b: &Batch, cap: usize) -> Forward<F> {
+    forward_routed(p, b, cap, Routing::plain(p, b))
+}
+
+/// Full forward pass with the given routing: the stages below in the order of
+/// `gpu::kernels::FORWARD`, then the loss stages.
+pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing<F>) -> Forward<F> {
+    let m = Dims { t: b.len(), ..p.dims };
+    let (x0, x) = embed(p, b);
+    let (logits, probs, lse, nlog) = router(p, &x, m.t);
+    let routed = route(&m, &logits, &probs, &nlog, &rt);
+    let order = drop_order(rt.policy, &probs, &rt.keys, m.t, m.e);
+    let assign = capacity(&m, &routed.topk, &routed.random, &order, cap);
+    let hid = ffn_hidden(p, &m, &x, &routed.topk, &assign.slot);
+    let y = ffn_out(p, &m, &hid, &routed.topk, &assign.slot);
+    let h = combine(&m, &x, &routed.gates, &y, &assign.slot);
+    let out = head(p, &m, &h);
+    let (ce_t, correct, dout) = loss_token(&m, &out, &b.targets);
+    let stats = loss_reduce(&m, &ce_t, &lse, &correct, &probs, &assign.counts);
+    let smooth = rt.train && routers::unit_info(rt.router).smooth_load;
+    let bal = balance_reduce(&m, &routed.topk, &routed.gates, &assign.counts, smooth.then_some(&routed.load_p[..]));
+    let aux = if rt.balance == Balance::Cv2 { bal.aux } else { stats.aux };
+    let (dropped, all_dropped) = routing::drop_counts(&assign.slot, m.t, m.k, m.kmax);
+    Forward {
+        x0,
+        x,
+        logits,
+        nlog,
+        probs,
+        lse,
+        topk: routed.topk.clone(),
+        gates: routed.gates.clone(),
+        scores: routed.scores.clone(),
+        order,
+        routing: rt,
+        routed,
+        importance: bal.importance,
+        load: bal.load,
+        assign,
+        k: m.k,
+        cap,
+        hid,
+        y,
+        h,
+        out,
+        ce_t,
+        correct,
+        dout,
+        ce: stats.ce,
+        aux,
+        z: stats.z,
+        f: stats.f,
+        p_mean: stats.p_mean,
+        dropped,
+        all_dropped,
+    }
+}
+
+// ---- The stages, in step order. `m` is the batch's dims (m.t rows, the live m.k); buffers are in
+// the GPU layouts of shaders/common.wgsl ([T, K] rows hold k_max ranks, of which the first k live).
+
+/// `embed` — WGSL: shaders/data.wgsl `embed`. x0 [T, d] = Σ_j emb[j, id_j] (tokens) or
+/// W_in·[x, y] + b_in (regions), and the MoE input x [T, d] (relu(x0) for tokens, x0 for regions).
 pub fn embed<F: Real>(p: &Params<F>, b: &Batch) -> (Vec<F>, Vec<F>) {
     let m = Dims { t: b.len(), ..p.dims };
     let l = &p.layout;
@@ -105,7 +173,9 @@ pub fn embed<F: Real>(p: &Params<F>, b: &Batch) -> (Vec<F>, Vec<F>) {
     (x0, x)
 }
 
-/// `router`: logits = W_r·x, their softmax p and logsumexp, and the noise logits W_noise·x, per token.
+/// `router` — WGSL: shaders/router.wgsl `router`. Per token of x [T, d]: logits = W_r·x, their
+/// softmax p and logsumexp ([T, E], [T, E], \[T\]), and the noise logits W_noise·x ([T, E],
+/// `rstate`).
 pub fn router<F: Real>(p: &Params<F>, x: &[F], t: usize) -> (Vec<F>, Vec<F>, Vec<F>, Vec<F>) {
     let (m, l, w) = (&p.dims, &p.layout, &p.w);
     let mut logits = vec![F::zero(); t * m.e];
@@ -130,7 +200,9 @@ pub fn router<F: Real>(p: &Params<F>, x: &[F], t: usize) -> (Vec<F>, Vec<F>, Vec
     (logits, probs, lse, nlog)
 }
 
-/// `route`: the router unit's choice for every token (experts, gates, random drops, scores).
+/// `route` — WGSL: shaders/router.wgsl `route` (the unit: shaders/routers/<name>.wgsl). The router
+/// unit's choice for every token: topk, gates and random drops [T, K], scores [T, E], and the noisy
+/// router's noise and smooth load estimate ([`RouteOut`]; the units are in src/model/routers/).
 pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], nlog: &[F], r: &Routing<F>) -> RouteOut<F> {
     let i = RouteIn { e: m.e, k: m.k, kmax: m.kmax, logits, probs, nlog, bias: &r.bias, keys: &r.keys, train: r.train };
     let unit = routers::unit::<F>(r.router);
@@ -141,32 +213,27 @@ pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], nlog: &[F], r: &Routi
     o
 }
 
-/// Full forward pass of batch `b` (T = its rows) for live top-k `p.dims.k` and capacity `cap`, with
-/// plain softmax top-k routing ([`Routing::plain`]).
-pub fn forward<F: Real>(p: &Params<F>, b: &Batch, cap: usize) -> Forward<F> {
-    forward_routed(p, b, cap, Routing::plain(p, b))
+/// `drop_order` — WGSL: shaders/dispatch.wgsl `drop_order`. The drop policy's token order \[T\]
+/// from probs [T, E] and the router words [T, 2] (defined in routing.rs, re-exported here).
+pub use super::routing::drop_order;
+
+/// `capacity` — WGSL: shaders/dispatch.wgsl `capacity`. From topk [T, K], the router unit's random
+/// drops [T, K] (the GPU's RANDOM marks in `slot`) and the token order \[T\]: slot [T, K], counts
+/// \[E\], kept \[E\] and lists [E, T] (the [`Assignment`]; [`routing::assign_ordered`]).
+pub fn capacity(m: &Dims, topk: &[u32], random: &[bool], order: &[u32], cap: usize) -> Assignment {
+    routing::assign_ordered(topk, random, order, m.t, m.k, m.kmax, m.e, cap)
 }
 
-/// Full forward pass with the given routing.
-pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing<F>) -> Forward<F> {
-    let m = Dims { t: b.len(), ..p.dims };
-    let (kk, l) = (m.kmax, &p.layout);
-    let w = &p.w;
-    let (x0, x) = embed(p, b);
-    let (logits, probs, lse, nlog) = router(p, &x, m.t);
-    let routed = route(&m, &logits, &probs, &nlog, &rt);
-    let (topk, gates, random, scores) =
-        (routed.topk.clone(), routed.gates.clone(), routed.random.clone(), routed.scores.clone());
-    let order = routing::drop_order(rt.policy, &probs, &rt.keys, m.t, m.e);
-    let assign = routing::assign_ordered(&topk, &random, &order, m.t, m.k, kk, m.e, cap);
-
-    // `ffn_hidden`, `ffn_out`: per kept assignment.
+/// `ffn_hidden` — WGSL: shaders/expert_ffn.wgsl `ffn_hidden`. hid [T·K, H] = relu(W1_e·x[t, ·] +
+/// b1_e) for each live assignment a = t·K + r of expert e = topk\[a\] (0 elsewhere), from x [T, d],
+/// topk and slot [T, K].
+pub fn ffn_hidden<F: Real>(p: &Params<F>, m: &Dims, x: &[F], topk: &[u32], slot: &[u32]) -> Vec<F> {
+    let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut hid = vec![F::zero(); m.t * kk * m.h];
-    let mut y = vec![F::zero(); m.t * kk * m.d];
     for t in 0..m.t {
         for r in 0..m.k {
             let a = t * kk + r;
-            if !routing::live(assign.slot[a]) {
+            if !routing::live(slot[a]) {
                 continue;
             }
             let e = topk[a] as usize;
@@ -177,6 +244,23 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
                 }
                 hid[a * m.h + j] = acc.relu();
             }
+        }
+    }
+    hid
+}
+
+/// `ffn_out` — WGSL: shaders/expert_ffn.wgsl `ffn_out`. y [T·K, d] = W2_e·hid[a, ·] + b2_e for each
+/// live assignment (0 elsewhere), from hid [T·K, H], topk and slot [T, K].
+pub fn ffn_out<F: Real>(p: &Params<F>, m: &Dims, hid: &[F], topk: &[u32], slot: &[u32]) -> Vec<F> {
+    let (kk, l, w) = (m.kmax, &p.layout, &p.w);
+    let mut y = vec![F::zero(); m.t * kk * m.d];
+    for t in 0..m.t {
+        for r in 0..m.k {
+            let a = t * kk + r;
+            if !routing::live(slot[a]) {
+                continue;
+            }
+            let e = topk[a] as usize;
             for c in 0..m.d {
                 let mut acc = w[l.b2.start + e * m.d + c];
                 for j in 0..m.h {
@@ -186,28 +270,34 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
             }
         }
     }
+    y
+}
 
-    // `combine`: residual plus gated expert outputs.
-    let mut h = x.clone();
+/// `combine` — WGSL: shaders/dispatch.wgsl `combine`. The residual plus the gated expert outputs:
+/// h [T, d] = x + Σ_{live r} gates[t, r]·y[t·K + r], from x [T, d], gates [T, K], y [T·K, d], slot.
+pub fn combine<F: Real>(m: &Dims, x: &[F], gates: &[F], y: &[F], slot: &[u32]) -> Vec<F> {
+    let kk = m.kmax;
+    let mut h = vec![F::zero(); m.t * m.d];
     for t in 0..m.t {
         for c in 0..m.d {
             let mut acc = x[t * m.d + c];
             for r in 0..m.k {
                 let a = t * kk + r;
-                if routing::live(assign.slot[a]) {
+                if routing::live(slot[a]) {
                     acc += gates[a] * y[a * m.d + c];
                 }
             }
             h[t * m.d + c] = acc;
         }
     }
+    h
+}
 
-    // `head`, `loss_token`.
+/// `head` — WGSL: shaders/loss.wgsl `head`. The output logits out [T, V] = W_o·h + b_o, from
+/// h [T, d].
+pub fn head<F: Real>(p: &Params<F>, m: &Dims, h: &[F]) -> Vec<F> {
+    let (l, w) = (&p.layout, &p.w);
     let mut out = vec![F::zero(); m.t * m.v];
-    let mut ce_t = vec![F::zero(); m.t];
-    let mut dout = vec![F::zero(); m.t * m.v];
-    let mut correct = vec![0u32; m.t];
-    let tf = F::of(m.t as f64);
     for t in 0..m.t {
         for v in 0..m.v {
             let mut acc = w[l.bo.start + v];
@@ -216,9 +306,22 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
             }
             out[t * m.v + v] = acc;
         }
+    }
+    out
+}
+
+/// `loss_token` — WGSL: shaders/loss.wgsl `loss_token`. From out [T, V] and the targets \[T\]: ce_t
+/// \[T\] = logsumexp(out[t, ·]) − out[t, target], correct \[T\] = (argmax == target), and dout
+/// [T, V] = (softmax − onehot) / T.
+pub fn loss_token<F: Real>(m: &Dims, out: &[F], targets: &[u32]) -> (Vec<F>, Vec<u32>, Vec<F>) {
+    let mut ce_t = vec![F::zero(); m.t];
+    let mut dout = vec![F::zero(); m.t * m.v];
+    let mut correct = vec![0u32; m.t];
+    let tf = F::of(m.t as f64);
+    for t in 0..m.t {
         let row = &out[t * m.v..(t + 1) * m.v];
         let (sm, ls) = routing::softmax(row);
-        let target = b.targets[t] as usize;
+        let target = targets[t] as usize;
         ce_t[t] = ls - row[target];
         let arg = routing::top_k(row, 1)[0] as usize;
         correct[t] = (arg == target) as u32;
@@ -227,8 +330,35 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
             dout[t * m.v + v] = (sm[v] - one) / tf;
         }
     }
+    (ce_t, correct, dout)
+}
 
-    // `loss_reduce`: CE, balance loss, z-loss, drop counts.
+/// What `loss_reduce` writes to `stats`: ce, aux, z, accuracy at 0, 1, 2, 3; f at 8, P at 72.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossStats<F> {
+    pub ce: F,
+    /// The Switch balance loss E·Σ f_e·P_e (with cv2, `balance_reduce` overwrites it).
+    pub aux: F,
+    pub z: F,
+    pub accuracy: F,
+    /// \[E\] share of the T·k choices per expert (pre-drop).
+    pub f: Vec<F>,
+    /// \[E\] mean router probability.
+    pub p_mean: Vec<F>,
+}
+
+/// `loss_reduce` — WGSL: shaders/loss.wgsl `loss_reduce`. Mean CE and z-loss over ce_t, lse \[T\],
+/// accuracy from correct \[T\], f_e = counts_e / (T·k) and P_e = mean_t probs[t, e] (\[E\]), and
+/// the Switch balance loss from them. (The total loss CE + α·aux + β·z is [`Forward::loss`].)
+pub fn loss_reduce<F: Real>(
+    m: &Dims,
+    ce_t: &[F],
+    lse: &[F],
+    correct: &[u32],
+    probs: &[F],
+    counts: &[u32],
+) -> LossStats<F> {
+    let tf = F::of(m.t as f64);
     let mut ce = F::zero();
     let mut z = F::zero();
     for t in 0..m.t {
@@ -237,8 +367,10 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
     }
     ce = ce / tf;
     z = z / tf;
+    let ok: u32 = correct[..m.t].iter().sum();
+    let accuracy = F::of(ok as f64) / tf;
     let tk = F::of((m.t * m.k) as f64);
-    let f: Vec<F> = assign.counts.iter().map(|&n| F::of(n as f64) / tk).collect();
+    let f: Vec<F> = counts.iter().map(|&n| F::of(n as f64) / tk).collect();
     let mut p_mean = vec![F::zero(); m.e];
     for (e, pm) in p_mean.iter_mut().enumerate() {
         let mut acc = F::zero();
@@ -247,69 +379,62 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
         }
         *pm = acc / tf;
     }
-    // `balance_reduce` (cv2): importance = Σ gates of the chosen (before dropping), load = the
-    // router's smooth estimate in training or the choice counts.
+    let mut aux = F::zero();
+    for e in 0..m.e {
+        aux += f[e] * p_mean[e];
+    }
+    let aux = aux * F::of(m.e as f64);
+    LossStats { ce, aux, z, accuracy, f, p_mean }
+}
+
+/// What `balance_reduce` writes to `stats` (importance at 136, load at 200, d CV² / d importance at
+/// 264, d CV² / d load at 328, and aux at \[1\]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cv2Stats<F> {
+    /// \[E\] Σ gates of the tokens that chose each expert (before dropping).
+    pub importance: Vec<F>,
+    /// \[E\] the router's smooth load estimate (training, routers with `smooth_load`) or the
+    /// counts.
+    pub load: Vec<F>,
+    /// CV²(importance) + CV²(load).
+    pub aux: F,
+    /// \[E\] d CV² / d importance and d CV² / d load, unscaled ([`routing::cv2_grad`]; the backward
+    /// stages take them times α).
+    pub dimp: Vec<F>,
+    pub dload: Vec<F>,
+}
+
+/// `balance_reduce` — WGSL: shaders/loss.wgsl `balance_reduce` (run with the cv2 balance loss only;
+/// the reference computes it always and uses its aux with cv2). importance \[E\] = Σ gates of the
+/// chosen in token then rank order, from topk and gates [T, K]; load \[E\] = Σ_t load_p[t, e] (the
+/// router's smooth estimate [T, E], `rstate`, when given) or the choice counts \[E\].
+pub fn balance_reduce<F: Real>(
+    m: &Dims,
+    topk: &[u32],
+    gates: &[F],
+    counts: &[u32],
+    load_p: Option<&[F]>,
+) -> Cv2Stats<F> {
+    let kk = m.kmax;
     let mut importance = vec![F::zero(); m.e];
     for t in 0..m.t {
         for r in 0..m.k {
             importance[topk[t * kk + r] as usize] += gates[t * kk + r];
         }
     }
-    let smooth = rt.train && routers::unit_info(rt.router).smooth_load;
     let load: Vec<F> = (0..m.e)
-        .map(|e| {
-            if smooth {
+        .map(|e| match load_p {
+            Some(lp) => {
                 let mut acc = F::zero();
                 for t in 0..m.t {
-                    acc += routed.load_p[t * m.e + e];
+                    acc += lp[t * m.e + e];
                 }
                 acc
-            } else {
-                F::of(assign.counts[e] as f64)
             }
+            None => F::of(counts[e] as f64),
         })
         .collect();
-    let aux = if rt.balance == Balance::Cv2 {
-        routing::cv2(&importance) + routing::cv2(&load)
-    } else {
-        let mut aux = F::zero();
-        for e in 0..m.e {
-            aux += f[e] * p_mean[e];
-        }
-        aux * F::of(m.e as f64)
-    };
-    let (dropped, all_dropped) = routing::drop_counts(&assign.slot, m.t, m.k, kk);
-    Forward {
-        x0,
-        x,
-        logits,
-        nlog,
-        probs,
-        lse,
-        topk,
-        gates,
-        scores,
-        order,
-        routing: rt,
-        routed,
-        importance,
-        load,
-        assign,
-        k: m.k,
-        cap,
-        hid,
-        y,
-        h,
-        out,
-        ce_t,
-        correct,
-        dout,
-        ce,
-        aux,
-        z,
-        f,
-        p_mean,
-        dropped,
-        all_dropped,
-    }
+    let aux = routing::cv2(&importance) + routing::cv2(&load);
+    let (dimp, dload) = (routing::cv2_grad(&importance), routing::cv2_grad(&load));
+    Cv2Stats { importance, load, aux, dimp, dload }
 }
