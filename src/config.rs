@@ -141,9 +141,9 @@ impl DropPolicy {
     /// The page's menu entry.
     pub fn label(self) -> &'static str {
         match self {
-            DropPolicy::Position => "the last in the batch",
-            DropPolicy::Probability => "the least sure",
-            DropPolicy::Random => "at random",
+            DropPolicy::Position => "later tokens",
+            DropPolicy::Probability => "least sure",
+            DropPolicy::Random => "random order",
         }
     }
     /// One plain-language sentence.

@@ -418,7 +418,7 @@ pub const KNOBS: &[Knob] = &[
     },
     Knob {
         key: "drop-policy",
-        label: "who is dropped first",
+        label: "dropped first",
         symbol: "drop",
         help: "Which tokens an expert that is over capacity drops first.",
         group: Group::Routing,
