@@ -1,4 +1,6 @@
 //! Every knob of the model in one struct, validated, and (de)serialised to a URL query / CLI flags.
+//! What each key is (label, help, range, live or structural) is in the table [`KNOBS`]
+//! (src/knobs.rs): `set`, `get`, the range checks of `validate` and the URL come from it.
 //!
 //! Bad values never panic: `Config::validate` and `Config::set` return a [`ConfigError`] that names the
 //! field, the value and the allowed range. `Config::from_query_lenient` turns any URL into a valid
@@ -92,6 +94,27 @@ impl Balance {
     pub fn from_name(name: &str) -> Option<Balance> {
         Self::ALL.iter().copied().find(|b| b.name() == name)
     }
+    /// The page's menu entry.
+    pub fn label(self) -> &'static str {
+        match self {
+            Balance::Switch => "Switch (even load)",
+            Balance::Cv2 => "importance + load (Shazeer)",
+            Balance::None => "none",
+        }
+    }
+    /// One plain-language sentence.
+    pub fn help(self) -> &'static str {
+        match self {
+            Balance::Switch => {
+                "the Switch Transformer's loss: it grows when a few experts get most of the tokens, weighted by α"
+            }
+            Balance::Cv2 => {
+                "Shazeer's 2017 losses: they grow when the experts' total gate weight or their number of tokens \
+                 is uneven (squared coefficient of variation), weighted by α"
+            }
+            Balance::None => "no balance loss: nothing but the router itself spreads the tokens (α has no effect)",
+        }
+    }
     /// The id the shaders switch on.
     pub fn id(self) -> u32 {
         self as u32
@@ -125,6 +148,22 @@ impl DropPolicy {
     }
     pub fn from_name(name: &str) -> Option<DropPolicy> {
         Self::ALL.iter().copied().find(|b| b.name() == name)
+    }
+    /// The page's menu entry.
+    pub fn label(self) -> &'static str {
+        match self {
+            DropPolicy::Position => "later tokens",
+            DropPolicy::Probability => "least sure",
+            DropPolicy::Random => "random order",
+        }
+    }
+    /// One plain-language sentence.
+    pub fn help(self) -> &'static str {
+        match self {
+            DropPolicy::Position => "tokens later in the batch are dropped first",
+            DropPolicy::Probability => "tokens the router is least sure about are dropped first",
+            DropPolicy::Random => "tokens are dropped in a fresh random order every step",
+        }
     }
     /// The id the shaders switch on.
     pub fn id(self) -> u32 {
@@ -305,44 +344,7 @@ pub struct LiveKnobs {
     pub eval_every: u32,
 }
 
-/// Names of every key, in the order they are serialised; URL keys and CLI flags (`--<key>`) use them.
-pub const KEYS: &[&str] = &[
-    "dataset",
-    "router",
-    "seed",
-    "d",
-    "hidden",
-    "experts",
-    "top-k",
-    "capacity-factor",
-    "alpha",
-    "beta",
-    "lr",
-    "tokens",
-    "adam-beta1",
-    "adam-beta2",
-    "adam-eps",
-    "grad-clip",
-    "experts-off",
-    "eval-every",
-    "dense-twin",
-    "balance",
-    "drop-policy",
-    "gamma",
-];
-
-fn field_name(key: &str) -> &'static str {
-    KEYS.iter().copied().find(|k| *k == key).unwrap_or("key")
-}
-
-fn parse_num<T: std::str::FromStr>(key: &str, v: &str, what: &str) -> Result<T, ConfigError> {
-    v.trim().parse::<T>().map_err(|_| err(field_name(key), format!("{v:?}"), format!("must be {what}")))
-}
-
-fn parse_f32(key: &str, v: &str) -> Result<f32, ConfigError> {
-    let x: f32 = parse_num(key, v, "a number")?;
-    Ok(x)
-}
+pub use crate::knobs::{knob, Knob, KEYS, KNOBS};
 
 impl Config {
     /// Largest k the buffers are sized for: k can move live up to this.
@@ -458,19 +460,13 @@ impl Config {
         self.with_live(other.live()) == *other
     }
 
-    /// Check every field and every cross-field rule.
+    /// Check every field (its range in [`KNOBS`]) and every cross-field rule.
     pub fn validate(&self) -> Result<(), ConfigError> {
         use limits::*;
-        if self.d == 0 || self.d > MAX_D {
-            return Err(err("d", self.d, format!("model width must be in 1..={MAX_D}")));
+        for k in KNOBS {
+            k.check(self)?;
         }
-        if self.hidden == 0 || self.hidden > MAX_HIDDEN {
-            return Err(err("hidden", self.hidden, format!("expert hidden width must be in 1..={MAX_HIDDEN}")));
-        }
-        if self.experts == 0 || self.experts > MAX_EXPERTS {
-            return Err(err("experts", self.experts, format!("number of experts must be in 1..={MAX_EXPERTS}")));
-        }
-        if self.top_k == 0 || self.top_k > self.k_max() {
+        if self.top_k > self.k_max() {
             return Err(err(
                 "top-k",
                 self.top_k,
@@ -480,37 +476,6 @@ impl Config {
                     self.experts
                 ),
             ));
-        }
-        let cf = self.capacity_factor;
-        if cf.is_nan() || cf <= 0.0 {
-            return Err(err("capacity-factor", cf, "capacity factor must be > 0 (or inf for dropless)"));
-        }
-        for (name, v) in [("alpha", self.alpha), ("beta", self.beta)] {
-            if !v.is_finite() || !(0.0..=100.0).contains(&v) {
-                return Err(err(field_name(name), v, "loss weight must be in 0..=100"));
-            }
-        }
-        if !self.lr.is_finite() || self.lr <= 0.0 || self.lr > 1.0 {
-            return Err(err("lr", self.lr, "learning rate must be in (0, 1]"));
-        }
-        if self.tokens < MIN_TOKENS || self.tokens > MAX_TOKENS {
-            return Err(err("tokens", self.tokens, format!("tokens per batch must be in {MIN_TOKENS}..={MAX_TOKENS}")));
-        }
-        for (name, v) in [("adam-beta1", self.adam_beta1), ("adam-beta2", self.adam_beta2)] {
-            if !v.is_finite() || !(0.0..1.0).contains(&v) {
-                return Err(err(field_name(name), v, "Adam beta must be in [0, 1)"));
-            }
-        }
-        if !self.adam_eps.is_finite() || self.adam_eps <= 0.0 || self.adam_eps > 1.0 {
-            return Err(err("adam-eps", self.adam_eps, "Adam epsilon must be in (0, 1]"));
-        }
-        if let Some(c) = self.grad_clip {
-            if !c.is_finite() || c <= 0.0 {
-                return Err(err("grad-clip", c, "gradient clip must be > 0 (or none)"));
-            }
-        }
-        if !self.gamma.is_finite() || !(0.0..=1.0).contains(&self.gamma) {
-            return Err(err("gamma", self.gamma, "bias step must be in 0..=1"));
         }
         let r = self.router.info();
         if let Some(k) = r.k {
@@ -527,11 +492,8 @@ impl Config {
             return Err(err(
                 "balance",
                 self.balance.name(),
-                format!("the {} router allows balance {}", r.name, names.join(" or ")),
+                format!("the {} router allows balance {}", r.name, crate::knobs::or_list(&names)),
             ));
-        }
-        if self.eval_every > MAX_EVAL_EVERY {
-            return Err(err("eval-every", self.eval_every, format!("must be in 0..={MAX_EVAL_EVERY} (0 = never)")));
         }
         if self.dense_twin != DenseTwin::Off {
             let twin = self.resolved();
@@ -566,162 +528,139 @@ impl Config {
         Ok(())
     }
 
-    /// Set one knob from its string form (URL value or CLI flag). Does not run cross-field checks.
+    /// Set one knob from its string form (URL value or CLI flag). Checks the form, not the range
+    /// or the cross-field rules (`validate` does).
     pub fn set(&mut self, key: &str, v: &str) -> Result<(), ConfigError> {
-        let t = v.trim();
-        match key {
-            "dataset" => {
-                self.dataset = match t {
-                    "tokens" => Dataset::Tokens,
-                    "regions" => Dataset::Regions,
-                    _ => return Err(err("dataset", format!("{v:?}"), "must be tokens or regions")),
-                }
-            }
-            "router" => {
-                self.router = RouterKind::from_name(t).ok_or_else(|| {
-                    let names: Vec<&str> = RouterKind::all().map(|r| r.name()).collect();
-                    err("router", format!("{v:?}"), format!("must be one of {}", names.join(", ")))
-                })?
-            }
-            "balance" => {
-                self.balance = Balance::from_name(t).ok_or_else(|| {
-                    let names: Vec<&str> = Balance::ALL.iter().map(|b| b.name()).collect();
-                    err("balance", format!("{v:?}"), format!("must be one of {}", names.join(", ")))
-                })?
-            }
-            "drop-policy" => {
-                self.drop_policy = DropPolicy::from_name(t).ok_or_else(|| {
-                    let names: Vec<&str> = DropPolicy::ALL.iter().map(|b| b.name()).collect();
-                    err("drop-policy", format!("{v:?}"), format!("must be one of {}", names.join(", ")))
-                })?
-            }
-            "gamma" => self.gamma = parse_f32(key, t)?,
-            "seed" => self.seed = parse_num(key, t, "an integer in 0..=4294967295")?,
-            "d" => self.d = parse_num(key, t, "a positive integer")?,
-            "hidden" => self.hidden = parse_num(key, t, "a positive integer")?,
-            "experts" => self.experts = parse_num(key, t, "a positive integer")?,
-            "top-k" => self.top_k = parse_num(key, t, "a positive integer")?,
-            "capacity-factor" => {
-                self.capacity_factor = match t {
-                    "inf" | "∞" | "infinity" | "dropless" => f32::INFINITY,
-                    _ => parse_f32(key, t)?,
-                }
-            }
-            "alpha" => self.alpha = parse_f32(key, t)?,
-            "beta" => self.beta = parse_f32(key, t)?,
-            "lr" => self.lr = parse_f32(key, t)?,
-            "tokens" => self.tokens = parse_num(key, t, "a positive integer")?,
-            "adam-beta1" => self.adam_beta1 = parse_f32(key, t)?,
-            "adam-beta2" => self.adam_beta2 = parse_f32(key, t)?,
-            "adam-eps" => self.adam_eps = parse_f32(key, t)?,
-            "grad-clip" => {
-                self.grad_clip = match t {
-                    "none" | "off" | "" => None,
-                    _ => Some(parse_f32(key, t)?),
-                }
-            }
-            "experts-off" => {
-                self.experts_off = match t {
-                    "true" | "1" | "on" | "yes" => true,
-                    "false" | "0" | "off" | "no" => false,
-                    _ => return Err(err("experts-off", format!("{v:?}"), "must be true or false")),
-                }
-            }
-            "eval-every" => self.eval_every = parse_num(key, t, "an integer in 0..=1000000 (0 = never)")?,
-            "dense-twin" => {
-                self.dense_twin = match t {
-                    "off" | "none" | "false" => DenseTwin::Off,
-                    "active" => DenseTwin::Active,
-                    "total" => DenseTwin::Total,
-                    _ => return Err(err("dense-twin", format!("{v:?}"), "must be off, active or total")),
-                }
-            }
-            _ => return Err(err("key", format!("{key:?}"), format!("unknown setting; known: {}", KEYS.join(", ")))),
-        }
+        let k = knob(key)
+            .ok_or_else(|| err("key", format!("{key:?}"), format!("unknown setting; known: {}", KEYS.join(", "))))?;
+        let value = k.parse(v)?;
+        (k.put)(self, value);
         Ok(())
     }
 
     /// The string form of one knob (inverse of `set`).
     pub fn get(&self, key: &str) -> Option<String> {
-        Some(match key {
-            "dataset" => self.dataset.name().to_string(),
-            "router" => self.router.name().to_string(),
-            "seed" => self.seed.to_string(),
-            "d" => self.d.to_string(),
-            "hidden" => self.hidden.to_string(),
-            "experts" => self.experts.to_string(),
-            "top-k" => self.top_k.to_string(),
-            "capacity-factor" => fmt_f32(self.capacity_factor),
-            "alpha" => fmt_f32(self.alpha),
-            "beta" => fmt_f32(self.beta),
-            "lr" => fmt_f32(self.lr),
-            "tokens" => self.tokens.to_string(),
-            "adam-beta1" => fmt_f32(self.adam_beta1),
-            "adam-beta2" => fmt_f32(self.adam_beta2),
-            "adam-eps" => fmt_f32(self.adam_eps),
-            "grad-clip" => self.grad_clip.map(fmt_f32).unwrap_or_else(|| "none".into()),
-            "experts-off" => self.experts_off.to_string(),
-            "eval-every" => self.eval_every.to_string(),
-            "dense-twin" => self.dense_twin.name().to_string(),
-            "balance" => self.balance.name().to_string(),
-            "drop-policy" => self.drop_policy.name().to_string(),
-            "gamma" => fmt_f32(self.gamma),
-            _ => return None,
-        })
+        knob(key).map(|k| k.get_str(self))
     }
 
-    /// URL query string (`a=1&b=2`) of every key that differs from the default.
+    /// Select router `r` with its defaults for every key not in `explicit` (the keys a URL or the
+    /// command line names): k = the router's k when it works with one k only, the balance loss =
+    /// the router's first (its default), α = its default α if it has one. A balance loss switched
+    /// on from none with α = 0 gets the default α. Returns one plain-language sentence per change.
+    /// The URL, the CLI and the page's router menu all select routers through this.
+    pub fn with_router(&mut self, r: RouterKind, explicit: &[&str]) -> Vec<String> {
+        self.router = r;
+        let info = r.info();
+        let free = |key: &str| !explicit.contains(&key);
+        let mut notes = Vec::new();
+        if let Some(k) = info.k {
+            if free("top-k") && self.top_k != k {
+                self.top_k = k;
+                notes.push(format!("{} routes every token to {k} experts: k set to {k}", info.label));
+            }
+        }
+        let b = info.balances[0];
+        if free("balance") && self.balance != b {
+            let was_off = self.balance == Balance::None;
+            self.balance = b;
+            notes.push(match b {
+                Balance::None => format!("{} works without a balance loss: balance loss set to none", info.label),
+                _ => format!("{} uses the balance loss {}: balance loss set to {}", info.label, b.label(), b.name()),
+            });
+            if was_off && self.alpha == 0.0 && free("alpha") && info.default_alpha.is_none() {
+                self.alpha = Config::default().alpha;
+                notes.push(format!("α set to {} so the balance loss counts", self.alpha));
+            }
+        }
+        if let Some(a) = info.default_alpha {
+            if free("alpha") && self.alpha != a {
+                self.alpha = a;
+                notes.push(format!("{} starts with α = {a}: α set to {a}", info.label));
+            }
+        }
+        notes
+    }
+
+    /// URL query string (`a=1&b=2`): the router if not the default, then every key that differs
+    /// from the default with this router's defaults ([`Config::with_router`]), which is what
+    /// `from_query` starts from.
     pub fn to_query(&self) -> String {
         let def = Config::default();
-        KEYS.iter()
-            .filter(|k| self.get(k) != def.get(k))
-            .map(|k| format!("{k}={}", self.get(k).unwrap_or_default()))
+        let mut base = def.clone();
+        base.with_router(self.router, &[]);
+        KNOBS
+            .iter()
+            .filter(|k| (k.get)(self) != (k.get)(&base) || (k.key == "router" && self.router != def.router))
+            .map(|k| format!("{}={}", k.key, k.get_str(self)))
             .collect::<Vec<_>>()
             .join("&")
     }
 
-    /// Strict parse of a query: the first bad key or value is an error.
+    /// Strict parse of a query: the first bad key or value is an error. A `router` key selects
+    /// the router with its defaults for the keys the query does not name ([`Config::with_router`]).
     pub fn from_query(q: &str) -> Result<Config, ConfigError> {
         let mut c = Config::default();
-        for (k, v) in query_pairs(q) {
-            c.set(&k, &v)?;
+        let pairs = query_pairs(q);
+        for (k, v) in &pairs {
+            c.set(k, v)?;
+        }
+        if pairs.iter().any(|(k, _)| k == "router") {
+            let named: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+            c.with_router(c.router, &named);
         }
         c.validate()?;
         Ok(c)
     }
 
     /// Lenient parse for URLs: every unknown key, malformed or out-of-range value is replaced by a
-    /// safe value, and each fix is reported as a notice. The result always validates.
+    /// safe value, and each fix is reported as a notice. A `router` key selects the router with its
+    /// defaults for the keys the URL does not set, as in `from_query`. The result always validates.
     pub fn from_query_lenient(q: &str) -> (Config, Vec<String>) {
         let mut c = Config::default();
         let mut notices = Vec::new();
+        let mut named: Vec<&'static str> = Vec::new();
         for (k, v) in query_pairs(q) {
-            let before = c.clone();
-            if let Err(e) = c.set(&k, &v) {
-                notices.push(format!("ignored {e}"));
-                c = before;
+            match c.set(&k, &v) {
+                Ok(()) => named.extend(knob(&k).map(|k| k.key)),
+                Err(e) => notices.push(format!("ignored {e}")),
             }
         }
-        // Fix field by field, falling back to the default of the offending field (k: clamp).
-        for _ in 0..KEYS.len() + 2 {
-            match c.validate() {
-                Ok(()) => break,
-                Err(e) => {
-                    let def = Config::default();
-                    let fixed = if e.field == "top-k" {
-                        let k = c.top_k.clamp(1, c.k_max());
-                        c.top_k = k;
-                        k.to_string()
-                    } else {
-                        let v = def.get(e.field).unwrap_or_default();
-                        if c.set(e.field, &v).is_err() {
-                            c = def.clone();
-                        }
-                        v
-                    };
-                    notices.push(format!("{e}; using {} = {fixed}", e.field));
+        if named.contains(&"router") {
+            // The router's defaults are the URL's rule (`to_query` leaves them out), not fixes.
+            c.with_router(c.router, &named);
+        }
+        // Fix field by field, falling back to the default of the offending field (k: the router's
+        // k or clamped to k_max; balance: the router's default).
+        for _ in 0..KNOBS.len() + 4 {
+            let Err(e) = c.validate() else { break };
+            let def = Config::default();
+            let r = c.router.info();
+            let fixed = match e.field {
+                "top-k" => {
+                    let k = r.k.unwrap_or(c.top_k).clamp(1, c.k_max());
+                    if k == c.top_k {
+                        // The router's k does not fit this many experts: back to the default router.
+                        c.router = def.router;
+                        c.top_k = c.top_k.clamp(1, c.k_max());
+                        notices.push(format!("{e}; using router = {}", c.router.name()));
+                        continue;
+                    }
+                    c.top_k = k;
+                    k.to_string()
                 }
-            }
+                "balance" => {
+                    c.balance = r.balances[0];
+                    c.balance.name().to_string()
+                }
+                field => {
+                    let v = def.get(field).unwrap_or_default();
+                    if c.set(field, &v).is_err() {
+                        c = def.clone();
+                    }
+                    v
+                }
+            };
+            notices.push(format!("{e}; using {} = {fixed}", e.field));
         }
         if c.validate().is_err() {
             notices.push("settings reset to defaults".into());
@@ -744,14 +683,6 @@ pub fn capacity(cf: f32, tokens: usize, k: usize, experts: usize) -> usize {
     let whole = x.round();
     let c = if (x - whole).abs() <= 1e-9 * whole.max(1.0) { whole } else { x.ceil() };
     (c.max(0.0) as usize).min(tokens)
-}
-
-fn fmt_f32(v: f32) -> String {
-    if v.is_infinite() {
-        "inf".into()
-    } else {
-        format!("{v}")
-    }
 }
 
 /// JSON form of the capacity factor: a number, or "inf" for dropless (JSON has no infinity).

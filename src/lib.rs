@@ -3,6 +3,7 @@
 pub mod config;
 pub mod data;
 pub mod gpu;
+pub mod knobs;
 pub mod metrics;
 pub mod model;
 pub mod presets;

@@ -260,3 +260,108 @@ fn bench_prints_one_json_object() {
         assert!(b.get(key).is_some(), "bench lacks {key}");
     }
 }
+
+/// `--help` is built from the knob table: every knob's flag, its help sentence and its default.
+#[test]
+fn help_lists_every_knob_with_its_help_and_default() {
+    use moe_playground::config::{Config, KNOBS};
+    let o = moe_train(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    // clap wraps lines: compare with whitespace collapsed.
+    let text = String::from_utf8_lossy(&o.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    for k in KNOBS {
+        assert!(text.contains(&format!("--{} <", k.key)), "help lacks --{}", k.key);
+        let help = k.help.trim_end_matches('.');
+        assert!(text.contains(help), "help lacks the help of --{}: {help}", k.key);
+        let default = format!("[default: {}]", k.get_str(&Config::default()));
+        assert!(text.contains(&default), "help lacks {default} for --{}", k.key);
+        for c in k.choices() {
+            assert!(text.contains(&format!("- {}:", c.value)), "help lacks --{} {}", k.key, c.value);
+        }
+    }
+    for heading in ["Model and data:", "Routing:", "Training:", "Run:"] {
+        assert!(text.contains(heading), "help lacks {heading}");
+    }
+    assert!(text.contains("(only the aux-free router)"), "γ is marked as the aux-free router's");
+}
+
+/// Every router trains from the command line (a few CPU steps), with its defaults applied.
+#[test]
+fn router_balance_drop_policy_and_gamma_flags() {
+    use moe_playground::model::routers::ROUTERS;
+    for r in ROUTERS {
+        let o = moe_train(&[
+            "--backend",
+            "cpu",
+            "--steps",
+            "3",
+            "--every",
+            "3",
+            "--tokens",
+            "16",
+            "--eval-every",
+            "0",
+            "--router",
+            r.name,
+            "--drop-policy",
+            "random",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", r.name, String::from_utf8_lossy(&o.stderr));
+        let head = &stdout_lines(&o)[0];
+        assert_eq!(head["config"]["router"], r.name);
+        assert_eq!(head["config"]["balance"], r.balances[0].name(), "{}: its default balance loss", r.name);
+        assert_eq!(head["config"]["drop_policy"], "random");
+        if let Some(k) = r.k {
+            assert_eq!(head["config"]["top_k"], k, "{}", r.name);
+            assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("k set to {k}")), "{}", r.name);
+        }
+    }
+    let o = moe_train(&[
+        "--backend",
+        "cpu",
+        "--steps",
+        "2",
+        "--tokens",
+        "16",
+        "--eval-every",
+        "0",
+        "--router=aux-free",
+        "--gamma",
+        "0.01",
+        "--balance",
+        "switch",
+        "--alpha",
+        "0.02",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let head = &stdout_lines(&o)[0];
+    assert_eq!(head["config"]["gamma"], 0.01);
+    assert_eq!(head["config"]["balance"], "switch");
+    assert_eq!(head["config"]["alpha"], 0.02);
+}
+
+/// Router choices and combinations a router does not allow exit 2 naming the allowed values.
+#[test]
+fn router_errors_name_the_allowed_values() {
+    use moe_playground::model::routers::ROUTERS;
+    let all_routers: Vec<&str> = ROUTERS.iter().map(|r| r.name).collect();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--router", "nope"], &all_routers),
+        (&["--router", "gshard-top2", "--top-k", "3"], &["gshard-top2", "k = 2"]),
+        (&["--router", "hash", "--balance", "switch"], &["hash", "none"]),
+        (&["--balance", "maybe"], &["switch", "none"]),
+        (&["--drop-policy", "last"], &["position", "probability", "random"]),
+        (&["--gamma", "2"], &["gamma", "0..=1"]),
+    ];
+    for (args, needles) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--backend", "cpu"]);
+        let o = moe_train(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(o.stdout.is_empty() && err.starts_with("error: "), "{args:?}: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{args:?}: {err} should name {n}");
+        }
+    }
+}

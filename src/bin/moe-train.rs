@@ -11,23 +11,17 @@ fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    let mut raw = Vec::new();
-    for a in std::env::args_os().skip(1) {
-        match a.into_string() {
-            Ok(s) => raw.push(s),
-            Err(a) => {
-                eprintln!("error: argument {a:?} is not valid UTF-8");
-                eprintln!("{}", cli::HINT);
-                std::process::exit(2);
-            }
-        }
-    }
-    let code = match cli::parse(&raw) {
-        Ok(args) if args.help => {
-            print!("{}", cli::usage());
+    let code = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Parsed::Help(text)) => {
+            print!("{text}");
             0
         }
-        Ok(args) => cli::run(args),
+        Ok(cli::Parsed::Run(args)) => {
+            for note in &args.notes {
+                eprintln!("note: {note}");
+            }
+            cli::run(args)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!("{}", cli::HINT);
@@ -39,13 +33,18 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use moe_playground::config::{Config, KEYS};
+    use clap::builder::{NonEmptyStringValueParser, PossibleValue, PossibleValuesParser};
+    use clap::error::ErrorKind;
+    use clap::{value_parser, Arg, ArgAction, Command};
+    use moe_playground::config::{Config, Knob, KNOBS};
     use moe_playground::gpu::GpuTrainer;
+    use moe_playground::knobs::{or_list, Group, Kind};
     use moe_playground::metrics::Snapshot;
     use moe_playground::model::{Dims, Layout};
     use moe_playground::presets;
     use moe_playground::trainer::{CpuTrainer, Trace, Trainer};
     use serde_json::json;
+    use std::ffi::OsString;
     use std::io::Write;
     use std::path::PathBuf;
     use std::time::Instant;
@@ -77,7 +76,8 @@ mod cli {
         /// `--trace FILE` and the sorted, deduplicated 1-based steps of `--trace-steps`.
         pub trace: Option<(PathBuf, Vec<u32>)>,
         pub bench: bool,
-        pub help: bool,
+        /// What selecting `--router` changed besides (its defaults for the flags not given).
+        pub notes: Vec<String>,
     }
 
     impl Args {
@@ -86,108 +86,229 @@ mod cli {
         }
     }
 
-    /// Flags of the CLI itself (the config keys of [`KEYS`] are flags too).
-    const OWN_VALUE_FLAGS: &[&str] = &["preset", "steps", "backend", "every", "trace", "trace-steps"];
+    /// What the command line asks for.
+    #[derive(Debug)]
+    pub enum Parsed {
+        Run(Args),
+        /// `-h` / `--help`: print this text.
+        Help(String),
+    }
 
-    fn positive(flag: &str, v: &str) -> Result<u32, String> {
-        match v.trim().parse::<u32>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("invalid {flag} = {v:?}: must be an integer in 1..={}", u32::MAX)),
+    /// The `--help` sections of the CLI's own flags.
+    const PRESET: &str = "Preset (applied first; the flags below override it in any order)";
+    const RUN: &str = "Run";
+
+    /// The placeholder of a knob's value in `--help`.
+    fn value_name(k: &Knob) -> &'static str {
+        match k.kind {
+            Kind::Int { .. } => "N",
+            Kind::Real { off: Some(o), .. } if o.word == "inf" => "X|inf",
+            Kind::Real { off: Some(_), .. } => "X|none",
+            Kind::Real { .. } => "X",
+            Kind::Choice(_) => "NAME",
+            Kind::Bool => "true|false",
         }
     }
 
-    /// Parse the arguments (without the program name). Pure: no I/O.
-    pub fn parse(args: &[String]) -> Result<Args, String> {
-        let mut preset: Option<String> = None;
-        let mut sets: Vec<(String, String)> = Vec::new();
-        let mut backend = Backend::Gpu;
-        let mut steps = None;
-        let mut every = DEFAULT_EVERY;
-        let mut trace_file: Option<PathBuf> = None;
-        let mut trace_steps: Option<String> = None;
-        let mut bench = false;
+    /// One `--<key>` flag for a knob: its help, range, default and (for choices) possible values.
+    fn knob_arg(k: &'static Knob) -> Arg {
+        let default = k.get_str(&Config::default());
+        let mut help = k.help.trim_end_matches('.').to_string();
+        if k.router_specific() {
+            let owners: Vec<&str> = k.owners().iter().map(|r| r.name()).collect();
+            help.push_str(&format!(" (only the {} router)", or_list(&owners)));
+        }
+        let range = match k.kind {
+            Kind::Choice(_) | Kind::Bool => String::new(),
+            _ => format!(" (allowed: {})", k.allowed().trim_start_matches("in ")),
+        };
+        let arg = Arg::new(k.key)
+            .long(k.key)
+            .value_name(value_name(k))
+            .help_heading(k.group.title())
+            .help(format!("{help}{range} [default: {default}]"))
+            .action(ArgAction::Set);
+        match k.kind {
+            Kind::Choice(_) => {
+                let values: Vec<PossibleValue> = k
+                    .choices()
+                    .into_iter()
+                    .map(|c| PossibleValue::new(c.value).help(c.help).aliases(c.aliases.iter().copied()))
+                    .collect();
+                arg.value_parser(PossibleValuesParser::new(values))
+            }
+            Kind::Bool => arg.value_parser(PossibleValuesParser::new([
+                PossibleValue::new("true").aliases(["1", "on", "yes"]),
+                PossibleValue::new("false").aliases(["0", "off", "no"]),
+            ])),
+            _ => arg.allow_negative_numbers(true),
+        }
+    }
 
-        let mut i = 0;
-        while i < args.len() {
-            let arg = &args[i];
-            i += 1;
-            if arg == "-h" || arg == "--help" {
-                return Ok(Args { cfg: Config::default(), backend, steps, every, trace: None, bench, help: true });
-            }
-            let Some(body) = arg.strip_prefix("--").filter(|b| !b.is_empty()) else {
-                return Err(format!("unexpected argument {arg:?} (flags start with --)"));
-            };
-            let (name, inline) = match body.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (body, None),
-            };
-            if name == "bench" {
-                if inline.is_some() {
-                    return Err("--bench takes no value".into());
-                }
-                bench = true;
-                continue;
-            }
-            if !OWN_VALUE_FLAGS.contains(&name) && !KEYS.contains(&name) {
-                return Err(format!("unknown flag --{name}"));
-            }
-            let value = match inline {
-                Some(v) => v,
-                None => match args.get(i) {
-                    Some(v) if !v.starts_with("--") => {
-                        i += 1;
-                        v.clone()
-                    }
-                    _ => return Err(format!("missing value for --{name}")),
-                },
-            };
-            match name {
-                "preset" => {
-                    if presets::find(&value).is_none() {
-                        return Err(format!("unknown preset {value:?}; presets: {}", presets::names().join(", ")));
-                    }
-                    preset = Some(value);
-                }
-                "steps" => steps = Some(positive("steps", &value)?),
-                "every" => every = positive("every", &value)?,
-                "backend" => {
-                    backend = match value.trim() {
-                        "gpu" => Backend::Gpu,
-                        "cpu" => Backend::Cpu,
-                        _ => return Err(format!("invalid backend = {value:?}: must be gpu or cpu")),
-                    }
-                }
-                "trace" => {
-                    if value.is_empty() {
-                        return Err("invalid trace = \"\": must be a file name".into());
-                    }
-                    trace_file = Some(PathBuf::from(value));
-                }
-                "trace-steps" => trace_steps = Some(value),
-                key => sets.push((key.to_string(), value)),
+    /// The command: the CLI's own flags and one flag per knob of [`KNOBS`], by group.
+    pub fn command() -> Command {
+        let presets: Vec<PossibleValue> =
+            presets::PRESETS.iter().map(|p| PossibleValue::new(p.name).help(p.title)).collect();
+        let mut cmd = Command::new("moe-train")
+            .about("Train the MoE Playground model headlessly and print metrics as JSON lines.")
+            .long_about(
+                "Train the MoE Playground model headlessly and print metrics as JSON lines.\n\n\
+                 --preset is applied first, then the other flags in command-line order (--flag value or \
+                 --flag=value). --router selects a router with its defaults (its k, its balance loss, its α) \
+                 for the flags not given.",
+            )
+            .max_term_width(100)
+            .disable_help_flag(true)
+            .disable_version_flag(true)
+            .args_override_self(true)
+            .after_long_help(after_help())
+            .arg(
+                Arg::new("preset")
+                    .long("preset")
+                    .value_name("NAME")
+                    .help_heading(PRESET)
+                    .help("Start from a preset")
+                    .value_parser(PossibleValuesParser::new(presets)),
+            );
+        for g in [Group::Model, Group::Routing, Group::Training] {
+            for k in KNOBS.iter().filter(|k| k.group == g) {
+                cmd = cmd.arg(knob_arg(k));
             }
         }
+        cmd.arg(
+            Arg::new("steps")
+                .long("steps")
+                .value_name("N")
+                .help_heading(RUN)
+                .help(format!("Training steps [default: {DEFAULT_STEPS}; with --bench {BENCH_STEPS} per repeat]"))
+                .value_parser(value_parser!(u32).range(1..)),
+        )
+        .arg(
+            Arg::new("backend")
+                .long("backend")
+                .value_name("NAME")
+                .help_heading(RUN)
+                .help("Where to train [default: gpu]")
+                .value_parser(PossibleValuesParser::new([
+                    PossibleValue::new("gpu").help("the WGSL kernels through wgpu"),
+                    PossibleValue::new("cpu").help("the CPU reference (same math, slower)"),
+                ])),
+        )
+        .arg(
+            Arg::new("every")
+                .long("every")
+                .value_name("N")
+                .help_heading(RUN)
+                .help(format!("Print a metrics JSON line every N steps [default: {DEFAULT_EVERY}]"))
+                .value_parser(value_parser!(u32).range(1..)),
+        )
+        .arg(
+            Arg::new("trace")
+                .long("trace")
+                .value_name("FILE")
+                .help_heading(RUN)
+                .help("Write the routing of the --trace-steps to FILE (a JSON array)")
+                .value_parser(NonEmptyStringValueParser::new()),
+        )
+        .arg(
+            Arg::new("trace-steps")
+                .long("trace-steps")
+                .value_name("a,b,c")
+                .help_heading(RUN)
+                .help("The 1-based steps to trace, each in 1..=steps"),
+        )
+        .arg(
+            Arg::new("bench")
+                .long("bench")
+                .help_heading(RUN)
+                .action(ArgAction::SetTrue)
+                .help(format!("Time the training: {BENCH_REPEATS} repeats of --steps steps; prints one JSON object")),
+        )
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .help_heading(RUN)
+                .action(ArgAction::HelpLong)
+                .help("Print this help"),
+        )
+    }
+
+    /// The end of `--help`: the presets, the output and the exit codes.
+    fn after_help() -> String {
+        let mut s = String::from("Presets:\n");
+        for p in presets::PRESETS {
+            s.push_str(&format!("  {:18}  {}\n", p.name, p.title));
+        }
+        s.push_str(
+            "\nOutput: a header line {\"backend\", \"config\", \"params\"}, then one snapshot per --every steps\n\
+             (and one for the last step if it is not a multiple): step, ce (training batches of the\n\
+             window), eval_ce and eval_accuracy (held-out set, taken after step eval_step), aux, z,\n\
+             load_share, kept, capacity, dropped_share, all_dropped_share, entropy, cv, max_share, ...\n\
+             Exit codes: 0 ok, 1 runtime failure (no GPU adapter, I/O), 2 usage error, 3 training diverged.",
+        );
+        s
+    }
+
+    /// The `--help` text.
+    #[cfg(test)]
+    pub fn usage() -> String {
+        command().render_long_help().to_string()
+    }
+
+    /// clap's error without its usage lines and "try --help" tip (`main` adds [`HINT`]).
+    fn clap_message(e: &clap::Error) -> String {
+        let text = e.render().to_string();
+        let text = text.strip_prefix("error: ").unwrap_or(&text);
+        let text = text.split("\n\nUsage:").next().unwrap_or(text);
+        text.split("\n\nFor more information").next().unwrap_or(text).trim_end().to_string()
+    }
+
+    /// Parse the arguments (without the program name). Pure: no I/O.
+    pub fn parse<I, T>(args: I) -> Result<Parsed, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let argv = std::iter::once(OsString::from("moe-train")).chain(args.into_iter().map(Into::into));
+        let m = match command().try_get_matches_from(argv) {
+            Ok(m) => m,
+            Err(e) if e.kind() == ErrorKind::DisplayHelp => return Ok(Parsed::Help(e.render().to_string())),
+            Err(e) => return Err(clap_message(&e)),
+        };
 
         // The preset first, then every config flag in command-line order.
-        let mut cfg = match &preset {
+        let mut cfg = match m.get_one::<String>("preset") {
             Some(p) => presets::config(p).ok_or_else(|| format!("unknown preset {p:?}"))?,
             None => Config::default(),
         };
-        for (key, value) in &sets {
-            cfg.set(key, value).map_err(|e| e.to_string())?;
+        let mut sets: Vec<(usize, &'static Knob, &String)> =
+            KNOBS.iter().filter_map(|k| Some((m.index_of(k.key)?, k, m.get_one::<String>(k.key)?))).collect();
+        sets.sort_by_key(|s| s.0);
+        for (_, k, value) in &sets {
+            cfg.set(k.key, value).map_err(|e| e.to_string())?;
         }
+        let named: Vec<&str> = sets.iter().map(|s| s.1.key).collect();
+        let notes = if named.contains(&"router") { cfg.with_router(cfg.router, &named) } else { Vec::new() };
         cfg.validate().map_err(|e| e.to_string())?;
 
+        let steps = m.get_one::<u32>("steps").copied();
+        let every = m.get_one::<u32>("every").copied().unwrap_or(DEFAULT_EVERY);
+        let backend = match m.get_one::<String>("backend").map(String::as_str) {
+            Some("cpu") => Backend::Cpu,
+            _ => Backend::Gpu,
+        };
+        let bench = m.get_flag("bench");
         let total = steps.unwrap_or(DEFAULT_STEPS);
-        let trace = match (trace_file, trace_steps) {
+        let trace = match (m.get_one::<String>("trace"), m.get_one::<String>("trace-steps")) {
             (None, None) => None,
             (Some(_), None) => return Err("--trace needs --trace-steps a,b,c (1-based step numbers)".into()),
             (None, Some(_)) => return Err("--trace-steps needs --trace FILE".into()),
             (Some(_), Some(_)) if bench => return Err("--trace cannot be combined with --bench".into()),
-            (Some(file), Some(list)) => Some((file, parse_trace_steps(&list, total)?)),
+            (Some(file), Some(list)) => Some((PathBuf::from(file), parse_trace_steps(list, total)?)),
         };
 
-        Ok(Args { cfg, backend, steps, every, trace, bench, help: false })
+        Ok(Parsed::Run(Args { cfg, backend, steps, every, trace, bench, notes }))
     }
 
     /// `a,b,c` → sorted, deduplicated steps, each in 1..=total.
@@ -205,107 +326,6 @@ mod cli {
         out.sort_unstable();
         out.dedup();
         Ok(out)
-    }
-
-    /// The `--help` text.
-    pub fn usage() -> String {
-        let d = Config::default();
-        let get = |k: &str| d.get(k).unwrap_or_default();
-        let mut s = String::new();
-        s.push_str(
-            "moe-train: train the MoE Playground model headlessly and print metrics as JSON lines.\n\n\
-             Usage: moe-train [--preset NAME] [FLAGS]   (--flag value or --flag=value)\n\n\
-             Model and training (--preset is applied first; these override it in any order):\n",
-        );
-        let rows: Vec<(String, String)> = vec![
-            ("--preset NAME".into(), format!("start from a preset: {}", presets::names().join(", "))),
-            ("--dataset tokens|regions".into(), format!("data set (default {})", get("dataset"))),
-            ("--experts E".into(), format!("number of experts (default {})", get("experts"))),
-            ("--top-k K".into(), format!("experts per token (default {})", get("top-k"))),
-            (
-                "--capacity-factor CF|inf".into(),
-                format!("capacity factor, inf = dropless (default {})", get("capacity-factor")),
-            ),
-            ("--alpha A".into(), format!("balance-loss weight (default {})", get("alpha"))),
-            ("--beta B".into(), format!("router z-loss weight (default {})", get("beta"))),
-            ("--lr LR".into(), format!("Adam learning rate (default {})", get("lr"))),
-            ("--tokens T".into(), format!("tokens per batch (default {})", get("tokens"))),
-            ("--d D".into(), format!("model width (default {})", get("d"))),
-            ("--hidden H".into(), format!("expert hidden width (default {})", get("hidden"))),
-            ("--seed S".into(), format!("random seed (default {})", get("seed"))),
-            ("--adam-beta1 B1".into(), format!("Adam beta1 (default {})", get("adam-beta1"))),
-            ("--adam-beta2 B2".into(), format!("Adam beta2 (default {})", get("adam-beta2"))),
-            ("--adam-eps EPS".into(), format!("Adam epsilon (default {})", get("adam-eps"))),
-            ("--grad-clip G|none".into(), format!("clip the global gradient norm (default {})", get("grad-clip"))),
-            (
-                format!(
-                    "--router {}",
-                    moe_playground::config::RouterKind::all().map(|r| r.name()).collect::<Vec<_>>().join("|")
-                ),
-                format!("router (default {})", get("router")),
-            ),
-            ("--balance switch|none".into(), format!("balance loss (default {})", get("balance"))),
-            (
-                "--drop-policy position|probability|random".into(),
-                format!("which assignments an expert over capacity drops (default {})", get("drop-policy")),
-            ),
-            ("--gamma G".into(), format!("aux-free router: bias step (default {})", get("gamma"))),
-            (
-                "--experts-off true|false".into(),
-                format!("ablation: every expert off, h = x (default {})", get("experts-off")),
-            ),
-            (
-                "--dense-twin off|active|total".into(),
-                format!(
-                    "train the dense twin instead: one expert of width k·H (active: equal FLOPs per token) or \
-                     E·H (total: equal parameters), same seed, data and steps (default {})",
-                    get("dense-twin")
-                ),
-            ),
-            (
-                "--eval-every N".into(),
-                format!(
-                    "evaluate on the held-out set (never trained on) every N steps, 0 = never; the last step is \
-                     always evaluated (default {})",
-                    get("eval-every")
-                ),
-            ),
-        ];
-        let run_rows: Vec<(String, String)> = vec![
-            ("--steps N".into(), format!("training steps (default {DEFAULT_STEPS})")),
-            ("--backend gpu|cpu".into(), "WGSL kernels via wgpu, or the CPU reference (default gpu)".into()),
-            ("--every N".into(), format!("print a metrics JSON line every N steps (default {DEFAULT_EVERY})")),
-            ("--trace FILE".into(), "write the routing of the --trace-steps to FILE (JSON array)".into()),
-            ("--trace-steps a,b,c".into(), "1-based steps to trace, each in 1..=steps".into()),
-            (
-                "--bench".into(),
-                format!(
-                    "time the training: {BENCH_REPEATS} repeats of --steps steps (default {BENCH_STEPS}); \
-                     prints one JSON object"
-                ),
-            ),
-            ("-h, --help".into(), "print this help".into()),
-        ];
-        let width = rows.iter().chain(&run_rows).map(|(f, _)| f.len()).max().unwrap_or(0);
-        for (f, what) in &rows {
-            s.push_str(&format!("  {f:width$}  {what}\n"));
-        }
-        s.push_str("\nRun:\n");
-        for (f, what) in &run_rows {
-            s.push_str(&format!("  {f:width$}  {what}\n"));
-        }
-        s.push_str("\nPresets:\n");
-        for p in presets::PRESETS {
-            s.push_str(&format!("  {:18}  {}\n", p.name, p.title));
-        }
-        s.push_str(
-            "\nOutput: a header line {\"backend\", \"config\", \"params\"}, then one snapshot per --every steps\n\
-             (and one for the last step if it is not a multiple): step, ce (training batches of the\n\
-             window), eval_ce and eval_accuracy (held-out set, taken after step eval_step), aux, z,\n\
-             load_share, kept, capacity, dropped_share, all_dropped_share, entropy, cv, max_share, ...\n\
-             Exit codes: 0 ok, 1 runtime failure (no GPU adapter, I/O), 2 usage error, 3 training diverged.\n",
-        );
-        s
     }
 
     /// Why the run stopped early.
@@ -493,16 +513,19 @@ mod cli {
         use super::*;
 
         fn p(s: &str) -> Result<Args, String> {
-            let v: Vec<String> = s.split_whitespace().map(String::from).collect();
-            parse(&v)
+            match parse(s.split_whitespace())? {
+                Parsed::Run(a) => Ok(a),
+                Parsed::Help(_) => Err("help".into()),
+            }
         }
 
         #[test]
         fn defaults() {
             let a = p("").unwrap();
             assert_eq!(a.cfg, Config::default());
-            assert_eq!((a.backend, a.steps, a.every, a.bench, a.help), (Backend::Gpu, None, 100, false, false));
+            assert_eq!((a.backend, a.steps, a.every, a.bench), (Backend::Gpu, None, 100, false));
             assert_eq!(a.steps(), 1000);
+            assert!(a.notes.is_empty());
         }
 
         #[test]
@@ -513,16 +536,36 @@ mod cli {
             let b = p("--preset dead-experts --dataset tokens").unwrap();
             assert_eq!(b.cfg.dataset, moe_playground::config::Dataset::Tokens);
             assert_eq!(b.cfg.tokens, 512);
+            // The last of a repeated flag wins.
+            assert_eq!(p("--lr 0.1 --lr 0.2").unwrap().cfg.lr, 0.2);
+            assert_eq!(p("--alpha -0").unwrap().cfg.alpha, 0.0, "a leading minus is a number, not a flag");
+        }
+
+        #[test]
+        fn router_brings_its_defaults_unless_a_flag_says_otherwise() {
+            use moe_playground::config::Balance;
+            let a = p("--preset balanced --router aux-free").unwrap();
+            assert_eq!((a.cfg.router.name(), a.cfg.balance, a.cfg.alpha), ("aux-free", Balance::None, 0.0));
+            assert_eq!(a.notes.len(), 2, "{:?}", a.notes);
+            let b = p("--alpha 0.1 --router aux-free --balance switch").unwrap();
+            assert_eq!((b.cfg.balance, b.cfg.alpha), (Balance::Switch, 0.1));
+            assert!(b.notes.is_empty(), "{:?}", b.notes);
+            let c = p("--router gshard-top2").unwrap();
+            assert_eq!(c.cfg.top_k, 2);
+            assert!(c.notes[0].contains("k set to 2"), "{:?}", c.notes);
+            let d = p("--router hash").unwrap();
+            assert_eq!(d.cfg.balance, Balance::None);
         }
 
         #[test]
         fn every_config_key_is_a_flag() {
             let d = Config::default();
-            for k in KEYS {
-                let v = d.get(k).unwrap();
-                let a = parse(&[format!("--{k}"), v.clone()]).unwrap_or_else(|e| panic!("--{k} {v}: {e}"));
-                assert_eq!(a.cfg, d, "--{k}");
-                assert!(usage().contains(&format!("--{k} ")), "usage lists --{k}");
+            let help = usage();
+            for k in KNOBS {
+                let v = d.get(k.key).unwrap();
+                let a = p(&format!("--{} {v}", k.key)).unwrap_or_else(|e| panic!("--{} {v}: {e}", k.key));
+                assert_eq!(a.cfg, d, "--{}", k.key);
+                assert!(help.contains(&format!("--{} ", k.key)), "usage lists --{}", k.key);
             }
         }
 
@@ -535,15 +578,21 @@ mod cli {
                 ("--tokens 7", "tokens"),
                 ("--lr abc", "lr"),
                 ("--bogus", "--bogus"),
+                ("--aplha 1", "--alpha"),
                 ("--preset nope", "nope"),
-                ("--lr", "missing value for --lr"),
-                ("--lr --steps 3", "missing value for --lr"),
+                ("--lr", "--lr"),
+                ("--lr --steps 3", "--lr"),
                 ("--steps 0", "steps"),
                 ("--every x", "every"),
                 ("--backend tpu", "backend"),
                 ("--bench=1", "--bench"),
                 ("stray", "stray"),
-                ("--", "unexpected"),
+                ("--router nope", "softmax-topk, noisy-topk, gshard-top2, hash, aux-free"),
+                ("--router gshard-top2 --top-k 3", "set k = 2"),
+                ("--router hash --balance switch", "allows balance none"),
+                ("--balance maybe", "switch, cv2, none"),
+                ("--drop-policy last", "position, probability, random"),
+                ("--gamma 2", "gamma"),
                 ("--trace-steps 5", "--trace"),
                 ("--trace f.json", "--trace-steps"),
                 ("--trace f.json --trace-steps 11 --steps 10", "trace-steps"),
@@ -553,6 +602,7 @@ mod cli {
             ] {
                 let e = p(args).expect_err(args);
                 assert!(e.contains(needle), "{args}: {e}");
+                assert!(!e.contains("Usage:"), "{args}: {e}");
             }
         }
 
@@ -676,8 +726,14 @@ mod cli {
 
         #[test]
         fn help_and_median() {
-            assert!(p("--steps 3 -h").unwrap().help);
-            assert!(usage().contains("capacity-squeeze"));
+            for args in ["--steps 3 -h", "--help", "-h --bogus"] {
+                match parse(args.split_whitespace()) {
+                    Ok(Parsed::Help(text)) => assert_eq!(text, usage(), "{args}"),
+                    other => panic!("{args}: {other:?}"),
+                }
+            }
+            let help = usage();
+            assert!(help.contains("capacity-squeeze"));
             assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
             assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         }

@@ -14,8 +14,9 @@ mod draw;
 pub mod regionmap;
 mod web;
 
-use crate::config::{Config, Dataset, DenseTwin};
+use crate::config::{knob, Balance, Config, Dataset, DenseTwin, RouterKind, KNOBS};
 use crate::gpu::GpuTrainer;
+use crate::knobs::{Control, Group, Kind, Knob, Scale, Value};
 use crate::metrics::Snapshot;
 use crate::model::Dims;
 use crate::presets;
@@ -26,6 +27,7 @@ use leptos::prelude::*;
 use plotters::style::RGBColor;
 use regionmap::RegionMap;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -203,9 +205,9 @@ struct Ui {
     hist: RwSignal<Vec<Hist>>,
     events: RwSignal<Vec<Event>>,
     map: RwSignal<Option<RegionMap>>,
-    /// α and cf to restore when the balance loss / a finite capacity is switched back on.
-    alpha_saved: RwSignal<f32>,
-    cf_saved: RwSignal<f32>,
+    /// The last positive number of each real knob: restored when its word (∞, none) is cleared,
+    /// or α when a balance loss is switched on with α = 0.
+    saved: RwSignal<HashMap<&'static str, f32>>,
     copied: RwSignal<Option<String>>,
     redraw: RwSignal<u32>,
     bench: bool,
@@ -225,35 +227,69 @@ fn write_url(cfg: &Config) {
     }
 }
 
-/// What the user calls a knob, for notices.
+/// What the user calls a knob, for notices (its label in the knob table).
 fn knob_label(key: &str) -> &str {
-    match key {
-        "dataset" => "data set",
-        "experts" => "experts E",
-        "hidden" => "expert width H",
-        "tokens" => "tokens per batch T",
-        "d" => "model width d",
-        "top-k" => "k",
-        "capacity-factor" => "cf",
-        "alpha" => "α",
-        "beta" => "β",
-        "lr" => "lr",
-        "dense-twin" => "model (MoE or dense twin)",
-        other => other,
+    knob(key).map(|k| k.label).unwrap_or(key)
+}
+
+/// Short forms of the live knobs that differ between two configs ("α=0, k=2"), for the charts'
+/// change markers.
+fn live_diff(a: &Config, b: &Config) -> String {
+    KNOBS
+        .iter()
+        .filter(|k| k.live && (k.get)(a) != (k.get)(b))
+        .map(|k| format!("{}={}", k.symbol, shown(k, b)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A knob's value as the page shows it (∞ for dropless).
+fn shown(k: &Knob, c: &Config) -> String {
+    match k.get_str(c).as_str() {
+        "inf" => "∞".into(),
+        v => v.to_string(),
     }
 }
 
-/// Short labels of the live knobs that differ between two configs ("α=0, k=2").
-fn live_diff(a: &Config, b: &Config) -> String {
-    ["top-k", "capacity-factor", "alpha", "beta", "lr"]
-        .iter()
-        .filter(|k| a.get(k) != b.get(k))
-        .map(|k| {
-            let v = b.get(k).unwrap_or_default();
-            format!("{}={}", knob_label(k), if v == "inf" { "∞".into() } else { v })
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The `data-testid` of a knob's control: its key, but `balance-loss` for `balance` (the balance
+/// chart is `balance`).
+fn testid(key: &'static str) -> &'static str {
+    match key {
+        "balance" => "balance-loss",
+        k => k,
+    }
+}
+
+/// Why knob `key` has no effect in `c`, if it has none (the page disables it and says why).
+fn inert(key: &str, c: &Config) -> Option<String> {
+    let r = c.router.info();
+    match (key, r.k) {
+        ("alpha", _) if c.balance == Balance::None => Some("no effect without a balance loss".into()),
+        ("top-k", Some(k)) => Some(format!("this router always sends each token to {k} experts")),
+        _ => None,
+    }
+}
+
+/// Whether choice `value` of knob `key` can be picked in `c` (a router allows only some balance
+/// losses).
+fn choice_allowed(key: &str, value: &str, c: &Config) -> bool {
+    match key {
+        "balance" => c.router.info().balances.iter().any(|b| b.name() == value),
+        _ => true,
+    }
+}
+
+/// Remember the positive numbers of real knobs (to restore them later).
+fn remember(ui: Ui, c: &Config) {
+    ui.saved.update(|m| {
+        for k in KNOBS {
+            if let Value::Real(x) = (k.get)(c) {
+                if x > 0.0 && x.is_finite() {
+                    m.insert(k.key, x);
+                }
+            }
+        }
+    });
 }
 
 /// Build the trainer for `cfg`: WebGPU when the browser has an adapter, else the CPU reference.
@@ -576,7 +612,7 @@ fn train_frame(e: &mut Engine, ui: Ui, t: f64) {
 }
 
 /// Apply a new config: live knobs go to the running trainer, structural changes rebuild it.
-fn apply(engine: &Rc<RefCell<Engine>>, ui: Ui, next: Config, key: &str) {
+fn apply(engine: &Rc<RefCell<Engine>>, ui: Ui, next: Config, key: &str, notice: Option<String>) {
     let prev = ui.cfg.get_untracked();
     if next.validate().is_err() || next == prev {
         return;
@@ -585,8 +621,9 @@ fn apply(engine: &Rc<RefCell<Engine>>, ui: Ui, next: Config, key: &str) {
     if !ui.bench {
         engine.borrow_mut().url_dirty = true;
     }
+    remember(ui, &next);
     if prev.same_structure(&next) {
-        ui.notice.set(None);
+        ui.notice.set(notice);
         let label = live_diff(&prev, &next);
         let at = ui.step.get_untracked() as f32;
         ui.events.update(|ev| match ev.last_mut() {
@@ -622,18 +659,229 @@ fn apply(engine: &Rc<RefCell<Engine>>, ui: Ui, next: Config, key: &str) {
 
 /// Set one knob from its string form; a bad value keeps the old one and says why.
 fn set_knob(eng: Eng, ui: Ui, key: &'static str, value: String) {
-    let mut next = ui.cfg.get_untracked();
+    let prev = ui.cfg.get_untracked();
+    let mut next = prev.clone();
+    let mut notice = None;
     let checked = next.set(key, &value).and_then(|_| {
         if key == "experts" {
             next.top_k = next.top_k.clamp(1, next.k_max());
         }
+        if key == "balance" && prev.balance == Balance::None && next.balance != Balance::None && next.alpha == 0.0 {
+            // A balance loss switched on with α = 0 would do nothing: bring α back.
+            next.alpha = ui.saved.with_untracked(|m| m.get("alpha").copied()).unwrap_or(Config::default().alpha);
+            notice = Some(format!("balance loss on: α set to {}", next.alpha));
+        }
         next.validate()
     });
     match checked {
-        Ok(()) => apply(&eng.get_value(), ui, next, key),
+        Ok(()) => apply(&eng.get_value(), ui, next, key, notice),
         Err(e) => {
-            ui.notice.set(Some(format!("{e}; kept {key} = {}", ui.cfg.get_untracked().get(key).unwrap_or_default())))
+            ui.notice.set(Some(format!("{e}; kept {key} = {}", prev.get(key).unwrap_or_default())));
+            ui.cfg.update(|_| ()); // the control shows the kept value again
         }
+    }
+}
+
+/// Select a router with its defaults (its k, its balance loss, its α), saying what they changed.
+fn choose_router(eng: Eng, ui: Ui, name: &str) {
+    let Some(r) = RouterKind::from_name(name) else { return };
+    let mut next = ui.cfg.get_untracked();
+    let notes = next.with_router(r, &[]);
+    match next.validate() {
+        Ok(()) => {
+            let text = if notes.is_empty() { format!("router: {}", r.info().label) } else { notes.join("; ") };
+            apply(&eng.get_value(), ui, next, "router", Some(text));
+        }
+        Err(e) => {
+            ui.notice.set(Some(format!("{} cannot run here: {e}", r.info().label)));
+            ui.cfg.update(|_| ()); // the menu shows the kept router again
+        }
+    }
+}
+
+/// The control of one knob from the knob table: a menu for a choice, a checkbox for yes/no, a
+/// slider (log scale in powers of ten, with a 0 notch when 0 is allowed), a menu of usual values or
+/// a number field, and a checkbox for a real knob's word (∞ dropless, no clipping). Label and
+/// tooltip are the table's; hidden when the selected router does not use the knob; disabled with the
+/// reason when it has no effect.
+fn knob_control(eng: Eng, ui: Ui, k: &'static Knob) -> AnyView {
+    let key = k.key;
+    let hidden = move || ui.cfg.with(|c| !k.used_by(c.router));
+    let why = move || ui.cfg.with(|c| inert(key, c));
+    let text = move || ui.cfg.with(|c| k.get_str(c));
+    let set = move |v: String| set_knob(eng, ui, key, v);
+    let value_of = move |ev: &leptos::ev::Event| event_target_value(ev);
+    let off = match k.kind {
+        Kind::Real { off, .. } => off,
+        _ => None,
+    };
+    let is_off = move || ui.cfg.with(|c| (k.get)(c) == Value::Off);
+    let inactive = move || is_off() || why().is_some();
+    // The number shown while the knob sits at its word.
+    let number = move || {
+        ui.cfg.with(|c| match (k.get)(c) {
+            Value::Real(x) => x,
+            _ => ui.saved.with(|m| m.get(key).copied()).or(off.map(|o| o.restore)).unwrap_or(1.0),
+        })
+    };
+    let control = match (k.kind, k.control) {
+        (Kind::Choice(_), _) => {
+            let router = key == "router";
+            let options = k
+                .choices()
+                .into_iter()
+                .map(|c| {
+                    let disabled = move || ui.cfg.with(|cfg| !choice_allowed(key, c.value, cfg));
+                    view! { <option value=c.value title=c.help prop:disabled=disabled>{c.label}</option> }
+                })
+                .collect_view();
+            // The router's own description under its menu.
+            let about = router.then(|| {
+                let info = move || ui.cfg.with(|c| c.router.info());
+                view! {
+                    <p class="hint" data-testid="router-help">{move || info().help}
+                        <small>{move || format!(" ({})", info().paper)}</small></p>
+                }
+            });
+            view! {
+                <label class=if router { "control stack" } else { "control" } title=k.help>
+                    <span class="name">{k.label}</span>
+                    <select data-testid=testid(key) prop:value=text on:change=move |ev| {
+                        let v = value_of(&ev);
+                        if router { choose_router(eng, ui, &v) } else { set(v) }
+                    }>{options}</select>
+                </label>
+                {about}
+            }
+            .into_any()
+        }
+        (Kind::Bool, _) => view! {
+            <label class="check" title=k.help>
+                <input type="checkbox" data-testid=testid(key) prop:checked=move || text() == "true"
+                    on:change=move |ev| set(event_target_checked(&ev).to_string()) />
+                {k.label}
+            </label>
+        }
+        .into_any(),
+        (Kind::Int { .. }, Control::Menu(usual)) => {
+            let cur = move || ui.cfg.with(|c| (k.get)(c));
+            view! {
+                <label class="control" title=k.help>
+                    <span class="name">{k.label}</span>
+                    <select data-testid=testid(key) prop:value=text on:change=move |ev| set(value_of(&ev))>
+                        {move || {
+                            let c = match cur() { Value::Int(n) => n as u32, _ => 0 };
+                            choices(usual, c)
+                                .into_iter()
+                                .map(|v| view! { <option value=v.to_string() selected=v == c>{v}</option> })
+                                .collect_view()
+                        }}
+                    </select>
+                </label>
+            }
+            .into_any()
+        }
+        (Kind::Int { .. }, Control::Slider { min, max, step }) => {
+            let max = move || ui.cfg.with(|c| if key == "top-k" { c.k_max() as f32 } else { max });
+            view! {
+                <label class="control" title=k.help>
+                    <span class="name">{k.label}</span><output>{text}</output>
+                    <input type="range" data-testid=testid(key) min=min max=max step=step
+                        prop:value=text prop:disabled=inactive on:input=move |ev| set(value_of(&ev)) />
+                </label>
+            }
+            .into_any()
+        }
+        (Kind::Real { .. }, Control::Slider { min, max, step }) => {
+            let log = k.scale() == Scale::Log;
+            // A log slider of a knob that allows 0 gets one more notch, at its left end, for 0.
+            let zero = log && k.admits(Value::Real(0.0));
+            let low = if zero { min - step } else { min };
+            let pos = move || {
+                let x = number();
+                if !log {
+                    x.to_string()
+                } else if x > 0.0 {
+                    x.log10().to_string()
+                } else {
+                    low.to_string()
+                }
+            };
+            view! {
+                <label class="control" title=k.help>
+                    <span class="name">{k.label}</span><output data-testid=format!("{}-value", testid(key))>{move || ui.cfg.with(|c| shown(k, c))}</output>
+                    <input type="range" data-testid=testid(key) min=low max=max step=step
+                        prop:value=pos prop:disabled=inactive
+                        on:input=move |ev| {
+                            let v = value_of(&ev);
+                            if !log {
+                                set(v);
+                            } else {
+                                let p: f32 = v.parse().unwrap_or(min);
+                                let x = if zero && p < min - step / 2.0 { 0.0 } else { round2(10f32.powf(p)) };
+                                set(x.to_string());
+                            }
+                        } />
+                </label>
+            }
+            .into_any()
+        }
+        _ => {
+            let (lo, hi, step) = match k.kind {
+                Kind::Int { min, max } => (min.to_string(), max.to_string(), "1".to_string()),
+                _ => (String::new(), String::new(), "any".to_string()),
+            };
+            view! {
+                <label class="control" title=k.help>
+                    <span class="name">{k.label}</span>
+                    <input type="number" data-testid=testid(key) min=lo max=hi step=step
+                        prop:value=move || if off.is_some() { number().to_string() } else { text() }
+                        prop:disabled=inactive on:change=move |ev| set(value_of(&ev)) />
+                </label>
+            }
+            .into_any()
+        }
+    };
+    let word = off.map(|o| {
+        view! {
+            <label class="check" title=k.help>
+                <input type="checkbox" data-testid=format!("{}-{}", testid(key), o.word) prop:checked=is_off
+                    on:change=move |ev| {
+                        if event_target_checked(&ev) { set(o.word.to_string()) } else { set(number().to_string()) }
+                    } />
+                {if o.word == "inf" { format!("∞ {}", o.label) } else { o.label.to_string() }}
+            </label>
+        }
+    });
+    view! {
+        <div class="knob" data-knob=key prop:hidden=hidden>
+            {control}
+            {word}
+            <p class="hint why">{why}</p>
+        </div>
+    }
+    .into_any()
+}
+
+/// One panel of knobs (a group of the knob table); the advanced ones under "more knobs".
+fn knob_group(eng: Eng, ui: Ui, g: Group) -> impl IntoView {
+    let (basic, more): (Vec<&'static Knob>, Vec<&'static Knob>) =
+        KNOBS.iter().filter(|k| k.group == g).partition(|k| !k.advanced);
+    let live = KNOBS.iter().filter(|k| k.group == g).all(|k| k.live);
+    let more = (!more.is_empty()).then(|| {
+        view! {
+            <details class="more">
+                <summary>"more knobs"</summary>
+                {more.into_iter().map(|k| knob_control(eng, ui, k)).collect_view()}
+            </details>
+        }
+    });
+    view! {
+        <fieldset data-testid=format!("knobs-{}", g.title().to_lowercase().replace(' ', "-"))>
+            <legend>{g.title()}<small>{if live { " act at once" } else { " restart training" }}</small></legend>
+            {basic.into_iter().map(|k| knob_control(eng, ui, k)).collect_view()}
+            {more}
+        </fieldset>
     }
 }
 
@@ -653,7 +901,7 @@ fn page_query(search: &str) -> (String, Option<u32>, Option<String>) {
 }
 
 /// Choices of a structural select: the usual values plus the current one.
-fn choices(usual: &[usize], current: usize) -> Vec<usize> {
+fn choices(usual: &[u32], current: u32) -> Vec<u32> {
     let mut v = usual.to_vec();
     if !v.contains(&current) {
         v.push(current);
@@ -681,14 +929,6 @@ fn round2(v: f32) -> f32 {
     format!("{r:.6}").parse().unwrap_or(r)
 }
 
-fn fmt_num(v: f32) -> String {
-    if v.is_infinite() {
-        "∞".into()
-    } else {
-        format!("{v}")
-    }
-}
-
 /// Metrics history as CSV.
 fn history_csv(h: &[Hist]) -> String {
     let mut s = String::from(CSV_HEADER);
@@ -707,8 +947,7 @@ pub fn App() -> impl IntoView {
     let (cfg0, notices) =
         if bench_steps.is_some() { (Config::default(), vec![]) } else { Config::from_query_lenient(&query) };
     let ui = Ui {
-        alpha_saved: RwSignal::new(if cfg0.alpha > 0.0 { cfg0.alpha } else { Config::default().alpha }),
-        cf_saved: RwSignal::new(if cfg0.capacity_factor.is_finite() { cfg0.capacity_factor } else { 1.25 }),
+        saved: RwSignal::new(HashMap::new()),
         cfg: RwSignal::new(cfg0),
         playing: RwSignal::new(true),
         speed: RwSignal::new(0),
@@ -735,6 +974,7 @@ pub fn App() -> impl IntoView {
         ..Default::default()
     }));
     let eng: Eng = StoredValue::new_local(engine.clone());
+    remember(ui, &ui.cfg.get_untracked());
     rebuild(engine.clone(), ui);
     frame(engine, ui);
     if debug.as_deref() == Some("panic") {
@@ -834,12 +1074,7 @@ pub fn App() -> impl IntoView {
             let mut c = Config { seed: ui.cfg.get_untracked().seed, ..Config::default() };
             (p.apply)(&mut c);
             ui.notice.set(Some(format!("restarted training: preset “{}”. {}", p.title, p.watch)));
-            if c.alpha > 0.0 {
-                ui.alpha_saved.set(c.alpha);
-            }
-            if c.capacity_factor.is_finite() {
-                ui.cf_saved.set(c.capacity_factor);
-            }
+            remember(ui, &c);
             ui.cfg.set(c);
             let e = eng.get_value();
             e.borrow_mut().url_dirty = !ui.bench;
@@ -850,30 +1085,6 @@ pub fn App() -> impl IntoView {
     let step_once = move || {
         ui.playing.set(false);
         eng.get_value().borrow_mut().step_once = true;
-    };
-    let toggle_balance = move |on: bool| {
-        let mut next = ui.cfg.get_untracked();
-        if on {
-            next.alpha = ui.alpha_saved.get_untracked().max(1e-4);
-        } else {
-            if next.alpha > 0.0 {
-                ui.alpha_saved.set(next.alpha);
-            }
-            next.alpha = 0.0;
-        }
-        apply(&eng.get_value(), ui, next, "alpha");
-    };
-    let toggle_dropless = move |on: bool| {
-        let mut next = ui.cfg.get_untracked();
-        if on {
-            if next.capacity_factor.is_finite() {
-                ui.cf_saved.set(next.capacity_factor);
-            }
-            next.capacity_factor = f32::INFINITY;
-        } else {
-            next.capacity_factor = ui.cf_saved.get_untracked();
-        }
-        apply(&eng.get_value(), ui, next, "capacity-factor");
     };
     let copy_link = move || {
         write_url(&ui.cfg.get_untracked());
@@ -939,28 +1150,7 @@ pub fn App() -> impl IntoView {
     };
     let _ = window_event_listener(leptos::ev::keydown, on_key);
 
-    let knob = move |key: &'static str| move || ui.cfg.with(|c| c.get(key).unwrap_or_default());
-    let sk = move |key: &'static str| move |ev: leptos::ev::Event| set_knob(eng, ui, key, event_target_value(&ev));
     let collapsed = move || ui.snap.with(|s| s.as_ref().is_some_and(|s| s.collapsed()));
-    let experts = Memo::new(move |_| ui.cfg.with(|c| c.experts));
-    let hidden = Memo::new(move |_| ui.cfg.with(|c| c.hidden));
-    let tokens = Memo::new(move |_| ui.cfg.with(|c| c.tokens));
-    let width = Memo::new(move |_| ui.cfg.with(|c| c.d));
-    let select_of = move |key: &'static str, usual: &'static [usize], cur: Memo<usize>| {
-        view! {
-            <select data-testid=key on:change=sk(key) prop:value=move || cur.get().to_string()>
-                {move || {
-                    let c = cur.get();
-                    choices(usual, c)
-                        .into_iter()
-                        .map(|v| view! { <option value=v.to_string() selected=v == c>{v}</option> })
-                        .collect_view()
-                }}
-            </select>
-        }
-    };
-    let balance_on = move || ui.cfg.with(|c| c.alpha > 0.0);
-    let dropless = move || ui.cfg.with(|c| c.capacity_factor.is_infinite());
     let regions = move || dataset.get() == Dataset::Regions;
     let preset_value = move || ui.cfg.with(|c| matching_preset(c).map(|p| p.name).unwrap_or(""));
     let preset_watch = move || ui.cfg.with(|c| matching_preset(c).map(|p| p.watch).unwrap_or(""));
@@ -1047,95 +1237,9 @@ pub fn App() -> impl IntoView {
                         </label>
                         <p class="hint" data-testid="preset-watch">{preset_watch}</p>
                     </fieldset>
-                    <fieldset>
-                        <legend>"Live knobs"<small>" act at once"</small></legend>
-                        <label class="control" title="experts per token k: each token goes to the k experts with the highest router probability">
-                            <span class="name">"top-k"</span><output>{knob("top-k")}</output>
-                            <input type="range" data-testid="top-k" min="1" max=move || experts.get().min(crate::config::limits::MAX_TOP_K) step="1"
-                                prop:value=knob("top-k") on:input=sk("top-k") />
-                        </label>
-                        <label class="control" title="capacity factor cf: each expert takes at most C = ceil(cf·T·k/E) assignments per step; the rest are dropped">
-                            <span class="name">"capacity factor"</span><output>{move || fmt_num(cf.get())}</output>
-                            <input type="range" data-testid="capacity-factor" min="0.25" max="4" step="0.05"
-                                prop:value=move || if dropless() { ui.cf_saved.get().to_string() } else { knob("capacity-factor")() }
-                                prop:disabled=dropless on:input=sk("capacity-factor") />
-                        </label>
-                        <label class="check" title="dropless: capacity = the whole batch, no assignment is ever dropped (cf = ∞)">
-                            <input type="checkbox" data-testid="dropless" prop:checked=dropless
-                                on:change=move |ev| toggle_dropless(event_target_checked(&ev)) />
-                            "∞ dropless"
-                        </label>
-                        <label class="check" title="the Switch balance loss α·E·Σ f_i·P_i pushes the router towards an even load; switch it off to watch the experts collapse">
-                            <input type="checkbox" data-testid="balance-loss" prop:checked=balance_on
-                                on:change=move |ev| toggle_balance(event_target_checked(&ev)) />
-                            "balance loss"
-                        </label>
-                        <label class="control" title="balance-loss weight α (log scale)">
-                            <span class="name">"α"</span><output data-testid="alpha-value">{move || fmt_num(ui.cfg.with(|c| c.alpha))}</output>
-                            <input type="range" data-testid="alpha" min="-4" max="0" step="0.1"
-                                prop:value=move || {
-                                    let a = ui.cfg.with(|c| c.alpha);
-                                    let a = if a > 0.0 { a } else { ui.alpha_saved.get() };
-                                    a.log10().to_string()
-                                }
-                                prop:disabled=move || !balance_on()
-                                on:input=move |ev| {
-                                    let v: f32 = event_target_value(&ev).parse().unwrap_or(-2.0);
-                                    set_knob(eng, ui, "alpha", round2(10f32.powf(v)).to_string());
-                                } />
-                        </label>
-                        <label class="control" title="router z-loss weight β: penalises large router logits (ST-MoE); 0 = off">
-                            <span class="name">"β (z-loss)"</span>
-                            <input type="number" data-testid="beta" min="0" max="100" step="0.001" prop:value=knob("beta") on:change=sk("beta") />
-                        </label>
-                        <label class="control" title="Adam learning rate (log scale)">
-                            <span class="name">"learning rate"</span><output>{knob("lr")}</output>
-                            <input type="range" data-testid="lr" min="-4" max="-1" step="0.1"
-                                prop:value=move || ui.cfg.with(|c| c.lr.log10().to_string())
-                                on:input=move |ev| {
-                                    let v: f32 = event_target_value(&ev).parse().unwrap_or(-2.5);
-                                    set_knob(eng, ui, "lr", round2(10f32.powf(v)).to_string());
-                                } />
-                        </label>
-                    </fieldset>
-                    <fieldset>
-                        <legend>"Structure"<small>" restarts training"</small></legend>
-                        <label class="control" title="the data set: next-character prediction over four text domains, or 2-D points whose four quadrants follow four rules">
-                            <span class="name">"data"</span>
-                            <select data-testid="dataset" prop:value=knob("dataset") on:change=sk("dataset")>
-                                <option value="tokens">"tokens (text)"</option>
-                                <option value="regions">"regions (2-D)"</option>
-                            </select>
-                        </label>
-                        <label class="control" title="number of experts E">
-                            <span class="name">"experts E"</span>
-                            {select_of("experts", &[2, 4, 8, 16, 32, 64], experts)}
-                        </label>
-                        <label class="control" title="hidden width H of each expert's feed-forward network">
-                            <span class="name">"expert width H"</span>
-                            {select_of("hidden", &[16, 32, 64, 128, 256, 512], hidden)}
-                        </label>
-                        <label class="control" title="tokens per training batch T">
-                            <span class="name">"tokens per batch T"</span>
-                            {select_of("tokens", &[64, 128, 256, 512, 1024, 2048, 4096], tokens)}
-                        </label>
-                        <label class="control" title="model width d (the token vector the router and experts read)">
-                            <span class="name">"model width d"</span>
-                            {select_of("d", &[8, 16, 32, 64, 128], width)}
-                        </label>
-                        <label class="control" title="train a dense model built from these knobs instead of the MoE, to compare: one feed-forward network of width k·H (the same compute per token as the MoE) or E·H (as many parameters as all experts together); same seed, data and steps">
-                            <span class="name">"model"</span>
-                            <select data-testid="dense-twin" prop:value=knob("dense-twin") on:change=sk("dense-twin")>
-                                <option value="off">"MoE"</option>
-                                <option value="active">"dense k·H"</option>
-                                <option value="total">"dense E·H"</option>
-                            </select>
-                        </label>
-                        <label class="control" title="random seed of the initial weights and the data">
-                            <span class="name">"seed"</span>
-                            <input type="number" data-testid="seed" min="0" step="1" prop:value=knob("seed") on:change=sk("seed") />
-                        </label>
-                    </fieldset>
+                    {knob_group(eng, ui, Group::Routing)}
+                    {knob_group(eng, ui, Group::Training)}
+                    {knob_group(eng, ui, Group::Model)}
                     <fieldset>
                         <legend>"Share & export"</legend>
                         <div class="buttons">

@@ -20,6 +20,10 @@
 //                eval_ce, eval_accuracy) at steps 20, 40, …; the loss chart is drawn; the model
 //                selector switches to the dense twin (same compute), which restarts, says so, puts
 //                dense-twin=active in the URL and trains.
+//   routers    — the router menu lists the registry's routers; choosing one keeps training and
+//                applies its defaults with a notice (GShard: k = 2 and top-k disabled; hash: no
+//                balance loss, α disabled, "switch" not selectable; aux-free: the γ slider appears);
+//                the URL follows.
 //   gpu-error  — ?debug=gpu-error: a (simulated) GPU error stops training with a message and a
 //                restart button; restart trains again.
 //   panic      — ?debug=panic: a deliberate panic shows the error box with a reload link.
@@ -232,6 +236,41 @@ await scenario("held-out", { webgpu: true, query: "?eval-every=20&tokens=64" }, 
   if (!/dense-twin=active/.test(await page.evaluate(() => location.search))) problems.push("URL does not carry dense-twin=active");
   const s = await waitStep(page, 5);
   console.log(`  held-out evaluations at steps ${steps.join(", ")} (CE ${evals.at(-1)?.[col("eval_ce")]}); dense twin trains (step ${s})`);
+});
+
+await scenario("routers", { webgpu: true, query: "?tokens=64" }, async (page, problems) => {
+  const search = () => page.evaluate(() => location.search);
+  const notice = () => page.locator('[data-testid="notice"]').textContent({ timeout });
+  const waitUrl = (re) => page.waitForFunction((src) => new RegExp(src).test(location.search), re.source, { timeout: 10000 })
+    .catch(async () => problems.push(`URL ${await search()} does not match ${re}`));
+  await waitStep(page, 3);
+  if (await visible(page, "gamma")) problems.push("γ is shown with the softmax-topk router");
+  const options = await page.locator('[data-testid="router"] option').evaluateAll((os) => os.map((o) => o.value));
+  if (options.join() !== "softmax-topk,gshard-top2,hash,aux-free") problems.push(`router options: ${options}`);
+  // GShard: k = 2, said in plain words; training goes on (live).
+  await page.locator('[data-testid="router"]').selectOption("gshard-top2");
+  if (!/k set to 2/.test(await notice())) problems.push(`gshard-top2 notice: ${await notice()}`);
+  if (!(await page.locator('[data-testid="top-k"]').isDisabled())) problems.push("top-k is not disabled with gshard-top2");
+  let s = await stepOf(page);
+  const after = await waitStep(page, s + 3);
+  if (after < s) problems.push(`the router change restarted training (step ${s} → ${after})`);
+  await waitUrl(/router=gshard-top2/);
+  // Hash: no balance loss; α disabled with a reason; "switch" cannot be chosen.
+  await page.locator('[data-testid="router"]').selectOption("hash");
+  if (!/balance loss set to none/.test(await notice())) problems.push(`hash notice: ${await notice()}`);
+  if (!(await page.locator('[data-testid="alpha"]').isDisabled())) problems.push("α is not disabled without a balance loss");
+  if (!(await page.locator('[data-testid="balance-loss"] option[value="switch"]').isDisabled())) problems.push("hash allows the switch loss on the page");
+  // Aux-free: γ appears, α = 0.
+  await page.locator('[data-testid="router"]').selectOption("aux-free");
+  await page.locator('[data-testid="gamma"]').waitFor({ state: "visible", timeout: 10000 }).catch(() => problems.push("γ is not shown with aux-free"));
+  const help = await page.locator('[data-testid="router-help"]').textContent();
+  if (!/bias/.test(help)) problems.push(`router help: ${help}`);
+  await page.locator('[data-testid="drop-policy"]').selectOption("random");
+  await waitUrl(/router=aux-free.*drop-policy=random/);
+  s = await stepOf(page);
+  await waitStep(page, s + 3);
+  await shot(page, "routers");
+  console.log(`  routers ${options.join(", ")}; live switches, URL ${await search()}`);
 });
 
 await scenario("gpu-error", { webgpu: true, query: "?debug=gpu-error" }, async (page, problems) => {
