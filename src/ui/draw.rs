@@ -250,6 +250,16 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
         chart.draw_series(LineSeries::new(vec![(-0.5, cap), (e as f32 - 0.5, cap)], BLACK.stroke_width(2))).ok()?;
     }
     chart.draw_series(LineSeries::new(vec![(-0.5, fair), (e as f32 - 0.5, fair)], green.stroke_width(2))).ok()?;
+    // The aux-free router's bias: printed over each expert's bar (it raises an underloaded expert's
+    // score and lowers an overloaded one's).
+    if s.bias.iter().any(|&b| b != 0.0) && e <= 16 {
+        let style = ("sans-serif", 12).into_font().color(&RGBColor(80, 40, 120));
+        chart
+            .draw_series((0..e).map(|i| {
+                Text::new(format!("{:+.2}", s.bias[i]), (i as f32 - 0.38, chosen[i] + ymax * 0.06), style.clone())
+            }))
+            .ok()?;
+    }
     root.present().ok()
 }
 

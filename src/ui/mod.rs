@@ -66,12 +66,14 @@ struct Hist {
     starved: u32,
     dropped: f32,
     all_dropped: f32,
+    /// Share of assignments the router dropped at random (GShard top-2).
+    random_dropped: f32,
     /// The latest held-out evaluation at this snapshot: (step it followed, CE, accuracy).
     eval: Option<(u32, f32, f32)>,
 }
 
 const CSV_HEADER: &str = "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share,\
-                          eval_step,eval_ce,eval_accuracy";
+                          eval_step,eval_ce,eval_accuracy,random_dropped_share";
 
 impl Hist {
     fn of(s: &Snapshot) -> Hist {
@@ -87,6 +89,7 @@ impl Hist {
             starved: s.starved,
             dropped: s.dropped_share(),
             all_dropped: s.all_dropped_share(),
+            random_dropped: s.random_dropped_share(),
             eval: s.eval(),
         }
     }
@@ -96,7 +99,7 @@ impl Hist {
             None => Default::default(),
         };
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{es},{ece},{eacc}",
+            "{},{},{},{},{},{},{},{},{},{},{},{es},{ece},{eacc},{}",
             self.step,
             self.ce,
             self.aux,
@@ -107,7 +110,8 @@ impl Hist {
             self.cv,
             self.starved,
             self.dropped,
-            self.all_dropped
+            self.all_dropped,
+            self.random_dropped
         )
     }
 }
@@ -1038,16 +1042,15 @@ pub fn App() -> impl IntoView {
             );
         }
         if let Some(c) = drops.get() {
-            draw::lines(
-                c,
-                &[
-                    ("tokens with every choice dropped", RGBColor(86, 180, 233), pts(|p| p.all_dropped)),
-                    ("dropped assignments", RGBColor(204, 121, 167), pts(|p| p.dropped)),
-                ],
-                0.0,
-                Some(1.05),
-                &ev,
-            );
+            let mut series = vec![
+                ("tokens with every choice dropped", RGBColor(86, 180, 233), pts(|p| p.all_dropped)),
+                ("dropped assignments", RGBColor(204, 121, 167), pts(|p| p.dropped)),
+            ];
+            // Random drops (GShard top-2) apart from the total, whenever there have been any.
+            if h.iter().any(|p| p.random_dropped > 0.0) {
+                series.push(("of which at random", RGBColor(230, 159, 0), pts(|p| p.random_dropped)));
+            }
+            draw::lines(c, &series, 0.0, Some(1.05), &ev);
         }
     });
     Effect::new(move |_| {
@@ -1265,12 +1268,14 @@ pub fn App() -> impl IntoView {
                             <button class="png" title="download the routing heatmap as PNG" on:click=png(heat, "routing")>"PNG"</button></header>
                         <canvas node_ref=heat data-testid="heatmap" width="460" height="570"></canvas>
                         <p class="caption">"32 fixed probe inputs (rows) × experts: colour = router probability; the chosen expert is outlined (red first, orange second); a cross marks an assignment dropped over capacity. The stripe shows the input's domain."</p>
+                        <p class="caption router-note" data-testid="routing-note" prop:hidden=move || ui.cfg.get().router.info().routing_note.is_empty()>{move || ui.cfg.get().router.info().routing_note}</p>
                     </article>
                     <article class="card">
                         <header><h2>"Expert load"</h2>
                             <button class="png" title="download the load chart as PNG" on:click=png(load, "load")>"PNG"</button></header>
                         <canvas node_ref=load data-testid="load" width="460" height="250"></canvas>
                         <p class="caption">"Assignments per expert per step: blue is kept, orange is dropped over capacity; the black line is the capacity C, the green line a fair share T·k/E."</p>
+                        <p class="caption router-note" data-testid="load-note" prop:hidden=move || ui.cfg.get().router.info().load_note.is_empty()>{move || ui.cfg.get().router.info().load_note}</p>
                     </article>
                     <article class="card">
                         <header><h2>"Balance"</h2>
@@ -1299,6 +1304,7 @@ pub fn App() -> impl IntoView {
                             <canvas node_ref=drops_cf data-testid="drops-cf" width="440" height="220"></canvas>
                         </div>
                         <p class="caption">"Left: the share of assignments dropped because their expert was full (they skip the expert and ride the residual stream) over training. Right: the share that would be dropped at each capacity factor for the router's current load, against an evenly balanced router; the dot is the current cf."</p>
+                        <p class="caption router-note" data-testid="drops-note" prop:hidden=move || ui.cfg.get().router.info().drops_note.is_empty()>{move || ui.cfg.get().router.info().drops_note}</p>
                     </article>
                 </main>
             </div>

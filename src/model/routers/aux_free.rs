@@ -19,6 +19,9 @@ pub const INFO: RouterInfo = RouterInfo {
     knobs: &["gamma"],
     default_alpha: Some(0.0),
     learned: true,
+    routing_note: "Loss-free balancing: the choice is made on the router's scores plus each expert's bias; the colours are the probabilities without the bias, which also set the gates.",
+    load_note: "The purple numbers are each expert's bias: it rises by γ after every step an expert gets less than a fair share and falls by γ when it gets more.",
+    drops_note: "",
     smooth_load: false,
     has_bias: true,
 };

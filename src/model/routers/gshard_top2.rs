@@ -19,6 +19,9 @@ pub const INFO: RouterInfo = RouterInfo {
     knobs: &[],
     default_alpha: None,
     learned: true,
+    routing_note: "GShard top-2: while training, the second expert is used only with probability 2 × its gate; this view, without the random draw, outlines both.",
+    load_note: "Orange also counts the second choices dropped at random, before any capacity limit.",
+    drops_note: "The yellow line is the share dropped at random: second choices that lost the draw, whatever the capacity.",
     smooth_load: false,
     has_bias: false,
 };

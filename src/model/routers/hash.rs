@@ -18,6 +18,9 @@ pub const INFO: RouterInfo = RouterInfo {
     knobs: &[],
     default_alpha: None,
     learned: false,
+    routing_note: "Hash routing: the outlined experts come from a fixed hash of the input character (of the grid cell for points), not from the colours; the router's probabilities are drawn but not used.",
+    load_note: "",
+    drops_note: "",
     smooth_load: false,
     has_bias: false,
 };

@@ -44,6 +44,11 @@ pub struct RouterInfo {
     pub learned: bool,
     /// True when it keeps a per-expert bias (shown on the page, traced).
     pub has_bias: bool,
+    /// What the page's views show that is particular to this router (plain language; "" = nothing):
+    /// under the routing heatmap, the load chart and the drops chart.
+    pub routing_note: &'static str,
+    pub load_note: &'static str,
+    pub drops_note: &'static str,
     /// True when it gives the cv2 balance loss a smooth (differentiable) load estimate in training
     /// (`RouteOut::load_p`); otherwise the load is the count of assignments.
     pub smooth_load: bool,

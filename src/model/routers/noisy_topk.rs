@@ -19,6 +19,9 @@ pub const INFO: RouterInfo = RouterInfo {
     knobs: &[],
     default_alpha: None,
     learned: true,
+    routing_note: "Noisy top-k: this view shows the router without its training noise, as in evaluation. While training, the noise can send a token to a different expert than the brightest cell.",
+    load_note: "",
+    drops_note: "",
     smooth_load: true,
     has_bias: false,
 };

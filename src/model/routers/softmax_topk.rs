@@ -17,6 +17,9 @@ pub const INFO: RouterInfo = RouterInfo {
     knobs: &[],
     default_alpha: None,
     learned: true,
+    routing_note: "",
+    load_note: "",
+    drops_note: "",
     smooth_load: false,
     has_bias: false,
 };
