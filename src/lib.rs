@@ -6,6 +6,7 @@ pub mod gpu;
 pub mod knobs;
 pub mod metrics;
 pub mod model;
+pub mod page;
 pub mod presets;
 pub mod rng;
 pub mod trainer;

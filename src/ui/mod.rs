@@ -14,11 +14,15 @@ mod draw;
 pub mod regionmap;
 mod web;
 
-use crate::config::{knob, Balance, Config, Dataset, DenseTwin, RouterKind, KNOBS};
+use crate::config::{Balance, Config, Dataset, DenseTwin, RouterKind, KNOBS};
 use crate::gpu::GpuTrainer;
 use crate::knobs::{Control, Group, Kind, Knob, Scale, Value};
 use crate::metrics::Snapshot;
 use crate::model::Dims;
+use crate::page::{
+    bench_json, choice_allowed, choices, history_csv, inert, knob_label, live_diff, matching_preset, page_query,
+    round2, shown, testid, Hist, PageQuery,
+};
 use crate::presets;
 use crate::trainer::{CpuTrainer, Trainer};
 use draw::Event;
@@ -47,74 +51,6 @@ const URL_EVERY_MS: f64 = 300.0;
 const BACKLOG_S: f64 = 1.0;
 /// Window of the steps/s readout.
 const RATE_WINDOW_MS: f64 = 5000.0;
-/// Default length of a `?bench` run.
-const BENCH_STEPS: u32 = 600;
-/// Query keys of the page itself, not of the model.
-const PAGE_KEYS: &[&str] = &["bench", "steps", "debug"];
-
-/// One point of the history charts (and the CSV export).
-#[derive(Clone, Debug, PartialEq)]
-struct Hist {
-    step: f32,
-    ce: f32,
-    aux: f32,
-    z: f32,
-    accuracy: f32,
-    max_share: f32,
-    entropy: f32,
-    cv: f32,
-    starved: u32,
-    dropped: f32,
-    all_dropped: f32,
-    /// Share of assignments the router dropped at random (GShard top-2).
-    random_dropped: f32,
-    /// The latest held-out evaluation at this snapshot: (step it followed, CE, accuracy).
-    eval: Option<(u32, f32, f32)>,
-}
-
-const CSV_HEADER: &str = "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share,\
-                          eval_step,eval_ce,eval_accuracy,random_dropped_share";
-
-impl Hist {
-    fn of(s: &Snapshot) -> Hist {
-        Hist {
-            step: s.step as f32,
-            ce: s.ce,
-            aux: s.aux,
-            z: s.z,
-            accuracy: s.accuracy,
-            max_share: s.max_share,
-            entropy: s.entropy,
-            cv: s.cv,
-            starved: s.starved,
-            dropped: s.dropped_share(),
-            all_dropped: s.all_dropped_share(),
-            random_dropped: s.random_dropped_share(),
-            eval: s.eval(),
-        }
-    }
-    fn csv(&self) -> String {
-        let (es, ece, eacc) = match self.eval {
-            Some((step, ce, acc)) => (step.to_string(), ce.to_string(), acc.to_string()),
-            None => Default::default(),
-        };
-        format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{es},{ece},{eacc},{}",
-            self.step,
-            self.ce,
-            self.aux,
-            self.z,
-            self.accuracy,
-            self.max_share,
-            self.entropy,
-            self.cv,
-            self.starved,
-            self.dropped,
-            self.all_dropped,
-            self.random_dropped
-        )
-    }
-}
 
 /// The trainer: the WGSL one, or the CPU reference when the browser has no WebGPU.
 enum Backend {
@@ -228,58 +164,6 @@ fn write_url(cfg: &Config) {
         let q = cfg.to_query();
         let url = if q.is_empty() { w.location().pathname().unwrap_or_default() } else { format!("?{q}") };
         let _ = w.history().and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)));
-    }
-}
-
-/// What the user calls a knob, for notices (its label in the knob table).
-fn knob_label(key: &str) -> &str {
-    knob(key).map(|k| k.label).unwrap_or(key)
-}
-
-/// Short forms of the live knobs that differ between two configs ("α=0, k=2"), for the charts'
-/// change markers.
-fn live_diff(a: &Config, b: &Config) -> String {
-    KNOBS
-        .iter()
-        .filter(|k| k.live && (k.get)(a) != (k.get)(b))
-        .map(|k| format!("{}={}", k.symbol, shown(k, b)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A knob's value as the page shows it (∞ for dropless).
-fn shown(k: &Knob, c: &Config) -> String {
-    match k.get_str(c).as_str() {
-        "inf" => "∞".into(),
-        v => v.to_string(),
-    }
-}
-
-/// The `data-testid` of a knob's control: its key, but `balance-loss` for `balance` (the balance
-/// chart is `balance`).
-fn testid(key: &'static str) -> &'static str {
-    match key {
-        "balance" => "balance-loss",
-        k => k,
-    }
-}
-
-/// Why knob `key` has no effect in `c`, if it has none (the page disables it and says why).
-fn inert(key: &str, c: &Config) -> Option<String> {
-    let r = c.router.info();
-    match (key, r.k) {
-        ("alpha", _) if c.balance == Balance::None => Some("no effect without a balance loss".into()),
-        ("top-k", Some(k)) => Some(format!("this router always sends each token to {k} experts")),
-        _ => None,
-    }
-}
-
-/// Whether choice `value` of knob `key` can be picked in `c` (a router allows only some balance
-/// losses).
-fn choice_allowed(key: &str, value: &str, c: &Config) -> bool {
-    match key {
-        "balance" => c.router.info().balances.iter().any(|b| b.name() == value),
-        _ => true,
     }
 }
 
@@ -411,36 +295,10 @@ fn refresh_map(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui, now: f64) {
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
-}
-
 /// The bench result once the snapshot of its last step has arrived.
 fn bench_result(b: &Bench, backend: &str, tokens: usize, now: f64) -> String {
     let seconds = (now - b.started.unwrap_or(now)) / 1000.0;
-    let mut frames = b.frames.clone();
-    frames.sort_by(|a, b| a.total_cmp(b));
-    let r3 = |v: f64| (v * 1000.0).round() / 1000.0;
-    let sps = b.target as f64 / seconds.max(1e-9);
-    // Fields in a fixed, readable order (serde_json's map would sort them).
-    format!(
-        "{{\"backend\":{},\"steps\":{},\"seconds\":{},\"steps_per_s\":{},\"tokens_per_s\":{},\"frame_ms_p50\":{},\
-         \"frame_ms_p90\":{},\"frame_ms_p99\":{},\"frames\":{}}}",
-        serde_json::Value::from(backend),
-        b.target,
-        r3(seconds),
-        r3(sps),
-        r3(sps * tokens as f64),
-        r3(percentile(&frames, 0.5)),
-        r3(percentile(&frames, 0.9)),
-        r3(percentile(&frames, 0.99)),
-        frames.len()
-    )
+    bench_json(backend, b.target, seconds, &b.frames, tokens)
 }
 
 /// One animation frame: train, request and poll snapshots, then schedule the next frame.
@@ -889,65 +747,10 @@ fn knob_group(eng: Eng, ui: Ui, g: Group) -> impl IntoView {
     }
 }
 
-/// Split the page's own keys off the query: (config query, bench steps if `bench`, debug value).
-fn page_query(search: &str) -> (String, Option<u32>, Option<String>) {
-    let pairs = crate::config::query_pairs(search);
-    let bench = pairs.iter().any(|(k, _)| k == "bench");
-    let steps = pairs.iter().find(|(k, _)| k == "steps").and_then(|(_, v)| v.parse::<u32>().ok());
-    let debug = pairs.iter().find(|(k, _)| k == "debug").map(|(_, v)| v.clone());
-    let rest = search
-        .trim_start_matches('?')
-        .split('&')
-        .filter(|kv| !kv.is_empty() && !PAGE_KEYS.contains(&kv.split('=').next().unwrap_or("")))
-        .collect::<Vec<_>>()
-        .join("&");
-    (rest, bench.then(|| steps.filter(|&n| n > 0).unwrap_or(BENCH_STEPS)), debug)
-}
-
-/// Choices of a structural select: the usual values plus the current one.
-fn choices(usual: &[u32], current: u32) -> Vec<u32> {
-    let mut v = usual.to_vec();
-    if !v.contains(&current) {
-        v.push(current);
-        v.sort_unstable();
-    }
-    v
-}
-
-/// The preset whose knobs equal `cfg` (seed aside), if any.
-fn matching_preset(cfg: &Config) -> Option<&'static presets::Preset> {
-    presets::PRESETS.iter().find(|p| {
-        let mut c = Config { seed: cfg.seed, ..Config::default() };
-        (p.apply)(&mut c);
-        c == *cfg
-    })
-}
-
-/// Round to two significant digits (log sliders).
-fn round2(v: f32) -> f32 {
-    if v <= 0.0 || !v.is_finite() {
-        return v;
-    }
-    let p = 10f32.powf(v.log10().floor() - 1.0);
-    let r = (v / p).round() * p;
-    format!("{r:.6}").parse().unwrap_or(r)
-}
-
-/// Metrics history as CSV.
-fn history_csv(h: &[Hist]) -> String {
-    let mut s = String::from(CSV_HEADER);
-    s.push('\n');
-    for p in h {
-        s.push_str(&p.csv());
-        s.push('\n');
-    }
-    s
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    let (query, bench_steps, debug) = page_query(&search);
+    let PageQuery { config: query, bench: bench_steps, debug } = page_query(&search);
     let (cfg0, notices) =
         if bench_steps.is_some() { (Config::default(), vec![]) } else { Config::from_query_lenient(&query) };
     let ui = Ui {
