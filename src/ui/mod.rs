@@ -10,6 +10,7 @@
 //! a fixed number of steps and writes timings into `[data-testid=bench]`; `debug=panic` panics on
 //! purpose to show the error box; `debug=gpu-error` reports a (simulated) GPU error once training
 //! runs, to show the restart path.
+mod cards;
 mod draw;
 pub mod regionmap;
 mod web;
@@ -25,10 +26,9 @@ use crate::page::{
 };
 use crate::presets;
 use crate::trainer::{CpuTrainer, Trainer};
+use cards::Views;
 use draw::Event;
-use leptos::html;
 use leptos::prelude::*;
-use plotters::style::RGBColor;
 use regionmap::RegionMap;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -149,7 +149,6 @@ struct Ui {
     /// or α when a balance loss is switched on with α = 0.
     saved: RwSignal<HashMap<&'static str, f32>>,
     copied: RwSignal<Option<String>>,
-    redraw: RwSignal<u32>,
     bench: bool,
     bench_out: RwSignal<String>,
     bench_progress: RwSignal<String>,
@@ -770,7 +769,6 @@ pub fn App() -> impl IntoView {
         events: RwSignal::new(vec![]),
         map: RwSignal::new(None),
         copied: RwSignal::new(None),
-        redraw: RwSignal::new(0),
         bench: bench_steps.is_some(),
         bench_out: RwSignal::new(String::new()),
         bench_progress: RwSignal::new(String::new()),
@@ -787,93 +785,6 @@ pub fn App() -> impl IntoView {
     if debug.as_deref() == Some("panic") {
         set_timeout(|| panic!("debug=panic: a deliberate panic to show the error box"), Duration::from_millis(800));
     }
-
-    let heat: NodeRef<html::Canvas> = NodeRef::new();
-    let load: NodeRef<html::Canvas> = NodeRef::new();
-    let losses: NodeRef<html::Canvas> = NodeRef::new();
-    let balance: NodeRef<html::Canvas> = NodeRef::new();
-    let drops: NodeRef<html::Canvas> = NodeRef::new();
-    let drops_cf: NodeRef<html::Canvas> = NodeRef::new();
-    let doms: NodeRef<html::Canvas> = NodeRef::new();
-    let region: NodeRef<html::Canvas> = NodeRef::new();
-    let dataset = Memo::new(move |_| ui.cfg.with(|c| c.dataset));
-    let cf = Memo::new(move |_| ui.cfg.with(|c| c.capacity_factor));
-    Effect::new(move |_| {
-        ui.redraw.track();
-        let Some(s) = ui.snap.get() else { return };
-        let ds = ui.cfg.get_untracked().dataset;
-        if let Some(c) = heat.get() {
-            draw::heatmap(c, &s, ds, 32);
-        }
-        if let Some(c) = load.get() {
-            draw::load(c, &s);
-        }
-        if let Some(c) = doms.get() {
-            draw::domains(c, &s, ds);
-        }
-        let h = ui.hist.get_untracked();
-        let ev = ui.events.get_untracked();
-        let pts = |f: fn(&Hist) -> f32| h.iter().map(|p| (p.step, f(p))).collect::<Vec<_>>();
-        if let Some(c) = losses.get() {
-            // One point per held-out evaluation, at the step it followed.
-            let mut held_out: Vec<(f32, f32)> = Vec::new();
-            for (step, ce, _) in h.iter().filter_map(|p| p.eval) {
-                if held_out.last().map(|l| l.0) != Some(step as f32) {
-                    held_out.push((step as f32, ce));
-                }
-            }
-            let mut series = vec![
-                ("training CE", RGBColor(0, 114, 178), pts(|p| p.ce)),
-                ("held-out CE", RGBColor(0, 0, 0), held_out),
-                ("balance aux", RGBColor(213, 94, 0), pts(|p| p.aux)),
-            ];
-            if ui.cfg.with_untracked(|c| c.beta > 0.0) {
-                series.push(("z-loss", RGBColor(0, 158, 115), pts(|p| p.z)));
-            }
-            draw::lines(c, &series, 0.0, None, &ev);
-        }
-        if let Some(c) = balance.get() {
-            draw::lines(
-                c,
-                &[
-                    ("max share", RGBColor(213, 94, 0), pts(|p| p.max_share)),
-                    ("entropy (normalised)", RGBColor(0, 114, 178), pts(|p| p.entropy)),
-                ],
-                0.0,
-                Some(1.05),
-                &ev,
-            );
-        }
-        if let Some(c) = drops.get() {
-            let mut series = vec![
-                ("tokens with every choice dropped", RGBColor(86, 180, 233), pts(|p| p.all_dropped)),
-                ("dropped assignments", RGBColor(204, 121, 167), pts(|p| p.dropped)),
-            ];
-            // Random drops (GShard top-2) apart from the total, whenever there have been any.
-            if h.iter().any(|p| p.random_dropped > 0.0) {
-                series.push(("of which at random", RGBColor(230, 159, 0), pts(|p| p.random_dropped)));
-            }
-            draw::lines(c, &series, 0.0, Some(1.05), &ev);
-        }
-    });
-    Effect::new(move |_| {
-        ui.redraw.track();
-        let cf = cf.get();
-        if let (Some(c), Some(s)) = (drops_cf.get(), ui.snap.get()) {
-            draw::drop_curve(c, &s, cf);
-        }
-    });
-    Effect::new(move |_| {
-        ui.redraw.track();
-        let regions = dataset.get() == Dataset::Regions;
-        let (Some(c), true) = (region.get(), regions) else { return };
-        ui.map.with(|m| {
-            if let Some(m) = m {
-                draw::region_map(c, m);
-            }
-        });
-    });
-    let _ = window_event_listener(leptos::ev::resize, move |_| ui.redraw.update(|n| *n += 1));
 
     let choose_preset = move |name: String| {
         if let Some(p) = presets::find(&name) {
@@ -924,16 +835,6 @@ pub fn App() -> impl IntoView {
             None => ui.notice.set(Some("no snapshot yet: press play and wait a moment".into())),
         }
     };
-    let png = move |node: NodeRef<html::Canvas>, name: &'static str| {
-        move |_| {
-            if let Some(c) = node.get_untracked() {
-                let step = ui.step.get_untracked();
-                if let Err(e) = web::download_canvas(&c, &format!("moe-{name}-step{step}.png")) {
-                    ui.notice.set(Some(format!("export failed: {e}")));
-                }
-            }
-        }
-    };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         let tag =
             ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok()).map(|e| e.tag_name());
@@ -957,7 +858,6 @@ pub fn App() -> impl IntoView {
     let _ = window_event_listener(leptos::ev::keydown, on_key);
 
     let collapsed = move || ui.snap.with(|s| s.as_ref().is_some_and(|s| s.collapsed()));
-    let regions = move || dataset.get() == Dataset::Regions;
     let preset_value = move || ui.cfg.with(|c| matching_preset(c).map(|p| p.name).unwrap_or(""));
     let preset_watch = move || ui.cfg.with(|c| matching_preset(c).map(|p| p.watch).unwrap_or(""));
 
@@ -1059,57 +959,7 @@ pub fn App() -> impl IntoView {
                         <p class="hint">"Each chart has its own PNG button."</p>
                     </fieldset>
                 </aside>
-                <main class="views">
-                    <article class="card wide" prop:hidden=move || !regions()>
-                        <header><h2>"Region map"</h2>
-                            <button class="png" title="download the region map as PNG" on:click=png(region, "region-map")>"PNG"</button></header>
-                        <canvas node_ref=region data-testid="region-map" width="880" height="490"></canvas>
-                        <p class="caption">"The plane [−1, 1]² on a 40 × 40 grid, run through the current weights every 2 s. Left: the expert each point is routed to (paler = the router is less sure). Right: the class the model predicts (paler = closer to 50/50), with data points in their true class. Each quadrant has its own rule; watch whether the router learns to split the plane along them."</p>
-                    </article>
-                    <article class="card tall">
-                        <header><h2>"Routing of probe tokens"</h2>
-                            <button class="png" title="download the routing heatmap as PNG" on:click=png(heat, "routing")>"PNG"</button></header>
-                        <canvas node_ref=heat data-testid="heatmap" width="460" height="570"></canvas>
-                        <p class="caption">"32 fixed probe inputs (rows) × experts: colour = router probability; the chosen expert is outlined (red first, orange second); a cross marks an assignment dropped over capacity. The stripe shows the input's domain."</p>
-                        <p class="caption router-note" data-testid="routing-note" prop:hidden=move || ui.cfg.get().router.info().routing_note.is_empty()>{move || ui.cfg.get().router.info().routing_note}</p>
-                    </article>
-                    <article class="card">
-                        <header><h2>"Expert load"</h2>
-                            <button class="png" title="download the load chart as PNG" on:click=png(load, "load")>"PNG"</button></header>
-                        <canvas node_ref=load data-testid="load" width="460" height="250"></canvas>
-                        <p class="caption">"Assignments per expert per step: blue is kept, orange is dropped over capacity; the black line is the capacity C, the green line a fair share T·k/E."</p>
-                        <p class="caption router-note" data-testid="load-note" prop:hidden=move || ui.cfg.get().router.info().load_note.is_empty()>{move || ui.cfg.get().router.info().load_note}</p>
-                    </article>
-                    <article class="card">
-                        <header><h2>"Balance"</h2>
-                            <button class="png" title="download the balance chart as PNG" on:click=png(balance, "balance")>"PNG"</button></header>
-                        <canvas node_ref=balance data-testid="balance" width="460" height="230"></canvas>
-                        <p class="caption">"The busiest expert's share of tokens and the normalised entropy of the load (1 = even). Switch the balance loss off and watch one or two experts take over. Dashed lines mark knob changes."</p>
-                    </article>
-                    <article class="card">
-                        <header><h2>"Losses"</h2>
-                            <button class="png" title="download the loss chart as PNG" on:click=png(losses, "losses")>"PNG"</button></header>
-                        <canvas node_ref=losses data-testid="losses" width="460" height="230"></canvas>
-                        <p class="caption">"Cross-entropy on the batches being trained on (blue) and on the held-out examples the model never trains on (black, measured every few hundred steps; the gap is what it memorised rather than learned). The balance loss aux is 1 for a perfectly even load; it is trained only with the balance loss on. The router z-loss joins when β > 0."</p>
-                    </article>
-                    <article class="card">
-                        <header><h2>"Domains × experts"</h2>
-                            <button class="png" title="download the domain matrix as PNG" on:click=png(doms, "domains")>"PNG"</button></header>
-                        <canvas node_ref=doms data-testid="domains" width="460" height="174"></canvas>
-                        <p class="caption">"Each row is one domain's share of choices per expert. Specialisation shows as one bright cell per row."</p>
-                    </article>
-                    <article class="card wide">
-                        <header><h2>"Dropped tokens"</h2>
-                            <button class="png" title="download the drops-over-time chart as PNG" on:click=png(drops, "drops")>"PNG"</button>
-                            <button class="png" title="download the drops-vs-capacity chart as PNG" on:click=png(drops_cf, "drops-vs-cf")>"PNG ·cf"</button></header>
-                        <div class="pair">
-                            <canvas node_ref=drops data-testid="drops" width="440" height="220"></canvas>
-                            <canvas node_ref=drops_cf data-testid="drops-cf" width="440" height="220"></canvas>
-                        </div>
-                        <p class="caption">"Left: the share of assignments dropped because their expert was full (they skip the expert and ride the residual stream) over training. Right: the share that would be dropped at each capacity factor for the router's current load, against an evenly balanced router; the dot is the current cf."</p>
-                        <p class="caption router-note" data-testid="drops-note" prop:hidden=move || ui.cfg.get().router.info().drops_note.is_empty()>{move || ui.cfg.get().router.info().drops_note}</p>
-                    </article>
-                </main>
+                <Views ui=ui />
             </div>
         </div>
     }
