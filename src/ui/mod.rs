@@ -6,30 +6,40 @@
 //! for finished ones; it never awaits a readback. Charts redraw when a snapshot arrives (≈ 4 Hz).
 //! For the `regions` data set a region map is computed on the CPU from the weights every ~2 s.
 //!
+//! This module holds the engine (the trainer and the frame loop), the page's reactive state [`Ui`],
+//! the actions on them (apply a knob, choose a router, rebuild) and [`App`], which wires them to
+//! the components: [`status`] (header, notices, GPU error, benchmark), [`controls`] (playback,
+//! presets, share and export), [`knob_panel`] (the knob panels) and [`cards`] (the charts). The
+//! pure logic (query keys, the metrics history and its CSV, number formatting) is in
+//! [`crate::page`], compiled and tested natively.
+//!
 //! Query keys besides the config's: `bench` (with optional `steps=N`) trains the default model for
 //! a fixed number of steps and writes timings into `[data-testid=bench]`; `debug=panic` panics on
 //! purpose to show the error box; `debug=gpu-error` reports a (simulated) GPU error once training
 //! runs, to show the restart path.
 mod cards;
+mod controls;
 mod draw;
+mod knob_panel;
 pub mod regionmap;
+mod status;
 mod web;
 
 use crate::config::{Balance, Config, Dataset, DenseTwin, RouterKind, KNOBS};
 use crate::gpu::GpuTrainer;
-use crate::knobs::{Control, Group, Kind, Knob, Scale, Value};
+use crate::knobs::{Group, Value};
 use crate::metrics::Snapshot;
 use crate::model::Dims;
-use crate::page::{
-    bench_json, choice_allowed, choices, history_csv, inert, knob_label, live_diff, matching_preset, page_query,
-    round2, shown, testid, Hist, PageQuery,
-};
+use crate::page::{bench_json, knob_label, live_diff, page_query, Hist, PageQuery};
 use crate::presets;
 use crate::trainer::{CpuTrainer, Trainer};
 use cards::Views;
+use controls::{Playback, PresetMenu, ShareExport};
 use draw::Event;
+use knob_panel::{KnobGroup, SetKnob};
 use leptos::prelude::*;
 use regionmap::RegionMap;
+use status::{BenchCard, GpuError, Notices, TopBar};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -148,7 +158,6 @@ struct Ui {
     /// The last positive number of each real knob: restored when its word (∞, none) is cleared,
     /// or α when a balance loss is switched on with α = 0.
     saved: RwSignal<HashMap<&'static str, f32>>,
-    copied: RwSignal<Option<String>>,
     bench: bool,
     bench_out: RwSignal<String>,
     bench_progress: RwSignal<String>,
@@ -560,192 +569,7 @@ fn choose_router(eng: Eng, ui: Ui, name: &str) {
     }
 }
 
-/// The control of one knob from the knob table: a menu for a choice, a checkbox for yes/no, a
-/// slider (log scale in powers of ten, with a 0 notch when 0 is allowed), a menu of usual values or
-/// a number field, and a checkbox for a real knob's word (∞ dropless, no clipping). Label and
-/// tooltip are the table's; hidden when the selected router does not use the knob; disabled with the
-/// reason when it has no effect.
-fn knob_control(eng: Eng, ui: Ui, k: &'static Knob) -> AnyView {
-    let key = k.key;
-    let hidden = move || ui.cfg.with(|c| !k.used_by(c.router));
-    let why = move || ui.cfg.with(|c| inert(key, c));
-    let text = move || ui.cfg.with(|c| k.get_str(c));
-    let set = move |v: String| set_knob(eng, ui, key, v);
-    let value_of = move |ev: &leptos::ev::Event| event_target_value(ev);
-    let off = match k.kind {
-        Kind::Real { off, .. } => off,
-        _ => None,
-    };
-    let is_off = move || ui.cfg.with(|c| (k.get)(c) == Value::Off);
-    let inactive = move || is_off() || why().is_some();
-    // The number shown while the knob sits at its word.
-    let number = move || {
-        ui.cfg.with(|c| match (k.get)(c) {
-            Value::Real(x) => x,
-            _ => ui.saved.with(|m| m.get(key).copied()).or(off.map(|o| o.restore)).unwrap_or(1.0),
-        })
-    };
-    let control = match (k.kind, k.control) {
-        (Kind::Choice(_), _) => {
-            let router = key == "router";
-            let options = k
-                .choices()
-                .into_iter()
-                .map(|c| {
-                    let disabled = move || ui.cfg.with(|cfg| !choice_allowed(key, c.value, cfg));
-                    view! { <option value=c.value title=c.help prop:disabled=disabled>{c.label}</option> }
-                })
-                .collect_view();
-            // The router's own description under its menu.
-            let about = router.then(|| {
-                let info = move || ui.cfg.with(|c| c.router.info());
-                view! {
-                    <p class="hint" data-testid="router-help">{move || info().help}
-                        <small>{move || format!(" ({})", info().paper)}</small></p>
-                }
-            });
-            view! {
-                <label class=if router { "control stack" } else { "control" } title=k.help>
-                    <span class="name">{k.label}</span>
-                    <select data-testid=testid(key) prop:value=text on:change=move |ev| {
-                        let v = value_of(&ev);
-                        if router { choose_router(eng, ui, &v) } else { set(v) }
-                    }>{options}</select>
-                </label>
-                {about}
-            }
-            .into_any()
-        }
-        (Kind::Bool, _) => view! {
-            <label class="check" title=k.help>
-                <input type="checkbox" data-testid=testid(key) prop:checked=move || text() == "true"
-                    on:change=move |ev| set(event_target_checked(&ev).to_string()) />
-                {k.label}
-            </label>
-        }
-        .into_any(),
-        (Kind::Int { .. }, Control::Menu(usual)) => {
-            let cur = move || ui.cfg.with(|c| (k.get)(c));
-            view! {
-                <label class="control" title=k.help>
-                    <span class="name">{k.label}</span>
-                    <select data-testid=testid(key) prop:value=text on:change=move |ev| set(value_of(&ev))>
-                        {move || {
-                            let c = match cur() { Value::Int(n) => n as u32, _ => 0 };
-                            choices(usual, c)
-                                .into_iter()
-                                .map(|v| view! { <option value=v.to_string() selected=v == c>{v}</option> })
-                                .collect_view()
-                        }}
-                    </select>
-                </label>
-            }
-            .into_any()
-        }
-        (Kind::Int { .. }, Control::Slider { min, max, step }) => {
-            let max = move || ui.cfg.with(|c| if key == "top-k" { c.k_max() as f32 } else { max });
-            view! {
-                <label class="control" title=k.help>
-                    <span class="name">{k.label}</span><output>{text}</output>
-                    <input type="range" data-testid=testid(key) min=min max=max step=step
-                        prop:value=text prop:disabled=inactive on:input=move |ev| set(value_of(&ev)) />
-                </label>
-            }
-            .into_any()
-        }
-        (Kind::Real { .. }, Control::Slider { min, max, step }) => {
-            let log = k.scale() == Scale::Log;
-            // A log slider of a knob that allows 0 gets one more notch, at its left end, for 0.
-            let zero = log && k.admits(Value::Real(0.0));
-            let low = if zero { min - step } else { min };
-            let pos = move || {
-                let x = number();
-                if !log {
-                    x.to_string()
-                } else if x > 0.0 {
-                    x.log10().to_string()
-                } else {
-                    low.to_string()
-                }
-            };
-            view! {
-                <label class="control" title=k.help>
-                    <span class="name">{k.label}</span><output data-testid=format!("{}-value", testid(key))>{move || ui.cfg.with(|c| shown(k, c))}</output>
-                    <input type="range" data-testid=testid(key) min=low max=max step=step
-                        prop:value=pos prop:disabled=inactive
-                        on:input=move |ev| {
-                            let v = value_of(&ev);
-                            if !log {
-                                set(v);
-                            } else {
-                                let p: f32 = v.parse().unwrap_or(min);
-                                let x = if zero && p < min - step / 2.0 { 0.0 } else { round2(10f32.powf(p)) };
-                                set(x.to_string());
-                            }
-                        } />
-                </label>
-            }
-            .into_any()
-        }
-        _ => {
-            let (lo, hi, step) = match k.kind {
-                Kind::Int { min, max } => (min.to_string(), max.to_string(), "1".to_string()),
-                _ => (String::new(), String::new(), "any".to_string()),
-            };
-            view! {
-                <label class="control" title=k.help>
-                    <span class="name">{k.label}</span>
-                    <input type="number" data-testid=testid(key) min=lo max=hi step=step
-                        prop:value=move || if off.is_some() { number().to_string() } else { text() }
-                        prop:disabled=inactive on:change=move |ev| set(value_of(&ev)) />
-                </label>
-            }
-            .into_any()
-        }
-    };
-    let word = off.map(|o| {
-        view! {
-            <label class="check" title=k.help>
-                <input type="checkbox" data-testid=format!("{}-{}", testid(key), o.word) prop:checked=is_off
-                    on:change=move |ev| {
-                        if event_target_checked(&ev) { set(o.word.to_string()) } else { set(number().to_string()) }
-                    } />
-                {if o.word == "inf" { format!("∞ {}", o.label) } else { o.label.to_string() }}
-            </label>
-        }
-    });
-    view! {
-        <div class="knob" data-knob=key prop:hidden=hidden>
-            {control}
-            {word}
-            <p class="hint why">{why}</p>
-        </div>
-    }
-    .into_any()
-}
-
-/// One panel of knobs (a group of the knob table); the advanced ones under "more knobs".
-fn knob_group(eng: Eng, ui: Ui, g: Group) -> impl IntoView {
-    let (basic, more): (Vec<&'static Knob>, Vec<&'static Knob>) =
-        KNOBS.iter().filter(|k| k.group == g).partition(|k| !k.advanced);
-    let live = KNOBS.iter().filter(|k| k.group == g).all(|k| k.live);
-    let more = (!more.is_empty()).then(|| {
-        view! {
-            <details class="more">
-                <summary>"more knobs"</summary>
-                {more.into_iter().map(|k| knob_control(eng, ui, k)).collect_view()}
-            </details>
-        }
-    });
-    view! {
-        <fieldset data-testid=format!("knobs-{}", g.title().to_lowercase().replace(' ', "-"))>
-            <legend>{g.title()}<small>{if live { " act at once" } else { " restart training" }}</small></legend>
-            {basic.into_iter().map(|k| knob_control(eng, ui, k)).collect_view()}
-            {more}
-        </fieldset>
-    }
-}
-
+/// The page: the state, the engine started on it, and the components wired to both.
 #[component]
 pub fn App() -> impl IntoView {
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
@@ -768,7 +592,6 @@ pub fn App() -> impl IntoView {
         hist: RwSignal::new(vec![]),
         events: RwSignal::new(vec![]),
         map: RwSignal::new(None),
-        copied: RwSignal::new(None),
         bench: bench_steps.is_some(),
         bench_out: RwSignal::new(String::new()),
         bench_progress: RwSignal::new(String::new()),
@@ -786,6 +609,15 @@ pub fn App() -> impl IntoView {
         set_timeout(|| panic!("debug=panic: a deliberate panic to show the error box"), Duration::from_millis(800));
     }
 
+    let reset = move || rebuild(eng.get_value(), ui);
+    let step_once = move || {
+        ui.playing.set(false);
+        eng.get_value().borrow_mut().step_once = true;
+    };
+    let restart = move || {
+        reset();
+        ui.playing.set(true);
+    };
     let choose_preset = move |name: String| {
         if let Some(p) = presets::find(&name) {
             let mut c = Config { seed: ui.cfg.get_untracked().seed, ..Config::default() };
@@ -798,166 +630,29 @@ pub fn App() -> impl IntoView {
             rebuild(e, ui);
         }
     };
-    let reset = move || rebuild(eng.get_value(), ui);
-    let step_once = move || {
-        ui.playing.set(false);
-        eng.get_value().borrow_mut().step_once = true;
-    };
-    let copy_link = move || {
-        write_url(&ui.cfg.get_untracked());
-        let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
-        leptos::task::spawn_local(async move {
-            let msg = match web::copy_text(&href).await {
-                Ok(()) => "copied ✓".to_string(),
-                Err(e) => format!("could not copy ({e}); the address bar has the link"),
-            };
-            ui.copied.set(Some(msg));
-            set_timeout(move || ui.copied.set(None), Duration::from_millis(2500));
-        });
-    };
-    let export_csv = move || {
-        let csv = ui.hist.with_untracked(|h| history_csv(h));
-        if let Err(e) = web::download("moe-metrics.csv", &web::data_url("text/csv", &csv)) {
-            ui.notice.set(Some(format!("export failed: {e}")));
-        }
-    };
-    let export_json = move || {
-        let json = ui.snap.with_untracked(|s| s.as_ref().map(|s| (s.step, serde_json::to_string(s))));
-        match json {
-            Some((step, Ok(text))) => {
-                if let Err(e) =
-                    web::download(&format!("moe-routing-step{step}.json"), &web::data_url("application/json", &text))
-                {
-                    ui.notice.set(Some(format!("export failed: {e}")));
-                }
-            }
-            Some((_, Err(e))) => ui.notice.set(Some(format!("export failed: {e}"))),
-            None => ui.notice.set(Some("no snapshot yet: press play and wait a moment".into())),
-        }
-    };
-    let on_key = move |ev: leptos::ev::KeyboardEvent| {
-        let tag =
-            ev.target().and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok()).map(|e| e.tag_name());
-        // Form fields keep every key (sliders use the arrows); buttons and links keep space/enter.
-        let key = ev.key();
-        let field = matches!(tag.as_deref(), Some("INPUT" | "SELECT" | "TEXTAREA"));
-        let button = matches!(tag.as_deref(), Some("BUTTON" | "A")) && (key == " " || key == "Enter");
-        if field || button || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
-            return;
-        }
-        match key.as_str() {
-            " " => {
-                ev.prevent_default();
-                ui.playing.update(|p| *p = !*p);
-            }
-            "ArrowRight" => step_once(),
-            "r" => reset(),
-            _ => {}
-        }
-    };
-    let _ = window_event_listener(leptos::ev::keydown, on_key);
-
-    let collapsed = move || ui.snap.with(|s| s.as_ref().is_some_and(|s| s.collapsed()));
-    let preset_value = move || ui.cfg.with(|c| matching_preset(c).map(|p| p.name).unwrap_or(""));
-    let preset_watch = move || ui.cfg.with(|c| matching_preset(c).map(|p| p.watch).unwrap_or(""));
+    // The router's menu selects the router with its defaults; every other control sets its knob.
+    let on_set = SetKnob::new(move |(key, value): (&'static str, String)| match key {
+        "router" => choose_router(eng, ui, &value),
+        _ => set_knob(eng, ui, key, value),
+    });
+    let notify = move |text: String| ui.notice.set(Some(text));
+    let collapsed = Signal::derive(move || ui.snap.with(|s| s.as_ref().is_some_and(|s| s.collapsed())));
+    let gpu_failed = Signal::derive(move || ui.gpu_error.with(|e| e.is_some()));
 
     view! {
         <div class="app">
-            <header class="top">
-                <div class="brand">
-                    <h1>"MoE Playground"</h1>
-                    <p class="tagline">"A Mixture-of-Experts layer training live in your browser"</p>
-                </div>
-                <div class="status" aria-live="polite">
-                    <span class="pill backend" data-testid="backend" data-webgpu=move || ui.backend.with(|b| b.starts_with("gpu").to_string())
-                        title="where the model trains: your GPU through WebGPU, or the CPU reference">{move || ui.backend.get()}</span>
-                    <span class="pill" title="training steps so far (batches seen)">"step "<b data-testid="step">{move || ui.step.get()}</b></span>
-                    <span class="pill muted" title="training speed">{move || {
-                        let r = ui.rate.get();
-                        if r > 0.0 { format!("{r:.0} steps/s") } else { "– steps/s".into() }
-                    }}</span>
-                    <Show when=collapsed>
-                        <span class="badge" data-testid="collapsed" title="at least half the experts starved and load entropy ≤ 0.6">"collapsed"</span>
-                    </Show>
-                </div>
-            </header>
-            <Show when=move || ui.banner.get().is_some()>
-                <p class="banner" data-testid="banner">{move || ui.banner.get()}</p>
-            </Show>
-            <Show when=move || ui.notice.get().is_some()>
-                <p class="notice" data-testid="notice" role="status">{move || ui.notice.get()}</p>
-            </Show>
-            <Show when=move || ui.error.get().is_some()>
-                <p class="error" data-testid="error" role="alert">{move || ui.error.get()}</p>
-            </Show>
-            <div class="error gpu-error" role="alert" prop:hidden=move || ui.gpu_error.with(|e| e.is_none())>
-                <span data-testid="gpu-error">{move || ui.gpu_error.get()}</span>
-                <button data-testid="restart" title="rebuild the trainer and start training again" on:click=move |_| {
-                    reset();
-                    ui.playing.set(true);
-                }>"restart"</button>
-            </div>
-            <section class="bench-card" prop:hidden=!ui.bench>
-                <h2>"Benchmark"</h2>
-                <p>"Training the default model (T = 256, E = 8, k = 1) as fast as the frame loop allows: "
-                    <span data-testid="bench-progress">{move || ui.bench_progress.get()}</span></p>
-                <pre data-testid="bench">{move || ui.bench_out.get()}</pre>
-            </section>
+            <TopBar backend=ui.backend step=ui.step rate=ui.rate collapsed=collapsed />
+            <Notices banner=ui.banner notice=ui.notice error=ui.error />
+            <GpuError message=ui.gpu_error on_restart=restart />
+            <BenchCard shown=ui.bench progress=ui.bench_progress result=ui.bench_out />
             <div class="layout">
                 <aside class="controls" aria-label="controls">
-                    <fieldset>
-                        <legend>"Playback"</legend>
-                        <div class="buttons">
-                            <button class="primary" data-testid="play" title="play / pause (space)" aria-keyshortcuts="Space"
-                                prop:disabled=move || ui.gpu_error.with(|e| e.is_some())
-                                on:click=move |_| ui.playing.update(|p| *p = !*p)>
-                                <svg class="icon" viewBox="0 0 10 10" width="11" height="11" aria-hidden="true">
-                                    <path fill="currentColor" d=move || if ui.playing.get() { "M1 0h3v10h-3zM6 0h3v10h-3z" } else { "M1 0L9.5 5L1 10z" } />
-                                </svg>
-                                {move || if ui.playing.get() { " pause" } else { " play" }}
-                            </button>
-                            <button data-testid="step-once" title="train one step (→)" aria-keyshortcuts="ArrowRight" on:click=move |_| step_once()>"step"</button>
-                            <button data-testid="reset" title="restart training from the seed (r)" aria-keyshortcuts="r" on:click=move |_| reset()>"reset"</button>
-                        </div>
-                        <label class="control stack" title="how fast training runs: full speed, or slow enough to follow single steps">
-                            "speed"
-                            <select data-testid="speed" on:change=move |ev| {
-                                ui.speed.set(event_target_value(&ev).parse().unwrap_or(0))
-                            }>
-                                <option value="0">"full speed"</option>
-                                <option value="20">"20 steps/s"</option>
-                                <option value="5">"5 steps/s"</option>
-                                <option value="1">"1 step/s"</option>
-                            </select>
-                        </label>
-                        <p class="hint">"keys: " <kbd>"space"</kbd>" play/pause · "<kbd>"→"</kbd>" one step · "<kbd>"r"</kbd>" reset"</p>
-                    </fieldset>
-                    <fieldset>
-                        <legend>"Preset"</legend>
-                        <label class="control stack" title="a preset sets every knob, restarts, and says what to watch for">
-                            <span class="name">"scenario"</span>
-                            <select data-testid="preset" prop:value=preset_value on:change=move |ev| choose_preset(event_target_value(&ev))>
-                                <option value="" disabled=true>"custom"</option>
-                                {presets::PRESETS.iter().map(|p| view! { <option value=p.name>{p.title}</option> }).collect_view()}
-                            </select>
-                        </label>
-                        <p class="hint" data-testid="preset-watch">{preset_watch}</p>
-                    </fieldset>
-                    {knob_group(eng, ui, Group::Routing)}
-                    {knob_group(eng, ui, Group::Training)}
-                    {knob_group(eng, ui, Group::Model)}
-                    <fieldset>
-                        <legend>"Share & export"</legend>
-                        <div class="buttons">
-                            <button data-testid="copy-link" title="copy a link to this exact setup" on:click=move |_| copy_link()>"copy link"</button>
-                            <span class="feedback" data-testid="copied" aria-live="polite">{move || ui.copied.get()}</span>
-                        </div>
-                        <div class="buttons">
-                            <button data-testid="export-csv" title="download the metrics history (one row per snapshot) as CSV" on:click=move |_| export_csv()>"metrics CSV"</button>
-                            <button data-testid="export-json" title="download the latest snapshot, with the probe tokens' routing, as JSON" on:click=move |_| export_json()>"routing JSON"</button>
-                        </div>
-                        <p class="hint">"Each chart has its own PNG button."</p>
-                    </fieldset>
+                    <Playback playing=ui.playing speed=ui.speed blocked=gpu_failed on_step=step_once on_reset=reset />
+                    <PresetMenu cfg=ui.cfg on_choose=choose_preset />
+                    <KnobGroup group=Group::Routing cfg=ui.cfg saved=ui.saved on_set=on_set />
+                    <KnobGroup group=Group::Training cfg=ui.cfg saved=ui.saved on_set=on_set />
+                    <KnobGroup group=Group::Model cfg=ui.cfg saved=ui.saved on_set=on_set />
+                    <ShareExport cfg=ui.cfg hist=ui.hist snap=ui.snap on_notice=notify />
                 </aside>
                 <Views ui=ui />
             </div>

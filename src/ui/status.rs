@@ -1,0 +1,113 @@
+//! What the page says about the run: the header's status pills, the banners and notices, the GPU
+//! error box and the benchmark's result.
+use leptos::prelude::*;
+
+/// The page header: the title, and status pills for the backend, the step counter, the training
+/// speed and the `collapsed` badge.
+#[component]
+pub fn TopBar(
+    /// Where the model trains ("gpu …", "cpu …", or "starting…").
+    #[prop(into)]
+    backend: Signal<String>,
+    /// Training steps so far (of the latest snapshot).
+    #[prop(into)]
+    step: Signal<u32>,
+    /// Training speed in steps/s; 0 while unknown.
+    #[prop(into)]
+    rate: Signal<f32>,
+    /// The latest snapshot shows a collapsed router (shows the badge).
+    #[prop(into)]
+    collapsed: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <header class="top">
+            <div class="brand">
+                <h1>"MoE Playground"</h1>
+                <p class="tagline">"A Mixture-of-Experts layer training live in your browser"</p>
+            </div>
+            <div class="status" aria-live="polite">
+                <span class="pill backend" data-testid="backend" data-webgpu=move || backend.with(|b| b.starts_with("gpu").to_string())
+                    title="where the model trains: your GPU through WebGPU, or the CPU reference">{move || backend.get()}</span>
+                <span class="pill" title="training steps so far (batches seen)">"step "<b data-testid="step">{move || step.get()}</b></span>
+                <span class="pill muted" title="training speed">{move || {
+                    let r = rate.get();
+                    if r > 0.0 { format!("{r:.0} steps/s") } else { "– steps/s".into() }
+                }}</span>
+                <Show when=move || collapsed.get()>
+                    <span class="badge" data-testid="collapsed" title="at least half the experts starved and load entropy ≤ 0.6">"collapsed"</span>
+                </Show>
+            </div>
+        </header>
+    }
+}
+
+/// The messages above the layout, each shown while it has one: the banner (how the page runs, e.g.
+/// on the CPU), the notice (what the last action did or why a value was refused) and the error (a
+/// failed build or diverged training).
+#[component]
+pub fn Notices(
+    /// A lasting remark about the setup.
+    #[prop(into)]
+    banner: Signal<Option<String>>,
+    /// The latest notice.
+    #[prop(into)]
+    notice: Signal<Option<String>>,
+    /// The latest error.
+    #[prop(into)]
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <Show when=move || banner.with(Option::is_some)>
+            <p class="banner" data-testid="banner">{move || banner.get()}</p>
+        </Show>
+        <Show when=move || notice.with(Option::is_some)>
+            <p class="notice" data-testid="notice" role="status">{move || notice.get()}</p>
+        </Show>
+        <Show when=move || error.with(Option::is_some)>
+            <p class="error" data-testid="error" role="alert">{move || error.get()}</p>
+        </Show>
+    }
+}
+
+/// The GPU error box: why training stopped (a device error or a stall) and a restart button;
+/// hidden while there is none.
+#[component]
+pub fn GpuError(
+    /// What went wrong, if anything.
+    #[prop(into)]
+    message: Signal<Option<String>>,
+    /// Rebuilds the trainer and plays (the restart button).
+    #[prop(into)]
+    on_restart: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <div class="error gpu-error" role="alert" prop:hidden=move || message.with(Option::is_none)>
+            <span data-testid="gpu-error">{move || message.get()}</span>
+            <button data-testid="restart" title="rebuild the trainer and start training again"
+                on:click=move |_| on_restart.run(())>"restart"</button>
+        </div>
+    }
+}
+
+/// The `?bench` card: progress while the benchmark runs, then its result as JSON (read by
+/// tests/e2e/bench.mjs). Hidden outside a benchmark.
+#[component]
+pub fn BenchCard(
+    /// Whether this page load is a benchmark.
+    shown: bool,
+    /// "n / N steps".
+    #[prop(into)]
+    progress: Signal<String>,
+    /// The result once done ("" before).
+    #[prop(into)]
+    result: Signal<String>,
+) -> impl IntoView {
+    view! {
+        <section class="bench-card" prop:hidden=!shown>
+            <h2>"Benchmark"</h2>
+            <p>"Training the default model (T = 256, E = 8, k = 1) as fast as the frame loop allows: "
+                <span data-testid="bench-progress">{move || progress.get()}</span></p>
+            <pre data-testid="bench">{move || result.get()}</pre>
+        </section>
+    }
+}
