@@ -167,6 +167,7 @@ fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
 
+/// Put the query of `cfg` in the address bar (replacing the history entry, so Back leaves the page).
 fn write_url(cfg: &Config) {
     if let Some(w) = web_sys::window() {
         let q = cfg.to_query();
