@@ -246,7 +246,7 @@ await scenario("routers", { webgpu: true, query: "?tokens=64" }, async (page, pr
   await waitStep(page, 3);
   if (await visible(page, "gamma")) problems.push("γ is shown with the softmax-topk router");
   const options = await page.locator('[data-testid="router"] option').evaluateAll((os) => os.map((o) => o.value));
-  if (options.join() !== "softmax-topk,gshard-top2,hash,aux-free") problems.push(`router options: ${options}`);
+  if (options.join() !== "softmax-topk,noisy-topk,gshard-top2,hash,aux-free") problems.push(`router options: ${options}`);
   // GShard: k = 2, said in plain words; training goes on (live).
   await page.locator('[data-testid="router"]').selectOption("gshard-top2");
   if (!/k set to 2/.test(await notice())) problems.push(`gshard-top2 notice: ${await notice()}`);
