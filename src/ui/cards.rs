@@ -182,7 +182,7 @@ pub fn Views(
             ];
             // Random drops (GShard top-2) apart from the total, whenever there have been any.
             if h.iter().any(|p| p.random_dropped > 0.0) {
-                series.push(("of which at random", RGBColor(230, 159, 0), pts(|p| p.random_dropped)));
+                series.push(("at random", RGBColor(230, 159, 0), pts(|p| p.random_dropped)));
             }
             draw::lines(c, &series, 0.0, Some(1.05), &ev);
         }

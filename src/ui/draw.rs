@@ -71,8 +71,23 @@ const LEGEND_H: u32 = 20;
 
 /// A legend as one row of entries above the plot (so it never hides data), starting at x = `left`.
 fn legend_row(area: &Area, left: i32, items: &[(String, Swatch)]) -> Option<()> {
-    let font = ("sans-serif", 12).into_font();
     let (w, _) = area.dim_in_pixel();
+    let width = |size: u32, gap: i32| -> i32 {
+        let font = ("sans-serif", size).into_font();
+        items
+            .iter()
+            .map(|(label, _)| {
+                18 + gap
+                    + area
+                        .estimate_text_size(label, &font.clone().into())
+                        .map(|s| s.0 as i32)
+                        .unwrap_or(6 * label.len() as i32)
+            })
+            .sum()
+    };
+    // A smaller font and tighter spacing when the entries do not fit at 12 px (so none is lost).
+    let (size, gap) = if left + width(12, 14) <= w as i32 { (12, 14) } else { (10, 8) };
+    let font = ("sans-serif", size).into_font();
     let mut x = left;
     let y = 10;
     for (label, sw) in items {
@@ -90,7 +105,7 @@ fn legend_row(area: &Area, left: i32, items: &[(String, Swatch)]) -> Option<()> 
             Swatch::Box(c) => area.draw(&Rectangle::new([(x + 2, y - 5), (x + 12, y + 5)], c.filled())).ok()?,
         }
         area.draw(&Text::new(label.clone(), (x + 18, y - 7), font.clone())).ok()?;
-        x += 18 + tw + 14;
+        x += 18 + tw + gap;
     }
     Some(())
 }
@@ -254,9 +269,11 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
     // score and lowers an overloaded one's).
     if s.bias.iter().any(|&b| b != 0.0) && e <= 16 {
         let style = ("sans-serif", 12).into_font().color(&RGBColor(80, 40, 120));
+        // Enough decimals to show the first steps of γ = 1e-3.
+        let prec = if s.bias.iter().any(|b| b.abs() >= 0.1) { 2 } else { 3 };
         chart
             .draw_series((0..e).map(|i| {
-                Text::new(format!("{:+.2}", s.bias[i]), (i as f32 - 0.38, chosen[i] + ymax * 0.06), style.clone())
+                Text::new(format!("{:+.prec$}", s.bias[i]), (i as f32 - 0.38, chosen[i] + ymax * 0.06), style.clone())
             }))
             .ok()?;
     }
