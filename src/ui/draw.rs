@@ -268,7 +268,7 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
     // The aux-free router's bias: printed over each expert's bar (it raises an underloaded expert's
     // score and lowers an overloaded one's).
     if s.bias.iter().any(|&b| b != 0.0) && e <= 16 {
-        let style = ("sans-serif", 12).into_font().color(&RGBColor(80, 40, 120));
+        let style = ("sans-serif", 10).into_font().color(&RGBColor(80, 40, 120));
         // Enough decimals to show the first steps of γ = 1e-3.
         let prec = if s.bias.iter().any(|b| b.abs() >= 0.1) { 2 } else { 3 };
         chart
