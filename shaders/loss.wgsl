@@ -79,25 +79,30 @@ fn loss_reduce(@builtin(local_invocation_index) li: u32) {
 // the chosen, before dropping, in token then rank order) and load (the router's smooth estimate in
 // training, else the choice count); thread 0 then forms aux = CV²(importance) + CV²(load), the total
 // loss, and α·d CV² / d x for the backward pass. Twin: forward.rs `balance_reduce`, routing::cv2.
-fn cv2_of(base: u32) -> f32 {
+// (mean, Σ (x − mean)²) of stats[base .. base + E], in index order (twin: routing::moments).
+fn cv2_moments(base: u32) -> vec2<f32> {
     let n = f32(u.e);
     var s = 0.0;
     for (var e = 0u; e < u.e; e++) { s += stats[base + e]; }
     let m = s / n;
-    if (m == 0.0) { return 0.0; }
     var v = 0.0;
     for (var e = 0u; e < u.e; e++) { v += (stats[base + e] - m) * (stats[base + e] - m); }
-    return v / n / (m * m);
+    return vec2<f32>(m, v);
+}
+
+fn cv2_of(base: u32) -> f32 {
+    let n = f32(u.e);
+    let mv = cv2_moments(base);
+    let m = mv.x;
+    if (m == 0.0) { return 0.0; }
+    return mv.y / n / (m * m);
 }
 
 fn cv2_grad_into(base: u32, out: u32) {
     let n = f32(u.e);
-    var s = 0.0;
-    for (var e = 0u; e < u.e; e++) { s += stats[base + e]; }
-    let m = s / n;
-    var v = 0.0;
-    for (var e = 0u; e < u.e; e++) { v += (stats[base + e] - m) * (stats[base + e] - m); }
-    let var_n = v / n;
+    let mv = cv2_moments(base);
+    let m = mv.x;
+    let var_n = mv.y / n;
     for (var e = 0u; e < u.e; e++) {
         var g = 0.0;
         if (m != 0.0) { g = 2.0 * (stats[base + e] - m) / (n * m * m) - 2.0 * var_n / (n * m * m * m); }

@@ -11,7 +11,7 @@ use crate::model::adam::{adam_step, AdamHyper};
 use crate::model::backward::backward;
 use crate::model::forward::{forward_routed, Forward, Routing};
 use crate::model::routers;
-use crate::model::routing::{self, DROPPED, RANDOM};
+use crate::model::routing::{self, RANDOM};
 use crate::model::{Dims, Params};
 use serde::Serialize;
 
@@ -86,7 +86,7 @@ impl Trace {
             topk: (0..t).map(|i| topk[i * kk..i * kk + k].to_vec()).collect(),
             gates: (0..t).map(|i| gates[i * kk..i * kk + k].to_vec()).collect(),
             dropped: (0..t)
-                .map(|i| slot[i * kk..i * kk + k].iter().map(|&s| matches!(s, DROPPED | RANDOM)).collect())
+                .map(|i| slot[i * kk..i * kk + k].iter().map(|&s| routing::is_dropped(s)).collect())
                 .collect(),
             counts: counts.to_vec(),
             kept: kept.to_vec(),
@@ -318,7 +318,7 @@ impl CpuTrainer {
         };
         let ok = adam_step(&mut self.params.w, &mut self.m, &mut self.v, &bw.grads, self.updates + 1, loss, hyper);
         // `route_update`: the router unit's per-expert state, from this step's choices.
-        routers::unit::<f32>(self.cfg.router).update(&mut self.bias, &fw.assign.counts, self.cfg.top_k, self.cfg.gamma);
+        routers::unit::<f32>(self.cfg.router).update(&mut self.bias, &fw.assign.counts, self.cfg.gamma);
         self.step += 1;
         if ok {
             self.updates += 1;
@@ -379,7 +379,7 @@ pub fn probe_from(dims: &Dims, b: &Batch, fw: &Forward<f32>) -> Probe {
         gates: (0..rows).flat_map(|t| (0..k).map(move |r| (t, r))).map(|(t, r)| fw.gates[pick(t, r)]).collect(),
         dropped: (0..rows)
             .flat_map(|t| (0..k).map(move |r| (t, r)))
-            .map(|(t, r)| matches!(fw.assign.slot[pick(t, r)], DROPPED | RANDOM))
+            .map(|(t, r)| routing::is_dropped(fw.assign.slot[pick(t, r)]))
             .collect(),
         inputs: b.inputs[..rows * CTX].to_vec(),
         targets: b.targets.clone(),

@@ -13,7 +13,7 @@ use moe_playground::config::{Balance, DropPolicy, RouterKind};
 use moe_playground::config::{Config, Dataset};
 use moe_playground::data::Pool;
 use moe_playground::gpu::kernels;
-use moe_playground::gpu::trainer::{rstate_words, STATS_WORDS};
+use moe_playground::gpu::trainer::{rstate_part, rstate_words, STATS_WORDS};
 use moe_playground::metrics::{balance, Snapshot};
 use moe_playground::model::adam::{adam_step, grad_norm, AdamHyper};
 use moe_playground::model::backward::{backward, Backward};
@@ -76,15 +76,15 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
     // rstate: bias (64), then [T, E] each: noise logits, their gradient, the unit's direct dlogits.
     let mut rstate = vec![0.0f32; rstate_words(cfg.tokens, dims.e)];
     rstate[..dims.e].copy_from_slice(bias);
-    let te = cfg.tokens * dims.e;
-    rstate[64..64 + te].copy_from_slice(&fw.nlog);
-    rstate[64 + te..64 + 2 * te].copy_from_slice(&bw.dnlog);
-    rstate[64 + 2 * te..64 + 3 * te].copy_from_slice(&bw.dl);
-    rstate[64 + 3 * te..64 + 4 * te].copy_from_slice(&fw.routed.eps);
-    rstate[64 + 4 * te..64 + 5 * te].copy_from_slice(&fw.routed.load_p);
-    rstate[64 + 5 * te..64 + 6 * te].copy_from_slice(&fw.routed.load_z);
+    let part = |name| rstate_part(cfg.tokens, dims.e, name);
+    rstate[part("nlog")].copy_from_slice(&fw.nlog);
+    rstate[part("dn")].copy_from_slice(&bw.dnlog);
+    rstate[part("dl")].copy_from_slice(&bw.dl);
+    rstate[part("eps")].copy_from_slice(&fw.routed.eps);
+    rstate[part("pload")].copy_from_slice(&fw.routed.load_p);
+    rstate[part("pz")].copy_from_slice(&fw.routed.load_z);
     for (t, &n) in fw.routed.next.iter().enumerate() {
-        rstate[64 + 6 * te + t] = f32::from_bits(n);
+        rstate[part("next").start + t] = f32::from_bits(n);
     }
     // cv2 balance: importance, load and their (unscaled) CV² gradients.
     if cfg.balance == moe_playground::config::Balance::Cv2 {
@@ -96,7 +96,7 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
     }
     // The bias after the step (`route_update`).
     let mut after = bias.to_vec();
-    routers::unit::<f32>(cfg.router).update(&mut after, &fw.assign.counts, cfg.top_k, cfg.gamma);
+    routers::unit::<f32>(cfg.router).update(&mut after, &fw.assign.counts, cfg.gamma);
     use Buf::*;
     let bufs = HashMap::from([
         ("state", U(vec![step, 0, 0, step])),
@@ -427,7 +427,7 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
             match (buf, part) {
                 ("rstate", p) if !p.is_empty() => {
                     let Buf::F(mut v) = c.bufs["rstate"].clone() else { unreachable!() };
-                    v[rstate_part(&c.dims, p)].iter_mut().for_each(|x| *x = f32::NAN);
+                    v[rstate_part(c.dims.t, c.dims.e, p)].iter_mut().for_each(|x| *x = f32::NAN);
                     g.write("rstate", &v);
                 }
                 // dlog is `router_grad`'s input (dp) as well as its output: not poisoned there.
@@ -467,7 +467,7 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
                         got[4] = want[4];
                     }
                     if buf == "rstate" {
-                        got = got[rstate_part(&c.dims, part)].to_vec();
+                        got = got[rstate_part(c.dims.t, c.dims.e, part)].to_vec();
                     }
                     live_ranks_only(&c.dims, o, &mut got, want);
                     let n = if *o == "stats" { 5 } else { want.len() };
@@ -529,21 +529,6 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
         assert!(c.fw.dropped > 0, "{label}: fixture should drop assignments");
     }
     worst
-}
-
-/// The words of a part of `rstate` (see `rstate_words`).
-fn rstate_part(m: &Dims, part: &str) -> std::ops::Range<usize> {
-    let te = m.t * m.e;
-    let at = match part {
-        "nlog" => 64,
-        "dn" => 64 + te,
-        "dl" => 64 + 2 * te,
-        "eps" => 64 + 3 * te,
-        "pload" => 64 + 4 * te,
-        "pz" => 64 + 5 * te,
-        _ => panic!("no rstate part {part}"),
-    };
-    at..at + te
 }
 
 /// Per-assignment buffers ([T·K, w]): only the live ranks r < k are defined (the kernels run over

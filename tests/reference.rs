@@ -1094,7 +1094,7 @@ fn router_units_follow_their_rules() {
     assert_eq!(o.gates[0], p[0]);
     assert_eq!(o.scores, vec![3.0, 1.0, 2.0, 3.0]);
     let mut b = vec![0.0f64; 4];
-    unit::<f64>(r("aux-free")).update(&mut b, &[4, 2, 1, 1], 1, 0.5);
+    unit::<f64>(r("aux-free")).update(&mut b, &[4, 2, 1, 1], 0.5);
     assert_eq!(b, vec![-0.5, 0.0, 0.5, 0.5], "mean load 2: over → down, at → 0, under → up");
     // gshard-top2: p = [0.6, 0.3, 0.1] → g2 = 1/3, dispatched iff u < 2/3.
     let p3 = [0.6f64, 0.3, 0.1];

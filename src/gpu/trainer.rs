@@ -10,7 +10,6 @@ use super::uniforms::Uniforms;
 use crate::config::{Config, ConfigError, LiveKnobs};
 use crate::data::{Pool, CTX, EVAL_N, EX_WORDS, PROBE};
 use crate::metrics::{snap_words, Probe, Snapshot};
-use crate::model::routing::{DROPPED, RANDOM};
 use crate::model::{Dims, Layout, Params};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::trainer::Trace;
@@ -27,7 +26,20 @@ pub const STATS_WORDS: usize = 8 + 128 + 256;
 /// noise logits, their gradient, the unit's direct logit gradient, ε, the smooth load estimate and
 /// its argument; then [rows] the (k+1)-th expert (shaders/common.wgsl `rs_*`).
 pub fn rstate_words(rows: usize, e: usize) -> usize {
-    64 + 6 * rows * e + rows
+    RSTATE_PARTS.len() * rows * e + 64 + rows
+}
+
+/// The [rows, E] parts of `rstate`, in order after the 64 bias words (shaders/common.wgsl `rs_*`).
+pub const RSTATE_PARTS: &[&str] = &["nlog", "dn", "dl", "eps", "pload", "pz"];
+
+/// The words of part `name` of `rstate` (one of [`RSTATE_PARTS`], or "next": [rows] after them).
+pub fn rstate_part(rows: usize, e: usize, name: &str) -> std::ops::Range<usize> {
+    let te = rows * e;
+    match RSTATE_PARTS.iter().position(|p| *p == name) {
+        Some(i) => 64 + i * te..64 + (i + 1) * te,
+        None if name == "next" => 64 + RSTATE_PARTS.len() * te..64 + RSTATE_PARTS.len() * te + rows,
+        None => panic!("no rstate part {name}"),
+    }
 }
 
 /// Staging buffers in the metrics ring.
@@ -484,7 +496,7 @@ impl GpuTrainer {
             probs: parts["probs"].iter().map(|&w| f32::from_bits(w)).collect(),
             topk: pick("topk"),
             gates: pick("gates").into_iter().map(f32::from_bits).collect(),
-            dropped: pick("slot").into_iter().map(|s| s == DROPPED || s == RANDOM).collect(),
+            dropped: pick("slot").into_iter().map(crate::model::routing::is_dropped).collect(),
             inputs: parts["inp"].to_vec(),
             targets: parts["tgt"].to_vec(),
             domains: parts["dom"].to_vec(),

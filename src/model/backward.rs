@@ -41,7 +41,7 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
     let dpre = ffn_dhidden(p, &m, &dh, &fw.hid, &fw.gates, &fw.topk, slot);
     ffn_wgrad2(p, &m, &dh, &fw.hid, &fw.gates, &fw.assign.kept, &fw.assign.lists, &mut g);
     ffn_wgrad1(p, &m, &dpre, &fw.x, &fw.assign.kept, &fw.assign.lists, &mut g);
-    let smooth = cv2 && rt.train && routers::unit_info(rt.router).smooth_load;
+    let smooth = cv2 && rt.train && rt.router.info().smooth_load;
     let (dp, dl, dnlog) =
         route_grad(&m, rt, &fw.logits, &fw.probs, &fw.nlog, &fw.routed, &dg, smooth.then_some(&dload[..]));
     let dlog = router_grad(&m, &fw.probs, &fw.lse, &fw.assign.counts, &dp, &dl, rt.balance, alpha, beta);

@@ -104,7 +104,7 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
     let out = head(p, &m, &h);
     let (ce_t, correct, dout) = loss_token(&m, &out, &b.targets);
     let stats = loss_reduce(&m, &ce_t, &lse, &correct, &probs, &assign.counts);
-    let smooth = rt.train && routers::unit_info(rt.router).smooth_load;
+    let smooth = rt.train && rt.router.info().smooth_load;
     let bal = balance_reduce(&m, &routed.topk, &routed.gates, &assign.counts, smooth.then_some(&routed.load_p[..]));
     let aux = if rt.balance == Balance::Cv2 { bal.aux } else { stats.aux };
     let (dropped, all_dropped) = routing::drop_counts(&assign.slot, m.t, m.k, m.kmax);

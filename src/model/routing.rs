@@ -18,6 +18,12 @@ pub fn live(slot: u32) -> bool {
     slot < RANDOM
 }
 
+/// A chosen assignment that contributes nothing: over capacity or dropped at random (the WGSL twin
+/// is `is_dropped` in shaders/common.wgsl).
+pub fn is_dropped(slot: u32) -> bool {
+    matches!(slot, DROPPED | RANDOM)
+}
+
 /// Why an assignment is not live: `kept`, `capacity` or `random` (and `unused` for r ≥ k).
 pub fn drop_reason(slot: u32) -> &'static str {
     match slot {
@@ -173,40 +179,37 @@ pub fn assign_ordered(
     a
 }
 
-/// CV² = population variance / mean² of a per-expert vector (0 when the mean is 0).
-pub fn cv2<F: Real>(x: &[F]) -> F {
+/// (n, mean, Σ (x − mean)²) of a per-expert vector, summed in index order (as `balance_reduce`).
+fn moments<F: Real>(x: &[F]) -> (F, F, F) {
     let n = F::of(x.len() as f64);
     let mut s = F::zero();
     for &v in x {
         s += v;
     }
     let m = s / n;
+    let mut sq = F::zero();
+    for &v in x {
+        sq += (v - m) * (v - m);
+    }
+    (n, m, sq)
+}
+
+/// CV² = population variance / mean² of a per-expert vector (0 when the mean is 0).
+pub fn cv2<F: Real>(x: &[F]) -> F {
+    let (n, m, sq) = moments(x);
     if m == F::zero() {
         return F::zero();
     }
-    let mut var = F::zero();
-    for &v in x {
-        var += (v - m) * (v - m);
-    }
-    var / n / (m * m)
+    sq / n / (m * m)
 }
 
 /// d CV² / d x_i = 2(x_i − m)/(n·m²) − 2·var/(n·m³).
 pub fn cv2_grad<F: Real>(x: &[F]) -> Vec<F> {
-    let n = F::of(x.len() as f64);
-    let mut s = F::zero();
-    for &v in x {
-        s += v;
-    }
-    let m = s / n;
+    let (n, m, sq) = moments(x);
     if m == F::zero() {
         return vec![F::zero(); x.len()];
     }
-    let mut var = F::zero();
-    for &v in x {
-        var += (v - m) * (v - m);
-    }
-    let var = var / n;
+    let var = sq / n;
     x.iter().map(|&v| F::of(2.0) * (v - m) / (n * m * m) - F::of(2.0) * var / (n * m * m * m)).collect()
 }
 
@@ -215,7 +218,7 @@ pub fn drop_counts(slot: &[u32], t: usize, k: usize, kmax: usize) -> (u32, u32) 
     let mut dropped = 0;
     let mut all = 0;
     for tok in 0..t {
-        let d = (0..k).filter(|&r| matches!(slot[tok * kmax + r], DROPPED | RANDOM)).count();
+        let d = (0..k).filter(|&r| is_dropped(slot[tok * kmax + r])).count();
         dropped += d as u32;
         all += (d == k) as u32;
     }

@@ -3,8 +3,9 @@
 //! probabilities (raw p for k = 1, renormalised over the chosen for k ≥ 2). After each training
 //! step b_i ← b_i + γ·sign(mean load − load_i), load_i = the step's choices of expert i.
 //! WGSL twin: shaders/routers/aux-free.wgsl.
-use super::{prob_gates, prob_gates_grad, put, top_k, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
+use super::{prob_gates_grad, put, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
+use crate::model::routing::{gates as prob_gates, top_k};
 use crate::model::Real;
 
 pub const INFO: RouterInfo = RouterInfo {
@@ -40,11 +41,10 @@ impl<F: Real> Router<F> for AuxFree {
     fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], _gates: &[F], dg: &[F], o: GateGrad<F>) {
         prob_gates_grad(i.probs_of(t), topk, dg, i.k, o.dp);
     }
-    fn update(&self, bias: &mut [F], counts: &[u32], k: usize, gamma: F) {
+    fn update(&self, bias: &mut [F], counts: &[u32], gamma: F) {
         // mean load = T·k / E; compared in integers (load_i·E against T·k), so sign(0) is exact.
         let e = counts.len() as u64;
         let total: u64 = counts.iter().map(|&c| c as u64).sum();
-        let _ = k;
         for (b, &c) in bias.iter_mut().zip(counts) {
             let (load, mean) = (c as u64 * e, total);
             if load < mean {

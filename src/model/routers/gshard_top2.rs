@@ -3,8 +3,9 @@
 //! a draw per token (deterministic per seed and step; training steps only), otherwise that
 //! assignment is dropped as "random" before capacity is applied. k = 2 only.
 //! WGSL twin: shaders/routers/gshard-top2.wgsl.
-use super::{prob_gates, prob_gates_grad, put, top_k, unit_draw, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
+use super::{prob_gates_grad, put, unit_draw, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
+use crate::model::routing::{gates as prob_gates, top_k};
 use crate::model::Real;
 
 pub const INFO: RouterInfo = RouterInfo {

@@ -134,7 +134,7 @@ pub trait Router<F: Real>: Sync {
     /// what `route` stored (`o`: load_z, next, eps).
     fn load_grad(&self, _t: usize, _i: &RouteIn<F>, _o: &RouteOut<F>, _dload: &[F], _g: GateGrad<F>) {}
     /// `route_update`: after a training step, from its per-expert choice counts.
-    fn update(&self, _bias: &mut [F], _counts: &[u32], _k: usize, _gamma: F) {}
+    fn update(&self, _bias: &mut [F], _counts: &[u32], _gamma: F) {}
 }
 
 /// The registry: one line per router unit (module :: unit struct). Order = ids in the config.
@@ -142,10 +142,6 @@ macro_rules! registry {
     ($($m:ident :: $unit:ident),* $(,)?) => {
         /// Every router, in the order the page and `--help` list them.
         pub const ROUTERS: &[RouterInfo] = &[$($m::INFO),*];
-        /// The registry entry of router `r`.
-        pub fn unit_info(r: RouterKind) -> &'static RouterInfo {
-            &ROUTERS[r.0 as usize]
-        }
         /// The CPU twin of router `r`.
         pub fn unit<F: Real>(r: RouterKind) -> &'static dyn Router<F> {
             let all: &[&'static dyn Router<F>] = &[$(&$m::$unit),*];
@@ -164,17 +160,6 @@ registry! {
 
 // ---- helpers shared by several units (their WGSL twins are in shaders/router.wgsl) ----
 
-/// The k largest of `scores`, largest first; ties go to the lower expert index.
-pub fn top_k<F: Real>(scores: &[F], k: usize) -> Vec<u32> {
-    routing::top_k(scores, k)
-}
-
-/// Gates from the router probabilities of the chosen experts: the raw p for k = 1 (Switch), p
-/// renormalised over the chosen k for k ≥ 2 (Mixtral, GShard).
-pub fn prob_gates<F: Real>(p: &[F], chosen: &[u32]) -> Vec<F> {
-    routing::gates(p, chosen)
-}
-
 /// Write token t's chosen experts and gates into `o` (ranks ≥ k stay UNUSED / 0).
 pub fn put<F: Real>(t: usize, kmax: usize, chosen: &[u32], gates: &[F], o: &mut RouteOut<F>) {
     for (r, (&c, &g)) in chosen.iter().zip(gates).enumerate() {
@@ -183,7 +168,7 @@ pub fn put<F: Real>(t: usize, kmax: usize, chosen: &[u32], gates: &[F], o: &mut 
     }
 }
 
-/// Backward of [`prob_gates`]: d loss / d p from d loss / d gates.
+/// Backward of [`routing::gates`] (raw p for k = 1, renormalised for k ≥ 2): d loss / d p from d loss / d gates.
 pub fn prob_gates_grad<F: Real>(p: &[F], topk: &[u32], dg: &[F], k: usize, dp: &mut [F]) {
     if k == 1 {
         dp[topk[0] as usize] += dg[0];

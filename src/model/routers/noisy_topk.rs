@@ -2,8 +2,9 @@
 //! with ε ~ N(0, 1) per token and expert (training steps only; ε = 0 in evaluation and the probe);
 //! keep the top k of H, softmax over the kept values: those are the gates (k = 1: gate 1). W_noise is
 //! learned through ε·sigmoid(x·W_noise). WGSL twin: shaders/routers/noisy-topk.wgsl.
-use super::{normal_draw, put, top_k, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
+use super::{normal_draw, put, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
+use crate::model::routing::top_k;
 use crate::model::routing::UNUSED;
 use crate::model::Real;
 

@@ -1,8 +1,9 @@
 //! `softmax-topk`: the k largest router probabilities (ties to the lower index); k = 1 keeps the raw
 //! probability as gate (Switch, Fedus et al. 2021), k ≥ 2 renormalises over the chosen k (Mixtral,
 //! Jiang et al. 2024). WGSL twin: shaders/routers/softmax-topk.wgsl.
-use super::{prob_gates, prob_gates_grad, put, top_k, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
+use super::{prob_gates_grad, put, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
+use crate::model::routing::{gates as prob_gates, top_k};
 use crate::model::Real;
 
 pub const INFO: RouterInfo = RouterInfo {
