@@ -13,6 +13,7 @@ struct U {
     o_w1: u32, o_b1: u32, o_w2: u32, o_b2: u32,
     o_wo: u32, o_bo: u32, eval_n: u32, policy: u32,
     gamma: f32, o_wn: u32, balance: u32, smooth_load: u32,
+    n_shared: u32, ranks: u32, cap_shared: u32, pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
@@ -34,9 +35,9 @@ struct U {
 @group(0) @binding(16) var<storage, read_write> topk: array<u32>;   // [T, K]
 @group(0) @binding(17) var<storage, read_write> gates: array<f32>;  // [T, K]
 @group(0) @binding(18) var<storage, read_write> slot: array<u32>;   // [T, K]
-@group(0) @binding(19) var<storage, read_write> counts: array<u32>; // [E]
-@group(0) @binding(20) var<storage, read_write> kept: array<u32>;   // [E]
-@group(0) @binding(21) var<storage, read_write> lists: array<u32>;  // [E, T]
+@group(0) @binding(19) var<storage, read_write> counts: array<u32>; // [E + shared]
+@group(0) @binding(20) var<storage, read_write> kept: array<u32>;   // [E + shared]
+@group(0) @binding(21) var<storage, read_write> lists: array<u32>;  // [E + shared, T]
 @group(0) @binding(22) var<storage, read_write> hid: array<f32>;    // [T·K, H]
 @group(0) @binding(23) var<storage, read_write> y: array<f32>;      // [T·K, d]
 @group(0) @binding(24) var<storage, read_write> h: array<f32>;      // [T, d]
@@ -67,6 +68,7 @@ const MAXE: u32 = 64u;
 const DROPPED: u32 = 0xffffffffu;
 const UNUSED: u32 = 0xfffffffeu;
 const RANDOM: u32 = 0xfffffffdu;
+const UNPICKED: u32 = 0xfffffffcu;
 // stats: [0] ce [1] aux [2] z [3] accuracy [4] total loss; f_i at 8, P_i at 8 + 64.
 const ST_F: u32 = 8u;
 const ST_P: u32 = 72u;
@@ -113,10 +115,10 @@ fn is_finite(v: f32) -> bool {
     return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
 }
 
-// An assignment is live when it was chosen (r < k), not dropped at random and kept (not over
-// capacity).
+// An assignment is live when it was chosen (r < ranks), picked (expert choice), not dropped at
+// random and kept (not over capacity).
 fn live(s: u32) -> bool {
-    return s < RANDOM;
+    return s < UNPICKED;
 }
 
 // A chosen assignment that contributes nothing: over capacity or dropped at random.

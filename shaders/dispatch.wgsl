@@ -34,15 +34,18 @@ fn drop_order(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     order[rank] = t;
 }
 
-// One 256-thread workgroup per expert e. The priority sequence is q = r·T + i for the token
-// t = order[i] (all first choices in the drop policy's order, then all second choices, …). Each
-// thread counts e's assignments in its contiguous chunk of q (all of them for `counts`, and those not
-// dropped at random for slots), thread 0 scans the 256 counts, and each thread then hands out slots
-// in order: slot < C is kept (and listed in lists[e, slot]), the rest are DROPPED; RANDOM stays.
+// One 256-thread workgroup per expert e (routed, then shared). The priority sequence is
+// q = r·T + i for the token t = order[i] (all first choices in the drop policy's order, then all
+// second choices, …; the shared experts' ranks come after the routed ones). Each thread counts e's
+// assignments in its contiguous chunk of q (all of them for `counts`, and those not dropped at
+// random for slots; ranks the expert did not pick are neither), thread 0 scans the 256 counts, and
+// each thread then hands out slots in order: slot < C (T for a shared expert) is kept (and listed in
+// lists[e, slot]), the rest are DROPPED; RANDOM and UNPICKED stay.
 @compute @workgroup_size(256)
 fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let e = wid.x;
-    let n = u.t * u.k;
+    let n = u.t * u.ranks;
+    let cap = select(u.cap, u.cap_shared, e >= u.e);
     let chunk = (n + 255u) / 256u;
     let q0 = min(li * chunk, n);
     let q1 = min(q0 + chunk, n);
@@ -50,9 +53,10 @@ fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     var cnt_all = 0u;
     for (var q = q0; q < q1; q++) {
         let a = order[q % u.t] * u.kmax + q / u.t;
-        if (topk[a] == e) {
+        let s = slot[a];
+        if (topk[a] == e && s != UNPICKED) {
             cnt_all++;
-            if (slot[a] != RANDOM) { cnt++; }
+            if (s != RANDOM) { cnt++; }
         }
     }
     part[li] = cnt;
@@ -69,14 +73,14 @@ fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
         }
         total = run;
         counts[e] = run_all;
-        kept[e] = min(run, u.cap);
+        kept[e] = min(run, cap);
     }
     workgroupBarrier();
     var s = part[li];
     for (var q = q0; q < q1; q++) {
         let a = order[q % u.t] * u.kmax + q / u.t;
-        if (topk[a] == e && slot[a] != RANDOM) {
-            if (s < u.cap) {
+        if (topk[a] == e && slot[a] != RANDOM && slot[a] != UNPICKED) {
+            if (s < cap) {
                 slot[a] = s;
                 lists[e * u.t + s] = a;
             } else {
@@ -85,14 +89,14 @@ fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
             s++;
         }
     }
-    let nk = min(total, u.cap);
+    let nk = min(total, cap);
     for (var j = nk + li; j < u.t; j += 256u) { lists[e * u.t + j] = UNUSED; }
-    // Ranks r ≥ k are not chosen: expert 0's workgroup marks them.
+    // Ranks r ≥ ranks are not chosen: expert 0's workgroup marks them.
     if (e == 0u) {
-        let rest = u.t * (u.kmax - u.k);
+        let rest = u.t * (u.kmax - u.ranks);
         for (var q = li; q < rest; q += 256u) {
             let t = q % u.t;
-            let r = u.k + q / u.t;
+            let r = u.ranks + q / u.t;
             slot[t * u.kmax + r] = UNUSED;
         }
     }
@@ -107,7 +111,7 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let t = i / u.d;
     let c = i % u.d;
     var acc = x[i];
-    for (var r = 0u; r < u.k; r++) {
+    for (var r = 0u; r < u.ranks; r++) {
         let a = t * u.kmax + r;
         if (live(slot[a])) { acc += gates[a] * y[a * u.d + c]; }
     }
@@ -124,7 +128,7 @@ fn gate_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     let t = a / u.kmax;
     let r = a % u.kmax;
     var acc = 0.0;
-    if (r < u.k && live(slot[a])) {
+    if (r < u.ranks && live(slot[a])) {
         for (var c = 0u; c < u.d; c++) { acc += dh[t * u.d + c] * y[a * u.d + c]; }
     }
     // cv2 balance: the importance term reaches every chosen gate, kept or dropped.

@@ -2,10 +2,11 @@
 // gradients. Weight gradients walk each expert's kept assignments in slot order (lists[e, ·]), so
 // every sum has one fixed order and needs no atomics.
 
-// Per-assignment kernels run over the live ranks only: invocation i covers token t, rank r < k and
-// unit j, i.e. assignment a = t·K + r. Rows of ranks r ≥ k are never read, so they are not written.
+// Per-assignment kernels run over the live ranks only: invocation i covers token t, rank r < ranks
+// (the routed k, then the shared experts) and unit j, i.e. assignment a = t·K + r. Rows of ranks
+// r ≥ ranks are never read, so they are not written.
 fn assignment_of(row: u32) -> u32 {
-    return (row / u.k) * u.kmax + row % u.k;
+    return (row / u.ranks) * u.kmax + row % u.ranks;
 }
 
 // [T·k·H] threads: hid[a, j] = relu(b1[e, j] + W1[e, j, ·]·x[t]) (0 for dropped assignments).
@@ -13,7 +14,7 @@ fn assignment_of(row: u32) -> u32 {
 fn ffn_hidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
     let n = flat(wid, nwg, li);
-    if (n >= u.t * u.k * u.h) { return; }
+    if (n >= u.t * u.ranks * u.h) { return; }
     let a = assignment_of(n / u.h);
     let j = n % u.h;
     let i = a * u.h + j;
@@ -30,7 +31,7 @@ fn ffn_hidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 fn ffn_out(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) li: u32) {
     let n = flat(wid, nwg, li);
-    if (n >= u.t * u.k * u.d) { return; }
+    if (n >= u.t * u.ranks * u.d) { return; }
     let a = assignment_of(n / u.d);
     let c = n % u.d;
     let i = a * u.d + c;
@@ -46,7 +47,7 @@ fn ffn_out(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let n = flat(wid, nwg, li);
-    if (n >= u.t * u.k * u.h) { return; }
+    if (n >= u.t * u.ranks * u.h) { return; }
     let a = assignment_of(n / u.h);
     let j = n % u.h;
     let i = a * u.h + j;
@@ -65,7 +66,7 @@ fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 fn ffn_wgrad2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
     let i = flat(wid, nwg, li);
-    if (i >= u.e * u.d * u.h) { return; }
+    if (i >= (u.e + u.n_shared) * u.d * u.h) { return; }
     let e = i / (u.d * u.h);
     let c = (i / u.h) % u.d;
     let j = i % u.h;
@@ -92,7 +93,7 @@ fn ffn_wgrad2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 fn ffn_wgrad1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
     let i = flat(wid, nwg, li);
-    if (i >= u.e * u.h * u.d) { return; }
+    if (i >= (u.e + u.n_shared) * u.h * u.d) { return; }
     let e = i / (u.h * u.d);
     let j = (i / u.d) % u.h;
     let c = i % u.d;
@@ -119,7 +120,7 @@ fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let t = i / u.d;
     let c = i % u.d;
     var acc = dh[i];
-    for (var r = 0u; r < u.k; r++) {
+    for (var r = 0u; r < u.ranks; r++) {
         let a = t * u.kmax + r;
         if (!live(slot[a])) { continue; }
         let e = topk[a];

@@ -22,7 +22,8 @@ fn metrics_accum(@builtin(local_invocation_index) li: u32) {
         var per: array<u32, 4>;
         for (var t = 0u; t < u.t; t++) {
             for (var r = 0u; r < u.k; r++) {
-                if (topk[t * u.kmax + r] == e) { per[min(dom[t], NDOM - 1u)] += 1u; }
+                let a = t * u.kmax + r;
+                if (topk[a] == e && slot[a] != UNPICKED) { per[min(dom[t], NDOM - 1u)] += 1u; }
             }
         }
         for (var d = 0u; d < NDOM; d++) { win_u[WU_DM + d * u.e + e] += per[d]; }
@@ -33,12 +34,15 @@ fn metrics_accum(@builtin(local_invocation_index) li: u32) {
         var rnd = 0u;
         for (var t = 0u; t < u.t; t++) {
             var n = 0u;
+            var nlive = 0u;
             for (var r = 0u; r < u.k; r++) {
                 if (is_dropped(slot[t * u.kmax + r])) { n++; }
                 if (slot[t * u.kmax + r] == RANDOM) { rnd++; }
+                if (live(slot[t * u.kmax + r])) { nlive++; }
             }
             dropped += n;
-            if (n == u.k) { all++; }
+            // Unrouted: no routed rank live (every choice dropped; with expert choice, not picked).
+            if (nlive == 0u) { all++; }
         }
         win_u[0] += 1u;
         win_u[1] += dropped;

@@ -88,15 +88,22 @@ fn router(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     lse[t] = m + log(s);
 }
 
-// [T] threads: the router unit's choice for token t. Slots of the live ranks start at 0 (the unit
-// marks RANDOM the assignments it drops; `capacity` hands out the rest).
+// [T] threads: the router unit's choice for token t, then the shared experts' ranks. Slots of the
+// live ranks start at 0 (the unit marks RANDOM the assignments it drops and UNPICKED the ranks no
+// expert picked; `capacity` hands out the rest).
 @compute @workgroup_size(64)
 fn route(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) li: u32) {
     let t = flat(wid, nwg, li);
     if (t >= u.t) { return; }
-    for (var r = 0u; r < u.k; r++) { slot[t * u.kmax + r] = 0u; }
+    for (var r = 0u; r < u.ranks; r++) { slot[t * u.kmax + r] = 0u; }
     route_unit(t);
+    // The shared experts: ranks k..k + shared, experts e..e + shared, gate 1.
+    for (var j = 0u; j < u.n_shared; j++) {
+        let a = t * u.kmax + u.k + j;
+        topk[a] = u.e + j;
+        gates[a] = 1.0;
+    }
 }
 
 // [E] threads, after a training step: the router unit's per-expert update (the aux-free bias).

@@ -261,6 +261,19 @@ pub struct Config {
     /// Bias step γ of the aux-free router (live): b_i ← b_i + γ·sign(mean load − load_i).
     #[serde(default = "default_gamma")]
     pub gamma: f32,
+    /// Shared experts N (DeepSeekMoE): every token always passes through them, gate 1, beside the
+    /// E routed experts (structural).
+    #[serde(default)]
+    pub shared: usize,
+    /// Fine-grained experts m (DeepSeekMoE): each of the E experts is split into m experts of width
+    /// H/m and each token is routed to k·m of them, so the active compute and the parameter count
+    /// stay those of (E, H, k) (structural; 1 = not split).
+    #[serde(default = "default_granularity")]
+    pub granularity: usize,
+}
+
+fn default_granularity() -> usize {
+    1
 }
 
 /// Default γ of the aux-free router's bias update.
@@ -303,6 +316,8 @@ impl Default for Config {
             balance: Balance::Switch,
             drop_policy: DropPolicy::Position,
             gamma: DEFAULT_GAMMA,
+            shared: 0,
+            granularity: 1,
         }
     }
 }
@@ -352,6 +367,35 @@ impl Config {
         self.experts.min(limits::MAX_TOP_K)
     }
 
+    /// Routed experts the layer really has: E·m (fine-grained experts split each of the E).
+    pub fn routed_experts(&self) -> usize {
+        self.experts * self.granularity.max(1)
+    }
+
+    /// Every expert's hidden width: H/m.
+    pub fn expert_hidden(&self) -> usize {
+        self.hidden / self.granularity.max(1)
+    }
+
+    /// Routed ranks per token the step runs with: k·m for the token-choice routers, every routed
+    /// expert for the routers that hand each token to all of them (expert choice, the dense
+    /// mixture: `RouterInfo::all_experts`).
+    pub fn routed_k(&self) -> usize {
+        if self.router.info().all_experts {
+            self.routed_experts()
+        } else {
+            self.top_k * self.granularity.max(1)
+        }
+    }
+
+    /// Ranks per token the buffers hold (the GPU's K): the routed ranks k can move up to live,
+    /// then the N shared experts.
+    pub fn rank_slots(&self) -> usize {
+        let m = self.granularity.max(1);
+        let routed = if self.router.info().all_experts { self.routed_experts() } else { self.k_max() * m };
+        routed + self.shared
+    }
+
     /// Number of output classes (vocabulary size or 2).
     pub fn vocab(&self) -> usize {
         match self.dataset {
@@ -370,6 +414,8 @@ impl Config {
     pub fn capacity_for(&self, rows: usize) -> usize {
         if self.experts_off {
             0
+        } else if !self.router.info().capacity {
+            rows
         } else {
             capacity(self.capacity_factor, rows, self.top_k, self.experts)
         }
@@ -440,8 +486,8 @@ impl Config {
     pub fn resolved(&self) -> Config {
         let hidden = match self.dense_twin {
             DenseTwin::Off => return self.clone(),
-            DenseTwin::Active => self.top_k * self.hidden,
-            DenseTwin::Total => self.experts * self.hidden,
+            DenseTwin::Active => self.top_k * self.hidden + self.shared * self.expert_hidden(),
+            DenseTwin::Total => self.experts * self.hidden + self.shared * self.expert_hidden(),
         };
         Config {
             router: RouterKind::default(),
@@ -450,14 +496,17 @@ impl Config {
             capacity_factor: f32::INFINITY,
             alpha: 0.0,
             beta: 0.0,
+            shared: 0,
+            granularity: 1,
             hidden,
             ..self.clone()
         }
     }
 
-    /// True when `other` differs only in live knobs (so no rebuild is needed).
+    /// True when `other` differs only in live knobs (so no rebuild is needed). A router that hands
+    /// every token to every expert needs buffers of E ranks, so switching to or from one rebuilds.
     pub fn same_structure(&self, other: &Config) -> bool {
-        self.with_live(other.live()) == *other
+        self.with_live(other.live()) == *other && self.rank_slots() == other.rank_slots()
     }
 
     /// Check every field (its range in [`KNOBS`]) and every cross-field rule.
@@ -514,14 +563,35 @@ impl Config {
                 return twin.validate();
             }
         }
-        let per_assignment = self.tokens * self.k_max() * self.hidden.max(self.d);
+        let m = self.granularity.max(1);
+        if !self.hidden.is_multiple_of(m) {
+            return Err(err(
+                "granularity",
+                m,
+                format!("the expert width H = {} must split into {m} equal parts: pick m dividing H", self.hidden),
+            ));
+        }
+        if self.routed_experts() + self.shared > MAX_EXPERTS {
+            return Err(err(
+                if self.shared > 0 { "shared" } else { "granularity" },
+                if self.shared > 0 { self.shared } else { m },
+                format!(
+                    "E·m + shared = {}·{m} + {} = {} experts exceeds {MAX_EXPERTS}; lower experts, granularity or shared",
+                    self.experts,
+                    self.shared,
+                    self.routed_experts() + self.shared
+                ),
+            ));
+        }
+        let per_assignment = self.tokens * self.rank_slots() * self.expert_hidden().max(self.d);
         if per_assignment > MAX_BINDING_FLOATS {
             return Err(err(
                 "tokens",
                 self.tokens,
                 format!(
-                    "T · min(E, {MAX_TOP_K}) · max(H, d) = {per_assignment} floats exceeds the 128 MiB GPU buffer the \
-                     per-assignment activations need; lower tokens, experts or hidden"
+                    "T · (ranks per token {}) · max(H, d) = {per_assignment} floats exceeds the 128 MiB GPU buffer the \
+                     per-assignment activations need; lower tokens, experts or hidden",
+                    self.rank_slots()
                 ),
             ));
         }

@@ -27,8 +27,11 @@ pub struct Probe {
     pub topk: Vec<u32>,
     /// [rows, k] gates.
     pub gates: Vec<f32>,
-    /// [rows, k] true where the assignment was dropped (over capacity).
+    /// [rows, k] true where the assignment was dropped (over capacity or at random).
     pub dropped: Vec<bool>,
+    /// [rows, k] false where the expert did not pick the token (expert choice); true otherwise.
+    #[serde(default)]
+    pub picked: Vec<bool>,
     /// [rows, 4] input ids (tokens) or the point's f32 bits in slots 0, 1 (regions).
     pub inputs: Vec<u32>,
     pub targets: Vec<u32>,

@@ -248,7 +248,7 @@ impl CpuTrainer {
     /// (`Config::resolved`) and match the parameters' shapes.
     pub fn with_params(cfg: &Config, params: Params<f32>) -> CpuTrainer {
         let n = params.layout.total;
-        let e = cfg.experts;
+        let e = params.dims.e;
         CpuTrainer {
             cfg: cfg.clone(),
             pool: Pool::new(cfg.dataset, cfg.seed),
@@ -333,7 +333,7 @@ impl CpuTrainer {
     }
 
     fn accumulate(&mut self, b: &Batch, fw: &Forward<f32>) {
-        let (e, k, kk) = (self.cfg.experts, self.cfg.top_k, self.cfg.k_max());
+        let (e, k, kk) = (self.params.dims.e, self.params.dims.k, self.params.dims.kmax);
         let w = &mut self.win;
         for i in 0..e {
             w.choices[i] += fw.assign.counts[i];
@@ -342,6 +342,9 @@ impl CpuTrainer {
         }
         for t in 0..b.len() {
             for r in 0..k {
+                if fw.assign.slot[t * kk + r] == routing::UNPICKED {
+                    continue;
+                }
                 let d = (b.domains[t] as usize).min(NDOM - 1);
                 w.dom[d * e + fw.topk[t * kk + r] as usize] += 1;
             }
@@ -381,6 +384,10 @@ pub fn probe_from(dims: &Dims, b: &Batch, fw: &Forward<f32>) -> Probe {
             .flat_map(|t| (0..k).map(move |r| (t, r)))
             .map(|(t, r)| routing::is_dropped(fw.assign.slot[pick(t, r)]))
             .collect(),
+        picked: (0..rows)
+            .flat_map(|t| (0..k).map(move |r| (t, r)))
+            .map(|(t, r)| fw.assign.slot[pick(t, r)] != routing::UNPICKED)
+            .collect(),
         inputs: b.inputs[..rows * CTX].to_vec(),
         targets: b.targets.clone(),
         domains: b.domains.clone(),
@@ -409,7 +416,7 @@ impl Trainer for CpuTrainer {
     fn set_live(&mut self, live: LiveKnobs) -> Result<(), ConfigError> {
         let next = self.cfg.with_live(live);
         next.validate()?;
-        self.params.dims.k = next.top_k;
+        self.params.dims.k = next.routed_k();
         self.cfg = next;
         Ok(())
     }
@@ -426,7 +433,7 @@ impl Trainer for CpuTrainer {
         self.eval = Eval { step: self.step, ce: r.ce, accuracy: r.accuracy };
     }
     fn request_snapshot(&mut self) -> bool {
-        let w = std::mem::replace(&mut self.win, Window::new(self.cfg.experts));
+        let w = std::mem::replace(&mut self.win, Window::new(self.params.dims.e));
         let sf = (w.steps as f32).max(1.0);
         let (entropy, cv, max_share, starved) = balance(&w.choices);
         let snap = Snapshot {
@@ -438,7 +445,7 @@ impl Trainer for CpuTrainer {
             aux: w.aux / sf,
             z: w.z / sf,
             accuracy: w.acc / sf,
-            k: self.cfg.top_k as u32,
+            k: self.params.dims.k as u32,
             tokens: self.cfg.tokens as u32,
             capacity: self.cfg.capacity() as u32,
             p_mean: w.p_sum.iter().map(|p| p / sf).collect(),

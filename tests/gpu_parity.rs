@@ -47,14 +47,14 @@ struct Cpu {
 /// Every buffer of one step as the reference computes it, in the GPU layout: step 0 from the seed's
 /// random weights.
 fn reference(cfg: &Config) -> Cpu {
-    reference_at(cfg, Params::<f32>::random(Dims::new(cfg), cfg.seed), 0, &vec![0.0; cfg.experts])
+    reference_at(cfg, Params::<f32>::random(Dims::new(cfg), cfg.seed), 0, &vec![0.0; cfg.routed_experts()])
 }
 
 /// Every buffer of training step `step` (its batch, and the counters `state` holds before it) from
 /// weights `p` and the router bias `bias` before the step, at the knobs of `cfg`.
 fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cpu {
     let dims = Dims::new(cfg);
-    p.dims.k = cfg.top_k;
+    p.dims.k = cfg.routed_k();
     let pool = Pool::new(cfg.dataset, cfg.seed);
     let b = pool.batch(cfg.seed, step, cfg.tokens);
     let rt = Routing {
@@ -257,7 +257,7 @@ fn every_cpu_stage_alone_gives_the_reference_buffers() {
         bits(&format!("{w}/lse"), &lse, &fw.lse);
         bits(&format!("{w}/nlog"), &nlog, &fw.nlog);
         let w = at("route");
-        let routed = route(&m, &fw.logits, &fw.probs, &fw.nlog, &fw.routing);
+        let routed = route(&m, &fw.logits, &fw.probs, &fw.nlog, &fw.routing, cfg.capacity());
         assert_eq!(routed.topk, fw.topk, "{w}/topk");
         bits(&format!("{w}/gates"), &routed.gates, &fw.gates);
         bits(&format!("{w}/scores"), &routed.scores, &fw.scores);
@@ -265,7 +265,7 @@ fn every_cpu_stage_alone_gives_the_reference_buffers() {
         let w = at("drop_order");
         assert_eq!(drop_order(cfg.drop_policy, &fw.probs, &fw.routing.keys, m.t, m.e), fw.order, "{w}");
         let w = at("capacity");
-        assert_eq!(capacity(&m, topk, &fw.routed.random, &fw.order, cfg.capacity()), fw.assign, "{w}");
+        assert_eq!(capacity(&m, &fw.routed, &fw.order, cfg.capacity()), fw.assign, "{w}");
         let w = at("ffn_hidden");
         bits(&w, &ffn_hidden(p, &m, &fw.x, topk, slot), &fw.hid);
         let w = at("ffn_out");
@@ -436,9 +436,11 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
             }
         }
         if *kernel == "capacity" {
-            // `slot` is also an input of `capacity`: the RANDOM marks `route` left (the rest poisoned).
+            // `slot` is also an input of `capacity`: the RANDOM and UNPICKED marks `route` left (the
+            // rest poisoned).
             let Buf::U(want) = &c.bufs["slot"] else { unreachable!() };
-            let marks: Vec<u32> = want.iter().map(|&s| if s == routing::RANDOM { s } else { 0xDEAD_BEEF }).collect();
+            let marked = |s: u32| s == routing::RANDOM || s == routing::UNPICKED;
+            let marks: Vec<u32> = want.iter().map(|&s| if marked(s) { s } else { 0xDEAD_BEEF }).collect();
             g.write("slot", &marks);
         }
         if !segs.is_empty() {
@@ -495,7 +497,8 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
             track(&format!("{kernel}/grads"), err);
         }
     }
-    // `route` marks the assignments it drops at random (RANDOM) in `slot`, and only those.
+    // `route` marks the assignments it drops at random (RANDOM) and the ranks no expert picked
+    // (UNPICKED) in `slot`, and only those.
     {
         let Buf::U(want) = &c.bufs["slot"] else { unreachable!() };
         g.write("slot", &vec![0xDEAD_BEEFu32; want.len()]);
@@ -509,6 +512,11 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
                     got[a] == routing::RANDOM,
                     want[a] == routing::RANDOM,
                     "{label}/route: random drop of token {t} rank {r}"
+                );
+                assert_eq!(
+                    got[a] == routing::UNPICKED,
+                    want[a] == routing::UNPICKED,
+                    "{label}/route: unpicked token {t} rank {r}"
                 );
             }
         }
@@ -525,7 +533,7 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
     }
     assert_eq!(g.error(), None, "{label}: wgpu reported an error");
     // The configs do exercise drops.
-    if cfg.capacity_factor < 1.0 {
+    if cfg.capacity_factor < 1.0 && !cfg.router.info().all_experts {
         assert!(c.fw.dropped > 0, "{label}: fixture should drop assignments");
     }
     worst
@@ -536,7 +544,7 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
 fn live_ranks_only(m: &Dims, name: &str, got: &mut [f32], want: &[f32]) {
     if let Some(w) = [("hid", m.h), ("y", m.d), ("dpre", m.h)].iter().find(|(n, _)| *n == name).map(|x| x.1) {
         for (row, chunk) in got.chunks_mut(w).enumerate().take(want.len() / w) {
-            if row % m.kmax >= m.k {
+            if row % m.kmax >= m.ranks() {
                 chunk.copy_from_slice(&want[row * w..row * w + w]);
             }
         }
@@ -820,6 +828,44 @@ fn every_router_and_drop_policy_matches_reference() {
                 // The compared step chose with the bias after step 1 (±γ per expert).
                 assert!(c.fw.routing.bias.iter().any(|&b| b != 0.0), "{name}: the bias moved");
             }
+        }
+    }
+}
+
+/// Shared experts and fine-grained experts (alone, together, and with expert choice): two steps
+/// on both backends, compared gradient by gradient and buffer by buffer, then every kernel alone.
+#[test]
+fn shared_and_fine_grained_experts_match_reference() {
+    let ec = RouterKind::from_name("expert-choice").unwrap();
+    let base = router_config(RouterKind::default(), DropPolicy::Position);
+    let rows = [
+        ("shared-1", Config { shared: 1, ..base.clone() }),
+        ("fine-grained-2", Config { granularity: 2, ..base.clone() }),
+        (
+            "shared-2-fine-grained-4-regions",
+            Config { shared: 2, granularity: 4, dataset: Dataset::Regions, top_k: 1, ..base.clone() },
+        ),
+        (
+            "expert-choice-shared-1",
+            Config { shared: 1, balance: Balance::None, ..router_config(ec, DropPolicy::Position) },
+        ),
+        ("shared-1-experts-off", Config { shared: 1, experts_off: true, ..base.clone() }),
+    ];
+    for (name, cfg) in rows {
+        cfg.validate().unwrap();
+        let row = Row { name, cfg: cfg.clone(), then: Some(cfg) };
+        let (cfg, c, mut g) = step_on_both(&row);
+        let (grads, bufs) = full_step_parity(name, &cfg, &c, &g);
+        let k = kernel_parity(name, &cfg, &c, &mut g);
+        let (gw, bw) = (grads.max(), bufs.max());
+        println!(
+            "{name}: worst gradient {} {:.2e}, worst buffer {} {:.2e}, worst kernel {} {:.2e}",
+            gw.0, gw.1, bw.0, bw.1, k.0, k.1
+        );
+        let m = c.dims;
+        for j in 0..cfg.shared {
+            let want = if cfg.experts_off { 0 } else { cfg.tokens as u32 };
+            assert_eq!(c.fw.assign.kept[m.e + j], want, "{name}: shared expert {j}");
         }
     }
 }

@@ -130,11 +130,45 @@ struct FdCase {
     seed: u32,
     /// Some(true): this case must drop assignments; Some(false): it must not.
     drops: Option<bool>,
+    /// The router (its Dims: every routed expert a rank for the all-experts routers), shared
+    /// experts and fine-grained split of the case's model.
+    router: RouterKind,
+    shared: usize,
+    granularity: usize,
 }
 
 impl FdCase {
     const fn plain(dataset: Dataset, t: usize, k: usize, cf: f32, seed: u32, drops: Option<bool>) -> FdCase {
-        FdCase { dataset, t, k, cf, seed, drops }
+        FdCase { dataset, t, k, cf, seed, drops, router: RouterKind(0), shared: 0, granularity: 1 }
+    }
+    /// The case's model: the small dims of [`small_dims`] (H = 6 when split, so H/m is whole).
+    fn config(&self) -> Config {
+        let hidden = if self.granularity > 1 { 6 } else { 5 };
+        let cfg = Config {
+            dataset: self.dataset,
+            tokens: self.t,
+            d: 6,
+            hidden,
+            experts: 4,
+            top_k: self.k,
+            capacity_factor: self.cf,
+            router: self.router,
+            shared: self.shared,
+            granularity: self.granularity,
+            balance: self.router.info().balances[0],
+            ..Config::default()
+        };
+        cfg.validate().expect("FD case config must validate");
+        cfg
+    }
+    /// Random parameters and the step-0 batch (as [`setup`]) for the case's model.
+    fn setup(&self) -> (Params<f64>, Batch) {
+        let p = Params::<f64>::random(Dims::new(&self.config()), self.seed);
+        let b = Pool::new(self.dataset, self.seed).batch(self.seed, 0, self.t);
+        (p, b)
+    }
+    fn cap(&self) -> usize {
+        self.config().capacity_for(self.t)
     }
 }
 
@@ -147,8 +181,8 @@ fn fd_check(c: &FdCase) -> Vec<TensorCheck> {
 /// Check every tensor of one case with routing `rt` (its random draws and bias held fixed) and
 /// balance weight `alpha`; returns the per-tensor report (asserts inside).
 fn fd_check_routed(c: &FdCase, rt: &Routing<f64>, alpha: f64) -> Vec<TensorCheck> {
-    let (mut p, b) = setup(c.dataset, c.t, c.k, c.seed);
-    let cap = capacity(c.cf, c.t, c.k, p.dims.e);
+    let (mut p, b) = c.setup();
+    let cap = c.cap();
     let fw = forward_routed(&p, &b, cap, rt.clone());
     let label = format!("{:?} T={} k={} cf={} seed={} (cap {cap})", c.dataset, c.t, c.k, c.cf, c.seed);
     println!("{label}: dropped {} of {} assignments, {} tokens fully dropped", fw.dropped, c.t * c.k, fw.all_dropped);
@@ -258,12 +292,14 @@ fn fd_gradients_every_router_and_drop_policy() {
         for (policy, balance) in cases {
             let k = info.k.unwrap_or(2);
             let dataset = if policy == DropPolicy::Probability { Dataset::Regions } else { Dataset::Tokens };
-            let c = FdCase::plain(dataset, 24, k, 0.75, 21 + r.0 as u32, Some(true));
-            let (p, b) = setup(c.dataset, c.t, c.k, c.seed);
+            // Token choice drops over capacity; expert choice and the dense mixture never drop.
+            let drops = Some(!info.all_experts);
+            let c = FdCase { router: r, ..FdCase::plain(dataset, 24, k, 0.75, 21 + r.0 as u32, drops) };
+            let (p, b) = c.setup();
             let mut rng = Rng::new(77);
             let bias: Vec<f64> =
                 (0..p.dims.e).map(|_| if info.has_bias { rng.uniform(-0.3, 0.3) } else { 0.0 }).collect();
-            let cap = capacity(c.cf, c.t, c.k, p.dims.e);
+            let cap = c.cap();
             // The draws of the first training step (from 5 on) whose routing drops at random if the
             // router ever does (near-uniform early gates make GShard's random drops rare).
             let rt = (5..200)
@@ -305,12 +341,53 @@ fn fd_gradients_every_router_and_drop_policy() {
                 let random = fw.assign.slot.iter().filter(|&&s| s == routing::RANDOM).count();
                 assert!(random > 0, "gshard-top2 drops some second choices at random");
             }
+            if info.name == "expert-choice" {
+                // Every expert picks exactly C tokens; some tokens are picked by none (unrouted).
+                assert_eq!(fw.assign.kept, vec![cap as u32; 4], "expert choice: each expert full");
+                assert!(fw.all_dropped > 0, "expert choice leaves some tokens unrouted");
+                assert!(wr.max_grad > 1e-5, "expert choice: the router learns through the gates");
+            }
+            if info.name == "dense-mixture" {
+                assert_eq!(fw.assign.kept, vec![c.t as u32; 4], "dense mixture: every expert takes every token");
+                assert_eq!(fw.all_dropped, 0);
+            }
             if policy == DropPolicy::Random {
                 assert_ne!(fw.order, (0..c.t as u32).collect::<Vec<_>>(), "a random order");
             }
         }
     }
     assert!(ROUTERS.len() >= 4);
+}
+
+/// Shared experts (every token, gate 1, never dropped) and fine-grained experts (E·m experts of
+/// width H/m, k·m per token), alone, together, and with expert choice: the same FD check.
+#[test]
+fn fd_gradients_shared_and_fine_grained() {
+    let ec = RouterKind::from_name("expert-choice").unwrap();
+    let cases = [
+        FdCase { shared: 1, ..FdCase::plain(Dataset::Tokens, 24, 1, 0.75, 31, Some(true)) },
+        FdCase { granularity: 2, ..FdCase::plain(Dataset::Tokens, 24, 1, 0.75, 32, Some(true)) },
+        FdCase { shared: 2, granularity: 2, ..FdCase::plain(Dataset::Regions, 16, 2, 1.0, 33, None) },
+        FdCase { shared: 1, router: ec, ..FdCase::plain(Dataset::Tokens, 16, 1, 1.0, 34, Some(false)) },
+    ];
+    for c in &cases {
+        let (p, b) = c.setup();
+        let m = p.dims;
+        assert_eq!(
+            (m.e, m.shared, m.k),
+            (4 * c.granularity, c.shared, if c.router.info().all_experts { m.e } else { c.k * c.granularity })
+        );
+        let rt = Routing { router: c.router, ..Routing::plain(&p, &b) };
+        println!("shared {} granularity {} router {}", c.shared, c.granularity, c.router.name());
+        fd_check_routed(c, &rt, ALPHA);
+        let fw = forward_routed(&p, &b, c.cap(), rt);
+        for j in 0..c.shared {
+            assert_eq!(fw.assign.kept[m.e + j], c.t as u32, "shared expert {j} takes every token");
+            assert!((0..c.t)
+                .all(|t| fw.gates[t * m.kmax + m.k + j] == 1.0 && fw.topk[t * m.kmax + m.k + j] == (m.e + j) as u32));
+        }
+        assert_eq!(fw.assign.counts.len(), m.e + c.shared);
+    }
 }
 
 #[test]
@@ -1081,6 +1158,8 @@ fn router_units_follow_their_rules() {
         e: 4,
         k: 1,
         kmax: 4,
+        t: 1,
+        cap: 1,
         logits: &logits,
         probs: &p,
         nlog: &[0.0; 4],
@@ -1106,6 +1185,8 @@ fn router_units_follow_their_rules() {
             e: 3,
             k: 2,
             kmax: 2,
+            t: 1,
+            cap: 1,
             logits: &p3,
             probs: &p3,
             nlog: &[0.0; 3],
@@ -1126,10 +1207,21 @@ fn router_units_follow_their_rules() {
     assert_eq!(routing::drop_order(DropPolicy::Probability, &probs, &keys, 4, 2), [1, 3, 0, 2]);
     assert_eq!(routing::drop_order(DropPolicy::Random, &probs, &keys, 4, 2), [1, 3, 2, 0]);
     // capacity in that order: 4 tokens all on expert 0, C = 2, order [1, 3, 0, 2] keeps 1 and 3.
-    let a = routing::assign_ordered(&[0, 0, 0, 0], &[false; 4], &[1, 3, 0, 2], 4, 1, 1, 1, 2);
+    let a = routing::assign_ordered(&[0, 0, 0, 0], &[false; 4], &[false; 4], &[1, 3, 0, 2], 4, 1, 0, 1, 1, 2);
     assert_eq!(a.slot, vec![DROPPED, 0, DROPPED, 1]);
     // a random drop counts as a choice but takes no slot.
-    let a = routing::assign_ordered(&[0, 0, 0, 0], &[true, false, false, false], &[0, 1, 2, 3], 4, 1, 1, 1, 2);
+    let a = routing::assign_ordered(
+        &[0, 0, 0, 0],
+        &[true, false, false, false],
+        &[false; 4],
+        &[0, 1, 2, 3],
+        4,
+        1,
+        0,
+        1,
+        1,
+        2,
+    );
     assert_eq!(
         (a.slot.clone(), a.counts.clone(), a.kept.clone()),
         (vec![routing::RANDOM, 0, 1, DROPPED], vec![4], vec![2])

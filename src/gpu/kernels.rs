@@ -92,7 +92,9 @@ pub enum Grid {
 
 /// The grid of `entry` for dims `m` (with `m.t` rows and the live `m.k`) and `n_params` parameters.
 pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
-    let (t, d, h, e, k, kk, v) = (m.t, m.d, m.h, m.e, m.k, m.kmax, m.v);
+    let (t, d, h, e, kk, v) = (m.t, m.d, m.h, m.e, m.kmax, m.v);
+    // Live ranks (routed k, then the shared experts) and experts with weights.
+    let (k, x) = (m.ranks(), m.n_experts());
     Grid::Threads(match entry {
         "sample_batch" | "router" | "route" | "drop_order" | "route_grad" | "router_grad" | "loss_token" => t,
         "route_update" => e,
@@ -103,11 +105,11 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
         // Per-assignment kernels cover the live ranks only (rows of ranks ≥ k are never read).
         "ffn_hidden" | "ffn_dhidden" => t * k * h,
         "ffn_out" => t * k * d,
-        "ffn_wgrad2" | "ffn_wgrad1" => e * d * h,
+        "ffn_wgrad2" | "ffn_wgrad1" => x * d * h,
         "head" => t * v,
         "head_wgrad" => v * d,
         "adam" => n_params,
-        "capacity" => return Grid::Groups(e as u32),
+        "capacity" => return Grid::Groups(x as u32),
         "balance_reduce" => return Grid::Groups(1),
         _ => return Grid::Groups(1),
     })

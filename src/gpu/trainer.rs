@@ -79,8 +79,8 @@ fn trace_copies(m: &Dims) -> Vec<(&'static str, &'static str, usize)> {
         ("topk", "tr_topk", m.t * m.kmax),
         ("gates", "tr_gates", m.t * m.kmax),
         ("slot", "tr_slot", m.t * m.kmax),
-        ("counts", "tr_counts", m.e),
-        ("kept", "tr_kept", m.e),
+        ("counts", "tr_counts", m.n_experts()),
+        ("kept", "tr_kept", m.n_experts()),
         ("stats", "tr_stats", STATS_WORDS),
     ]
 }
@@ -170,7 +170,7 @@ impl GpuTrainer {
         // for readback and snapshots, COPY_DST for uploads. wgpu zero-initialises them, which is the
         // right start for Adam's moments, the step counters and the metrics window.
         let rows = dims.t.max(PROBE);
-        let (e, kk, n) = (dims.e, dims.kmax, layout.total);
+        let (e, kk, n, xe) = (dims.e, dims.kmax, layout.total, dims.n_experts());
         let mut sizes: Vec<(&'static str, usize)> = vec![
             ("pool", pool.words.len() + pool.eval.len()),
             ("probe_pool", PROBE * EX_WORDS),
@@ -190,9 +190,9 @@ impl GpuTrainer {
             ("topk", rows * kk),
             ("gates", rows * kk),
             ("slot", rows * kk),
-            ("counts", e),
-            ("kept", e),
-            ("lists", e * rows),
+            ("counts", xe),
+            ("kept", xe),
+            ("lists", xe * rows),
             ("hid", rows * kk * dims.h),
             ("y", rows * kk * dims.d),
             ("h", rows * dims.d),
@@ -384,7 +384,7 @@ impl GpuTrainer {
     /// Record `entries` into a compute pass with the uniforms of `mode`. wgpu orders the dispatches:
     /// each one sees the previous one's storage writes.
     fn record(&self, pass: &mut wgpu::ComputePass, entries: &[&str], mode: Mode) {
-        let m = Dims { t: if mode == Mode::Probe { PROBE } else { self.dims.t }, k: self.cfg.top_k, ..self.dims };
+        let m = Dims { t: if mode == Mode::Probe { PROBE } else { self.dims.t }, k: self.cfg.routed_k(), ..self.dims };
         for entry in entries {
             let k = &self.kernels[entry];
             pass.set_pipeline(&k.pipeline);
@@ -497,6 +497,7 @@ impl GpuTrainer {
             topk: pick("topk"),
             gates: pick("gates").into_iter().map(f32::from_bits).collect(),
             dropped: pick("slot").into_iter().map(crate::model::routing::is_dropped).collect(),
+            picked: pick("slot").into_iter().map(|s| s != crate::model::routing::UNPICKED).collect(),
             inputs: parts["inp"].to_vec(),
             targets: parts["tgt"].to_vec(),
             domains: parts["dom"].to_vec(),
@@ -549,7 +550,7 @@ impl Trainer for GpuTrainer {
                 for (src, copy, words) in trace_copies(&self.dims) {
                     enc.copy_buffer_to_buffer(&self.buffers[src], 0, &self.buffers[copy], 0, (words * 4) as u64);
                 }
-                self.traced = Some((step, self.cfg.top_k, self.cfg.capacity() as u32, self.cfg.router));
+                self.traced = Some((step, self.cfg.routed_k(), self.cfg.capacity() as u32, self.cfg.router));
                 pass = enc.begin_compute_pass(&Default::default()).forget_lifetime();
             }
             if every > 0 && step.is_multiple_of(every) {

@@ -52,6 +52,13 @@ pub struct Uniforms {
     pub balance: u32,
     /// 1 when the router gives cv2 a smooth load estimate (RouterInfo::smooth_load).
     pub smooth_load: u32,
+    /// Shared experts N (experts e..e + N, ranks k..k + N of every token).
+    pub n_shared: u32,
+    /// Live ranks per token: the routed k, then the shared experts.
+    pub ranks: u32,
+    /// A shared expert's capacity: T, or 0 with the experts off.
+    pub cap_shared: u32,
+    pub pad0: u32,
 }
 
 impl Uniforms {
@@ -63,7 +70,7 @@ impl Uniforms {
             d: dims.d as u32,
             h: dims.h as u32,
             e: dims.e as u32,
-            k: cfg.top_k as u32,
+            k: cfg.routed_k() as u32,
             kmax: dims.kmax as u32,
             v: dims.v as u32,
             cap: cfg.capacity_for(rows) as u32,
@@ -99,6 +106,10 @@ impl Uniforms {
             o_wn: layout.wn.start as u32,
             balance: cfg.balance.id(),
             smooth_load: cfg.router.info().smooth_load as u32,
+            n_shared: dims.shared as u32,
+            ranks: (cfg.routed_k() + dims.shared) as u32,
+            cap_shared: crate::model::routing::shared_capacity(cfg.capacity_for(rows), rows) as u32,
+            pad0: 0,
         }
     }
 }

@@ -99,7 +99,7 @@ pub fn gate_grad<F: Real>(m: &Dims, dh: &[F], y: &[F], slot: &[u32], topk: &[u32
     let kk = m.kmax;
     let mut dg = vec![F::zero(); m.t * kk];
     for t in 0..m.t {
-        for r in 0..m.k {
+        for r in 0..m.ranks() {
             let a = t * kk + r;
             if routing::live(slot[a]) {
                 let mut acc = F::zero();
@@ -136,7 +136,7 @@ pub fn ffn_dhidden<F: Real>(
     let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut dpre = vec![F::zero(); m.t * kk * m.h];
     for t in 0..m.t {
-        for r in 0..m.k {
+        for r in 0..m.ranks() {
             let a = t * kk + r;
             if !routing::live(slot[a]) {
                 continue;
@@ -181,7 +181,7 @@ pub fn ffn_wgrad2<F: Real>(
     grads: &mut [F],
 ) {
     let l = &p.layout;
-    for e in 0..m.e {
+    for e in 0..m.n_experts() {
         let (list, rows) = kept_list(m, kept, lists, e);
         let mut col = vec![F::zero(); list.len()];
         for c in 0..m.d {
@@ -209,7 +209,7 @@ pub fn ffn_wgrad2<F: Real>(
 /// (lists [E, T], kept \[E\]), from dpre [T·K, H] and x [T, d].
 pub fn ffn_wgrad1<F: Real>(p: &Params<F>, m: &Dims, dpre: &[F], x: &[F], kept: &[u32], lists: &[u32], grads: &mut [F]) {
     let l = &p.layout;
-    for e in 0..m.e {
+    for e in 0..m.n_experts() {
         let (list, rows) = kept_list(m, kept, lists, e);
         for j in 0..m.h {
             for c in 0..m.d {
@@ -249,7 +249,19 @@ pub fn route_grad<F: Real>(
 ) -> (Vec<F>, Vec<F>, Vec<F>) {
     let (kk, e) = (m.kmax, m.e);
     let unit = routers::unit::<F>(r.router);
-    let ri = RouteIn { e, k: m.k, kmax: kk, logits, probs, nlog, bias: &r.bias, keys: &r.keys, train: r.train };
+    let ri = RouteIn {
+        e,
+        k: m.k,
+        kmax: kk,
+        t: m.t,
+        cap: 0,
+        logits,
+        probs,
+        nlog,
+        bias: &r.bias,
+        keys: &r.keys,
+        train: r.train,
+    };
     let mut dp_all = vec![F::zero(); m.t * e];
     let mut dl_all = vec![F::zero(); m.t * e];
     let mut dn_all = vec![F::zero(); m.t * e];
@@ -346,7 +358,7 @@ pub fn input_grad<F: Real>(
     for t in 0..m.t {
         for c in 0..m.d {
             let mut acc = dh[t * m.d + c];
-            for r in 0..m.k {
+            for r in 0..m.ranks() {
                 let a = t * kk + r;
                 if !routing::live(slot[a]) {
                     continue;

@@ -95,9 +95,9 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
     let m = Dims { t: b.len(), ..p.dims };
     let (x0, x) = embed(p, b);
     let (logits, probs, lse, nlog) = router(p, &x, m.t);
-    let routed = route(&m, &logits, &probs, &nlog, &rt);
+    let routed = route(&m, &logits, &probs, &nlog, &rt, cap);
     let order = drop_order(rt.policy, &probs, &rt.keys, m.t, m.e);
-    let assign = capacity(&m, &routed.topk, &routed.random, &order, cap);
+    let assign = capacity(&m, &routed, &order, cap);
     let hid = ffn_hidden(p, &m, &x, &routed.topk, &assign.slot);
     let y = ffn_out(p, &m, &hid, &routed.topk, &assign.slot);
     let h = combine(&m, &x, &routed.gates, &y, &assign.slot);
@@ -201,14 +201,31 @@ pub fn router<F: Real>(p: &Params<F>, x: &[F], t: usize) -> (Vec<F>, Vec<F>, Vec
 }
 
 /// `route` — WGSL: shaders/router.wgsl `route` (the unit: shaders/routers/<name>.wgsl). The router
-/// unit's choice for every token: topk, gates and random drops [T, K], scores [T, E], and the noisy
-/// router's noise and smooth load estimate ([`RouteOut`]; the units are in src/model/routers/).
-pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], nlog: &[F], r: &Routing<F>) -> RouteOut<F> {
-    let i = RouteIn { e: m.e, k: m.k, kmax: m.kmax, logits, probs, nlog, bias: &r.bias, keys: &r.keys, train: r.train };
+/// unit's choice for every token: topk, gates, random drops and unpicked ranks [T, K], scores
+/// [T, E], and the noisy router's noise and smooth load estimate ([`RouteOut`]; the units are in
+/// src/model/routers/); then the shared experts' ranks k..k + shared (expert e + j, gate 1).
+pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], nlog: &[F], r: &Routing<F>, cap: usize) -> RouteOut<F> {
+    let i = RouteIn {
+        e: m.e,
+        k: m.k,
+        kmax: m.kmax,
+        t: m.t,
+        cap,
+        logits,
+        probs,
+        nlog,
+        bias: &r.bias,
+        keys: &r.keys,
+        train: r.train,
+    };
     let unit = routers::unit::<F>(r.router);
     let mut o = RouteOut::new(m.t, m.e, m.kmax);
     for t in 0..m.t {
         unit.route(t, &i, &mut o);
+        for j in 0..m.shared {
+            o.topk[t * m.kmax + m.k + j] = (m.e + j) as u32;
+            o.gates[t * m.kmax + m.k + j] = F::of(1.0);
+        }
     }
     o
 }
@@ -217,11 +234,13 @@ pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], nlog: &[F], r: &Routi
 /// from probs [T, E] and the router words [T, 2] (defined in routing.rs, re-exported here).
 pub use super::routing::drop_order;
 
-/// `capacity` — WGSL: shaders/dispatch.wgsl `capacity`. From topk [T, K], the router unit's random
-/// drops [T, K] (the GPU's RANDOM marks in `slot`) and the token order \[T\]: slot [T, K], counts
-/// \[E\], kept \[E\] and lists [E, T] (the [`Assignment`]; [`routing::assign_ordered`]).
-pub fn capacity(m: &Dims, topk: &[u32], random: &[bool], order: &[u32], cap: usize) -> Assignment {
-    routing::assign_ordered(topk, random, order, m.t, m.k, m.kmax, m.e, cap)
+/// `capacity` — WGSL: shaders/dispatch.wgsl `capacity`. From the routed topk [T, K], the router
+/// unit's random drops and unpicked ranks [T, K] (the GPU's RANDOM and UNPICKED marks in `slot`)
+/// and the token order \[T\]: slot [T, K], counts, kept \[E + shared\] and lists [E + shared, T]
+/// (the [`Assignment`]; [`routing::assign_ordered`]).
+pub fn capacity<F>(m: &Dims, routed: &RouteOut<F>, order: &[u32], cap: usize) -> Assignment {
+    let (t, k, s, kk, e) = (m.t, m.k, m.shared, m.kmax, m.e);
+    routing::assign_ordered(&routed.topk, &routed.random, &routed.unpicked, order, t, k, s, kk, e, cap)
 }
 
 /// `ffn_hidden` — WGSL: shaders/expert_ffn.wgsl `ffn_hidden`. hid [T·K, H] = relu(W1_e·x[t, ·] +
@@ -231,7 +250,7 @@ pub fn ffn_hidden<F: Real>(p: &Params<F>, m: &Dims, x: &[F], topk: &[u32], slot:
     let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut hid = vec![F::zero(); m.t * kk * m.h];
     for t in 0..m.t {
-        for r in 0..m.k {
+        for r in 0..m.ranks() {
             let a = t * kk + r;
             if !routing::live(slot[a]) {
                 continue;
@@ -255,7 +274,7 @@ pub fn ffn_out<F: Real>(p: &Params<F>, m: &Dims, hid: &[F], topk: &[u32], slot: 
     let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut y = vec![F::zero(); m.t * kk * m.d];
     for t in 0..m.t {
-        for r in 0..m.k {
+        for r in 0..m.ranks() {
             let a = t * kk + r;
             if !routing::live(slot[a]) {
                 continue;
@@ -281,7 +300,7 @@ pub fn combine<F: Real>(m: &Dims, x: &[F], gates: &[F], y: &[F], slot: &[u32]) -
     for t in 0..m.t {
         for c in 0..m.d {
             let mut acc = x[t * m.d + c];
-            for r in 0..m.k {
+            for r in 0..m.ranks() {
                 let a = t * kk + r;
                 if routing::live(slot[a]) {
                     acc += gates[a] * y[a * m.d + c];
@@ -370,7 +389,7 @@ pub fn loss_reduce<F: Real>(
     let ok: u32 = correct[..m.t].iter().sum();
     let accuracy = F::of(ok as f64) / tf;
     let tk = F::of((m.t * m.k) as f64);
-    let f: Vec<F> = counts.iter().map(|&n| F::of(n as f64) / tk).collect();
+    let f: Vec<F> = counts[..m.e].iter().map(|&n| F::of(n as f64) / tk).collect();
     let mut p_mean = vec![F::zero(); m.e];
     for (e, pm) in p_mean.iter_mut().enumerate() {
         let mut acc = F::zero();

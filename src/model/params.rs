@@ -8,7 +8,11 @@ use std::ops::Range;
 /// Router weights start at this fraction of the usual U(±1/√d) scale.
 pub const ROUTER_INIT_SCALE: f64 = 0.1;
 
-/// Sizes of one model. `k` is the live top-k; buffers are sized for `kmax`.
+/// Sizes of one model, as the step sees them: `e` routed experts (the router's width; E·m with
+/// fine-grained experts) of hidden width `h` (H/m), `k` live routed ranks per token (k·m, or every
+/// routed expert for the routers with `all_experts`), then `shared` shared experts. A token's
+/// assignments are ranks `0..k` (routed) and `k..k + shared` (the shared experts e + j, gate 1);
+/// the [T, K] buffers hold `kmax` ranks.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dims {
     pub t: usize,
@@ -19,6 +23,7 @@ pub struct Dims {
     pub kmax: usize,
     pub v: usize,
     pub tokens: bool,
+    pub shared: usize,
 }
 
 impl Dims {
@@ -26,13 +31,22 @@ impl Dims {
         Dims {
             t: cfg.tokens,
             d: cfg.d,
-            h: cfg.hidden,
-            e: cfg.experts,
-            k: cfg.top_k,
-            kmax: cfg.k_max(),
+            h: cfg.expert_hidden(),
+            e: cfg.routed_experts(),
+            k: cfg.routed_k(),
+            kmax: cfg.rank_slots(),
             v: cfg.vocab(),
             tokens: cfg.dataset == Dataset::Tokens,
+            shared: cfg.shared,
         }
+    }
+    /// Live ranks per token: the routed k, then the shared experts.
+    pub fn ranks(&self) -> usize {
+        self.k + self.shared
+    }
+    /// Experts with weights: the routed ones, then the shared ones.
+    pub fn n_experts(&self) -> usize {
+        self.e + self.shared
     }
     /// Input ids per token (tokens: one embedding table per context position).
     pub fn ctx(&self) -> usize {
@@ -42,7 +56,7 @@ impl Dims {
 
 /// Where each tensor lives in the flat parameter (and gradient, m, v) buffer.
 /// Row-major shapes: emb [CTX, V, d] (tokens), w_in [d, 2] and b_in [d] (regions), wr [E, d],
-/// w1 [E, H, d], b1 [E, H], w2 [E, d, H], b2 [E, d], wo [V, d], bo [V], wn [E, d] (the noisy
+/// w1 [X, H, d], b1 [X, H], w2 [X, d, H], b2 [X, d] (X = E routed + N shared experts), wo [V, d], bo [V], wn [E, d] (the noisy
 /// top-k router's noise weights; every model has them so the router can change live).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
@@ -72,10 +86,11 @@ impl Layout {
         let w_in = take(if m.tokens { 0 } else { m.d * 2 });
         let b_in = take(if m.tokens { 0 } else { m.d });
         let wr = take(m.e * m.d);
-        let w1 = take(m.e * m.h * m.d);
-        let b1 = take(m.e * m.h);
-        let w2 = take(m.e * m.d * m.h);
-        let b2 = take(m.e * m.d);
+        let x = m.n_experts();
+        let w1 = take(x * m.h * m.d);
+        let b1 = take(x * m.h);
+        let w2 = take(x * m.d * m.h);
+        let b2 = take(x * m.d);
         let wo = take(m.v * m.d);
         let bo = take(m.v);
         let wn = take(m.e * m.d);

@@ -12,10 +12,12 @@ pub const DROPPED: u32 = u32::MAX;
 pub const UNUSED: u32 = u32::MAX - 1;
 /// `slot` value of an assignment the router dropped at random before capacity (gshard-top2).
 pub const RANDOM: u32 = u32::MAX - 2;
+/// `slot` value of a rank whose expert did not pick the token (expert choice): not an assignment.
+pub const UNPICKED: u32 = u32::MAX - 3;
 
-/// An assignment is live when it was chosen (r < k), not dropped at random and kept.
+/// An assignment is live when it was chosen (r < k), picked, not dropped at random and kept.
 pub fn live(slot: u32) -> bool {
-    slot < RANDOM
+    slot < UNPICKED
 }
 
 /// A chosen assignment that contributes nothing: over capacity or dropped at random (the WGSL twin
@@ -30,6 +32,7 @@ pub fn drop_reason(slot: u32) -> &'static str {
         DROPPED => "capacity",
         RANDOM => "random",
         UNUSED => "unused",
+        UNPICKED => "unpicked",
         _ => "kept",
     }
 }
@@ -138,36 +141,48 @@ pub struct Assignment {
 /// `topk` is [T, K] (K = `kmax`), of which ranks `0..k` are live.
 pub fn assign(topk: &[u32], t: usize, k: usize, kmax: usize, e: usize, cap: usize) -> Assignment {
     let order: Vec<u32> = (0..t as u32).collect();
-    assign_ordered(topk, &vec![false; t * kmax], &order, t, k, kmax, e, cap)
+    let none = vec![false; t * kmax];
+    assign_ordered(topk, &none, &none, &order, t, k, 0, kmax, e, cap)
 }
 
-/// `capacity`: C slots per expert, handed out rank by rank (every first choice before any second
-/// choice) and within a rank in `order` (see [`drop_order`]). An assignment dropped at `random`
-/// counts as a choice (`counts`, the balance loss's f) but takes no slot.
+/// `capacity`: C slots per routed expert, handed out rank by rank (every first choice before any
+/// second choice) and within a rank in `order` (see [`drop_order`]). An assignment dropped at
+/// `random` counts as a choice (`counts`, the balance loss's f) but takes no slot; a rank the
+/// expert did not pick (`unpicked`, expert choice) is neither. The `shared` ranks k..k + shared
+/// (experts e.. e + shared) have T slots: never dropped, except that C = 0 (the experts-off
+/// ablation) drops them too. `counts`, `kept` and `lists` cover the e + shared experts.
 #[allow(clippy::too_many_arguments)]
 pub fn assign_ordered(
     topk: &[u32],
     random: &[bool],
+    unpicked: &[bool],
     order: &[u32],
     t: usize,
     k: usize,
+    shared: usize,
     kmax: usize,
     e: usize,
     cap: usize,
 ) -> Assignment {
+    let n = e + shared;
     let mut a =
-        Assignment { slot: vec![UNUSED; t * kmax], counts: vec![0; e], kept: vec![0; e], lists: vec![UNUSED; e * t] };
-    for r in 0..k {
+        Assignment { slot: vec![UNUSED; t * kmax], counts: vec![0; n], kept: vec![0; n], lists: vec![UNUSED; n * t] };
+    for r in 0..k + shared {
         for &tok in order {
             let id = tok as usize * kmax + r;
+            if unpicked[id] {
+                a.slot[id] = UNPICKED;
+                continue;
+            }
             let i = topk[id] as usize;
             a.counts[i] += 1;
             if random[id] {
                 a.slot[id] = RANDOM;
                 continue;
             }
+            let c = if i >= e { shared_capacity(cap, t) } else { cap };
             let n = a.kept[i] as usize;
-            if n < cap {
+            if n < c {
                 a.slot[id] = n as u32;
                 a.lists[i * t + n] = id as u32;
                 a.kept[i] += 1;
@@ -177,6 +192,15 @@ pub fn assign_ordered(
         }
     }
     a
+}
+
+/// A shared expert's capacity: every token (T), or 0 when the routed capacity is 0 (experts off).
+pub fn shared_capacity(cap: usize, t: usize) -> usize {
+    if cap == 0 {
+        0
+    } else {
+        t
+    }
 }
 
 /// (n, mean, Σ (x − mean)²) of a per-expert vector, summed in index order (as `balance_reduce`).
@@ -213,14 +237,15 @@ pub fn cv2_grad<F: Real>(x: &[F]) -> Vec<F> {
     x.iter().map(|&v| F::of(2.0) * (v - m) / (n * m * m) - F::of(2.0) * var / (n * m * m * m)).collect()
 }
 
-/// (assignments dropped, for capacity or at random; tokens with every choice dropped).
+/// (routed assignments dropped, for capacity or at random; unrouted tokens: no routed rank live —
+/// every choice dropped, or, with expert choice, no expert picked the token).
 pub fn drop_counts(slot: &[u32], t: usize, k: usize, kmax: usize) -> (u32, u32) {
     let mut dropped = 0;
     let mut all = 0;
     for tok in 0..t {
         let d = (0..k).filter(|&r| is_dropped(slot[tok * kmax + r])).count();
         dropped += d as u32;
-        all += (d == k) as u32;
+        all += (0..k).all(|r| !live(slot[tok * kmax + r])) as u32;
     }
     (dropped, all)
 }

@@ -24,6 +24,8 @@ pub const INFO: RouterInfo = RouterInfo {
     load_note: "The purple numbers are each expert's bias: it rises by γ after every step an expert gets less than a fair share and falls by γ when it gets more.",
     drops_note: "",
     smooth_load: false,
+    all_experts: false,
+    capacity: true,
     has_bias: true,
 };
 

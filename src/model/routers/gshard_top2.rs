@@ -24,6 +24,8 @@ pub const INFO: RouterInfo = RouterInfo {
     load_note: "Orange also counts the second choices dropped at random, before any capacity limit.",
     drops_note: "The yellow line is the share dropped at random: second choices that lost the draw, whatever the capacity.",
     smooth_load: false,
+    all_experts: false,
+    capacity: true,
     has_bias: false,
 };
 

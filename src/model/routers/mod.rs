@@ -16,6 +16,8 @@ use super::Real;
 use crate::config::{Balance, RouterKind};
 
 pub mod aux_free;
+pub mod dense_mixture;
+pub mod expert_choice;
 pub mod gshard_top2;
 pub mod hash;
 pub mod noisy_topk;
@@ -52,6 +54,13 @@ pub struct RouterInfo {
     /// True when it gives the cv2 balance loss a smooth (differentiable) load estimate in training
     /// (`RouteOut::load_p`); otherwise the load is the count of assignments.
     pub smooth_load: bool,
+    /// True when every token has one rank per routed expert (rank r = expert r): the router marks
+    /// the assignments it does not make as unpicked (expert choice) or makes them all (the dense
+    /// mixture). The buffers then hold E ranks, so switching to or from it rebuilds the model.
+    pub all_experts: bool,
+    /// False when experts take every assignment (no capacity, nothing dropped: the dense mixture);
+    /// k and the capacity factor then do not apply.
+    pub capacity: bool,
 }
 
 /// One batch's router inputs (rows t of [T, E] buffers; `keys` is [T, 2]: hash key, random draw).
@@ -59,6 +68,9 @@ pub struct RouteIn<'a, F> {
     pub e: usize,
     pub k: usize,
     pub kmax: usize,
+    /// The batch's rows T and the capacity C per expert (expert choice picks C tokens per expert).
+    pub t: usize,
+    pub cap: usize,
     pub logits: &'a [F],
     pub probs: &'a [F],
     /// [T, E] x·W_noise (the noisy router's noise logits).
@@ -91,12 +103,14 @@ pub struct GateGrad<'a, F> {
 }
 
 /// What `route` writes for token t: rows of [T, K] (`topk`, `gates`, `random`: the assignment is
-/// dropped at random before capacity) and of [T, E] (`scores`: what the top-k chose on).
+/// dropped at random before capacity, `unpicked`: the expert did not pick the token, expert choice)
+/// and of [T, E] (`scores`: what the top-k chose on).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteOut<F> {
     pub topk: Vec<u32>,
     pub gates: Vec<F>,
     pub random: Vec<bool>,
+    pub unpicked: Vec<bool>,
     pub scores: Vec<F>,
     /// [T, E] the smooth load estimate P(token, expert) (routers with `smooth_load`, in training).
     pub load_p: Vec<F>,
@@ -113,6 +127,7 @@ impl<F: Real> RouteOut<F> {
             topk: vec![routing::UNUSED; t * kmax],
             gates: vec![F::zero(); t * kmax],
             random: vec![false; t * kmax],
+            unpicked: vec![false; t * kmax],
             scores: vec![F::zero(); t * e],
             load_p: vec![F::zero(); t * e],
             load_z: vec![F::zero(); t * e],
@@ -156,6 +171,8 @@ registry! {
     gshard_top2::GShardTop2,
     hash::Hash,
     aux_free::AuxFree,
+    expert_choice::ExpertChoice,
+    dense_mixture::DenseMixture,
 }
 
 // ---- helpers shared by several units (their WGSL twins are in shaders/router.wgsl) ----

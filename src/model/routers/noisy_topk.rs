@@ -24,6 +24,8 @@ pub const INFO: RouterInfo = RouterInfo {
     load_note: "",
     drops_note: "",
     smooth_load: true,
+    all_experts: false,
+    capacity: true,
     has_bias: false,
 };
 

@@ -22,6 +22,8 @@ pub const INFO: RouterInfo = RouterInfo {
     load_note: "",
     drops_note: "",
     smooth_load: false,
+    all_experts: false,
+    capacity: true,
     has_bias: false,
 };
 
