@@ -13,7 +13,7 @@ struct U {
     o_w1: u32, o_b1: u32, o_w2: u32, o_b2: u32,
     o_wo: u32, o_bo: u32, eval_n: u32, policy: u32,
     gamma: f32, o_wn: u32, balance: u32, smooth_load: u32,
-    n_shared: u32, ranks: u32, cap_shared: u32, pad0: u32,
+    n_shared: u32, ranks: u32, cap_shared: u32, mix: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;
@@ -59,6 +59,11 @@ struct U {
 @group(0) @binding(40) var<storage, read_write> scores: array<f32>; // [T, E] what the top-k chose on
 @group(0) @binding(41) var<storage, read_write> order: array<u32>;  // [T] the drop policy's token order
 @group(0) @binding(42) var<storage, read_write> rstate: array<f32>; // router units: see RS_* below
+// The competitive mixture loss (dense mixture only; one word otherwise): each routed assignment's
+// own output logits, their gradient, and d loss / d (h + y) per routed assignment.
+@group(0) @binding(43) var<storage, read_write> outm: array<f32>;   // [T·K, V]
+@group(0) @binding(44) var<storage, read_write> doutm: array<f32>;  // [T·K, V]
+@group(0) @binding(45) var<storage, read_write> dhm: array<f32>;    // [T·K, d]
 
 const WG: u32 = 64u;
 const CTX: u32 = 4u;
@@ -89,7 +94,9 @@ fn rs_dl(t: u32, e: u32) -> u32 { return 64u + (2u * u.t + t) * u.e + e; }
 fn rs_eps(t: u32, e: u32) -> u32 { return 64u + (3u * u.t + t) * u.e + e; }
 fn rs_pload(t: u32, e: u32) -> u32 { return 64u + (4u * u.t + t) * u.e + e; }
 fn rs_pz(t: u32, e: u32) -> u32 { return 64u + (5u * u.t + t) * u.e + e; }
-fn rs_next(t: u32) -> u32 { return 64u + 6u * u.t * u.e + t; }
+// The competitive mixture's posterior of each expert.
+fn rs_post(t: u32, e: u32) -> u32 { return 64u + (6u * u.t + t) * u.e + e; }
+fn rs_next(t: u32) -> u32 { return 64u + 7u * u.t * u.e + t; }
 // state words of the held-out evaluation: the running pass (chunk, CE sum as f32 bits, correct
 // count) and its last result (CE mean and accuracy as f32 bits, the training step it followed).
 const ST_EVAL_CHUNK: u32 = 4u;

@@ -111,7 +111,9 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let t = i / u.d;
     let c = i % u.d;
     var acc = x[i];
-    for (var r = 0u; r < u.ranks; r++) {
+    // Competitive mixture: the routed experts are scored one by one (head_mix); h keeps the shared.
+    let first = select(0u, u.k, u.mix == 1u);
+    for (var r = first; r < u.ranks; r++) {
         let a = t * u.kmax + r;
         if (live(slot[a])) { acc += gates[a] * y[a * u.d + c]; }
     }
@@ -128,7 +130,8 @@ fn gate_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     let t = a / u.kmax;
     let r = a % u.kmax;
     var acc = 0.0;
-    if (r < u.ranks && live(slot[a])) {
+    // Competitive mixture: the routed gates do not scale y (the router learns from the posterior).
+    if (r < u.ranks && live(slot[a]) && !(u.mix == 1u && r < u.k)) {
         for (var c = 0u; c < u.d; c++) { acc += dh[t * u.d + c] * y[a * u.d + c]; }
     }
     // cv2 balance: the importance term reaches every chosen gate, kept or dropped.

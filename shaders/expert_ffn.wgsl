@@ -9,6 +9,13 @@ fn assignment_of(row: u32) -> u32 {
     return (row / u.ranks) * u.kmax + row % u.ranks;
 }
 
+// The gradient reaching assignment a's output y[a] at column c: gate · dh[t, c], or for a routed rank
+// under the competitive mixture loss dhm[a, c] (y enters that expert's own prediction with weight 1).
+fn gdh(a: u32, c: u32) -> f32 {
+    if (u.mix == 1u && a % u.kmax < u.k) { return dhm[a * u.d + c]; }
+    return gates[a] * dh[(a / u.kmax) * u.d + c];
+}
+
 // [T·k·H] threads: hid[a, j] = relu(b1[e, j] + W1[e, j, ·]·x[t]) (0 for dropped assignments).
 @compute @workgroup_size(64)
 fn ffn_hidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -54,14 +61,12 @@ fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     var acc = 0.0;
     if (live(slot[a]) && hid[i] > 0.0) {
         let e = topk[a];
-        let t = a / u.kmax;
-        let g = gates[a];
-        for (var c = 0u; c < u.d; c++) { acc += params[u.o_w2 + (e * u.d + c) * u.h + j] * (g * dh[t * u.d + c]); }
+        for (var c = 0u; c < u.d; c++) { acc += params[u.o_w2 + (e * u.d + c) * u.h + j] * gdh(a, c); }
     }
     dpre[i] = acc;
 }
 
-// [E·d·H] threads: dW2[e, c, j] = Σ_s (gate·dh[t, c])·hid[a, j]; thread j = 0 also writes db2[e, c].
+// [E·d·H] threads: dW2[e, c, j] = Σ_s (gate·dh[t, c])·hid[a, j] (gdh); thread j = 0 also writes db2[e, c].
 @compute @workgroup_size(64)
 fn ffn_wgrad2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
@@ -74,15 +79,14 @@ fn ffn_wgrad2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     var acc = 0.0;
     for (var s = 0u; s < n; s++) {
         let a = lists[e * u.t + s];
-        let t = a / u.kmax;
-        acc += (gates[a] * dh[t * u.d + c]) * hid[a * u.h + j];
+        acc += gdh(a, c) * hid[a * u.h + j];
     }
     grads[u.o_w2 + i] = acc;
     if (j == 0u) {
         var bacc = 0.0;
         for (var s = 0u; s < n; s++) {
             let a = lists[e * u.t + s];
-            bacc += gates[a] * dh[(a / u.kmax) * u.d + c];
+            bacc += gdh(a, c);
         }
         grads[u.o_b2 + e * u.d + c] = bacc;
     }

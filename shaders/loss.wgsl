@@ -10,9 +10,74 @@ fn head(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= u.t * u.v) { return; }
     let t = i / u.v;
     let v = i % u.v;
+    if (u.mix == 1u) {
+        // Competitive mixture: out = log Σ_r p_i·softmax(outm_a)[v], log p_i = logit_i − lse.
+        var terms: array<f32, 64>;
+        for (var r = 0u; r < u.k; r++) {
+            let a = t * u.kmax + r;
+            terms[r] = logits[t * u.e + topk[a]] - lse[t] + outm[a * u.v + v] - lse_outm(a);
+        }
+        var mx = terms[0];
+        for (var r = 0u; r < u.k; r++) { mx = max(mx, terms[r]); }
+        var s = 0.0;
+        for (var r = 0u; r < u.k; r++) { s += exp(terms[r] - mx); }
+        outp[i] = mx + log(s);
+        return;
+    }
     var acc = params[u.o_bo + v];
     for (var c = 0u; c < u.d; c++) { acc += params[u.o_wo + v * u.d + c] * h[t * u.d + c]; }
     outp[i] = acc;
+}
+
+// log Σ_v exp(outm[a, v]) (the max first).
+fn lse_outm(a: u32) -> f32 {
+    var mx = outm[a * u.v];
+    for (var v = 0u; v < u.v; v++) { mx = max(mx, outm[a * u.v + v]); }
+    var s = 0.0;
+    for (var v = 0u; v < u.v; v++) { s += exp(outm[a * u.v + v] - mx); }
+    return mx + log(s);
+}
+
+// [T·K·V] threads, competitive mixture loss only: each live routed assignment's own output logits
+// outm[a, v] = b_o[v] + W_o[v, ·]·(h[t] + y[a]).
+@compute @workgroup_size(64)
+fn head_mix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) li: u32) {
+    if (u.mix == 0u) { return; }
+    let n = flat(wid, nwg, li);
+    if (n >= u.t * u.k * u.v) { return; }
+    let row = n / u.v;
+    let v = n % u.v;
+    let t = row / u.k;
+    let a = t * u.kmax + row % u.k;
+    if (!live(slot[a])) { outm[a * u.v + v] = 0.0; return; }
+    var acc = params[u.o_bo + v];
+    for (var c = 0u; c < u.d; c++) { acc += params[u.o_wo + v * u.d + c] * (h[t * u.d + c] + y[a * u.d + c]); }
+    outm[a * u.v + v] = acc;
+}
+
+// [T] threads, competitive mixture loss only: the posterior of each routed expert
+// r_i = p_i·q_i[y] / Σ_j p_j·q_j[y] (q = softmax(outm), the denominator exp(out[t, y])) into rstate,
+// and d loss / d outm = r_i·(q_i − onehot(y)) / T.
+@compute @workgroup_size(64)
+fn mix_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) li: u32) {
+    if (u.mix == 0u) { return; }
+    let t = flat(wid, nwg, li);
+    if (t >= u.t) { return; }
+    let label = tgt[t];
+    let tf = f32(u.t);
+    for (var r = 0u; r < u.k; r++) {
+        let a = t * u.kmax + r;
+        let i = topk[a];
+        let ls = lse_outm(a);
+        let rp = exp(logits[t * u.e + i] - lse[t] + outm[a * u.v + label] - ls - outp[t * u.v + label]);
+        rstate[rs_post(t, i)] = rp;
+        for (var v = 0u; v < u.v; v++) {
+            let one = select(0.0, 1.0, v == label);
+            doutm[a * u.v + v] = rp * (exp(outm[a * u.v + v] - ls) - one) / tf;
+        }
+    }
 }
 
 // [T] threads: ce_t = lse(out) − out[target]; dout = (softmax − onehot)/T; correct = argmax == target.
@@ -150,11 +215,27 @@ fn head_wgrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let v = i / u.d;
     let c = i % u.d;
     var acc = 0.0;
-    for (var t = 0u; t < u.t; t++) { acc += dout[t * u.v + v] * h[t * u.d + c]; }
+    if (u.mix == 1u) {
+        // Competitive mixture: the head is applied to h + y_a for every routed assignment.
+        for (var t = 0u; t < u.t; t++) {
+            for (var r = 0u; r < u.k; r++) {
+                let a = t * u.kmax + r;
+                acc += doutm[a * u.v + v] * (h[t * u.d + c] + y[a * u.d + c]);
+            }
+        }
+    } else {
+        for (var t = 0u; t < u.t; t++) { acc += dout[t * u.v + v] * h[t * u.d + c]; }
+    }
     grads[u.o_wo + i] = acc;
     if (c == 0u) {
         var b = 0.0;
-        for (var t = 0u; t < u.t; t++) { b += dout[t * u.v + v]; }
+        for (var t = 0u; t < u.t; t++) {
+            if (u.mix == 1u) {
+                for (var r = 0u; r < u.k; r++) { b += doutm[(t * u.kmax + r) * u.v + v]; }
+            } else {
+                b += dout[t * u.v + v];
+            }
+        }
         grads[u.o_bo + v] = b;
     }
 }
@@ -168,6 +249,17 @@ fn head_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let t = i / u.d;
     let c = i % u.d;
     var acc = 0.0;
-    for (var v = 0u; v < u.v; v++) { acc += dout[t * u.v + v] * params[u.o_wo + v * u.d + c]; }
+    if (u.mix == 1u) {
+        // Competitive mixture: per routed assignment dhm = W_oᵀ·doutm[a]; dh = their sum.
+        for (var r = 0u; r < u.k; r++) {
+            let a = t * u.kmax + r;
+            var da = 0.0;
+            for (var v = 0u; v < u.v; v++) { da += doutm[a * u.v + v] * params[u.o_wo + v * u.d + c]; }
+            dhm[a * u.d + c] = da;
+            acc += da;
+        }
+    } else {
+        for (var v = 0u; v < u.v; v++) { acc += dout[t * u.v + v] * params[u.o_wo + v * u.d + c]; }
+    }
     dh[i] = acc;
 }

@@ -137,6 +137,55 @@ pub enum DropPolicy {
     Random,
 }
 
+/// The loss of the dense mixture (Jacobs et al. 1991), with the experts' outputs o_i = head(x + y_i)
+/// and the gates p_i.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MixtureLoss {
+    /// CE of the blended output Σ_i p_i·o_i: the experts are pushed to cooperate (every router's
+    /// layer computes this).
+    #[default]
+    Cooperative,
+    /// −log Σ_i p_i·softmax(o_i)[y], the likelihood of a mixture: each expert is pushed to be right
+    /// on its own, and the gate to pick the one that is.
+    Competitive,
+}
+
+impl MixtureLoss {
+    pub const ALL: &'static [MixtureLoss] = &[MixtureLoss::Cooperative, MixtureLoss::Competitive];
+    pub fn name(self) -> &'static str {
+        match self {
+            MixtureLoss::Cooperative => "cooperative",
+            MixtureLoss::Competitive => "competitive",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<MixtureLoss> {
+        Self::ALL.iter().copied().find(|b| b.name() == name)
+    }
+    /// The page's menu entry.
+    pub fn label(self) -> &'static str {
+        match self {
+            MixtureLoss::Cooperative => "cooperative (blend, then score)",
+            MixtureLoss::Competitive => "competitive (score each expert)",
+        }
+    }
+    /// One plain-language sentence.
+    pub fn help(self) -> &'static str {
+        match self {
+            MixtureLoss::Cooperative => {
+                "the experts' outputs are blended with the gates and the blend is scored: experts cooperate and share the work"
+            }
+            MixtureLoss::Competitive => {
+                "each expert's own prediction is scored and the gates say whom to trust: experts compete and each owns a region"
+            }
+        }
+    }
+    /// The id the shaders switch on.
+    pub fn id(self) -> u32 {
+        self as u32
+    }
+}
+
 impl DropPolicy {
     pub const ALL: &'static [DropPolicy] = &[DropPolicy::Position, DropPolicy::Probability, DropPolicy::Random];
     pub fn name(self) -> &'static str {
@@ -270,6 +319,9 @@ pub struct Config {
     /// stay those of (E, H, k) (structural; 1 = not split).
     #[serde(default = "default_granularity")]
     pub granularity: usize,
+    /// The dense mixture's loss (live; the other routers use the cooperative one).
+    #[serde(default)]
+    pub mixture_loss: MixtureLoss,
 }
 
 fn default_granularity() -> usize {
@@ -318,6 +370,7 @@ impl Default for Config {
             gamma: DEFAULT_GAMMA,
             shared: 0,
             granularity: 1,
+            mixture_loss: MixtureLoss::Cooperative,
         }
     }
 }
@@ -346,6 +399,7 @@ fn err(field: &'static str, value: impl fmt::Display, allowed: impl Into<String>
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LiveKnobs {
     pub router: RouterKind,
+    pub mixture_loss: MixtureLoss,
     pub balance: Balance,
     pub drop_policy: DropPolicy,
     pub gamma: f32,
@@ -421,6 +475,11 @@ impl Config {
         }
     }
 
+    /// True when the step trains with the competitive mixture loss (the dense mixture only).
+    pub fn competitive(&self) -> bool {
+        self.mixture_loss == MixtureLoss::Competitive && !self.router.info().capacity
+    }
+
     /// The balance-loss weight the step uses: α, or 0 with `balance = none`.
     pub fn alpha_effective(&self) -> f32 {
         match self.balance {
@@ -432,6 +491,7 @@ impl Config {
     pub fn live(&self) -> LiveKnobs {
         LiveKnobs {
             router: self.router,
+            mixture_loss: self.mixture_loss,
             balance: self.balance,
             drop_policy: self.drop_policy,
             gamma: self.gamma,
@@ -451,6 +511,7 @@ impl Config {
     pub fn with_live(&self, live: LiveKnobs) -> Config {
         let next = Config {
             router: live.router,
+            mixture_loss: live.mixture_loss,
             balance: live.balance,
             drop_policy: live.drop_policy,
             gamma: live.gamma,
@@ -504,9 +565,12 @@ impl Config {
     }
 
     /// True when `other` differs only in live knobs (so no rebuild is needed). A router that hands
-    /// every token to every expert needs buffers of E ranks, so switching to or from one rebuilds.
+    /// every token to every expert needs buffers of E ranks, and the dense mixture the competitive
+    /// loss's buffers, so switching to or from one rebuilds.
     pub fn same_structure(&self, other: &Config) -> bool {
-        self.with_live(other.live()) == *other && self.rank_slots() == other.rank_slots()
+        self.with_live(other.live()) == *other
+            && self.rank_slots() == other.rank_slots()
+            && self.router.info().capacity == other.router.info().capacity
     }
 
     /// Check every field (its range in [`KNOBS`]) and every cross-field rule.
@@ -583,15 +647,17 @@ impl Config {
                 ),
             ));
         }
-        let per_assignment = self.tokens * self.rank_slots() * self.expert_hidden().max(self.d);
+        let width = if self.router.info().capacity { 0 } else { self.vocab() };
+        let per_assignment = self.tokens * self.rank_slots() * self.expert_hidden().max(self.d).max(width);
         if per_assignment > MAX_BINDING_FLOATS {
             return Err(err(
                 "tokens",
                 self.tokens,
                 format!(
-                    "T · (ranks per token {}) · max(H, d) = {per_assignment} floats exceeds the 128 MiB GPU buffer the \
+                    "T · (ranks per token {}) · max(H, d{}) = {per_assignment} floats exceeds the 128 MiB GPU buffer the \
                      per-assignment activations need; lower tokens, experts or hidden",
-                    self.rank_slots()
+                    self.rank_slots(),
+                    if width > 0 { ", classes" } else { "" }
                 ),
             ));
         }

@@ -6,7 +6,7 @@
 //! Which router a knob belongs to is derived from the router registry: a key listed in some
 //! router's [`RouterInfo::knobs`](crate::model::routers::RouterInfo) belongs to those routers only
 //! (the page shows it only with them); every other knob belongs to all routers.
-use crate::config::{Balance, Config, ConfigError, Dataset, DenseTwin, DropPolicy, RouterKind};
+use crate::config::{Balance, Config, ConfigError, Dataset, DenseTwin, DropPolicy, MixtureLoss, RouterKind};
 use crate::model::routers::ROUTERS;
 use std::fmt;
 
@@ -339,6 +339,13 @@ fn drop_policies() -> Vec<Choice> {
     DropPolicy::ALL.iter().map(|d| Choice { value: d.name(), label: d.label(), help: d.help(), aliases: &[] }).collect()
 }
 
+fn mixture_losses() -> Vec<Choice> {
+    MixtureLoss::ALL
+        .iter()
+        .map(|d| Choice { value: d.name(), label: d.label(), help: d.help(), aliases: &[] })
+        .collect()
+}
+
 fn dense_twins() -> Vec<Choice> {
     vec![
         Choice {
@@ -454,6 +461,20 @@ pub const KNOBS: &[Knob] = &[
         control: Control::Slider { min: -4.0, max: 0.0, step: 0.1 },
         get: |c| Value::Real(c.alpha),
         put: |c, v| c.alpha = v.real(),
+    },
+    Knob {
+        key: "mixture-loss",
+        label: "mixture loss",
+        symbol: "loss",
+        help: "How the dense mixture scores its experts: the blend of their outputs (cooperative) or each \
+               expert's own prediction (competitive, Jacobs et al. 1991).",
+        group: Group::Routing,
+        live: true,
+        advanced: false,
+        kind: Kind::Choice(mixture_losses),
+        control: Control::Auto,
+        get: |c| Value::Name(c.mixture_loss.name()),
+        put: |c, v| c.mixture_loss = MixtureLoss::from_name(v.name()).unwrap_or_default(),
     },
     Knob {
         key: "gamma",

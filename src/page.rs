@@ -208,9 +208,52 @@ pub fn inert(key: &str, c: &Config) -> Option<String> {
     let r = c.router.info();
     match (key, r.k) {
         ("alpha", _) if c.balance == Balance::None => Some("no effect without a balance loss".into()),
+        ("top-k" | "capacity-factor", _) if !r.capacity => {
+            Some("this router sends every token to every expert: nothing is chosen or dropped".into())
+        }
         ("top-k", Some(k)) => Some(format!("this router always sends each token to {k} experts")),
         _ => None,
     }
+}
+
+/// The expert parameters a config's layer has and uses per token (the FFN weights and biases
+/// W1, b1, W2, b2 of each expert; the router is not counted).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpertBudget {
+    /// Parameters of the experts a token passes through (expert choice: on average, k·m).
+    pub active: usize,
+    /// Parameters of every expert.
+    pub total: usize,
+    /// One plain sentence for the page.
+    pub sentence: String,
+}
+
+/// [`ExpertBudget`] of `c` (a resolved config: a dense twin is its one expert).
+pub fn expert_budget(c: &Config) -> ExpertBudget {
+    let (h, d, m) = (c.expert_hidden(), c.d, c.granularity.max(1));
+    let per = 2 * h * d + h + d;
+    let r = c.router.info();
+    let routed = if r.capacity { c.top_k * m } else { c.routed_experts() };
+    let active = (routed + c.shared) * per;
+    let total = (c.routed_experts() + c.shared) * per;
+    let mut parts = vec![format!("{} experts of width {h}", c.routed_experts())];
+    if m > 1 {
+        parts[0] = format!("{} fine-grained experts of width {h} ({} split in {m})", c.routed_experts(), c.experts);
+    }
+    if c.shared > 0 {
+        parts.push(format!("{} shared", c.shared));
+    }
+    let per_token = match (r.all_experts, r.capacity) {
+        (true, true) => format!("{routed} routed per token on average"),
+        (true, false) => "every expert per token".to_string(),
+        _ => format!("{routed} routed per token"),
+    };
+    let sentence = format!(
+        "{}; {per_token}{}: {active} expert parameters used per token, {total} in all.",
+        parts.join(" + "),
+        if c.shared > 0 { format!(" + {} shared", c.shared) } else { String::new() }
+    );
+    ExpertBudget { active, total, sentence }
 }
 
 /// Whether choice `value` of knob `key` can be picked in `c` (a router allows only some balance
@@ -235,6 +278,23 @@ pub fn matching_preset(cfg: &Config) -> Option<&'static Preset> {
 mod tests {
     use super::*;
     use crate::config::RouterKind;
+
+    #[test]
+    fn fine_grained_and_shared_keep_the_budget() {
+        let base = Config { top_k: 2, ..Config::default() };
+        let b = expert_budget(&base);
+        // d = 32, H = 64: 2·64·32 + 64 + 32 = 4192 per expert; k = 2 of 8.
+        assert_eq!((b.active, b.total), (2 * 4192, 8 * 4192));
+        let fine = expert_budget(&Config { granularity: 2, ..base.clone() });
+        // 16 experts of width 32: 2·32·32 + 32 + 32 = 2112 each (b2 is per expert: +32 per split).
+        assert_eq!((fine.active, fine.total), (4 * 2112, 16 * 2112));
+        assert!(fine.sentence.contains("16 fine-grained experts of width 32 (8 split in 2)"), "{}", fine.sentence);
+        let shared = expert_budget(&Config { experts: 7, shared: 1, top_k: 1, ..base.clone() });
+        assert_eq!((shared.active, shared.total), (2 * 4192, 8 * 4192));
+        assert!(shared.sentence.contains("1 shared"), "{}", shared.sentence);
+        let dense = expert_budget(&Config { router: RouterKind::from_name("dense-mixture").unwrap(), ..base });
+        assert_eq!(dense.active, dense.total);
+    }
 
     #[test]
     fn page_query_splits_off_the_page_keys() {

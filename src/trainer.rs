@@ -417,6 +417,7 @@ impl Trainer for CpuTrainer {
         let next = self.cfg.with_live(live);
         next.validate()?;
         self.params.dims.k = next.routed_k();
+        self.params.dims.mix = next.competitive();
         self.cfg = next;
         Ok(())
     }

@@ -9,7 +9,7 @@
 //! buffers gives them bit for bit, so a kernel and its stage can be run and compared on their own.
 mod common;
 use common::{close, exact, gpu};
-use moe_playground::config::{Balance, DropPolicy, RouterKind};
+use moe_playground::config::{Balance, DropPolicy, MixtureLoss, RouterKind};
 use moe_playground::config::{Config, Dataset};
 use moe_playground::data::Pool;
 use moe_playground::gpu::kernels;
@@ -55,6 +55,7 @@ fn reference(cfg: &Config) -> Cpu {
 fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cpu {
     let dims = Dims::new(cfg);
     p.dims.k = cfg.routed_k();
+    p.dims.mix = cfg.competitive();
     let pool = Pool::new(cfg.dataset, cfg.seed);
     let b = pool.batch(cfg.seed, step, cfg.tokens);
     let rt = Routing {
@@ -83,6 +84,7 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
     rstate[part("eps")].copy_from_slice(&fw.routed.eps);
     rstate[part("pload")].copy_from_slice(&fw.routed.load_p);
     rstate[part("pz")].copy_from_slice(&fw.routed.load_z);
+    rstate[part("post")].copy_from_slice(&bw.post);
     for (t, &n) in fw.routed.next.iter().enumerate() {
         rstate[part("next").start + t] = f32::from_bits(n);
     }
@@ -118,6 +120,7 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
         ("rstate:eps", F(fw.routed.eps.clone())),
         ("rstate:pload", F(fw.routed.load_p.clone())),
         ("rstate:pz", F(fw.routed.load_z.clone())),
+        ("rstate:post", F(bw.post.clone())),
         ("dlog:dp", F(bw.dp.clone())),
         ("probs", F(fw.probs.clone())),
         ("lse", F(fw.lse.clone())),
@@ -141,6 +144,13 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
         ("dlog", F(bw.dlog.clone())),
         ("dx", F(bw.dx.clone())),
     ]);
+    let mut bufs = bufs;
+    if p.dims.mix {
+        // The competitive mixture's buffers (one word each otherwise, never read).
+        bufs.insert("outm", F(fw.outm.clone()));
+        bufs.insert("doutm", F(bw.doutm.clone()));
+        bufs.insert("dhm", F(bw.dhm.clone()));
+    }
     Cpu { dims, p, fw, bw, bufs, bias_after: after }
 }
 
@@ -168,12 +178,14 @@ fn kernel_table(c: &Cpu) -> Vec<KernelCase> {
         ("ffn_hidden", vec!["hid"], vec![], 1e-5),
         ("ffn_out", vec!["y"], vec![], 1e-5),
         ("combine", vec!["h"], vec![], 1e-6),
+        ("head_mix", if c.dims.mix { vec!["outm"] } else { vec![] }, vec![], 1e-5),
         ("head", vec!["outp"], vec![], 1e-5),
         ("loss_token", vec!["ce_t", "correct", "dout"], vec![], 1e-5),
         ("loss_reduce", vec!["stats"], vec![], 1e-5),
         ("balance_reduce", vec!["stats:cv2"], vec![], 1e-5),
+        ("mix_grad", if c.dims.mix { vec!["doutm", "rstate:post"] } else { vec![] }, vec![], 1e-5),
         ("head_wgrad", vec![], vec![l.wo.clone(), l.bo.clone()], 1e-5),
-        ("head_dx", vec!["dh"], vec![], 1e-5),
+        ("head_dx", if c.dims.mix { vec!["dh", "dhm"] } else { vec!["dh"] }, vec![], 1e-5),
         ("gate_grad", vec!["dg"], vec![], 1e-5),
         ("ffn_dhidden", vec!["dpre"], vec![], 1e-5),
         ("ffn_wgrad2", vec![], vec![l.w2.clone(), l.b2.clone()], 1e-5),
@@ -272,8 +284,10 @@ fn every_cpu_stage_alone_gives_the_reference_buffers() {
         bits(&w, &ffn_out(p, &m, &fw.hid, topk, slot), &fw.y);
         let w = at("combine");
         bits(&w, &combine(&m, &fw.x, gates, &fw.y, slot), &fw.h);
+        let w = at("head_mix");
+        bits(&w, &head_mix(p, &m, &fw.h, &fw.y, slot), &fw.outm);
         let w = at("head");
-        bits(&w, &head(p, &m, &fw.h), &fw.out);
+        bits(&w, &head(p, &m, &fw.h, &fw.outm, &fw.logits, &fw.lse, topk), &fw.out);
         let w = at("loss_token");
         let (ce_t, correct, dout) = loss_token(&m, &fw.out, &b.targets);
         bits(&format!("{w}/ce_t"), &ce_t, &fw.ce_t);
@@ -295,21 +309,27 @@ fn every_cpu_stage_alone_gives_the_reference_buffers() {
         }
 
         // Backward. Weight-gradient stages write into an all-NaN `grads`.
+        let w = at("mix_grad");
+        let (doutm, post) = mix_grad(&m, &fw.out, &fw.outm, &fw.logits, &fw.lse, &b.targets, topk);
+        bits(&format!("{w}/doutm"), &doutm, &bw.doutm);
+        bits(&format!("{w}/post"), &post, &bw.post);
         let w = at("head_wgrad");
         let mut g = nan();
-        head_wgrad(p, &m, &fw.dout, &fw.h, &mut g);
+        head_wgrad(p, &m, &fw.dout, &fw.h, &bw.doutm, &fw.y, &mut g);
         only_segments(&w, &g, &bw.grads, &[l.wo.clone(), l.bo.clone()]);
         let w = at("head_dx");
-        bits(&w, &head_dx(p, &m, &fw.dout), &bw.dh);
+        let (dh, dhm) = head_dx(p, &m, &fw.dout, &bw.doutm);
+        bits(&w, &dh, &bw.dh);
+        bits(&format!("{w}/dhm"), &dhm, &bw.dhm);
         let w = at("gate_grad");
         let scaled = |v: &[f32]| v.iter().map(|&x| alpha * x).collect::<Vec<f32>>();
         let (dimp, dload) = (scaled(&bal.dimp), scaled(&bal.dload));
         bits(&w, &gate_grad(&m, &bw.dh, &fw.y, slot, topk, cv2.then_some(&dimp[..])), &bw.dg);
         let w = at("ffn_dhidden");
-        bits(&w, &ffn_dhidden(p, &m, &bw.dh, &fw.hid, gates, topk, slot), &bw.dpre);
+        bits(&w, &ffn_dhidden(p, &m, &bw.dh, &bw.dhm, &fw.hid, gates, topk, slot), &bw.dpre);
         let w = at("ffn_wgrad2");
         let mut g = nan();
-        ffn_wgrad2(p, &m, &bw.dh, &fw.hid, gates, &fw.assign.kept, &fw.assign.lists, &mut g);
+        ffn_wgrad2(p, &m, &bw.dh, &bw.dhm, &fw.hid, gates, &fw.assign.kept, &fw.assign.lists, &mut g);
         only_segments(&w, &g, &bw.grads, &[l.w2.clone(), l.b2.clone()]);
         let w = at("ffn_wgrad1");
         let mut g = nan();
@@ -317,7 +337,8 @@ fn every_cpu_stage_alone_gives_the_reference_buffers() {
         only_segments(&w, &g, &bw.grads, &[l.w1.clone(), l.b1.clone()]);
         let w = at("route_grad");
         let dl = (cv2 && smooth).then_some(&dload[..]);
-        let (dp, dl, dn) = route_grad(&m, &fw.routing, &fw.logits, &fw.probs, &fw.nlog, &fw.routed, &bw.dg, dl);
+        let (dp, dl, dn) =
+            route_grad(&m, &fw.routing, &fw.logits, &fw.probs, &fw.nlog, &bw.post, &fw.routed, &bw.dg, dl);
         bits(&format!("{w}/dp"), &dp, &bw.dp);
         bits(&format!("{w}/dl"), &dl, &bw.dl);
         bits(&format!("{w}/dn"), &dn, &bw.dnlog);
@@ -539,12 +560,15 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
     worst
 }
 
-/// Per-assignment buffers ([T·K, w]): only the live ranks r < k are defined (the kernels run over
-/// those only), so rows of ranks r ≥ k take the reference's values and are not compared.
+/// Per-assignment buffers ([T·K, w]): only the live ranks r < ranks are defined (the kernels run
+/// over those only; the competitive mixture's buffers over the routed ranks r < k), so rows of the
+/// other ranks take the reference's values and are not compared.
 fn live_ranks_only(m: &Dims, name: &str, got: &mut [f32], want: &[f32]) {
-    if let Some(w) = [("hid", m.h), ("y", m.d), ("dpre", m.h)].iter().find(|(n, _)| *n == name).map(|x| x.1) {
+    let buffers = [("hid", m.h, m.ranks()), ("y", m.d, m.ranks()), ("dpre", m.h, m.ranks())];
+    let mixture = [("outm", m.v, m.k), ("doutm", m.v, m.k), ("dhm", m.d, m.k)];
+    if let Some(&(_, w, live)) = buffers.iter().chain(&mixture).find(|(n, _, _)| *n == name) {
         for (row, chunk) in got.chunks_mut(w).enumerate().take(want.len() / w) {
-            if row % m.kmax >= m.ranks() {
+            if row % m.kmax >= live {
                 chunk.copy_from_slice(&want[row * w..row * w + w]);
             }
         }
@@ -832,11 +856,13 @@ fn every_router_and_drop_policy_matches_reference() {
     }
 }
 
-/// Shared experts and fine-grained experts (alone, together, and with expert choice): two steps
-/// on both backends, compared gradient by gradient and buffer by buffer, then every kernel alone.
+/// Shared experts and fine-grained experts (alone, together, and with expert choice), and the dense
+/// mixture's competitive loss: two steps on both backends, compared gradient by gradient and buffer
+/// by buffer, then every kernel alone.
 #[test]
 fn shared_and_fine_grained_experts_match_reference() {
     let ec = RouterKind::from_name("expert-choice").unwrap();
+    let dm = RouterKind::from_name("dense-mixture").unwrap();
     let base = router_config(RouterKind::default(), DropPolicy::Position);
     let rows = [
         ("shared-1", Config { shared: 1, ..base.clone() }),
@@ -850,6 +876,14 @@ fn shared_and_fine_grained_experts_match_reference() {
             Config { shared: 1, balance: Balance::None, ..router_config(ec, DropPolicy::Position) },
         ),
         ("shared-1-experts-off", Config { shared: 1, experts_off: true, ..base.clone() }),
+        (
+            "dense-mixture-competitive",
+            Config { mixture_loss: MixtureLoss::Competitive, ..router_config(dm, DropPolicy::Position) },
+        ),
+        (
+            "dense-mixture-competitive-shared-1-regions",
+            Config { mixture_loss: MixtureLoss::Competitive, shared: 1, ..router_config(dm, DropPolicy::Probability) },
+        ),
     ];
     for (name, cfg) in rows {
         cfg.validate().unwrap();

@@ -135,11 +135,23 @@ struct FdCase {
     router: RouterKind,
     shared: usize,
     granularity: usize,
+    mixture: moe_playground::config::MixtureLoss,
 }
 
 impl FdCase {
     const fn plain(dataset: Dataset, t: usize, k: usize, cf: f32, seed: u32, drops: Option<bool>) -> FdCase {
-        FdCase { dataset, t, k, cf, seed, drops, router: RouterKind(0), shared: 0, granularity: 1 }
+        FdCase {
+            dataset,
+            t,
+            k,
+            cf,
+            seed,
+            drops,
+            router: RouterKind(0),
+            shared: 0,
+            granularity: 1,
+            mixture: moe_playground::config::MixtureLoss::Cooperative,
+        }
     }
     /// The case's model: the small dims of [`small_dims`] (H = 6 when split, so H/m is whole).
     fn config(&self) -> Config {
@@ -156,6 +168,7 @@ impl FdCase {
             shared: self.shared,
             granularity: self.granularity,
             balance: self.router.info().balances[0],
+            mixture_loss: self.mixture,
             ..Config::default()
         };
         cfg.validate().expect("FD case config must validate");
@@ -387,6 +400,60 @@ fn fd_gradients_shared_and_fine_grained() {
                 .all(|t| fw.gates[t * m.kmax + m.k + j] == 1.0 && fw.topk[t * m.kmax + m.k + j] == (m.e + j) as u32));
         }
         assert_eq!(fw.assign.counts.len(), m.e + c.shared);
+    }
+}
+
+/// The 1991 mixture's competitive loss −log Σ_i p_i·softmax(o_i)[y] (o_i = head(h + y_i)): the
+/// reference's gradient (posterior, per-expert heads) against finite differences, tokens and
+/// regions, with a shared expert too; and the loss it reports is that likelihood.
+#[test]
+fn fd_gradients_competitive_mixture() {
+    use moe_playground::config::MixtureLoss;
+    let dm = RouterKind::from_name("dense-mixture").unwrap();
+    let cases = [
+        FdCase {
+            router: dm,
+            mixture: MixtureLoss::Competitive,
+            ..FdCase::plain(Dataset::Tokens, 16, 1, 1.0, 41, Some(false))
+        },
+        FdCase {
+            router: dm,
+            mixture: MixtureLoss::Competitive,
+            ..FdCase::plain(Dataset::Regions, 24, 1, 1.0, 42, Some(false))
+        },
+        FdCase {
+            router: dm,
+            mixture: MixtureLoss::Competitive,
+            shared: 1,
+            ..FdCase::plain(Dataset::Tokens, 16, 1, 1.0, 43, Some(false))
+        },
+    ];
+    for c in &cases {
+        let (p, b) = c.setup();
+        assert!(p.dims.mix);
+        let rt = Routing { router: c.router, balance: Balance::None, ..Routing::plain(&p, &b) };
+        println!("competitive {:?} shared {}", c.dataset, c.shared);
+        let checks = fd_check_routed(c, &rt, 0.0);
+        for tc in checks.iter().filter(|t| !["wn"].contains(&t.name)) {
+            assert!(tc.max_grad > 1e-6, "competitive: gradient of {} is trivially small", tc.name);
+        }
+        // The reported CE is the mixture's negative log-likelihood, computed independently here.
+        let fw = forward_routed(&p, &b, c.cap(), rt);
+        let (m, kk) = (p.dims, p.dims.kmax);
+        let mut nll = 0.0;
+        for t in 0..c.t {
+            let y = b.targets[t] as usize;
+            let mut lik = 0.0;
+            for i in 0..m.e {
+                let a = t * kk + i;
+                let row = &fw.outm[a * m.v..(a + 1) * m.v];
+                let z: f64 = row.iter().map(|v| v.exp()).sum();
+                lik += fw.probs[t * m.e + i] * row[y].exp() / z;
+            }
+            nll -= lik.ln();
+        }
+        let want = nll / c.t as f64;
+        assert!((fw.ce - want).abs() < 1e-12, "competitive CE {} vs the mixture NLL {want}", fw.ce);
     }
 }
 
@@ -1166,6 +1233,8 @@ fn router_units_follow_their_rules() {
         bias: &bias,
         keys: &keys,
         train: true,
+        mix: false,
+        post: &[],
     };
     let mut o = RouteOut::new(1, 4, 4);
     unit::<f64>(r("aux-free")).route(0, &i, &mut o);
@@ -1193,6 +1262,8 @@ fn router_units_follow_their_rules() {
             bias: &[0.0; 3],
             keys: &keys,
             train: true,
+            mix: false,
+            post: &[],
         };
         let mut o = RouteOut::new(1, 3, 2);
         unit::<f64>(r("gshard-top2")).route(0, &i, &mut o);

@@ -52,10 +52,12 @@ pub const STEP: &[&str] = &[
     "ffn_hidden",
     "ffn_out",
     "combine",
+    "head_mix",
     "head",
     "loss_token",
     "loss_reduce",
     "balance_reduce",
+    "mix_grad",
     "head_wgrad",
     "head_dx",
     "gate_grad",
@@ -76,8 +78,19 @@ pub const STEP: &[&str] = &[
 
 /// The forward pass of one batch, up to the output head: run with the probe uniforms after a
 /// snapshot, and with the evaluation uniforms for each chunk of the held-out pass.
-pub const FORWARD: &[&str] =
-    &["sample_batch", "embed", "router", "route", "drop_order", "capacity", "ffn_hidden", "ffn_out", "combine", "head"];
+pub const FORWARD: &[&str] = &[
+    "sample_batch",
+    "embed",
+    "router",
+    "route",
+    "drop_order",
+    "capacity",
+    "ffn_hidden",
+    "ffn_out",
+    "combine",
+    "head_mix",
+    "head",
+];
 
 /// After each evaluation chunk's `FORWARD`: the per-token loss and the chunk's sums.
 pub const EVAL_SCORE: &[&str] = &["loss_token", "eval_accum"];
@@ -97,6 +110,21 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
     let (k, x) = (m.ranks(), m.n_experts());
     Grid::Threads(match entry {
         "sample_batch" | "router" | "route" | "drop_order" | "route_grad" | "router_grad" | "loss_token" => t,
+        // The competitive mixture's kernels do nothing without it (one workgroup that returns).
+        "head_mix" => {
+            if m.mix {
+                t * m.k * v
+            } else {
+                0
+            }
+        }
+        "mix_grad" => {
+            if m.mix {
+                t
+            } else {
+                0
+            }
+        }
         "route_update" => e,
         "embed" | "combine" | "input_grad" | "head_dx" => t * d,
         "embed_grad" => crate::data::CTX * d,

@@ -30,7 +30,7 @@ pub fn rstate_words(rows: usize, e: usize) -> usize {
 }
 
 /// The [rows, E] parts of `rstate`, in order after the 64 bias words (shaders/common.wgsl `rs_*`).
-pub const RSTATE_PARTS: &[&str] = &["nlog", "dn", "dl", "eps", "pload", "pz"];
+pub const RSTATE_PARTS: &[&str] = &["nlog", "dn", "dl", "eps", "pload", "pz", "post"];
 
 /// The words of part `name` of `rstate` (one of [`RSTATE_PARTS`], or "next": [rows] after them).
 pub fn rstate_part(rows: usize, e: usize, name: &str) -> std::ops::Range<usize> {
@@ -171,6 +171,7 @@ impl GpuTrainer {
         // right start for Adam's moments, the step counters and the metrics window.
         let rows = dims.t.max(PROBE);
         let (e, kk, n, xe) = (dims.e, dims.kmax, layout.total, dims.n_experts());
+        let mixture = !cfg.router.info().capacity;
         let mut sizes: Vec<(&'static str, usize)> = vec![
             ("pool", pool.words.len() + pool.eval.len()),
             ("probe_pool", PROBE * EX_WORDS),
@@ -206,6 +207,10 @@ impl GpuTrainer {
             ("order", rows),
             ("rstate", rstate_words(rows, e)),
             ("dh", rows * dims.d),
+            // The competitive mixture loss's buffers: only the dense mixture can switch it on.
+            ("outm", if mixture { rows * kk * dims.v } else { 1 }),
+            ("doutm", if mixture { rows * kk * dims.v } else { 1 }),
+            ("dhm", if mixture { rows * kk * dims.d } else { 1 }),
             ("dg", rows * kk),
             ("dpre", rows * kk * dims.h),
             ("dlog", rows * e),
@@ -384,7 +389,12 @@ impl GpuTrainer {
     /// Record `entries` into a compute pass with the uniforms of `mode`. wgpu orders the dispatches:
     /// each one sees the previous one's storage writes.
     fn record(&self, pass: &mut wgpu::ComputePass, entries: &[&str], mode: Mode) {
-        let m = Dims { t: if mode == Mode::Probe { PROBE } else { self.dims.t }, k: self.cfg.routed_k(), ..self.dims };
+        let m = Dims {
+            t: if mode == Mode::Probe { PROBE } else { self.dims.t },
+            k: self.cfg.routed_k(),
+            mix: self.cfg.competitive(),
+            ..self.dims
+        };
         for entry in entries {
             let k = &self.kernels[entry];
             pass.set_pipeline(&k.pipeline);

@@ -58,7 +58,8 @@ pub struct Uniforms {
     pub ranks: u32,
     /// A shared expert's capacity: T, or 0 with the experts off.
     pub cap_shared: u32,
-    pub pad0: u32,
+    /// 1 with the competitive mixture loss (`Config::competitive`).
+    pub mix: u32,
 }
 
 impl Uniforms {
@@ -109,7 +110,7 @@ impl Uniforms {
             n_shared: dims.shared as u32,
             ranks: (cfg.routed_k() + dims.shared) as u32,
             cap_shared: crate::model::routing::shared_capacity(cfg.capacity_for(rows), rows) as u32,
-            pad0: 0,
+            mix: cfg.competitive() as u32,
         }
     }
 }

@@ -23,6 +23,11 @@ pub struct Backward<F> {
     pub dl: Vec<F>,    // [T, E] the router unit's direct part of dlog (before the softmax part)
     pub dp: Vec<F>,    // [T, E] the router unit's d loss / d p (`route_grad`'s output in dlog)
     pub dx: Vec<F>,    // [T, d] d loss / d MoE input
+    /// Competitive mixture loss: d loss / d outm [T·K, V], d loss / d (h + y) per routed
+    /// assignment [T·K, d], and the posterior r [T, E] (0 elsewhere and otherwise).
+    pub doutm: Vec<F>,
+    pub dhm: Vec<F>,
+    pub post: Vec<F>,
 }
 
 /// Gradients of CE + α·aux + β·z for the forward pass `fw` of batch `b`: the stages below in the
@@ -32,63 +37,135 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
     let (rt, slot) = (&fw.routing, &fw.assign.slot);
     let cv2 = rt.balance == Balance::Cv2;
     let mut g = vec![F::zero(); p.layout.total];
-    head_wgrad(p, &m, &fw.dout, &fw.h, &mut g);
-    let dh = head_dx(p, &m, &fw.dout);
+    let (doutm, post) = mix_grad(&m, &fw.out, &fw.outm, &fw.logits, &fw.lse, &b.targets, &fw.topk);
+    head_wgrad(p, &m, &fw.dout, &fw.h, &doutm, &fw.y, &mut g);
+    let (dh, dhm) = head_dx(p, &m, &fw.dout, &doutm);
     // cv2 balance: α·d CV² / d importance and d load (`balance_reduce` leaves them unscaled).
     let dimp: Vec<F> = routing::cv2_grad(&fw.importance).into_iter().map(|v| alpha * v).collect();
     let dload: Vec<F> = routing::cv2_grad(&fw.load).into_iter().map(|v| alpha * v).collect();
     let dg = gate_grad(&m, &dh, &fw.y, slot, &fw.topk, cv2.then_some(&dimp[..]));
-    let dpre = ffn_dhidden(p, &m, &dh, &fw.hid, &fw.gates, &fw.topk, slot);
-    ffn_wgrad2(p, &m, &dh, &fw.hid, &fw.gates, &fw.assign.kept, &fw.assign.lists, &mut g);
+    let dpre = ffn_dhidden(p, &m, &dh, &dhm, &fw.hid, &fw.gates, &fw.topk, slot);
+    ffn_wgrad2(p, &m, &dh, &dhm, &fw.hid, &fw.gates, &fw.assign.kept, &fw.assign.lists, &mut g);
     ffn_wgrad1(p, &m, &dpre, &fw.x, &fw.assign.kept, &fw.assign.lists, &mut g);
     let smooth = cv2 && rt.train && rt.router.info().smooth_load;
     let (dp, dl, dnlog) =
-        route_grad(&m, rt, &fw.logits, &fw.probs, &fw.nlog, &fw.routed, &dg, smooth.then_some(&dload[..]));
+        route_grad(&m, rt, &fw.logits, &fw.probs, &fw.nlog, &post, &fw.routed, &dg, smooth.then_some(&dload[..]));
     let dlog = router_grad(&m, &fw.probs, &fw.lse, &fw.assign.counts, &dp, &dl, rt.balance, alpha, beta);
     router_wgrad(p, &m, &dlog, &dnlog, &fw.x, &mut g);
     let dx = input_grad(p, &m, &dh, &dpre, &dlog, &dnlog, &fw.topk, slot);
     embed_grad(p, &m, b, &fw.x0, &dx, &mut g);
-    Backward { grads: g, dh, dg, dpre, dlog, dnlog, dl, dp, dx }
+    Backward { grads: g, dh, dg, dpre, dlog, dnlog, dl, dp, dx, doutm, dhm, post }
 }
 
 // ---- The stages, in step order. `m` is the batch's dims (m.t rows, the live m.k); buffers are in
 // the GPU layouts of shaders/common.wgsl; weight gradients go to their segments of `grads` (the flat
 // parameter layout) and only there.
 
+/// `mix_grad` — WGSL: shaders/loss.wgsl `mix_grad`. With the competitive mixture loss (nothing
+/// otherwise): per token, the posterior of each routed expert r_i = p_i·q_i[y] / Σ_j p_j·q_j[y]
+/// (q_i = softmax(outm_i), the mixture's log-probability out[t, y] in the denominator) into post
+/// [T, E], and d loss / d outm [T·K, V] = r_i·(q_i − onehot(y)) / T; from out [T, V], outm
+/// [T·K, V], the router's logits [T, E] and lse \[T\], the targets \[T\] and topk [T, K].
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub fn mix_grad<F: Real>(
+    m: &Dims,
+    out: &[F],
+    outm: &[F],
+    logits: &[F],
+    lse: &[F],
+    targets: &[u32],
+    topk: &[u32],
+) -> (Vec<F>, Vec<F>) {
+    let kk = m.kmax;
+    let mut doutm = vec![F::zero(); m.t * kk * m.v];
+    let mut post = vec![F::zero(); m.t * m.e];
+    if !m.mix {
+        return (doutm, post);
+    }
+    let tf = F::of(m.t as f64);
+    for t in 0..m.t {
+        let y = targets[t] as usize;
+        for r in 0..m.k {
+            let a = t * kk + r;
+            let i = topk[a] as usize;
+            let row = &outm[a * m.v..(a + 1) * m.v];
+            let ls = super::forward::lse_row(row);
+            let rp = (logits[t * m.e + i] - lse[t] + row[y] - ls - out[t * m.v + y]).exp();
+            post[t * m.e + i] = rp;
+            for v in 0..m.v {
+                let one = if v == y { F::of(1.0) } else { F::zero() };
+                doutm[a * m.v + v] = rp * ((row[v] - ls).exp() - one) / tf;
+            }
+        }
+    }
+    (doutm, post)
+}
+
 /// `head_wgrad` — WGSL: shaders/loss.wgsl `head_wgrad`. dW_o[v, c] = Σ_t dout[t, v]·h[t, c] and
-/// db_o\[v\] = Σ_t dout[t, v] into `grads`, from dout [T, V] and h [T, d].
-pub fn head_wgrad<F: Real>(p: &Params<F>, m: &Dims, dout: &[F], h: &[F], grads: &mut [F]) {
-    let l = &p.layout;
+/// db_o\[v\] = Σ_t dout[t, v] into `grads`, from dout [T, V] and h [T, d]. With the competitive
+/// mixture loss the head is applied per routed assignment: dW_o[v, c] = Σ_t Σ_r doutm[a, v]·
+/// (h[t, c] + y[a, c]) and db_o\[v\] = Σ_t Σ_r doutm[a, v], from doutm [T·K, V] and y [T·K, d].
+#[allow(clippy::too_many_arguments)]
+pub fn head_wgrad<F: Real>(p: &Params<F>, m: &Dims, dout: &[F], h: &[F], doutm: &[F], y: &[F], grads: &mut [F]) {
+    let (l, kk) = (&p.layout, m.kmax);
     for v in 0..m.v {
         for c in 0..m.d {
             let mut acc = F::zero();
             for t in 0..m.t {
-                acc += dout[t * m.v + v] * h[t * m.d + c];
+                if m.mix {
+                    for r in 0..m.k {
+                        let a = t * kk + r;
+                        acc += doutm[a * m.v + v] * (h[t * m.d + c] + y[a * m.d + c]);
+                    }
+                } else {
+                    acc += dout[t * m.v + v] * h[t * m.d + c];
+                }
             }
             grads[l.wo.start + v * m.d + c] = acc;
         }
         let mut acc = F::zero();
         for t in 0..m.t {
-            acc += dout[t * m.v + v];
+            if m.mix {
+                for r in 0..m.k {
+                    acc += doutm[(t * kk + r) * m.v + v];
+                }
+            } else {
+                acc += dout[t * m.v + v];
+            }
         }
         grads[l.bo.start + v] = acc;
     }
 }
 
-/// `head_dx` — WGSL: shaders/loss.wgsl `head_dx`. dh [T, d] = W_oᵀ·dout from dout [T, V].
-pub fn head_dx<F: Real>(p: &Params<F>, m: &Dims, dout: &[F]) -> Vec<F> {
-    let (l, w) = (&p.layout, &p.w);
+/// `head_dx` — WGSL: shaders/loss.wgsl `head_dx`. dh [T, d] = W_oᵀ·dout from dout [T, V]. With the
+/// competitive mixture loss: per routed assignment dhm [T·K, d] = W_oᵀ·doutm[a] (from doutm
+/// [T·K, V]), and dh [T, d] = Σ_r dhm[t·K + r] (h reaches every expert's prediction).
+pub fn head_dx<F: Real>(p: &Params<F>, m: &Dims, dout: &[F], doutm: &[F]) -> (Vec<F>, Vec<F>) {
+    let (l, w, kk) = (&p.layout, &p.w, m.kmax);
     let mut dh = vec![F::zero(); m.t * m.d];
+    let mut dhm = vec![F::zero(); if m.mix { m.t * kk * m.d } else { 0 }];
     for t in 0..m.t {
         for c in 0..m.d {
             let mut acc = F::zero();
-            for v in 0..m.v {
-                acc += dout[t * m.v + v] * w[l.wo.start + v * m.d + c];
+            if m.mix {
+                for r in 0..m.k {
+                    let a = t * kk + r;
+                    let mut da = F::zero();
+                    for v in 0..m.v {
+                        da += doutm[a * m.v + v] * w[l.wo.start + v * m.d + c];
+                    }
+                    dhm[a * m.d + c] = da;
+                    acc += da;
+                }
+            } else {
+                for v in 0..m.v {
+                    acc += dout[t * m.v + v] * w[l.wo.start + v * m.d + c];
+                }
             }
             dh[t * m.d + c] = acc;
         }
     }
-    dh
+    (dh, dhm)
 }
 
 /// `gate_grad` — WGSL: shaders/dispatch.wgsl `gate_grad`. dg [T, K] = dh[t, ·]·y[a, ·] for live
@@ -101,7 +178,9 @@ pub fn gate_grad<F: Real>(m: &Dims, dh: &[F], y: &[F], slot: &[u32], topk: &[u32
     for t in 0..m.t {
         for r in 0..m.ranks() {
             let a = t * kk + r;
-            if routing::live(slot[a]) {
+            // Competitive mixture: the routed gates do not scale y (the router learns from the
+            // posterior in `route_grad`).
+            if routing::live(slot[a]) && !(m.mix && r < m.k) {
                 let mut acc = F::zero();
                 for c in 0..m.d {
                     acc += dh[t * m.d + c] * y[a * m.d + c];
@@ -121,13 +200,27 @@ pub fn gate_grad<F: Real>(m: &Dims, dh: &[F], y: &[F], slot: &[u32], topk: &[u32
     dg
 }
 
+/// The gradient reaching assignment a's expert output y[a] at column c: gate · dh[t, c], or, for
+/// a routed rank under the competitive mixture loss, dhm[a, c] (y enters that expert's own
+/// prediction with weight 1).
+fn gdh<F: Real>(m: &Dims, a: usize, c: usize, gates: &[F], dh: &[F], dhm: &[F]) -> F {
+    if m.mix && a % m.kmax < m.k {
+        dhm[a * m.d + c]
+    } else {
+        gates[a] * dh[(a / m.kmax) * m.d + c]
+    }
+}
+
 /// `ffn_dhidden` — WGSL: shaders/expert_ffn.wgsl `ffn_dhidden`. dpre [T·K, H] = relu'(pre) ⊙
 /// W2_eᵀ·(gate · dh[t, ·]) for live assignments (0 elsewhere), from dh [T, d], hid [T·K, H], gates,
-/// topk and slot [T, K].
+/// topk and slot [T, K]; with the competitive mixture loss, dhm [T·K, d] for the routed ranks
+/// instead of gate · dh.
+#[allow(clippy::too_many_arguments)]
 pub fn ffn_dhidden<F: Real>(
     p: &Params<F>,
     m: &Dims,
     dh: &[F],
+    dhm: &[F],
     hid: &[F],
     gates: &[F],
     topk: &[u32],
@@ -142,12 +235,11 @@ pub fn ffn_dhidden<F: Real>(
                 continue;
             }
             let e = topk[a] as usize;
-            let gate = gates[a];
             for j in 0..m.h {
                 if hid[a * m.h + j] > F::zero() {
                     let mut acc = F::zero();
                     for c in 0..m.d {
-                        acc += w[l.w2.start + (e * m.d + c) * m.h + j] * (gate * dh[t * m.d + c]);
+                        acc += w[l.w2.start + (e * m.d + c) * m.h + j] * gdh(m, a, c, gates, dh, dhm);
                     }
                     dpre[a * m.h + j] = acc;
                 }
@@ -166,14 +258,16 @@ fn kept_list(m: &Dims, kept: &[u32], lists: &[u32], e: usize) -> (Vec<usize>, Ve
 
 /// `ffn_wgrad2` — WGSL: shaders/expert_ffn.wgsl `ffn_wgrad2`. dW2[e, c, j] = Σ_s (gate·dh[t, c])·
 /// hid[a, j] and db2[e, c] = Σ_s gate·dh[t, c] into `grads`, over expert e's kept assignments a in
-/// slot order (lists [E, T], kept \[E\]), from dh [T, d], hid [T·K, H] and gates [T, K]. Each
-/// output sums its terms in list order, as the kernel does; t = a / K and gate·dh are computed once
-/// per assignment rather than once per term (the same f32 values, far fewer divisions).
+/// slot order (lists [E, T], kept \[E\]), from dh [T, d], hid [T·K, H] and gates [T, K] (with the
+/// competitive mixture loss, dhm [T·K, d] for the routed ranks instead of gate·dh). Each output
+/// sums its terms in list order, as the kernel does; t = a / K and gate·dh are computed once per
+/// assignment rather than once per term (the same f32 values, far fewer divisions).
 #[allow(clippy::too_many_arguments)]
 pub fn ffn_wgrad2<F: Real>(
     p: &Params<F>,
     m: &Dims,
     dh: &[F],
+    dhm: &[F],
     hid: &[F],
     gates: &[F],
     kept: &[u32],
@@ -182,11 +276,11 @@ pub fn ffn_wgrad2<F: Real>(
 ) {
     let l = &p.layout;
     for e in 0..m.n_experts() {
-        let (list, rows) = kept_list(m, kept, lists, e);
+        let (list, _) = kept_list(m, kept, lists, e);
         let mut col = vec![F::zero(); list.len()];
         for c in 0..m.d {
-            for (i, (&a, &t)) in list.iter().zip(&rows).enumerate() {
-                col[i] = gates[a] * dh[t * m.d + c];
+            for (i, &a) in list.iter().enumerate() {
+                col[i] = gdh(m, a, c, gates, dh, dhm);
             }
             for j in 0..m.h {
                 let mut acc = F::zero();
@@ -231,7 +325,8 @@ pub fn ffn_wgrad1<F: Real>(p: &Params<F>, m: &Dims, dpre: &[F], x: &[F], kept: &
 /// `route_grad` — WGSL: shaders/router.wgsl `route_grad` (the unit's part: `route_grad_<name>` in
 /// shaders/routers/<name>.wgsl; CPU: [`routers::Router::gate_grad`], `load_grad`). Per token, from
 /// the gate gradients dg [T, K], the chosen topk and gates (in `routed`, with what the unit stored)
-/// and the router inputs (logits, probs, noise logits [T, E], `r`'s bias and keys): (dp, dl, dn),
+/// and the router inputs (logits, probs, noise logits [T, E], `r`'s bias and keys, and with the
+/// competitive mixture loss the posterior `post` [T, E] of `mix_grad`): (dp, dl, dn),
 /// each [T, E]: d loss / d p (the GPU leaves it in `dlog` for `router_grad`), the unit's direct
 /// part of d loss / d logits and d loss / d noise logits (both in `rstate`). `dload` (α·d CV²(load)
 /// / d load, \[E\]) is given with the cv2 loss when the router has a smooth load estimate in
@@ -243,6 +338,7 @@ pub fn route_grad<F: Real>(
     logits: &[F],
     probs: &[F],
     nlog: &[F],
+    post: &[F],
     routed: &RouteOut<F>,
     dg: &[F],
     dload: Option<&[F]>,
@@ -261,6 +357,8 @@ pub fn route_grad<F: Real>(
         bias: &r.bias,
         keys: &r.keys,
         train: r.train,
+        post,
+        mix: m.mix,
     };
     let mut dp_all = vec![F::zero(); m.t * e];
     let mut dl_all = vec![F::zero(); m.t * e];

@@ -60,10 +60,12 @@ pub struct Forward<F> {
     /// The live top-k and the capacity this pass ran with.
     pub k: usize,
     pub cap: usize,
-    pub hid: Vec<F>,       // [T·K, H] relu(W1·x + b1) per kept assignment (0 elsewhere)
-    pub y: Vec<F>,         // [T·K, d] expert output per kept assignment (0 elsewhere)
-    pub h: Vec<F>,         // [T, d] x + Σ gates · y
-    pub out: Vec<F>,       // [T, V] output logits
+    pub hid: Vec<F>, // [T·K, H] relu(W1·x + b1) per kept assignment (0 elsewhere)
+    pub y: Vec<F>,   // [T·K, d] expert output per kept assignment (0 elsewhere)
+    pub h: Vec<F>,   // [T, d] x + Σ gates · y (competitive: x + the shared experts only)
+    /// [T·K, V] each routed expert's own output logits head(h + y) (competitive mixture; 0 else).
+    pub outm: Vec<F>,
+    pub out: Vec<F>,       // [T, V] output logits (competitive: the log of the mixture's probabilities)
     pub ce_t: Vec<F>,      // [T]
     pub correct: Vec<u32>, // [T] argmax == target
     pub dout: Vec<F>,      // [T, V] dCE/dout = (softmax − onehot) / T
@@ -101,7 +103,8 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
     let hid = ffn_hidden(p, &m, &x, &routed.topk, &assign.slot);
     let y = ffn_out(p, &m, &hid, &routed.topk, &assign.slot);
     let h = combine(&m, &x, &routed.gates, &y, &assign.slot);
-    let out = head(p, &m, &h);
+    let outm = head_mix(p, &m, &h, &y, &assign.slot);
+    let out = head(p, &m, &h, &outm, &logits, &lse, &routed.topk);
     let (ce_t, correct, dout) = loss_token(&m, &out, &b.targets);
     let stats = loss_reduce(&m, &ce_t, &lse, &correct, &probs, &assign.counts);
     let smooth = rt.train && rt.router.info().smooth_load;
@@ -129,6 +132,7 @@ pub fn forward_routed<F: Real>(p: &Params<F>, b: &Batch, cap: usize, rt: Routing
         hid,
         y,
         h,
+        outm,
         out,
         ce_t,
         correct,
@@ -217,6 +221,8 @@ pub fn route<F: Real>(m: &Dims, logits: &[F], probs: &[F], nlog: &[F], r: &Routi
         bias: &r.bias,
         keys: &r.keys,
         train: r.train,
+        post: &[],
+        mix: m.mix,
     };
     let unit = routers::unit::<F>(r.router);
     let mut o = RouteOut::new(m.t, m.e, m.kmax);
@@ -294,13 +300,16 @@ pub fn ffn_out<F: Real>(p: &Params<F>, m: &Dims, hid: &[F], topk: &[u32], slot: 
 
 /// `combine` — WGSL: shaders/dispatch.wgsl `combine`. The residual plus the gated expert outputs:
 /// h [T, d] = x + Σ_{live r} gates[t, r]·y[t·K + r], from x [T, d], gates [T, K], y [T·K, d], slot.
+/// With the competitive mixture loss the routed experts are scored one by one (`head_mix`), so h
+/// is x plus the shared experts only.
 pub fn combine<F: Real>(m: &Dims, x: &[F], gates: &[F], y: &[F], slot: &[u32]) -> Vec<F> {
     let kk = m.kmax;
+    let first = if m.mix { m.k } else { 0 };
     let mut h = vec![F::zero(); m.t * m.d];
     for t in 0..m.t {
         for c in 0..m.d {
             let mut acc = x[t * m.d + c];
-            for r in 0..m.ranks() {
+            for r in first..m.ranks() {
                 let a = t * kk + r;
                 if routing::live(slot[a]) {
                     acc += gates[a] * y[a * m.d + c];
@@ -312,12 +321,67 @@ pub fn combine<F: Real>(m: &Dims, x: &[F], gates: &[F], y: &[F], slot: &[u32]) -
     h
 }
 
+/// `head_mix` — WGSL: shaders/loss.wgsl `head_mix`. With the competitive mixture loss, each live
+/// routed assignment's own output logits outm [T·K, V] = W_o·(h[t] + y[a]) + b_o, from h [T, d] and
+/// y [T·K, d]; zeros otherwise (the kernel then writes nothing).
+pub fn head_mix<F: Real>(p: &Params<F>, m: &Dims, h: &[F], y: &[F], slot: &[u32]) -> Vec<F> {
+    let (l, w, kk) = (&p.layout, &p.w, m.kmax);
+    let mut outm = vec![F::zero(); m.t * kk * m.v];
+    if !m.mix {
+        return outm;
+    }
+    for t in 0..m.t {
+        for r in 0..m.k {
+            let a = t * kk + r;
+            if !routing::live(slot[a]) {
+                continue;
+            }
+            for v in 0..m.v {
+                let mut acc = w[l.bo.start + v];
+                for c in 0..m.d {
+                    acc += w[l.wo.start + v * m.d + c] * (h[t * m.d + c] + y[a * m.d + c]);
+                }
+                outm[a * m.v + v] = acc;
+            }
+        }
+    }
+    outm
+}
+
+/// log Σ exp of a row (the max first).
+pub fn lse_row<F: Real>(row: &[F]) -> F {
+    let mx = row.iter().copied().fold(row[0], F::max);
+    let mut s = F::zero();
+    for &v in row {
+        s += (v - mx).exp();
+    }
+    mx + s.ln()
+}
+
 /// `head` — WGSL: shaders/loss.wgsl `head`. The output logits out [T, V] = W_o·h + b_o, from
-/// h [T, d].
-pub fn head<F: Real>(p: &Params<F>, m: &Dims, h: &[F]) -> Vec<F> {
-    let (l, w) = (&p.layout, &p.w);
+/// h [T, d]. With the competitive mixture loss: the log of the mixture's class probabilities,
+/// out[t, v] = log Σ_i p_i·softmax(outm_i)[v] over the routed ranks (log p_i = logit_i − lse, from
+/// the router's logits [T, E] and lse \[T\]; expert i = topk[t, r]), so `loss_token` scores the
+/// mixture's likelihood.
+#[allow(clippy::too_many_arguments)]
+pub fn head<F: Real>(p: &Params<F>, m: &Dims, h: &[F], outm: &[F], logits: &[F], lse: &[F], topk: &[u32]) -> Vec<F> {
+    let (l, w, kk) = (&p.layout, &p.w, m.kmax);
     let mut out = vec![F::zero(); m.t * m.v];
     for t in 0..m.t {
+        if m.mix {
+            let lses: Vec<F> = (0..m.k).map(|r| lse_row(&outm[(t * kk + r) * m.v..(t * kk + r + 1) * m.v])).collect();
+            for v in 0..m.v {
+                let terms: Vec<F> = (0..m.k)
+                    .map(|r| {
+                        let a = t * kk + r;
+                        let i = topk[a] as usize;
+                        logits[t * m.e + i] - lse[t] + outm[a * m.v + v] - lses[r]
+                    })
+                    .collect();
+                out[t * m.v + v] = lse_row(&terms);
+            }
+            continue;
+        }
         for v in 0..m.v {
             let mut acc = w[l.bo.start + v];
             for c in 0..m.d {

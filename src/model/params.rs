@@ -24,6 +24,9 @@ pub struct Dims {
     pub v: usize,
     pub tokens: bool,
     pub shared: usize,
+    /// The competitive mixture loss is on (the dense mixture: each routed expert's own prediction
+    /// head(h + y_i) is scored; `Config::competitive`).
+    pub mix: bool,
 }
 
 impl Dims {
@@ -38,6 +41,7 @@ impl Dims {
             v: cfg.vocab(),
             tokens: cfg.dataset == Dataset::Tokens,
             shared: cfg.shared,
+            mix: cfg.competitive(),
         }
     }
     /// Live ranks per token: the routed k, then the shared experts.

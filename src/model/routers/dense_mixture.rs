@@ -1,8 +1,11 @@
 //! `dense-mixture`: the adaptive mixture of local experts (Jacobs, Jordan, Nowlan & Hinton 1991).
 //! Every expert sees every token, weighted by the softmax gate: no top-k, no capacity, nothing
-//! dropped. Every token has one rank per expert (rank r = expert r, gate p_r). The loss is the
-//! cooperative one, CE of the blended output Σ_i p_i·o_i (what this crate's layer computes for any
-//! router). WGSL twin: shaders/routers/dense-mixture.wgsl.
+//! dropped. Every token has one rank per expert (rank r = expert r, gate p_r). Two losses
+//! (`Config::mixture_loss`), with o_i = head(h + y_i) each expert's own output logits:
+//! cooperative, CE of the blended output Σ_i p_i·o_i (what the layer computes for any router: the
+//! head is linear and Σ p_i = 1); competitive, −log Σ_i p_i·softmax(o_i)[y] (`head_mix`, `head` and
+//! `mix_grad` in the reference; here only the router's gradient, from the posterior).
+//! WGSL twin: shaders/routers/dense-mixture.wgsl.
 use super::{GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
 use crate::model::Real;
@@ -16,7 +19,7 @@ pub const INFO: RouterInfo = RouterInfo {
     paper: "Jacobs, Jordan, Nowlan & Hinton 1991",
     k: None,
     balances: &[Balance::None],
-    knobs: &[],
+    knobs: &["mixture-loss"],
     default_alpha: None,
     learned: true,
     routing_note:
@@ -40,7 +43,16 @@ impl<F: Real> Router<F> for DenseMixture {
         }
         o.scores[t * i.e..(t + 1) * i.e].copy_from_slice(p);
     }
-    fn gate_grad(&self, _t: usize, _i: &RouteIn<F>, topk: &[u32], _gates: &[F], dg: &[F], o: GateGrad<F>) {
+    fn gate_grad(&self, t: usize, i: &RouteIn<F>, topk: &[u32], _gates: &[F], dg: &[F], o: GateGrad<F>) {
+        if i.mix {
+            // Competitive: L_t = −log Σ_j p_j·q_j[y], so d L / d logit_e = (p_e − r_e) / T with r
+            // the posterior (`mix_grad`), straight to the logits.
+            let tf = F::of(i.t as f64);
+            for e in 0..i.e {
+                o.dl[e] += (i.probs_of(t)[e] - i.post[t * i.e + e]) / tf;
+            }
+            return;
+        }
         for (r, &g) in dg.iter().enumerate().take(o.dp.len()) {
             o.dp[topk[r] as usize] += g;
         }

@@ -79,6 +79,10 @@ pub struct RouteIn<'a, F> {
     pub keys: &'a [u32],
     /// A training step (noise and random draws apply); false in evaluation and the probe.
     pub train: bool,
+    /// The competitive mixture loss is on, and (in `route_grad`) the posterior of each expert
+    /// [T, E] it computed (`mix_grad`; empty in `route`).
+    pub mix: bool,
+    pub post: &'a [F],
 }
 
 impl<F: Real> RouteIn<'_, F> {
