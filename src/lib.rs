@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod model;
 pub mod page;
 pub mod presets;
+pub mod regionmap;
 pub mod rng;
 pub mod trainer;
 #[cfg(target_arch = "wasm32")]

@@ -109,6 +109,8 @@ pub struct Snapshot {
     pub starved: u32,
     /// [NDOM, E] top-k choices by token domain over the window.
     pub domain_expert: Vec<u32>,
+    /// Shared experts (every token passes through them; their load is always T per step).
+    pub shared: u32,
     pub probe: Probe,
 }
 
@@ -145,6 +147,7 @@ impl Snapshot {
             p_mean: (h + 2 * e..h + 3 * e).map(f).collect(),
             domain_expert: r[h + 3 * e..h + 7 * e].to_vec(),
             bias: (h + 7 * e..h + 8 * e).map(f).collect(),
+            shared: 0,
             probe: Probe::default(),
         }
     }
@@ -174,7 +177,8 @@ impl Snapshot {
     pub fn eval(&self) -> Option<(u32, f32, f32)> {
         (self.eval_step > 0).then_some((self.eval_step, self.eval_ce, self.eval_accuracy))
     }
-    /// Share of the window's tokens whose every choice was dropped.
+    /// Share of the window's tokens no routed expert processed (`unrouted_share`): every choice
+    /// dropped, or, with expert choice, picked by no expert.
     pub fn all_dropped_share(&self) -> f32 {
         let n = self.steps as f32 * self.tokens as f32;
         if n > 0.0 {
@@ -215,6 +219,7 @@ impl Snapshot {
             "random_dropped_share": r4(self.random_dropped_share()),
             "bias": self.bias.iter().map(|&v| r4(v)).collect::<Vec<_>>(),
             "all_dropped_share": r4(self.all_dropped_share()),
+            "unrouted_share": r4(self.all_dropped_share()),
             "entropy": r4(self.entropy), "cv": r4(self.cv), "max_share": r4(self.max_share),
             "starved": self.starved,
             "collapsed": self.collapsed(),

@@ -463,6 +463,7 @@ impl Trainer for CpuTrainer {
             max_share,
             starved,
             domain_expert: w.dom,
+            shared: self.params.dims.shared as u32,
             choices: w.choices,
             kept: w.kept,
             probe: self.probe(),

@@ -488,6 +488,7 @@ impl GpuTrainer {
     fn decode(&self, words: &[u32]) -> Snapshot {
         let m = self.dims;
         let mut snap = Snapshot::from_record(words, m.e);
+        snap.shared = m.shared as u32;
         let mut at = snap_words(m.e);
         let mut parts = HashMap::new();
         for (name, n) in probe_copies(&m) {

@@ -176,8 +176,12 @@ pub fn Views(
             );
         }
         if let Some(c) = drops.get() {
+            // Expert choice drops nothing; what it leaves out are the tokens no expert picked.
+            let picks = ui.cfg.with_untracked(|c| c.router.info().all_experts && c.router.info().capacity);
+            let first =
+                if picks { "unrouted tokens (no expert picked them)" } else { "tokens with every choice dropped" };
             let mut series = vec![
-                ("tokens with every choice dropped", RGBColor(86, 180, 233), pts(|p| p.all_dropped)),
+                (first, RGBColor(86, 180, 233), pts(|p| p.all_dropped)),
                 ("dropped assignments", RGBColor(204, 121, 167), pts(|p| p.dropped)),
             ];
             // Random drops (GShard top-2) apart from the total, whenever there have been any.

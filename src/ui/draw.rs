@@ -1,9 +1,9 @@
 //! Canvas views drawn with plotters: routing heatmap, per-expert load, line charts, the domain
 //! matrix, the region map and the drop-share-vs-capacity-factor curve.
-use super::regionmap::{cell_center, RegionMap};
 use crate::config::{capacity, Dataset};
 use crate::data::{domain_names, regions, tokens, CTX};
 use crate::metrics::Snapshot;
+use crate::regionmap::{cell_center, RegionMap};
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
@@ -156,7 +156,13 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
     // What is drawn, for tests and screen readers: k, rows shown, outlined cells, dropped cells.
     let _ = canvas.set_attribute("data-k", &k.to_string());
     let _ = canvas.set_attribute("data-rows", &shown.to_string());
-    let _ = canvas.set_attribute("data-outlined", &(shown * k).to_string());
+    // Outlined: the assignments made (expert choice: the experts that picked the row; the dense
+    // mixture takes every expert, so nothing is outlined).
+    let picked = |a: usize| p.picked.get(a).copied().unwrap_or(true);
+    let every = k == e && idx.iter().all(|&t| (0..k).all(|r| picked(t * k + r)));
+    let outline = |a: usize| picked(a) && !every;
+    let outlined = idx.iter().flat_map(|&t| (0..k).map(move |r| t * k + r)).filter(|&a| outline(a)).count();
+    let _ = canvas.set_attribute("data-outlined", &outlined.to_string());
     let dropped = idx.iter().flat_map(|&t| (0..k).map(move |r| t * k + r)).filter(|&a| p.dropped[a]).count();
     let _ = canvas.set_attribute("data-dropped", &dropped.to_string());
     let top = 22i32;
@@ -191,9 +197,14 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
             root.draw(&Rectangle::new([(x, y), (x + cw - 1, y + ch - 1)], viridis(prob).filled())).ok()?;
         }
         for r in 0..k {
+            if !outline(t * k + r) {
+                continue;
+            }
             let i = p.topk[t * k + r] as i32;
             let x = left + i * cw;
-            let color = if r == 0 { RGBColor(220, 20, 60) } else { RGBColor(255, 140, 0) };
+            // Ranks are best-first for token choice; with a rank per expert (expert choice) they
+            // are expert order, so every pick is drawn alike.
+            let color = if r == 0 && k < e { RGBColor(220, 20, 60) } else { RGBColor(255, 140, 0) };
             root.draw(&Rectangle::new([(x, y), (x + cw - 2, y + ch - 2)], color.stroke_width(2))).ok()?;
             if p.dropped[t * k + r] {
                 root.draw(&PathElement::new(vec![(x, y + ch - 2), (x + cw - 2, y)], BLACK.stroke_width(2))).ok()?;
@@ -209,22 +220,31 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let (top, plot) = root.split_vertically(LEGEND_H);
-    let e = s.choices.len();
+    let routed = s.choices.len();
+    // Shared experts after the routed ones: every token, every step (none with the experts off).
+    let shared = s.shared as usize;
+    let e = routed + shared;
     let steps = s.steps.max(1) as f32;
-    let kept: Vec<f32> = s.kept.iter().map(|&v| v as f32 / steps).collect();
-    let chosen: Vec<f32> = s.choices.iter().map(|&v| v as f32 / steps).collect();
-    let fair = s.tokens as f32 * s.k as f32 / e as f32;
+    let full = if s.capacity > 0 { s.tokens as f32 } else { 0.0 };
+    let kept: Vec<f32> = s.kept.iter().map(|&v| v as f32 / steps).chain((0..shared).map(|_| full)).collect();
+    let chosen: Vec<f32> = s.choices.iter().map(|&v| v as f32 / steps).chain((0..shared).map(|_| full)).collect();
+    // A fair share of the routed assignments (T·k/E for token choice; C with expert choice).
+    let fair = chosen[..routed].iter().sum::<f32>() / routed.max(1) as f32;
     let cap = s.capacity as f32;
     let capped = cap < s.tokens as f32;
     let ymax = chosen.iter().cloned().fold(if capped { cap.max(fair) } else { fair }, f32::max) * 1.1 + 1.0;
     let orange = RGBColor(213, 94, 0).mix(0.35);
     let blue = RGBColor(0, 114, 178);
     let green = RGBColor(0, 158, 115);
+    let grey = RGBColor(120, 120, 120);
     let mut items = vec![
         ("kept".to_string(), Swatch::Box(blue)),
         ("dropped".to_string(), Swatch::Box(RGBColor(242, 207, 186))),
         ("fair share".to_string(), Swatch::Line(green)),
     ];
+    if shared > 0 {
+        items.push(("shared (every token)".to_string(), Swatch::Box(grey)));
+    }
     if capped {
         items.insert(2, (format!("capacity C = {}", s.capacity), Swatch::Line(BLACK)));
     }
@@ -243,7 +263,9 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
         .x_labels(e + 1)
         .x_label_formatter(&|v| {
             let i = v.round();
-            if (v - i).abs() < 0.01 && i >= 0.0 && (i as usize) < e && (i as usize).is_multiple_of(every) {
+            if (v - i).abs() < 0.01 && i >= 0.0 && (i as usize) >= routed && (i as usize) < e {
+                format!("S{}", i as usize - routed)
+            } else if (v - i).abs() < 0.01 && i >= 0.0 && (i as usize) < e && (i as usize).is_multiple_of(every) {
                 format!("E{}", i as usize)
             } else {
                 String::new()
@@ -259,20 +281,28 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
         )
         .ok()?;
     chart
-        .draw_series((0..e).map(|i| Rectangle::new([(i as f32 - 0.4, 0.0), (i as f32 + 0.4, kept[i])], blue.filled())))
+        .draw_series((0..e).map(|i| {
+            let c = if i < routed { blue } else { grey };
+            Rectangle::new([(i as f32 - 0.4, 0.0), (i as f32 + 0.4, kept[i])], c.filled())
+        }))
         .ok()?;
-    if capped {
-        chart.draw_series(LineSeries::new(vec![(-0.5, cap), (e as f32 - 0.5, cap)], BLACK.stroke_width(2))).ok()?;
+    // The capacity and fair-share lines span the routed experts only.
+    let end = routed as f32 - 0.5;
+    if shared > 0 {
+        chart.draw_series(LineSeries::new(vec![(end, 0.0), (end, ymax)], grey.stroke_width(1))).ok()?;
     }
-    chart.draw_series(LineSeries::new(vec![(-0.5, fair), (e as f32 - 0.5, fair)], green.stroke_width(2))).ok()?;
+    if capped {
+        chart.draw_series(LineSeries::new(vec![(-0.5, cap), (end, cap)], BLACK.stroke_width(2))).ok()?;
+    }
+    chart.draw_series(LineSeries::new(vec![(-0.5, fair), (end, fair)], green.stroke_width(2))).ok()?;
     // The aux-free router's bias: printed over each expert's bar (it raises an underloaded expert's
     // score and lowers an overloaded one's).
-    if s.bias.iter().any(|&b| b != 0.0) && e <= 16 {
+    if s.bias.iter().any(|&b| b != 0.0) && routed <= 16 {
         let style = ("sans-serif", 10).into_font().color(&RGBColor(80, 40, 120));
         // Enough decimals to show the first steps of γ = 1e-3.
         let prec = if s.bias.iter().any(|b| b.abs() >= 0.1) { 2 } else { 3 };
         chart
-            .draw_series((0..e).map(|i| {
+            .draw_series((0..routed).map(|i| {
                 Text::new(format!("{:+.prec$}", s.bias[i]), (i as f32 - 0.38, chosen[i] + ymax * 0.06), style.clone())
             }))
             .ok()?;

@@ -2,7 +2,7 @@
 //! one [`KnobControl`] per knob.
 use crate::config::{Config, KNOBS};
 use crate::knobs::{Control, Group, Kind, Knob, Scale, Value};
-use crate::page::{choice_allowed, choices, inert, round2, shown, testid};
+use crate::page::{choice_allowed, choices, expert_budget, inert, round2, shown, testid};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -37,10 +37,16 @@ pub fn KnobGroup(
             </details>
         }
     });
+    // Under the model's knobs: the experts this config has and what a token uses of them (fine-
+    // grained and shared experts keep these equal to the model they are compared with).
+    let budget = (group == Group::Model).then(|| {
+        view! { <p class="budget" data-testid="expert-budget">{move || expert_budget(&cfg.get().resolved()).sentence}</p> }
+    });
     view! {
         <fieldset data-testid=format!("knobs-{}", group.title().to_lowercase().replace(' ', "-"))>
             <legend>{group.title()}<small>{if live { " act at once" } else { " restart training" }}</small></legend>
             {basic.into_iter().map(control).collect_view()}
+            {budget}
             {more}
         </fieldset>
     }

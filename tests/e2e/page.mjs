@@ -24,6 +24,10 @@
 //                applies its defaults with a notice (GShard: k = 2 and top-k disabled; hash: no
 //                balance loss, α disabled, "switch" not selectable; aux-free: the γ slider appears);
 //                the URL follows.
+//   beyond     — beyond token choice: expert choice outlines each expert's picks and counts the
+//                unrouted tokens; the dense mixture (a rebuild: its buffers differ) disables k and cf
+//                and switches to the competitive loss live; shared + fine-grained experts state the
+//                expert budget and draw the shared expert apart in the load chart.
 //   gpu-error  — ?debug=gpu-error: a (simulated) GPU error stops training with a message and a
 //                restart button; restart trains again.
 //   panic      — ?debug=panic: a deliberate panic shows the error box with a reload link.
@@ -246,7 +250,7 @@ await scenario("routers", { webgpu: true, query: "?tokens=64" }, async (page, pr
   await waitStep(page, 3);
   if (await visible(page, "gamma")) problems.push("γ is shown with the softmax-topk router");
   const options = await page.locator('[data-testid="router"] option').evaluateAll((os) => os.map((o) => o.value));
-  if (options.join() !== "softmax-topk,noisy-topk,gshard-top2,hash,aux-free") problems.push(`router options: ${options}`);
+  if (options.join() !== "softmax-topk,noisy-topk,gshard-top2,hash,aux-free,expert-choice,dense-mixture") problems.push(`router options: ${options}`);
   // GShard: k = 2, said in plain words; training goes on (live).
   await page.locator('[data-testid="router"]').selectOption("gshard-top2");
   if (!/k set to 2/.test(await notice())) problems.push(`gshard-top2 notice: ${await notice()}`);
@@ -271,6 +275,40 @@ await scenario("routers", { webgpu: true, query: "?tokens=64" }, async (page, pr
   await waitStep(page, s + 3);
   await shot(page, "routers");
   console.log(`  routers ${options.join(", ")}; live switches, URL ${await search()}`);
+});
+
+await scenario("beyond", { webgpu: true, query: "?tokens=64&router=expert-choice" }, async (page, problems) => {
+  const notice = () => page.locator('[data-testid="notice"]').textContent({ timeout });
+  await waitStep(page, 5);
+  await page.waitForTimeout(1000);
+  const heat = await outlined(page);
+  // Expert choice: each expert picks C = ceil(1.25·64·1/8) = 10 of the 64 probe rows, so some of
+  // the rows shown are outlined, and not every cell.
+  if (!(heat.outlined > 0 && heat.outlined < heat.rows * heat.k)) problems.push(`expert choice outlines ${heat.outlined} of ${heat.rows}×${heat.k}`);
+  const note = await page.locator('[data-testid="drops-note"]').textContent();
+  if (!/unrouted/.test(note)) problems.push(`drops note: ${note}`);
+  if ((await inked(page, "drops")) < 0.02) problems.push("drops chart is blank with expert choice");
+  await shot(page, "beyond-expert-choice");
+  // The dense mixture: every expert, k and cf do not apply; the competitive loss is live.
+  await page.locator('[data-testid="router"]').selectOption("dense-mixture");
+  if (!/restarted training/.test(await notice())) problems.push(`dense mixture notice: ${await notice()}`);
+  await waitStep(page, 3);
+  if (!(await page.locator('[data-testid="top-k"]').isDisabled())) problems.push("top-k is not disabled with the dense mixture");
+  await page.locator('[data-testid="mixture-loss"]').waitFor({ state: "visible", timeout: 10000 }).catch(() => problems.push("mixture loss menu not shown"));
+  let s = await stepOf(page);
+  await page.locator('[data-testid="mixture-loss"]').selectOption("competitive");
+  const after = await waitStep(page, s + 5);
+  if (after < s) problems.push(`the mixture-loss change restarted training (step ${s} → ${after})`);
+  if (!/mixture-loss=competitive/.test(await page.evaluate(() => location.search))) problems.push("URL lacks mixture-loss=competitive");
+  await shot(page, "beyond-dense-mixture");
+  // Shared and fine-grained experts: the budget sentence and the shared expert in the load chart.
+  await page.goto(url + "?tokens=64&shared=1&granularity=2&top-k=2", { waitUntil: "load", timeout });
+  await waitStep(page, 5);
+  const budget = await page.locator('[data-testid="expert-budget"]').textContent();
+  if (!/16 fine-grained experts of width 32 \(8 split in 2\) \+ 1 shared; 4 routed per token \+ 1 shared/.test(budget)) problems.push(`budget: ${budget}`);
+  if ((await inked(page, "load")) < 0.05) problems.push("load chart is blank with shared experts");
+  await shot(page, "beyond-shared");
+  console.log(`  expert choice outlines ${heat.outlined}/${heat.rows * heat.k}; dense mixture competitive trains; ${budget}`);
 });
 
 await scenario("gpu-error", { webgpu: true, query: "?debug=gpu-error" }, async (page, problems) => {
