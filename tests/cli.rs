@@ -365,3 +365,46 @@ fn router_errors_name_the_allowed_values() {
         }
     }
 }
+
+/// Beyond token choice from the command line, on both backends: expert choice with a shared
+/// expert, fine-grained experts, the dense mixture's competitive loss; the snapshots carry the
+/// unrouted share and the config echoes the flags. Bad splits exit 2 naming the knob.
+#[test]
+fn shared_fine_grained_expert_choice_and_mixture_flags() {
+    let runs: &[&[&str]] = &[
+        &["--router", "expert-choice", "--shared", "1"],
+        &["--granularity", "2", "--top-k", "2"],
+        &["--router", "dense-mixture", "--mixture-loss", "competitive", "--dataset", "regions"],
+    ];
+    for backend in ["cpu", "gpu"] {
+        for extra in runs {
+            let mut args =
+                vec!["--backend", backend, "--steps", "4", "--every", "4", "--tokens", "32", "--eval-every", "0"];
+            args.extend_from_slice(extra);
+            let o = moe_train(&args);
+            assert_eq!(o.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+            let lines = stdout_lines(&o);
+            let (head, last) = (&lines[0], lines.last().unwrap());
+            for pair in extra.chunks(2) {
+                let key = pair[0].trim_start_matches("--").replace('-', "_");
+                let v = &head["config"][&key];
+                assert!(v == pair[1] || v.to_string() == pair[1], "{args:?}: config {key} = {v}");
+            }
+            let unrouted = last["unrouted_share"].as_f64().unwrap_or(-1.0);
+            assert!((0.0..=1.0).contains(&unrouted), "{args:?}: unrouted_share {unrouted} in {last}");
+            assert!(last["ce"].as_f64().is_some_and(f64::is_finite), "{args:?}: {last}");
+        }
+    }
+    for (args, needle) in [
+        (&["--granularity", "3"][..], "granularity"),
+        (&["--shared", "1", "--experts", "64"][..], "shared"),
+        (&["--router", "expert-choice", "--balance", "switch"][..], "balance"),
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--backend", "cpu"]);
+        let o = moe_train(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
