@@ -194,6 +194,28 @@ impl DenseTwin {
     }
 }
 
+/// How the MoE's weights start: from the seed, or upcycled from a dense model trained first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// The seed's random weights ([`crate::model::Params::init`]).
+    #[default]
+    Scratch,
+    /// Sparse upcycling: first train a dense model (one expert of width H, always used) for
+    /// `dense_steps` steps, then copy its feed-forward network into every expert
+    /// ([`crate::upcycle`]).
+    Upcycle,
+}
+
+impl Init {
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Scratch => "scratch",
+            Init::Upcycle => "upcycle",
+        }
+    }
+}
+
 /// Hard limits of the config. `MAX_D` and `MAX_HIDDEN` are size choices (they keep the largest
 /// model within the browser's default buffer limits and the CPU fallback responsive); no shader
 /// depends on them. `MAX_EXPERTS` and `MAX_TOP_K` are kernel limits: the metrics window and the
@@ -210,6 +232,8 @@ pub mod limits {
     pub const MAX_BINDING_FLOATS: usize = (128 << 20) / 4;
     /// Largest `eval_every`.
     pub const MAX_EVAL_EVERY: u32 = 1_000_000;
+    /// Largest `dense_steps`.
+    pub const MAX_DENSE_STEPS: u32 = 100_000;
 }
 
 /// Every knob. Live knobs (k, capacity factor, α, β, lr, clipping) act on a running model;
@@ -261,6 +285,20 @@ pub struct Config {
     /// Bias step γ of the aux-free router (live): b_i ← b_i + γ·sign(mean load − load_i).
     #[serde(default = "default_gamma")]
     pub gamma: f32,
+    /// How the MoE's weights start (structural): from the seed, or upcycled from a dense model.
+    #[serde(default)]
+    pub init: Init,
+    /// Steps of the dense phase before upcycling (structural; only with `init = upcycle`). They
+    /// count towards the run's steps: the MoE continues at step `dense_steps`.
+    #[serde(default = "default_dense_steps")]
+    pub dense_steps: u32,
+}
+
+/// Default `dense_steps`.
+pub const DEFAULT_DENSE_STEPS: u32 = 200;
+
+fn default_dense_steps() -> u32 {
+    DEFAULT_DENSE_STEPS
 }
 
 /// Default γ of the aux-free router's bias update.
@@ -303,6 +341,8 @@ impl Default for Config {
             balance: Balance::Switch,
             drop_policy: DropPolicy::Position,
             gamma: DEFAULT_GAMMA,
+            init: Init::Scratch,
+            dense_steps: DEFAULT_DENSE_STEPS,
         }
     }
 }
@@ -455,6 +495,12 @@ impl Config {
         }
     }
 
+    /// The dense model of the upcycling warm-up: one expert of the MoE's width H, always used (the
+    /// dense twin's rules: k = 1, cf = ∞, α = β = 0), same seed, data, T, d and optimiser.
+    pub fn dense_phase(&self) -> Config {
+        Config { top_k: 1, dense_twin: DenseTwin::Active, init: Init::Scratch, ..self.clone() }.resolved()
+    }
+
     /// True when `other` differs only in live knobs (so no rebuild is needed).
     pub fn same_structure(&self, other: &Config) -> bool {
         self.with_live(other.live()) == *other
@@ -493,6 +539,17 @@ impl Config {
                 "balance",
                 self.balance.name(),
                 format!("the {} router allows balance {}", r.name, crate::knobs::or_list(&names)),
+            ));
+        }
+        if self.init == Init::Upcycle && self.dense_twin != DenseTwin::Off {
+            return Err(err(
+                "init",
+                self.init.name(),
+                format!(
+                    "upcycling copies a dense model into the experts of a MoE, so it needs the MoE: set model \
+                     (dense-twin) to off, or init to scratch to train the {} dense twin",
+                    self.dense_twin.name()
+                ),
             ));
         }
         if self.dense_twin != DenseTwin::Off {

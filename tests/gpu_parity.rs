@@ -1261,6 +1261,10 @@ fn compare_snapshots(label: &str, g: &Snapshot, c: &Snapshot, tol: f64) -> f64 {
         worst = worst.max(rel(&format!("{label}: {name}"), a, b, tol));
     }
     worst = worst.max(close(&format!("{label}: p_mean"), &g.p_mean, &c.p_mean, tol));
+    assert_eq!(g.expert_similarity.is_some(), c.expert_similarity.is_some(), "{label}: expert similarity");
+    if let (Some(a), Some(b)) = (g.expert_similarity, c.expert_similarity) {
+        worst = worst.max(rel(&format!("{label}: expert_similarity"), a, b, tol));
+    }
     let (gp, cp) = (&g.probe, &c.probe);
     assert_eq!((gp.rows, gp.experts, gp.k), (cp.rows, cp.experts, cp.k), "{label}: probe shape");
     assert_eq!(gp.topk, cp.topk, "{label}: probe topk");

@@ -37,12 +37,12 @@ mod cli {
     use clap::error::ErrorKind;
     use clap::{value_parser, Arg, ArgAction, Command};
     use moe_playground::config::{Config, Knob, KNOBS};
-    use moe_playground::gpu::GpuTrainer;
     use moe_playground::knobs::{or_list, Group, Kind};
     use moe_playground::metrics::Snapshot;
     use moe_playground::model::{Dims, Layout};
     use moe_playground::presets;
-    use moe_playground::trainer::{CpuTrainer, Trace, Trainer};
+    use moe_playground::trainer::{Trace, Trainer};
+    use moe_playground::upcycle::Upcycle;
     use serde_json::json;
     use std::ffi::OsString;
     use std::io::Write;
@@ -346,8 +346,8 @@ mod cli {
 
     fn open(args: &Args) -> Result<Box<dyn Trainer>, String> {
         Ok(match args.backend {
-            Backend::Cpu => Box::new(CpuTrainer::new(&args.cfg).map_err(|e| e.to_string())?),
-            Backend::Gpu => Box::new(pollster::block_on(GpuTrainer::new(&args.cfg))?),
+            Backend::Cpu => Box::new(Upcycle::cpu(&args.cfg).map_err(|e| e.to_string())?),
+            Backend::Gpu => Box::new(pollster::block_on(Upcycle::gpu(&args.cfg))?),
         })
     }
 
