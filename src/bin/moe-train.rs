@@ -423,7 +423,15 @@ mod cli {
                 if step == total && every > 0 && !step.is_multiple_of(every) {
                     t.eval_now();
                 }
-                let snap = snapshot(t)?;
+                let mut snap = snapshot(t)?;
+                // Upcycling: the dense phase's last window, closed at the switch, comes first (its
+                // own line at the switch step, unless empty).
+                while snap.step < step {
+                    if snap.steps > 0 {
+                        out(w, &snap.json())?;
+                    }
+                    snap = t.wait_snapshot().ok_or_else(|| Stop::Fail(1, "the metrics snapshot failed".into()))?;
+                }
                 out(w, &snap.json())?;
                 if snap.diverged() {
                     if let Some(f) = trace_file {
