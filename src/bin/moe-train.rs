@@ -244,7 +244,9 @@ mod cli {
             "\nOutput: a header line {\"backend\", \"config\", \"params\"}, then one snapshot per --every steps\n\
              (and one for the last step if it is not a multiple): step, ce (training batches of the\n\
              window), eval_ce and eval_accuracy (held-out set, taken after step eval_step), aux, z,\n\
-             load_share, kept, capacity, dropped_share, all_dropped_share, entropy, cv, max_share, ...\n\
+             load_share, kept, capacity, dropped_share, all_dropped_share, entropy, cv, max_share,\n\
+             expert_similarity (mean pairwise cosine of the experts' weights; null with one expert), ...\n\
+             With --init upcycle the dense phase's last window gets its own line at step --dense-steps.\n\
              Exit codes: 0 ok, 1 runtime failure (no GPU adapter, I/O), 2 usage error, 3 training diverged.",
         );
         s
