@@ -607,7 +607,7 @@ impl Trainer for GpuTrainer {
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            self.record(&mut pass, &["snapshot", "expert_similarity"], Mode::Train);
+            self.record(&mut pass, kernels::SNAPSHOT, Mode::Train);
             self.record(&mut pass, kernels::FORWARD, Mode::Probe);
         }
         let dst = &self.ring[i].buffer;
