@@ -149,3 +149,54 @@ fn eval_end() {
     state[ST_EVAL_ACC] = bitcast<u32>(f32(state[ST_EVAL_OK]) / n);
     state[ST_EVAL_STEP] = state[0];
 }
+
+// Expert similarity (twin: crate::metrics::expert_similarity): the mean cosine similarity over the
+// E(E-1)/2 pairs of routed experts of their flattened weights [W1 (H·d), b1 (H), W2 (d·H), b2 (d)].
+// One workgroup: thread li computes the dot products of pairs p = li, li + 256, … of the
+// E(E+1)/2 pairs i <= j (i = j: squared norms), each one f32 sum in vector order; after the barrier
+// thread 0 sums the cosines in pair order (i ascending, then j) and writes snap[SN_SIM]. Run after
+// `snapshot`, when a snapshot is taken. A zero vector counts as cosine 0.
+const SN_SIM: u32 = 22u;
+const SIM_WG: u32 = 256u;
+var<workgroup> sim_dots: array<f32, 2080>; // MAXE·(MAXE+1)/2
+
+fn expert_dot(i: u32, j: u32) -> f32 {
+    let hd = u.h * u.d;
+    var acc = 0.0;
+    for (var c = 0u; c < hd; c++) { acc += params[u.o_w1 + i * hd + c] * params[u.o_w1 + j * hd + c]; }
+    for (var c = 0u; c < u.h; c++) { acc += params[u.o_b1 + i * u.h + c] * params[u.o_b1 + j * u.h + c]; }
+    for (var c = 0u; c < hd; c++) { acc += params[u.o_w2 + i * hd + c] * params[u.o_w2 + j * hd + c]; }
+    for (var c = 0u; c < u.d; c++) { acc += params[u.o_b2 + i * u.d + c] * params[u.o_b2 + j * u.d + c]; }
+    return acc;
+}
+
+// Index of pair (i, j), i <= j, in row order over i: i·E − i(i−1)/2 + (j − i).
+fn pair_index(i: u32, j: u32) -> u32 {
+    return i * u.e - (i * (i - select(0u, 1u, i > 0u))) / 2u + (j - i);
+}
+
+@compute @workgroup_size(256)
+fn expert_similarity(@builtin(local_invocation_index) li: u32) {
+    let n = u.e * (u.e + 1u) / 2u;
+    // Walk the pairs row by row; thread li takes every SIM_WG-th one.
+    var i = 0u;
+    var j = 0u;
+    for (var p = 0u; p < n; p++) {
+        if (p % SIM_WG == li) { sim_dots[p] = expert_dot(i, j); }
+        j++;
+        if (j == u.e) { i++; j = i; }
+    }
+    workgroupBarrier();
+    if (li == 0u) {
+        var sum = 0.0;
+        for (var a = 0u; a < u.e; a++) {
+            for (var b = a + 1u; b < u.e; b++) {
+                let den = sqrt(sim_dots[pair_index(a, a)]) * sqrt(sim_dots[pair_index(b, b)]);
+                if (den > 0.0) { sum += sim_dots[pair_index(a, b)] / den; }
+            }
+        }
+        var mean = 0.0;
+        if (u.e > 1u) { mean = sum / f32(u.e * (u.e - 1u) / 2u); }
+        snap[SN_SIM] = bitcast<u32>(mean);
+    }
+}

@@ -243,6 +243,28 @@ impl DenseTwin {
     }
 }
 
+/// How the MoE's weights start: from the seed, or upcycled from a dense model trained first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// The seed's random weights ([`crate::model::Params::init`]).
+    #[default]
+    Scratch,
+    /// Sparse upcycling: first train a dense model (one expert of width H, always used) for
+    /// `dense_steps` steps, then copy its feed-forward network into every expert
+    /// ([`crate::upcycle`]).
+    Upcycle,
+}
+
+impl Init {
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Scratch => "scratch",
+            Init::Upcycle => "upcycle",
+        }
+    }
+}
+
 /// Hard limits of the config. `MAX_D` and `MAX_HIDDEN` are size choices (they keep the largest
 /// model within the browser's default buffer limits and the CPU fallback responsive); no shader
 /// depends on them. `MAX_EXPERTS` and `MAX_TOP_K` are kernel limits: the metrics window and the
@@ -259,6 +281,8 @@ pub mod limits {
     pub const MAX_BINDING_FLOATS: usize = (128 << 20) / 4;
     /// Largest `eval_every`.
     pub const MAX_EVAL_EVERY: u32 = 1_000_000;
+    /// Largest `dense_steps`.
+    pub const MAX_DENSE_STEPS: u32 = 100_000;
 }
 
 /// Every knob. Live knobs (k, capacity factor, α, β, lr, clipping) act on a running model;
@@ -322,10 +346,24 @@ pub struct Config {
     /// The dense mixture's loss (live; the other routers use the cooperative one).
     #[serde(default)]
     pub mixture_loss: MixtureLoss,
+    /// How the MoE's weights start (structural): from the seed, or upcycled from a dense model.
+    #[serde(default)]
+    pub init: Init,
+    /// Steps of the dense phase before upcycling (structural; only with `init = upcycle`). They
+    /// count towards the run's steps: the MoE continues at step `dense_steps`.
+    #[serde(default = "default_dense_steps")]
+    pub dense_steps: u32,
 }
 
 fn default_granularity() -> usize {
     1
+}
+
+/// Default `dense_steps`.
+pub const DEFAULT_DENSE_STEPS: u32 = 200;
+
+fn default_dense_steps() -> u32 {
+    DEFAULT_DENSE_STEPS
 }
 
 /// Default γ of the aux-free router's bias update.
@@ -371,6 +409,8 @@ impl Default for Config {
             shared: 0,
             granularity: 1,
             mixture_loss: MixtureLoss::Cooperative,
+            init: Init::Scratch,
+            dense_steps: DEFAULT_DENSE_STEPS,
         }
     }
 }
@@ -564,6 +604,13 @@ impl Config {
         }
     }
 
+    /// The dense model of the upcycling warm-up: one expert of the MoE's width H, always used (the
+    /// dense twin's rules: k = 1, cf = ∞, α = β = 0), same seed, data, T, d and optimiser. Its FFN
+    /// is copied into every expert, the shared ones too.
+    pub fn dense_phase(&self) -> Config {
+        Config { top_k: 1, shared: 0, dense_twin: DenseTwin::Active, init: Init::Scratch, ..self.clone() }.resolved()
+    }
+
     /// True when `other` differs only in live knobs (so no rebuild is needed). A router that hands
     /// every token to every expert needs buffers of E ranks, and the dense mixture the competitive
     /// loss's buffers, so switching to or from one rebuilds.
@@ -606,6 +653,28 @@ impl Config {
                 "balance",
                 self.balance.name(),
                 format!("the {} router allows balance {}", r.name, crate::knobs::or_list(&names)),
+            ));
+        }
+        if self.init == Init::Upcycle && self.dense_twin != DenseTwin::Off {
+            return Err(err(
+                "init",
+                self.init.name(),
+                format!(
+                    "upcycling copies a dense model into the experts of a MoE, so it needs the MoE: set model \
+                     (dense-twin) to off, or init to scratch to train the {} dense twin",
+                    self.dense_twin.name()
+                ),
+            ));
+        }
+        if self.init == Init::Upcycle && self.granularity > 1 {
+            return Err(err(
+                "init",
+                self.init.name(),
+                format!(
+                    "upcycling copies the dense model's feed-forward network (width H = {}) into every expert, so \
+                     the experts must have that width: set granularity to 1, or init to scratch",
+                    self.hidden
+                ),
             ));
         }
         if self.dense_twin != DenseTwin::Off {

@@ -6,7 +6,7 @@
 //! Which router a knob belongs to is derived from the router registry: a key listed in some
 //! router's [`RouterInfo::knobs`](crate::model::routers::RouterInfo) belongs to those routers only
 //! (the page shows it only with them); every other knob belongs to all routers.
-use crate::config::{Balance, Config, ConfigError, Dataset, DenseTwin, DropPolicy, MixtureLoss, RouterKind};
+use crate::config::{Balance, Config, ConfigError, Dataset, DenseTwin, DropPolicy, Init, MixtureLoss, RouterKind};
 use crate::model::routers::ROUTERS;
 use std::fmt;
 
@@ -369,6 +369,24 @@ fn dense_twins() -> Vec<Choice> {
     ]
 }
 
+fn inits() -> Vec<Choice> {
+    vec![
+        Choice {
+            value: "scratch",
+            label: "from scratch",
+            help: "every expert starts from its own random weights (the seed's)",
+            aliases: &[],
+        },
+        Choice {
+            value: "upcycle",
+            label: "upcycled from dense",
+            help: "first train one dense feed-forward network of width H for the dense steps, then copy it into \
+                   every expert and train on as the MoE (a fresh router, a fresh optimiser)",
+            aliases: &[],
+        },
+    ]
+}
+
 const fn real(min: f32, max: f32, min_open: bool, max_open: bool, scale: Scale) -> Kind {
     Kind::Real { min, max, min_open, max_open, scale, off: None }
 }
@@ -678,6 +696,34 @@ pub const KNOBS: &[Knob] = &[
                 _ => DenseTwin::Off,
             }
         },
+    },
+    Knob {
+        key: "init",
+        label: "start",
+        symbol: "init",
+        help: "How the experts start: from random weights, or as copies of a dense model trained first for the \
+               dense steps (sparse upcycling).",
+        group: Group::Model,
+        live: false,
+        advanced: false,
+        kind: Kind::Choice(inits),
+        control: Control::Auto,
+        get: |c| Value::Name(c.init.name()),
+        put: |c, v| c.init = if v.name() == "upcycle" { Init::Upcycle } else { Init::Scratch },
+    },
+    Knob {
+        key: "dense-steps",
+        label: "dense steps",
+        symbol: "dense",
+        help: "With start = upcycled: how many steps the dense model trains before it is copied into the experts \
+               (they count towards the run's steps).",
+        group: Group::Model,
+        live: false,
+        advanced: false,
+        kind: Kind::Int { min: 0, max: crate::config::limits::MAX_DENSE_STEPS },
+        control: Control::Menu(&[0, 100, 200, 500, 1000, 2000]),
+        get: |c| Value::Int(c.dense_steps as u64),
+        put: |c, v| c.dense_steps = v.int() as u32,
     },
     Knob {
         key: "seed",

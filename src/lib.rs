@@ -13,3 +13,4 @@ pub mod rng;
 pub mod trainer;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;
+pub mod upcycle;

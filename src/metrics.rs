@@ -63,6 +63,55 @@ pub fn balance(choices: &[u32]) -> (f32, f32, f32, u32) {
     (ent_n, (var / ef).sqrt() / fair, mx, starved)
 }
 
+/// Word of the snapshot record holding the expert similarity (f32 bits; written by the
+/// `expert_similarity` kernel after `snapshot`).
+pub const SNAP_SIMILARITY: usize = 22;
+
+/// Expert similarity: the mean, over the E(E−1)/2 pairs (i < j) of routed experts, of the cosine
+/// similarity of the two experts' flattened weights, each expert's vector being the concatenation
+/// [W1 (H·d, row-major [H, d]), b1 (H), W2 (d·H, row-major [d, H]), b2 (d)]. 1 means every expert
+/// is the same network (as right after upcycling), about 0 unrelated random ones. An expert whose
+/// vector is all zero counts as similarity 0 with every other. None with fewer than two experts.
+///
+/// CPU twin of the `expert_similarity` kernel (shaders/metrics.wgsl), in its order: each dot
+/// product (i ≤ j, the squared norms being i = j) one f32 sum over the vector in the order above;
+/// then the pairs in order (i ascending, then j), cos = dot / (√n_i·√n_j), summed in f32 and
+/// divided by the number of pairs.
+pub fn expert_similarity(p: &crate::model::Params<f32>) -> Option<f32> {
+    let (e, h, d) = (p.dims.e, p.dims.h, p.dims.d);
+    if e < 2 {
+        return None;
+    }
+    let l = &p.layout;
+    let part = |x: usize| -> [&[f32]; 4] {
+        [
+            &p.w[l.w1.start + x * h * d..l.w1.start + (x + 1) * h * d],
+            &p.w[l.b1.start + x * h..l.b1.start + (x + 1) * h],
+            &p.w[l.w2.start + x * d * h..l.w2.start + (x + 1) * d * h],
+            &p.w[l.b2.start + x * d..l.b2.start + (x + 1) * d],
+        ]
+    };
+    let dot = |i: usize, j: usize| -> f32 {
+        let (a, b) = (part(i), part(j));
+        let mut acc = 0.0f32;
+        for k in 0..4 {
+            for (x, y) in a[k].iter().zip(b[k]) {
+                acc += x * y;
+            }
+        }
+        acc
+    };
+    let norms: Vec<f32> = (0..e).map(|i| dot(i, i).sqrt()).collect();
+    let mut sum = 0.0f32;
+    for i in 0..e {
+        for j in i + 1..e {
+            let den = norms[i] * norms[j];
+            sum += if den > 0.0 { dot(i, j) / den } else { 0.0 };
+        }
+    }
+    Some(sum / (e * (e - 1) / 2) as f32)
+}
+
 /// One metrics snapshot: a window of `steps` training steps ending at step `step`.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Snapshot {
@@ -111,6 +160,8 @@ pub struct Snapshot {
     pub domain_expert: Vec<u32>,
     /// Shared experts (every token passes through them; their load is always T per step).
     pub shared: u32,
+    /// The experts' similarity at the snapshot ([`expert_similarity`]); None with one expert.
+    pub expert_similarity: Option<f32>,
     pub probe: Probe,
 }
 
@@ -148,6 +199,7 @@ impl Snapshot {
             domain_expert: r[h + 3 * e..h + 7 * e].to_vec(),
             bias: (h + 7 * e..h + 8 * e).map(f).collect(),
             shared: 0,
+            expert_similarity: (e >= 2).then(|| f(SNAP_SIMILARITY)),
             probe: Probe::default(),
         }
     }
@@ -225,6 +277,7 @@ impl Snapshot {
             "collapsed": self.collapsed(),
             "domain_expert": self.domain_expert,
             "skipped": self.skipped,
+            "expert_similarity": self.expert_similarity.map(r4),
         })
     }
 }

@@ -57,11 +57,14 @@ pub struct Hist {
     pub random_dropped: f32,
     /// The latest held-out evaluation at this snapshot: (step it followed, CE, accuracy).
     pub eval: Option<(u32, f32, f32)>,
+    /// The experts' similarity (mean pairwise cosine of their weights); None with one expert
+    /// (the dense warm-up of an upcycled run).
+    pub expert_similarity: Option<f32>,
 }
 
 /// The columns of the CSV export, one per [`Hist`] field (the evaluation as three).
 pub const CSV_HEADER: &str = "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share,\
-                              eval_step,eval_ce,eval_accuracy,random_dropped_share";
+                              eval_step,eval_ce,eval_accuracy,random_dropped_share,expert_similarity";
 
 impl Hist {
     /// The history point of a snapshot.
@@ -80,16 +83,18 @@ impl Hist {
             all_dropped: s.all_dropped_share(),
             random_dropped: s.random_dropped_share(),
             eval: s.eval(),
+            expert_similarity: s.expert_similarity,
         }
     }
-    /// Its CSV row (columns as [`CSV_HEADER`]; the evaluation's are empty before the first one).
+    /// Its CSV row (columns as [`CSV_HEADER`]; the evaluation's are empty before the first one, the
+    /// expert similarity with one expert).
     pub fn csv(&self) -> String {
         let (es, ece, eacc) = match self.eval {
             Some((step, ce, acc)) => (step.to_string(), ce.to_string(), acc.to_string()),
             None => Default::default(),
         };
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{es},{ece},{eacc},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{es},{ece},{eacc},{},{}",
             self.step,
             self.ce,
             self.aux,
@@ -101,7 +106,8 @@ impl Hist {
             self.starved,
             self.dropped,
             self.all_dropped,
-            self.random_dropped
+            self.random_dropped,
+            self.expert_similarity.map(|v| v.to_string()).unwrap_or_default()
         )
     }
 }
@@ -327,7 +333,13 @@ mod tests {
             assert!(header.contains(&name), "{name}");
         }
         let before = Hist { step: 15.0, ce: 2.5, starved: 3, ..Default::default() };
-        let after = Hist { step: 30.0, eval: Some((20, 1.25, 0.5)), random_dropped: 0.125, ..before.clone() };
+        let after = Hist {
+            step: 30.0,
+            eval: Some((20, 1.25, 0.5)),
+            random_dropped: 0.125,
+            expert_similarity: Some(0.75),
+            ..before.clone()
+        };
         let csv = history_csv(&[before, after]);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
@@ -347,6 +359,8 @@ mod tests {
         assert_eq!(col(lines[2], "eval_ce"), "1.25");
         assert_eq!(col(lines[2], "eval_accuracy"), "0.5");
         assert_eq!(col(lines[2], "random_dropped_share"), "0.125");
+        assert_eq!(col(lines[1], "expert_similarity"), "");
+        assert_eq!(col(lines[2], "expert_similarity"), "0.75");
         assert!(csv.ends_with('\n'));
         assert_eq!(history_csv(&[]), format!("{CSV_HEADER}\n"));
     }
@@ -365,9 +379,11 @@ mod tests {
             eval_step: 20,
             eval_ce: 1.75,
             eval_accuracy: 0.25,
+            expert_similarity: Some(0.5),
             ..Default::default()
         };
         let h = Hist::of(&s);
+        assert_eq!(h.expert_similarity, Some(0.5));
         assert_eq!((h.step, h.ce, h.dropped, h.random_dropped, h.all_dropped), (40.0, 1.5, 0.25, 0.125, 0.25));
         assert_eq!(h.eval, Some((20, 1.75, 0.25)));
         assert_eq!(Hist::of(&Snapshot::default()).eval, None);

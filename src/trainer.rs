@@ -266,6 +266,13 @@ impl CpuTrainer {
         }
     }
 
+    /// Continue at training step `step` (upcycling: the MoE takes over after the dense phase's
+    /// steps): the next batch is the one of step `step`, the held-out schedule counts from it, and
+    /// the optimiser stays fresh (zero moments, bias correction from its first update).
+    pub fn start_at(&mut self, step: u32) {
+        self.step = step;
+    }
+
     /// The routing of a batch under the current knobs: training step `step` (with its random
     /// draws) or None (evaluation, probe).
     pub fn routing(&self, b: &Batch, step: Option<u32>) -> Routing<f32> {
@@ -464,6 +471,7 @@ impl Trainer for CpuTrainer {
             starved,
             domain_expert: w.dom,
             shared: self.params.dims.shared as u32,
+            expert_similarity: crate::metrics::expert_similarity(&self.params),
             choices: w.choices,
             kept: w.kept,
             probe: self.probe(),

@@ -408,3 +408,53 @@ fn shared_fine_grained_expert_choice_and_mixture_flags() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// `--init upcycle --dense-steps N`: a dense warm-up of N steps (one expert: no similarity), its
+/// last window closed at the switch in its own line, then the MoE continuing at step N + 1 with
+/// its experts nearly identical; on both backends.
+#[test]
+fn upcycle_flags_train_dense_then_moe() {
+    for backend in ["cpu", "gpu"] {
+        let o = moe_train(&[
+            "--backend",
+            backend,
+            "--init",
+            "upcycle",
+            "--dense-steps",
+            "15",
+            "--steps",
+            "40",
+            "--every",
+            "10",
+            "--tokens",
+            "32",
+            "--top-k",
+            "2",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{backend}: {}", String::from_utf8_lossy(&o.stderr));
+        let lines = stdout_lines(&o);
+        assert_eq!(lines[0]["config"]["init"], "upcycle");
+        assert_eq!(lines[0]["config"]["dense_steps"], 15);
+        let rows: Vec<(u64, usize, Option<f64>)> = lines[1..]
+            .iter()
+            .map(|l| {
+                (
+                    l["step"].as_u64().unwrap(),
+                    l["load_share"].as_array().unwrap().len(),
+                    l["expert_similarity"].as_f64(),
+                )
+            })
+            .collect();
+        let shape: Vec<(u64, usize, bool)> = rows.iter().map(|r| (r.0, r.1, r.2.is_some())).collect();
+        assert_eq!(
+            shape,
+            [(10, 1, false), (15, 1, false), (20, 8, true), (30, 8, true), (40, 8, true)],
+            "{backend}: {rows:?}"
+        );
+        let sim = rows[2].2.unwrap();
+        assert!(sim > 0.9 && sim < 1.0, "{backend}: 5 steps after the switch the copies are still alike: {sim}");
+    }
+    let o = moe_train(&["--backend", "cpu", "--init", "upcycle", "--dense-twin", "active"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("init"), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -32,12 +32,13 @@ fn kernels_fit_webgpu_limits_and_cover_the_step() {
     const { assert!(moe_playground::config::limits::MAX_EXPERTS <= 64) };
     let eval_pass: Vec<&str> =
         ["eval_begin"].into_iter().chain(kernels::EVAL_SCORE.iter().copied()).chain(["eval_end"]).collect();
-    for e in kernels::STEP.iter().chain(kernels::FORWARD).chain(&["snapshot"]).chain(&eval_pass) {
+    for e in kernels::STEP.iter().chain(kernels::FORWARD).chain(kernels::SNAPSHOT).chain(&eval_pass) {
         assert!(kernels::info(e).is_some(), "step uses unknown kernel {e}");
     }
     // No kernel is orphaned: each entry point runs in the step, the snapshot or the evaluation pass.
     for k in kernels::KERNELS {
-        let runs = kernels::STEP.contains(&k.entry) || k.entry == "snapshot" || eval_pass.contains(&k.entry);
+        let runs =
+            kernels::STEP.contains(&k.entry) || kernels::SNAPSHOT.contains(&k.entry) || eval_pass.contains(&k.entry);
         assert!(runs, "kernel {} never runs", k.entry);
     }
 }

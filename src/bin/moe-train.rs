@@ -37,12 +37,12 @@ mod cli {
     use clap::error::ErrorKind;
     use clap::{value_parser, Arg, ArgAction, Command};
     use moe_playground::config::{Config, Knob, KNOBS};
-    use moe_playground::gpu::GpuTrainer;
     use moe_playground::knobs::{or_list, Group, Kind};
     use moe_playground::metrics::Snapshot;
     use moe_playground::model::{Dims, Layout};
     use moe_playground::presets;
-    use moe_playground::trainer::{CpuTrainer, Trace, Trainer};
+    use moe_playground::trainer::{Trace, Trainer};
+    use moe_playground::upcycle::Upcycle;
     use serde_json::json;
     use std::ffi::OsString;
     use std::io::Write;
@@ -244,7 +244,9 @@ mod cli {
             "\nOutput: a header line {\"backend\", \"config\", \"params\"}, then one snapshot per --every steps\n\
              (and one for the last step if it is not a multiple): step, ce (training batches of the\n\
              window), eval_ce and eval_accuracy (held-out set, taken after step eval_step), aux, z,\n\
-             load_share, kept, capacity, dropped_share, all_dropped_share, entropy, cv, max_share, ...\n\
+             load_share, kept, capacity, dropped_share, all_dropped_share, entropy, cv, max_share,\n\
+             expert_similarity (mean pairwise cosine of the experts' weights; null with one expert), ...\n\
+             With --init upcycle the dense phase's last window gets its own line at step --dense-steps.\n\
              Exit codes: 0 ok, 1 runtime failure (no GPU adapter, I/O), 2 usage error, 3 training diverged.",
         );
         s
@@ -346,8 +348,8 @@ mod cli {
 
     fn open(args: &Args) -> Result<Box<dyn Trainer>, String> {
         Ok(match args.backend {
-            Backend::Cpu => Box::new(CpuTrainer::new(&args.cfg).map_err(|e| e.to_string())?),
-            Backend::Gpu => Box::new(pollster::block_on(GpuTrainer::new(&args.cfg))?),
+            Backend::Cpu => Box::new(Upcycle::cpu(&args.cfg).map_err(|e| e.to_string())?),
+            Backend::Gpu => Box::new(pollster::block_on(Upcycle::gpu(&args.cfg))?),
         })
     }
 
@@ -423,7 +425,15 @@ mod cli {
                 if step == total && every > 0 && !step.is_multiple_of(every) {
                     t.eval_now();
                 }
-                let snap = snapshot(t)?;
+                let mut snap = snapshot(t)?;
+                // Upcycling: the dense phase's last window, closed at the switch, comes first (its
+                // own line at the switch step, unless empty).
+                while snap.step < step {
+                    if snap.steps > 0 {
+                        out(w, &snap.json())?;
+                    }
+                    snap = t.wait_snapshot().ok_or_else(|| Stop::Fail(1, "the metrics snapshot failed".into()))?;
+                }
                 out(w, &snap.json())?;
                 if snap.diverged() {
                     if let Some(f) = trace_file {

@@ -76,6 +76,9 @@ pub const STEP: &[&str] = &[
     "advance",
 ];
 
+/// Closing a metrics window: the snapshot record, then the expert similarity written into it.
+pub const SNAPSHOT: &[&str] = &["snapshot", "expert_similarity"];
+
 /// The forward pass of one batch, up to the output head: run with the probe uniforms after a
 /// snapshot, and with the evaluation uniforms for each chunk of the held-out pass.
 pub const FORWARD: &[&str] = &[

@@ -368,6 +368,35 @@ impl GpuTrainer {
         self.gpu.queue.write_buffer(&self.u_eval, 0, bytemuck::bytes_of(&ue));
     }
 
+    /// Continue at training step `step` (upcycling: the MoE takes over after the dense phase's
+    /// steps): `state`'s step counter, which picks the batches, and the held-out schedule continue
+    /// from it; the optimiser stays fresh (zero moments, bias correction from its first update).
+    pub fn start_at(&mut self, step: u32) {
+        self.gpu.queue.write_buffer(&self.buffers["state"], 0, bytemuck::cast_slice(&[step]));
+        self.steps = step;
+    }
+
+    /// The current weights (awaits the readback); None if the readback failed.
+    pub async fn read_params(&self) -> Option<Params<f32>> {
+        let bytes = self.read_bytes("params").await;
+        (bytes.len() == self.layout.total * 4).then(|| Params {
+            dims: self.dims,
+            layout: self.layout.clone(),
+            w: bytemuck::cast_slice(&bytes).to_vec(),
+        })
+    }
+
+    /// A new trainer for `cfg` (resolved) starting from `params`, on this trainer's device, which
+    /// it consumes (upcycling swaps the dense trainer for the MoE without opening a new device).
+    pub fn rebuild_with(self, cfg: &Config, params: &Params<f32>) -> GpuTrainer {
+        Self::build(cfg, params, self.gpu)
+    }
+
+    /// Snapshots requested and not yet returned.
+    pub fn snapshots_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// The adapter in use.
     pub fn adapter(&self) -> &str {
         &self.gpu.adapter
@@ -590,7 +619,7 @@ impl Trainer for GpuTrainer {
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            self.record(&mut pass, &["snapshot"], Mode::Train);
+            self.record(&mut pass, kernels::SNAPSHOT, Mode::Train);
             self.record(&mut pass, kernels::FORWARD, Mode::Probe);
         }
         let dst = &self.ring[i].buffer;

@@ -125,6 +125,7 @@ pub fn Views(
     let drops_cf: NodeRef<html::Canvas> = NodeRef::new();
     let doms: NodeRef<html::Canvas> = NodeRef::new();
     let region: NodeRef<html::Canvas> = NodeRef::new();
+    let similarity: NodeRef<html::Canvas> = NodeRef::new();
     // Bumped on resize: every chart refits its canvas.
     let redraw = RwSignal::new(0u32);
     let dataset = Memo::new(move |_| ui.cfg.with(|c| c.dataset));
@@ -174,6 +175,10 @@ pub fn Views(
                 Some(1.05),
                 &ev,
             );
+        }
+        if let Some(c) = similarity.get() {
+            let sim: Vec<(f32, f32)> = h.iter().filter_map(|p| p.expert_similarity.map(|v| (p.step, v))).collect();
+            draw::lines(c, &[("expert similarity", RGBColor(0, 114, 178), sim)], -0.2, Some(1.05), &ev);
         }
         if let Some(c) = drops.get() {
             // Expert choice drops nothing; what it leaves out are the tokens no expert picked.
@@ -244,6 +249,9 @@ pub fn Views(
             <ChartCard title="Domains × experts" png=png
                 plots=vec![Plot::new(doms, "domains", (460, 174), "domains", "download the domain matrix as PNG")]
                 caption="Each row is one domain's share of choices per expert. Specialisation shows as one bright cell per row." />
+            <ChartCard title="Expert similarity" png=png
+                plots=vec![Plot::new(similarity, "similarity", (460, 230), "similarity", "download the expert similarity chart as PNG")]
+                caption="How alike the experts are: the mean cosine similarity, over every pair of experts, of their weights (W1, b1, W2, b2 as one vector). Random experts sit near 0; upcycled ones start at 1 and drift apart as they specialise." />
             <ChartCard class="wide" title="Dropped tokens" png=png
                 plots=vec![
                     Plot::new(drops, "drops", (440, 220), "drops", "download the drops-over-time chart as PNG"),

@@ -24,7 +24,7 @@ mod knob_panel;
 mod status;
 mod web;
 
-use crate::config::{Balance, Config, Dataset, DenseTwin, RouterKind, KNOBS};
+use crate::config::{Balance, Config, Dataset, DenseTwin, Init, RouterKind, KNOBS};
 use crate::gpu::GpuTrainer;
 use crate::knobs::{Group, Value};
 use crate::metrics::Snapshot;
@@ -33,12 +33,13 @@ use crate::page::{bench_json, knob_label, live_diff, page_query, Hist, PageQuery
 use crate::presets;
 use crate::regionmap::{self, RegionMap};
 use crate::trainer::{CpuTrainer, Trainer};
+use crate::upcycle::Upcycle;
 use cards::Views;
 use controls::{Playback, PresetMenu, ShareExport};
 use draw::Event;
 use knob_panel::{KnobGroup, SetKnob};
 use leptos::prelude::*;
-use status::{BenchCard, GpuError, Notices, TopBar};
+use status::{BenchCard, GpuError, Notices, PhaseLine, TopBar};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -61,10 +62,11 @@ const BACKLOG_S: f64 = 1.0;
 /// Window of the steps/s readout.
 const RATE_WINDOW_MS: f64 = 5000.0;
 
-/// The trainer: the WGSL one, or the CPU reference when the browser has no WebGPU.
+/// The trainer: the WGSL one, or the CPU reference when the browser has no WebGPU; each in its
+/// [`Upcycle`] wrapper (with `init = upcycle` a dense warm-up first, then the MoE).
 enum Backend {
-    Gpu(Box<GpuTrainer>),
-    Cpu(Box<CpuTrainer>),
+    Gpu(Box<Upcycle<GpuTrainer>>),
+    Cpu(Box<Upcycle<CpuTrainer>>),
 }
 
 impl Backend {
@@ -80,8 +82,22 @@ impl Backend {
     /// The first GPU validation or device error.
     fn error(&self) -> Option<String> {
         match self {
-            Backend::Gpu(g) => g.error(),
+            Backend::Gpu(g) => g.inner().error(),
             Backend::Cpu(_) => None,
+        }
+    }
+    /// The dense warm-up is over: the page awaits [`Upcycle::switch`] next.
+    fn switch_due(&self) -> bool {
+        match self {
+            Backend::Gpu(g) => g.switch_due(),
+            Backend::Cpu(c) => c.switch_due(),
+        }
+    }
+    /// The phase line of an upcycled run at step `step`.
+    fn phase_note(&self, step: u32) -> Option<String> {
+        match self {
+            Backend::Gpu(g) => g.phase_note(step),
+            Backend::Cpu(c) => c.phase_note(step),
         }
     }
 }
@@ -109,7 +125,8 @@ struct Engine {
     /// Request a snapshot in the next frame even without new steps (the initial routing after a
     /// restart, shown while paused).
     want_snapshot: bool,
-    /// The GPU trainer is lent to a weights readback for the region map.
+    /// The GPU trainer is lent to a weights readback for the region map, or the trainer to the
+    /// upcycling switch.
     reading: bool,
     /// Earliest time of the next region map, and the step of the last one.
     map_due: f64,
@@ -148,6 +165,8 @@ struct Ui {
     backend: RwSignal<String>,
     banner: RwSignal<Option<String>>,
     notice: RwSignal<Option<String>>,
+    /// The phase of an upcycled run ("dense warm-up: step i of N, …").
+    phase: RwSignal<Option<String>>,
     error: RwSignal<Option<String>>,
     gpu_error: RwSignal<Option<String>>,
     snap: RwSignal<Option<Snapshot>>,
@@ -209,17 +228,18 @@ fn rebuild(engine: Rc<RefCell<Engine>>, ui: Ui) {
     ui.hist.set(vec![]);
     ui.events.set(vec![]);
     ui.map.set(None);
+    ui.phase.set(None);
     ui.step.set(0);
     ui.rate.set(0.0);
     ui.error.set(None);
     ui.gpu_error.set(None);
     ui.backend.set("starting…".into());
     leptos::task::spawn_local(async move {
-        let (backend, banner): (Backend, Option<String>) = match GpuTrainer::new(&cfg).await {
+        let (backend, banner): (Backend, Option<String>) = match Upcycle::gpu(&cfg).await {
             Ok(g) => (Backend::Gpu(Box::new(g)), None),
             Err(err) => {
                 let small = Config { tokens: cfg.tokens.min(CPU_TOKENS), ..cfg.clone() };
-                match CpuTrainer::new(&small) {
+                match Upcycle::cpu(&small) {
                     Ok(c) => (
                         Backend::Cpu(Box::new(c)),
                         Some(format!(
@@ -242,6 +262,7 @@ fn rebuild(engine: Rc<RefCell<Engine>>, ui: Ui) {
         let mut backend = backend;
         ui.backend.set(backend.trainer().backend());
         ui.banner.set(banner);
+        ui.phase.set(backend.phase_note(0));
         e.steps_per_frame = if backend.is_gpu() { 2 } else { 1 };
         e.backend = Some(backend);
         e.since_snapshot = 0;
@@ -266,7 +287,7 @@ fn refresh_map(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui, now: f64) {
     };
     match e.backend.take() {
         Some(Backend::Cpu(c)) => {
-            let params = c.params().clone();
+            let params = c.inner().params().clone();
             e.backend = Some(Backend::Cpu(c));
             let engine = engine.clone();
             leptos::task::spawn_local(async move {
@@ -275,10 +296,10 @@ fn refresh_map(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui, now: f64) {
         }
         Some(Backend::Gpu(g)) => {
             e.reading = true;
-            let dims = Dims { k: top_k.min(g.dims().kmax), ..g.dims() };
+            let dims = Dims { k: top_k.min(g.inner().dims().kmax), ..g.inner().dims() };
             let engine = engine.clone();
             leptos::task::spawn_local(async move {
-                let bytes = g.read_bytes("params").await;
+                let bytes = g.inner().read_bytes("params").await;
                 {
                     let mut eng = engine.borrow_mut();
                     if eng.generation != generation {
@@ -301,6 +322,50 @@ fn refresh_map(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui, now: f64) {
         }
         None => {}
     }
+}
+
+/// Upcycling's phase switch, without blocking the loop: the trainer is lent to
+/// [`Upcycle::switch`] (on the GPU an asynchronous readback of the dense weights) and comes back as
+/// the MoE (the loop skips training for those frames).
+fn start_switch(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui) {
+    let Some(backend) = e.backend.take() else { return };
+    e.reading = true;
+    let generation = e.generation;
+    let engine = engine.clone();
+    leptos::task::spawn_local(async move {
+        let switched = match backend {
+            Backend::Gpu(g) => g.switch().await.map(|g| Backend::Gpu(Box::new(g))),
+            Backend::Cpu(c) => c.switch().await.map(|c| Backend::Cpu(Box::new(c))),
+        };
+        let mut eng = engine.borrow_mut();
+        if eng.generation != generation {
+            return; // rebuilt meanwhile: this trainer is gone
+        }
+        eng.reading = false;
+        match switched {
+            Ok(mut backend) => {
+                // Knobs moved while the trainer was lent out reach the MoE now.
+                let cfg = ui.cfg.get_untracked();
+                let tr = backend.trainer();
+                if tr.config().same_structure(&cfg) && tr.config().live() != cfg.live() {
+                    let _ = tr.set_live(cfg.live());
+                }
+                let at = tr.steps();
+                ui.events.update(|ev| ev.push((at as f32, "upcycled".into())));
+                ui.phase.set(backend.phase_note(at));
+                eng.backend = Some(backend);
+                eng.want_snapshot = true;
+            }
+            Err(err) => {
+                eng.failed = true;
+                ui.playing.set(false);
+                ui.gpu_error.set(Some(format!(
+                    "Copying the dense model into the experts failed: {err}. Restart rebuilds the trainer (from the \
+                     seed; the weights so far are lost)."
+                )));
+            }
+        }
+    });
 }
 
 /// The bench result once the snapshot of its last step has arrived.
@@ -345,6 +410,9 @@ fn frame(engine: Rc<RefCell<Engine>>, ui: Ui) {
                     train_frame(e, ui, t);
                 }
             }
+        }
+        if !e.failed && !e.reading && e.backend.as_ref().is_some_and(Backend::switch_due) {
+            start_switch(&engine, e, ui);
         }
         let regions = ui.cfg.with_untracked(|c| c.dataset == Dataset::Regions);
         if regions
@@ -470,6 +538,10 @@ fn train_frame(e: &mut Engine, ui: Ui, t: f64) {
         }
         ui.snap.set(Some(s));
     }
+    let note = be.phase_note(ui.step.get_untracked());
+    if ui.phase.with_untracked(|p| *p != note) {
+        ui.phase.set(note);
+    }
     if gpu && e.outstanding > 0 && t - e.last_progress > STALL_MS {
         e.failed = true;
         ui.playing.set(false);
@@ -520,6 +592,12 @@ fn apply(engine: &Rc<RefCell<Engine>>, ui: Ui, next: Config, key: &str, notice: 
                  E·H = {eh}, used by every token. The routing knobs (top-k, capacity, balance loss) do not apply to it."
             ),
             ("dense-twin", DenseTwin::Off) => "restarted training: back to the mixture of experts.".to_string(),
+            ("init" | "dense-steps", _) if next.init == Init::Upcycle => format!(
+                "restarted training, upcycled: a dense feed-forward network of width H = {} trains for {} steps, \
+                 then is copied into the {} experts (with a fresh router and optimiser) and training goes on as the MoE.",
+                next.hidden, next.dense_steps, next.experts
+            ),
+            ("init", _) => "restarted training: the experts start from random weights.".to_string(),
             _ => format!("restarted training: {} changed", knob_label(key)),
         };
         ui.notice.set(Some(text));
@@ -586,6 +664,7 @@ pub fn App() -> impl IntoView {
         backend: RwSignal::new("starting…".into()),
         banner: RwSignal::new(None),
         notice: RwSignal::new(if notices.is_empty() { None } else { Some(notices.join("; ")) }),
+        phase: RwSignal::new(None),
         error: RwSignal::new(None),
         gpu_error: RwSignal::new(None),
         snap: RwSignal::new(None),
@@ -643,6 +722,7 @@ pub fn App() -> impl IntoView {
         <div class="app">
             <TopBar backend=ui.backend step=ui.step rate=ui.rate collapsed=collapsed />
             <Notices banner=ui.banner notice=ui.notice error=ui.error />
+            <PhaseLine text=ui.phase />
             <GpuError message=ui.gpu_error on_restart=restart />
             <BenchCard shown=ui.bench progress=ui.bench_progress result=ui.bench_out />
             <div class="layout">

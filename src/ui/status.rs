@@ -69,6 +69,21 @@ pub fn Notices(
     }
 }
 
+/// The phase of an upcycled run, while it has one: "dense warm-up: step i of N, then copied into
+/// the E experts", then what happened at the switch.
+#[component]
+pub fn PhaseLine(
+    /// The line, or None (training from scratch).
+    #[prop(into)]
+    text: Signal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <Show when=move || text.with(Option::is_some)>
+            <p class="notice phase" data-testid="phase" role="status">{move || text.get()}</p>
+        </Show>
+    }
+}
+
 /// The GPU error box: why training stopped (a device error or a stall) and a restart button;
 /// hidden while there is none.
 #[component]

@@ -28,6 +28,10 @@
 //                unrouted tokens; the dense mixture (a rebuild: its buffers differ) disables k and cf
 //                and switches to the competitive loss live; shared + fine-grained experts state the
 //                expert budget and draw the shared expert apart in the load chart.
+//   upcycle, upcycle-cpu — ?init=upcycle&dense-steps=300: the phase line says "dense warm-up: step i of
+//                300, then copied into the 8 experts", then that the switch happened; the CSV's
+//                expert_similarity is empty in the dense phase and starts near 1 after it; the
+//                similarity chart is drawn (WebGPU, then the CPU reference).
 //   gpu-error  — ?debug=gpu-error: a (simulated) GPU error stops training with a message and a
 //                restart button; restart trains again.
 //   panic      — ?debug=panic: a deliberate panic shows the error box with a reload link.
@@ -310,6 +314,31 @@ await scenario("beyond", { webgpu: true, query: "?tokens=64&router=expert-choice
   await shot(page, "beyond-shared");
   console.log(`  expert choice outlines ${heat.outlined}/${heat.rows * heat.k}; dense mixture competitive trains; ${budget}`);
 });
+// Upcycling: the phase line during the dense warm-up, the switch, then the MoE with its expert
+// similarity starting near 1 (CSV and chart); on WebGPU and on the CPU reference.
+for (const [name, webgpu] of [["upcycle", true], ["upcycle-cpu", false]]) {
+  await scenario(name, { webgpu, query: "?init=upcycle&dense-steps=300&tokens=64&top-k=2" }, async (page, problems) => {
+    const phase = () => page.locator('[data-testid="phase"]').textContent({ timeout });
+    const first = await phase();
+    if (!/^dense warm-up: step \d+ of 300, then copied into the 8 experts$/.test(first)) problems.push(`phase line: ${first}`);
+    await page.waitForFunction(() => /upcycled at step 300/.test(document.querySelector('[data-testid="phase"]')?.textContent), null, { timeout });
+    await waitStep(page, 360);
+    await page.waitForTimeout(1500);
+    const csv = await download(page, () => page.locator('[data-testid="export-csv"]').click());
+    const lines = csv.body.toString("utf8").trim().split("\n");
+    const head = lines[0].split(",");
+    const [cs, csim] = [head.indexOf("step"), head.indexOf("expert_similarity")];
+    if (csim < 0) problems.push(`CSV lacks expert_similarity: ${lines[0]}`);
+    const rows = lines.slice(1).map((l) => l.split(",")).map((r) => [Number(r[cs]), r[csim]]);
+    const dense = rows.filter((r) => r[0] <= 300);
+    const moe = rows.filter((r) => r[0] > 300);
+    if (!dense.length || dense.some((r) => r[1] !== "")) problems.push(`dense rows: ${JSON.stringify(dense.slice(-3))}`);
+    if (!moe.length || !(Number(moe[0][1]) > 0.9 && Number(moe[0][1]) <= 1.000001)) problems.push(`first MoE row: ${JSON.stringify(moe[0])}`);
+    if ((await inked(page, "similarity")) < 0.01) problems.push("similarity chart is blank");
+    if (!/init=upcycle/.test(await page.evaluate(() => location.search))) problems.push("URL does not carry init=upcycle");
+    console.log(`  phase "${first}" → "${await phase()}"; similarity ${moe[0]?.[1]} at step ${moe[0]?.[0]}, ${moe.at(-1)?.[1]} at ${moe.at(-1)?.[0]}`);
+  });
+}
 
 await scenario("gpu-error", { webgpu: true, query: "?debug=gpu-error" }, async (page, problems) => {
   const box = page.locator('[data-testid="gpu-error"]');
