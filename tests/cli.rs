@@ -388,7 +388,10 @@ fn shared_fine_grained_expert_choice_and_mixture_flags() {
             for pair in extra.chunks(2) {
                 let key = pair[0].trim_start_matches("--").replace('-', "_");
                 let v = &head["config"][&key];
-                assert!(v == pair[1] || v.to_string() == pair[1], "{args:?}: config {key} = {v}");
+                assert!(
+                    v.as_str() == Some(pair[1]) || v.as_u64().map(|n| n.to_string()).as_deref() == Some(pair[1]),
+                    "{args:?}: config {key} = {v}"
+                );
             }
             let unrouted = last["unrouted_share"].as_f64().unwrap_or(-1.0);
             assert!((0.0..=1.0).contains(&unrouted), "{args:?}: unrouted_share {unrouted} in {last}");
