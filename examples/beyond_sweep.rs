@@ -11,6 +11,7 @@
 //! `cargo run --profile fast --example beyond_sweep -- [STEPS] [SEEDS] [WORKERS]` (default 2000 5 1).
 use moe_playground::config::{Balance, Config, DenseTwin, RouterKind};
 use moe_playground::trainer::{CpuTrainer, Trainer};
+mod common;
 
 struct Row {
     eval_ce: f32,
@@ -44,53 +45,34 @@ fn main() {
     ];
     let jobs: Vec<(usize, u32)> = (0..variants.len()).flat_map(|v| (1..=seeds).map(move |s| (v, s))).collect();
     let started = std::time::Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut out = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(&(v, seed)) = jobs.get(i) else { return out };
-            let cfg = Config { seed, ..variants[v].1.clone() };
-            let mut t = CpuTrainer::new(&cfg).expect("config");
-            t.train(steps - 100);
-            t.request_snapshot();
-            t.wait_snapshot();
-            t.train(100);
-            t.request_snapshot();
-            let s = t.wait_snapshot().expect("snapshot");
-            let ev = t.evaluate_report();
-            let row = Row { eval_ce: ev.ce, dropped: s.dropped_share(), unrouted: s.all_dropped_share() };
-            eprintln!(
-                "[{:>5.0} s] {} seed {seed}: held-out CE {:.4} dropped {:.4} unrouted {:.4}",
-                started.elapsed().as_secs_f64(),
-                variants[v].0,
-                row.eval_ce,
-                row.dropped,
-                row.unrouted
-            );
-            out.push((v, row));
-        }
-    };
-    let results: Vec<(usize, Row)> = std::thread::scope(|s| {
-        let hs: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
-        let mut r = work();
-        for h in hs {
-            r.extend(h.join().expect("worker"));
-        }
-        r
+    let results: Vec<(usize, Row)> = common::run_jobs(&jobs, workers, |&(v, seed)| {
+        let cfg = Config { seed, ..variants[v].1.clone() };
+        let mut t = CpuTrainer::new(&cfg).expect("config");
+        t.train(steps - 100);
+        t.request_snapshot();
+        t.wait_snapshot();
+        t.train(100);
+        t.request_snapshot();
+        let s = t.wait_snapshot().expect("snapshot");
+        let ev = t.evaluate_report();
+        let row = Row { eval_ce: ev.ce, dropped: s.dropped_share(), unrouted: s.all_dropped_share() };
+        eprintln!(
+            "[{:>5.0} s] {} seed {seed}: held-out CE {:.4} dropped {:.4} unrouted {:.4}",
+            started.elapsed().as_secs_f64(),
+            variants[v].0,
+            row.eval_ce,
+            row.dropped,
+            row.unrouted
+        );
+        (v, row)
     });
     eprintln!("trained {} runs of {steps} steps in {:.0} s", jobs.len(), started.elapsed().as_secs_f64());
     println!("| model | expert params per token (active) | expert params (total) | held-out CE | dropped | unrouted tokens |");
     println!("| --- | --- | --- | --- | --- | --- |");
     for (v, (name, cfg)) in variants.iter().enumerate() {
         let rows: Vec<&Row> = results.iter().filter(|x| x.0 == v).map(|x| &x.1).collect();
-        let cell = |f: &dyn Fn(&Row) -> f32, p: usize| {
-            let vals: Vec<f32> = rows.iter().map(|r| f(r)).collect();
-            let mean = vals.iter().sum::<f32>() / vals.len() as f32;
-            let lo = vals.iter().copied().fold(f32::INFINITY, f32::min);
-            let hi = vals.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            format!("{mean:.p$} ({lo:.p$}–{hi:.p$})")
-        };
+        let cell =
+            |f: &dyn Fn(&Row) -> f32, p: usize| common::spread(&rows.iter().map(|r| f(r)).collect::<Vec<_>>(), p);
         let b = moe_playground::page::expert_budget(&cfg.resolved());
         println!(
             "| {name} | {} | {} | {} | {} | {} |",

@@ -11,6 +11,7 @@ use moe_playground::config::{Config, DenseTwin};
 use moe_playground::data::domain_names;
 use moe_playground::presets;
 use moe_playground::trainer::{CpuTrainer, EvalReport, Trainer};
+mod common;
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -28,31 +29,19 @@ fn main() {
     let order = [2usize, 1, 0, 3];
     let jobs: Vec<(usize, u32)> = order.iter().flat_map(|&v| (1..=seeds).map(move |s| (v, s))).collect();
     let started = std::time::Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut out = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(&(v, seed)) = jobs.get(i) else { return out };
-            let cfg = Config { seed, ..variants[v].1.clone() };
-            let mut t = CpuTrainer::new(&cfg).expect("config");
-            t.train(steps);
-            let r = t.evaluate_report();
-            eprintln!(
-                "[{:>5.0} s] {} seed {seed}: held-out CE {:.4} {:?}",
-                started.elapsed().as_secs_f64(),
-                variants[v].0,
-                r.ce,
-                r.domain_ce
-            );
-            out.push((v, seed, r));
-        }
-    };
-    let results: Vec<(usize, u32, EvalReport)> = std::thread::scope(|s| {
-        let h = s.spawn(work);
-        let mut r = work();
-        r.extend(h.join().expect("worker"));
-        r
+    let results: Vec<(usize, u32, EvalReport)> = common::run_jobs(&jobs, 2, |&(v, seed)| {
+        let cfg = Config { seed, ..variants[v].1.clone() };
+        let mut t = CpuTrainer::new(&cfg).expect("config");
+        t.train(steps);
+        let r = t.evaluate_report();
+        eprintln!(
+            "[{:>5.0} s] {} seed {seed}: held-out CE {:.4} {:?}",
+            started.elapsed().as_secs_f64(),
+            variants[v].0,
+            r.ce,
+            r.domain_ce
+        );
+        (v, seed, r)
     });
     eprintln!("trained {} runs of {steps} steps in {:.0} s", jobs.len(), started.elapsed().as_secs_f64());
     let of = |v: usize| -> Vec<&EvalReport> {
@@ -60,11 +49,7 @@ fn main() {
         r.sort_by_key(|x| x.1);
         r.into_iter().map(|x| &x.2).collect()
     };
-    let cell = |xs: Vec<f32>| {
-        let mean = xs.iter().sum::<f32>() / xs.len() as f32;
-        let (lo, hi) = xs.iter().fold((f32::MAX, f32::MIN), |(l, h), &x| (l.min(x), h.max(x)));
-        format!("{mean:.3} ({lo:.3}–{hi:.3})")
-    };
+    let cell = |xs: Vec<f32>| common::spread(&xs, 3);
     let names = domain_names(base.dataset);
     println!("Held-out CE (nats) after {steps} steps, preset `{preset}`, seeds 1–{seeds}: mean (min–max)\n");
     println!("| model | expert FFN parameters | overall | {} |", names.join(" | "));

@@ -11,6 +11,7 @@
 use moe_playground::config::{Balance, Config, Dataset, MixtureLoss, RouterKind};
 use moe_playground::regionmap;
 use moe_playground::trainer::{CpuTrainer, Trainer};
+mod common;
 
 struct Row {
     at: u32,
@@ -41,29 +42,25 @@ fn main() {
     let losses = [MixtureLoss::Cooperative, MixtureLoss::Competitive];
     let jobs: Vec<(usize, u32)> = (0..losses.len()).flat_map(|v| (1..=seeds).map(move |s| (v, s))).collect();
     let started = std::time::Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
+    let runs: Vec<Vec<(usize, Row)>> = common::run_jobs(&jobs, workers, |&(v, seed)| {
         let mut out = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(&(v, seed)) = jobs.get(i) else { return out };
-            let cfg = Config { seed, mixture_loss: losses[v], ..base.clone() };
-            let mut t = CpuTrainer::new(&cfg).expect("config");
-            // Early in training and at the end.
-            for at in [steps / 4, steps] {
-                t.train(at - t.steps());
-                let map = regionmap::compute(t.params(), regionmap::GRID, at);
-                let o = map.ownership();
-                let ev = t.evaluate_report();
-                let row = Row {
-                    at,
-                    max_gate: o.mean_max_gate,
-                    owners: o.owners(),
-                    purity: o.purity.iter().sum::<f32>() / 4.0,
-                    accuracy: ev.accuracy,
-                    ce: ev.ce,
-                };
-                eprintln!(
+        let cfg = Config { seed, mixture_loss: losses[v], ..base.clone() };
+        let mut t = CpuTrainer::new(&cfg).expect("config");
+        // Early in training and at the end.
+        for at in [steps / 4, steps] {
+            t.train(at - t.steps());
+            let map = regionmap::compute(t.params(), regionmap::GRID, at);
+            let o = map.ownership();
+            let ev = t.evaluate_report();
+            let row = Row {
+                at,
+                max_gate: o.mean_max_gate,
+                owners: o.owners(),
+                purity: o.purity.iter().sum::<f32>() / 4.0,
+                accuracy: ev.accuracy,
+                ce: ev.ce,
+            };
+            eprintln!(
                     "[{:>5.0} s] {} seed {seed} step {at}: mean max gate {:.3}, owners {} {:?}, purity {:?}, held-out accuracy {:.3} CE {:.3}",
                     started.elapsed().as_secs_f64(),
                     losses[v].name(),
@@ -74,31 +71,19 @@ fn main() {
                     row.accuracy,
                     row.ce
                 );
-                out.push((v, row));
-            }
+            out.push((v, row));
         }
-    };
-    let results: Vec<(usize, Row)> = std::thread::scope(|s| {
-        let hs: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
-        let mut r = work();
-        for h in hs {
-            r.extend(h.join().expect("worker"));
-        }
-        r
+        out
     });
+    let results: Vec<(usize, Row)> = runs.into_iter().flatten().collect();
     eprintln!("trained {} runs of {steps} steps in {:.0} s", jobs.len(), started.elapsed().as_secs_f64());
     println!("| loss | step | mean largest gate | experts owning a quadrant (of 4) | owner's share of its quadrant | held-out accuracy | held-out CE |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for (v, at) in (0..losses.len()).flat_map(|v| [(v, steps / 4), (v, steps)]) {
         let loss = losses[v];
         let rows: Vec<&Row> = results.iter().filter(|x| x.0 == v && x.1.at == at).map(|x| &x.1).collect();
-        let cell = |f: &dyn Fn(&Row) -> f32, p: usize| {
-            let vals: Vec<f32> = rows.iter().map(|r| f(r)).collect();
-            let mean = vals.iter().sum::<f32>() / vals.len() as f32;
-            let lo = vals.iter().copied().fold(f32::INFINITY, f32::min);
-            let hi = vals.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            format!("{mean:.p$} ({lo:.p$}–{hi:.p$})")
-        };
+        let cell =
+            |f: &dyn Fn(&Row) -> f32, p: usize| common::spread(&rows.iter().map(|r| f(r)).collect::<Vec<_>>(), p);
         println!(
             "| {} | {at} | {} | {} | {} | {} | {} |",
             loss.name(),

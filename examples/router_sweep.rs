@@ -10,6 +10,7 @@
 //! `cargo run --profile fast --example router_sweep -- [STEPS] [SEEDS]` (default 2000 5).
 use moe_playground::config::{Balance, Config, RouterKind};
 use moe_playground::trainer::{CpuTrainer, Trainer};
+mod common;
 
 struct Row {
     entropy: f32,
@@ -50,30 +51,25 @@ fn main() {
     let _ = r;
     let jobs: Vec<(usize, u32)> = (0..variants.len()).flat_map(|v| (1..=seeds).map(move |s| (v, s))).collect();
     let started = std::time::Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut out = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(&(v, seed)) = jobs.get(i) else { return out };
-            let cfg = Config { seed, ..variants[v].1.clone() };
-            let mut t = CpuTrainer::new(&cfg).expect("config");
-            t.train(steps - 100);
-            t.request_snapshot();
-            t.wait_snapshot();
-            t.train(100);
-            t.request_snapshot();
-            let s = t.wait_snapshot().expect("snapshot");
-            let ev = t.evaluate_report();
-            let row = Row {
-                entropy: s.entropy,
-                max_share: s.max_share,
-                starved: s.starved,
-                dropped: s.dropped_share(),
-                random: s.random_dropped_share(),
-                eval_ce: ev.ce,
-            };
-            eprintln!(
+    let results: Vec<(usize, Row)> = common::run_jobs(&jobs, 2, |&(v, seed)| {
+        let cfg = Config { seed, ..variants[v].1.clone() };
+        let mut t = CpuTrainer::new(&cfg).expect("config");
+        t.train(steps - 100);
+        t.request_snapshot();
+        t.wait_snapshot();
+        t.train(100);
+        t.request_snapshot();
+        let s = t.wait_snapshot().expect("snapshot");
+        let ev = t.evaluate_report();
+        let row = Row {
+            entropy: s.entropy,
+            max_share: s.max_share,
+            starved: s.starved,
+            dropped: s.dropped_share(),
+            random: s.random_dropped_share(),
+            eval_ce: ev.ce,
+        };
+        eprintln!(
                 "[{:>5.0} s] {} seed {seed}: entropy {:.3} max {:.3} starved {} dropped {:.3} (random {:.3}) held-out CE {:.4}",
                 started.elapsed().as_secs_f64(),
                 variants[v].0,
@@ -84,27 +80,15 @@ fn main() {
                 row.random,
                 row.eval_ce
             );
-            out.push((v, row));
-        }
-    };
-    let results: Vec<(usize, Row)> = std::thread::scope(|s| {
-        let h = s.spawn(work);
-        let mut r = work();
-        r.extend(h.join().expect("worker"));
-        r
+        (v, row)
     });
     eprintln!("trained {} runs of {steps} steps in {:.0} s", jobs.len(), started.elapsed().as_secs_f64());
     println!("| router, balance mechanism | load entropy | max share | starved of 8 | dropped | held-out CE |");
     println!("| --- | --- | --- | --- | --- | --- |");
     for (v, (name, _)) in variants.iter().enumerate() {
         let rows: Vec<&Row> = results.iter().filter(|x| x.0 == v).map(|x| &x.1).collect();
-        let cell = |f: &dyn Fn(&Row) -> f32, p: usize| {
-            let vals: Vec<f32> = rows.iter().map(|r| f(r)).collect();
-            let mean = vals.iter().sum::<f32>() / vals.len() as f32;
-            let lo = vals.iter().copied().fold(f32::INFINITY, f32::min);
-            let hi = vals.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            format!("{mean:.p$} ({lo:.p$}–{hi:.p$})")
-        };
+        let cell =
+            |f: &dyn Fn(&Row) -> f32, p: usize| common::spread(&rows.iter().map(|r| f(r)).collect::<Vec<_>>(), p);
         let random = rows.iter().map(|r| r.random).fold(0.0f32, f32::max);
         let dropped = if random > 0.0 {
             format!("{} of which random {}", cell(&|r| r.dropped, 3), cell(&|r| r.random, 3))

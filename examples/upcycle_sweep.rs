@@ -19,6 +19,7 @@ use moe_playground::config::{Config, Init};
 use moe_playground::metrics::Snapshot;
 use moe_playground::trainer::Trainer;
 use moe_playground::upcycle::Upcycle;
+mod common;
 
 /// The last of the snapshots queued after closing the current window.
 fn snapshot(t: &mut dyn Trainer) -> Snapshot {
@@ -43,58 +44,39 @@ fn main() {
     let inits = [("from scratch", Init::Scratch), ("upcycled", Init::Upcycle)];
     let jobs: Vec<(usize, u32)> = (0..inits.len()).flat_map(|v| (1..=seeds).map(move |s| (v, s))).collect();
     let started = std::time::Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut out = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(&(v, seed)) = jobs.get(i) else { return out };
-            let cfg = Config { seed, init: inits[v].1, ..base.clone() };
-            let mut t = Upcycle::cpu(&cfg).expect("config");
-            let mut run = Run { init: v, ce: vec![], sim: vec![] };
-            while t.steps() < max {
-                let step = t.steps();
-                if t.switch_due() {
-                    t = pollster::block_on(t.switch()).expect("switch");
-                }
-                if let Some(s) = snapshot(&mut t).expert_similarity {
-                    if step.is_multiple_of(100) {
-                        run.sim.push((step, s));
-                    }
-                }
-                t.train(100 - step % 100);
-                if budgets.contains(&t.steps()) {
-                    let ce = t.inner().evaluate_report().ce;
-                    run.ce.push((t.steps(), ce));
-                    eprintln!(
-                        "[{:>5.0} s] {} seed {seed}: step {} held-out CE {ce:.4}",
-                        started.elapsed().as_secs_f64(),
-                        inits[v].0,
-                        t.steps()
-                    );
-                }
+    let results: Vec<Run> = common::run_jobs(&jobs, workers as usize, |&(v, seed)| {
+        let cfg = Config { seed, init: inits[v].1, ..base.clone() };
+        let mut t = Upcycle::cpu(&cfg).expect("config");
+        let mut run = Run { init: v, ce: vec![], sim: vec![] };
+        while t.steps() < max {
+            let step = t.steps();
+            if t.switch_due() {
+                t = pollster::block_on(t.switch()).expect("switch");
             }
             if let Some(s) = snapshot(&mut t).expert_similarity {
-                run.sim.push((t.steps(), s));
+                if step.is_multiple_of(100) {
+                    run.sim.push((step, s));
+                }
             }
-            out.push(run);
+            t.train(100 - step % 100);
+            if budgets.contains(&t.steps()) {
+                let ce = t.inner().evaluate_report().ce;
+                run.ce.push((t.steps(), ce));
+                eprintln!(
+                    "[{:>5.0} s] {} seed {seed}: step {} held-out CE {ce:.4}",
+                    started.elapsed().as_secs_f64(),
+                    inits[v].0,
+                    t.steps()
+                );
+            }
         }
-    };
-    let results: Vec<Run> = std::thread::scope(|s| {
-        let hs: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
-        let mut r = work();
-        for h in hs {
-            r.extend(h.join().expect("worker"));
+        if let Some(s) = snapshot(&mut t).expert_similarity {
+            run.sim.push((t.steps(), s));
         }
-        r
+        run
     });
     eprintln!("trained {} runs of {max} steps in {:.0} s", jobs.len(), started.elapsed().as_secs_f64());
-    let stats = |vals: &[f32], p: usize| {
-        let mean = vals.iter().sum::<f32>() / vals.len() as f32;
-        let lo = vals.iter().copied().fold(f32::INFINITY, f32::min);
-        let hi = vals.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        format!("{mean:.p$} ({lo:.p$}–{hi:.p$})")
-    };
+    let stats = common::spread;
     let of = |v: usize| results.iter().filter(move |r| r.init == v);
     println!("Held-out CE after B total steps (upcycled: {dense} dense + B − {dense} MoE), mean (min–max) over {seeds} seeds:");
     println!();
