@@ -242,23 +242,19 @@ pub fn expert_budget(c: &Config) -> ExpertBudget {
     let routed = if r.capacity { c.top_k * m } else { c.routed_experts() };
     let active = (routed + c.shared) * per;
     let total = (c.routed_experts() + c.shared) * per;
-    let mut parts = vec![format!("{} experts of width {h}", c.routed_experts())];
-    if m > 1 {
-        parts[0] = format!("{} fine-grained experts of width {h} ({} split in {m})", c.routed_experts(), c.experts);
-    }
-    if c.shared > 0 {
-        parts.push(format!("{} shared", c.shared));
-    }
+    let experts = if m > 1 {
+        format!("{} fine-grained experts of width {h} ({} split in {m})", c.routed_experts(), c.experts)
+    } else {
+        format!("{} experts of width {h}", c.routed_experts())
+    };
+    let shared = if c.shared > 0 { format!(" + {} shared", c.shared) } else { String::new() };
     let per_token = match (r.all_experts, r.capacity) {
         (true, true) => format!("{routed} routed per token on average"),
         (true, false) => "every expert per token".to_string(),
         _ => format!("{routed} routed per token"),
     };
-    let sentence = format!(
-        "{}; {per_token}{}: {active} expert parameters used per token, {total} in all.",
-        parts.join(" + "),
-        if c.shared > 0 { format!(" + {} shared", c.shared) } else { String::new() }
-    );
+    let sentence =
+        format!("{experts}{shared}; {per_token}{shared}: {active} expert parameters used per token, {total} in all.");
     ExpertBudget { active, total, sentence }
 }
 

@@ -89,7 +89,7 @@ pub fn mix_grad<F: Real>(
             let a = t * kk + r;
             let i = topk[a] as usize;
             let row = &outm[a * m.v..(a + 1) * m.v];
-            let ls = super::forward::lse_row(row);
+            let ls = routing::softmax(row).1;
             let rp = (logits[t * m.e + i] - lse[t] + row[y] - ls - out[t * m.v + y]).exp();
             post[t * m.e + i] = rp;
             for v in 0..m.v {

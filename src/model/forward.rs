@@ -348,16 +348,6 @@ pub fn head_mix<F: Real>(p: &Params<F>, m: &Dims, h: &[F], y: &[F], slot: &[u32]
     outm
 }
 
-/// log Σ exp of a row (the max first).
-pub fn lse_row<F: Real>(row: &[F]) -> F {
-    let mx = row.iter().copied().fold(row[0], F::max);
-    let mut s = F::zero();
-    for &v in row {
-        s += (v - mx).exp();
-    }
-    mx + s.ln()
-}
-
 /// `head` — WGSL: shaders/loss.wgsl `head`. The output logits out [T, V] = W_o·h + b_o, from
 /// h [T, d]. With the competitive mixture loss: the log of the mixture's class probabilities,
 /// out[t, v] = log Σ_i p_i·softmax(outm_i)[v] over the routed ranks (log p_i = logit_i − lse, from
@@ -369,7 +359,8 @@ pub fn head<F: Real>(p: &Params<F>, m: &Dims, h: &[F], outm: &[F], logits: &[F],
     let mut out = vec![F::zero(); m.t * m.v];
     for t in 0..m.t {
         if m.mix {
-            let lses: Vec<F> = (0..m.k).map(|r| lse_row(&outm[(t * kk + r) * m.v..(t * kk + r + 1) * m.v])).collect();
+            let lses: Vec<F> =
+                (0..m.k).map(|r| routing::softmax(&outm[(t * kk + r) * m.v..(t * kk + r + 1) * m.v]).1).collect();
             for v in 0..m.v {
                 let terms: Vec<F> = (0..m.k)
                     .map(|r| {
@@ -378,7 +369,7 @@ pub fn head<F: Real>(p: &Params<F>, m: &Dims, h: &[F], outm: &[F], logits: &[F],
                         logits[t * m.e + i] - lse[t] + outm[a * m.v + v] - lses[r]
                     })
                     .collect();
-                out[t * m.v + v] = lse_row(&terms);
+                out[t * m.v + v] = routing::softmax(&terms).1;
             }
             continue;
         }

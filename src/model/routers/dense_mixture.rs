@@ -6,7 +6,7 @@
 //! head is linear and Σ p_i = 1); competitive, −log Σ_i p_i·softmax(o_i)[y] (`head_mix`, `head` and
 //! `mix_grad` in the reference; here only the router's gradient, from the posterior).
 //! WGSL twin: shaders/routers/dense-mixture.wgsl.
-use super::{GateGrad, RouteIn, RouteOut, Router, RouterInfo};
+use super::{raw_gates_grad, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
 use crate::model::Real;
 
@@ -53,8 +53,6 @@ impl<F: Real> Router<F> for DenseMixture {
             }
             return;
         }
-        for (r, &g) in dg.iter().enumerate().take(o.dp.len()) {
-            o.dp[topk[r] as usize] += g;
-        }
+        raw_gates_grad(topk, dg, o.dp);
     }
 }

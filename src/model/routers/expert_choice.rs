@@ -5,7 +5,7 @@
 //! residual carries it). The gate of a pick is the token's probability at that expert. Every token
 //! has one rank per expert (rank r = expert r); the ranks no expert picked are marked unpicked.
 //! WGSL twin: shaders/routers/expert-choice.wgsl.
-use super::{GateGrad, RouteIn, RouteOut, Router, RouterInfo};
+use super::{raw_gates_grad, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
 use crate::config::Balance;
 use crate::model::Real;
 
@@ -59,8 +59,6 @@ impl<F: Real> Router<F> for ExpertChoice {
     fn gate_grad(&self, _t: usize, _i: &RouteIn<F>, topk: &[u32], _gates: &[F], dg: &[F], o: GateGrad<F>) {
         // gate = p at the picking expert (dg is 0 for the ranks not picked); the choice itself has
         // no gradient.
-        for (r, &g) in dg.iter().enumerate().take(o.dp.len()) {
-            o.dp[topk[r] as usize] += g;
-        }
+        raw_gates_grad(topk, dg, o.dp);
     }
 }

@@ -208,6 +208,15 @@ pub fn prob_gates_grad<F: Real>(p: &[F], topk: &[u32], dg: &[F], k: usize, dp: &
     }
 }
 
+/// Backward of gates that are the raw probabilities of the ranks' experts (expert choice, the
+/// dense mixture): d loss / d p_e += dg of each rank of expert e. Ranks past `dp` (the shared
+/// experts) are skipped; ranks that are not live have dg = 0.
+pub fn raw_gates_grad<F: Real>(topk: &[u32], dg: &[F], dp: &mut [F]) {
+    for (r, &g) in dg.iter().enumerate().take(dp.len()) {
+        dp[topk[r] as usize] += g;
+    }
+}
+
 /// A uniform draw in [0, 1) from a 32-bit word, exact in f32 (24 bits).
 pub fn unit_draw(word: u32) -> f32 {
     (word >> 8) as f32 * (1.0 / 16_777_216.0)
