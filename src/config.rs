@@ -283,6 +283,8 @@ pub mod limits {
     pub const MAX_EVAL_EVERY: u32 = 1_000_000;
     /// Largest `dense_steps`.
     pub const MAX_DENSE_STEPS: u32 = 100_000;
+    /// Largest `train_examples` (a budget of more is all of them).
+    pub const MAX_TRAIN_EXAMPLES: u32 = 1 << 20;
 }
 
 /// Every knob. Live knobs (k, capacity factor, α, β, lr, clipping) act on a running model;
@@ -353,6 +355,11 @@ pub struct Config {
     /// count towards the run's steps: the MoE continues at step `dense_steps`.
     #[serde(default = "default_dense_steps")]
     pub dense_steps: u32,
+    /// The training data budget (structural): batches are drawn from the first this many training
+    /// examples only, so a small budget is seen again and again and can be memorised; 0 = all of
+    /// them (about 57k for tokens). The held-out set is unaffected.
+    #[serde(default)]
+    pub train_examples: u32,
 }
 
 fn default_granularity() -> usize {
@@ -411,6 +418,7 @@ impl Default for Config {
             mixture_loss: MixtureLoss::Cooperative,
             init: Init::Scratch,
             dense_steps: DEFAULT_DENSE_STEPS,
+            train_examples: 0,
         }
     }
 }

@@ -726,6 +726,20 @@ pub const KNOBS: &[Knob] = &[
         put: |c, v| c.dense_steps = v.int() as u32,
     },
     Knob {
+        key: "train-examples",
+        label: "training examples",
+        symbol: "examples",
+        help: "How many different training examples the batches are drawn from (0 = all, about 57,000 for text): \
+               with a small budget the model sees the same examples again and again and can memorise them.",
+        group: Group::Model,
+        live: false,
+        advanced: true,
+        kind: Kind::Int { min: 0, max: crate::config::limits::MAX_TRAIN_EXAMPLES },
+        control: Control::Menu(&[0, 512, 2048, 8192]),
+        get: |c| Value::Int(c.train_examples as u64),
+        put: |c, v| c.train_examples = v.int() as u32,
+    },
+    Knob {
         key: "seed",
         label: "seed",
         symbol: "seed",

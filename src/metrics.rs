@@ -112,6 +112,37 @@ pub fn expert_similarity(p: &crate::model::Params<f32>) -> Option<f32> {
     Some(sum / (e * (e - 1) / 2) as f32)
 }
 
+/// How much the expert a token goes to tells about its domain: the mutual information between
+/// domain and chosen expert, over the choices counted in `domain_expert` ([NDOM, E], row-major),
+/// divided by the entropy of the domains (0 = the expert says nothing about the domain, 1 = each
+/// domain has experts of its own). 0 when nothing was counted.
+pub fn specialisation(domain_expert: &[u32], e: usize) -> f32 {
+    let total: u64 = domain_expert.iter().map(|&c| c as u64).sum();
+    if total == 0 || e == 0 {
+        return 0.0;
+    }
+    let n = total as f64;
+    let rows: Vec<f64> = domain_expert.chunks(e).map(|r| r.iter().map(|&c| c as f64).sum()).collect();
+    let cols: Vec<f64> = (0..e).map(|j| domain_expert.chunks(e).map(|r| r[j] as f64).sum()).collect();
+    let (mut mi, mut hd) = (0.0f64, 0.0f64);
+    for (d, row) in domain_expert.chunks(e).enumerate() {
+        if rows[d] > 0.0 {
+            hd -= rows[d] / n * (rows[d] / n).ln();
+        }
+        for (j, &c) in row.iter().enumerate() {
+            if c > 0 {
+                let p = c as f64 / n;
+                mi += p * (p * n * n / (rows[d] * cols[j])).ln();
+            }
+        }
+    }
+    if hd > 0.0 {
+        (mi / hd) as f32
+    } else {
+        0.0
+    }
+}
+
 /// One metrics snapshot: a window of `steps` training steps ending at step `step`.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Snapshot {
@@ -208,6 +239,10 @@ impl Snapshot {
         let total: u32 = self.choices.iter().sum();
         self.choices.iter().map(|&c| if total > 0 { c as f32 / total as f32 } else { 0.0 }).collect()
     }
+    /// [`specialisation`] of this window's domain × expert counts.
+    pub fn specialisation(&self) -> f32 {
+        specialisation(&self.domain_expert, self.choices.len())
+    }
     /// Share of the window's assignments that were dropped (each step counted with its own k, so a
     /// change of k inside the window is counted right).
     pub fn dropped_share(&self) -> f32 {
@@ -244,7 +279,7 @@ impl Snapshot {
         self.kept.iter().map(|&k| k as f32 / self.steps.max(1) as f32).collect()
     }
     /// The load has collapsed: at least half of the experts are starved (below a quarter of a fair
-    /// share) and the normalised load entropy is at most 0.6. Measured over 5 seeds (tests/collapse.rs):
+    /// share) and the normalised load entropy is at most 0.6. Measured over 5 seeds (examples/collapse_sweep.rs):
     /// α = 0 ends at entropy 0.03–0.54 with 5–7 of 8 starved; α = 0.01 never goes below 0.62 even in
     /// its early transient, and ends at 0.96–0.99 with none starved. The page's badge uses this rule.
     pub fn collapsed(&self) -> bool {

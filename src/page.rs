@@ -1,6 +1,7 @@
 //! The live page's pure logic, compiled on every target so native tests cover it: the page's own
-//! query keys, the metrics history and its CSV export, the benchmark summary, and how knobs are
-//! named, shown and enabled on the page. The page itself (Leptos, canvases, the frame loop) is the
+//! query keys, the metrics history and its CSV export, the benchmark summary, how knobs are
+//! named, shown and enabled on the page, and compare mode's run B (its URL keys, its labels, how it
+//! follows A). The page itself (Leptos, canvases, the frame loop) is the
 //! wasm-only [`crate::ui`].
 use crate::config::{knob, Balance, Config, KNOBS};
 use crate::knobs::Knob;
@@ -8,7 +9,31 @@ use crate::metrics::Snapshot;
 use crate::presets::{Preset, PRESETS};
 
 /// Query keys of the page itself, not of the model.
-pub const PAGE_KEYS: &[&str] = &["bench", "steps", "debug"];
+pub const PAGE_KEYS: &[&str] = &["bench", "steps", "debug", "present", "lesson"];
+/// The chart cards' ids (`data-card`), in page order.
+pub const CARD_IDS: &[&str] =
+    &["region-map", "heatmap", "load", "balance", "losses", "logits", "domains", "similarity", "drops"];
+/// The cards presentation mode shows when nothing else is asked for.
+pub const DEFAULT_FOCUS: &[&str] = &["heatmap", "load", "losses"];
+/// The most cards presentation mode shows at once.
+pub const MAX_FOCUS: usize = 3;
+
+/// The cards presentation mode shows for the focus `focus` (card ids): the known ids among them,
+/// without repeats, at most [`MAX_FOCUS`]; [`DEFAULT_FOCUS`] when none is left.
+pub fn focused_cards(focus: &[&'static str]) -> Vec<&'static str> {
+    let mut shown: Vec<&'static str> = Vec::new();
+    for &id in focus {
+        if CARD_IDS.contains(&id) && !shown.contains(&id) && shown.len() < MAX_FOCUS {
+            shown.push(id);
+        }
+    }
+    if shown.is_empty() {
+        DEFAULT_FOCUS.to_vec()
+    } else {
+        shown
+    }
+}
+
 /// Default length of a `?bench` run.
 pub const BENCH_STEPS: u32 = 600;
 
@@ -20,23 +45,115 @@ pub struct PageQuery {
     pub config: String,
     /// `bench`: the number of steps to time (`steps=N`, else [`BENCH_STEPS`]).
     pub bench: Option<u32>,
-    /// The value of `debug` (`panic`, `gpu-error`).
+    /// The value of `debug` (`panic`, `gpu-error`, `caption`).
     pub debug: Option<String>,
+    /// `present` (or `present=1`, any value but `0`, `false`, `off`): presentation mode, for a
+    /// class in front of a projector.
+    pub present: bool,
+    /// `lesson=ID`: the lesson to start ([`crate::lessons`]).
+    pub lesson: Option<String>,
 }
 
-/// Split the page's own keys ([`PAGE_KEYS`]) off the query `search` (with or without its `?`).
+/// The query key that turns compare mode on (B = A unless `b.KEY=V` keys say otherwise).
+pub const COMPARE_KEY: &str = "compare";
+/// The prefix of run B's knobs in the query (`b.alpha=0`).
+pub const B_PREFIX: &str = "b.";
+
+/// True for the query keys of compare mode ([`COMPARE_KEY`] and `b.*`), which are not A's.
+pub fn is_compare_key(key: &str) -> bool {
+    key == COMPARE_KEY || key.starts_with(B_PREFIX)
+}
+
+/// Split the page's own keys ([`PAGE_KEYS`]) and compare mode's (see [`compare_from_query`]) off
+/// the query `search` (with or without its `?`).
 pub fn page_query(search: &str) -> PageQuery {
     let pairs = crate::config::query_pairs(search);
     let bench = pairs.iter().any(|(k, _)| k == "bench");
     let steps = pairs.iter().find(|(k, _)| k == "steps").and_then(|(_, v)| v.parse::<u32>().ok());
     let debug = pairs.iter().find(|(k, _)| k == "debug").map(|(_, v)| v.clone());
+    let present = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "present")
+        .is_some_and(|(_, v)| !matches!(v.as_str(), "0" | "false" | "off"));
     let config = search
         .trim_start_matches('?')
         .split('&')
-        .filter(|kv| !kv.is_empty() && !PAGE_KEYS.contains(&kv.split('=').next().unwrap_or("")))
+        .filter(|kv| {
+            let key = kv.split('=').next().unwrap_or("");
+            !kv.is_empty() && !PAGE_KEYS.contains(&key) && !is_compare_key(key)
+        })
         .collect::<Vec<_>>()
         .join("&");
-    PageQuery { config, bench: bench.then(|| steps.filter(|&n| n > 0).unwrap_or(BENCH_STEPS)), debug }
+    let lesson = pairs.iter().rev().find(|(k, _)| k == "lesson").map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    PageQuery { config, bench: bench.then(|| steps.filter(|&n| n > 0).unwrap_or(BENCH_STEPS)), debug, present, lesson }
+}
+
+/// The query `search` (with or without its `?`) with presentation mode on (`present=1`, last) or
+/// off (no `present` key); every other key is kept as it is, in its order.
+pub fn with_present(search: &str, on: bool) -> String {
+    let mut keys: Vec<&str> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|kv| !kv.is_empty() && kv.split('=').next() != Some("present"))
+        .collect();
+    if on {
+        keys.push("present=1");
+    }
+    keys.join("&")
+}
+
+/// The query `search` with the lesson key set to `id` (last), or without one (None); every other key
+/// is kept as it is, in its order.
+pub fn with_lesson(search: &str, id: Option<&str>) -> String {
+    let mut keys: Vec<String> = search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|kv| !kv.is_empty() && kv.split('=').next() != Some("lesson"))
+        .map(String::from)
+        .collect();
+    if let Some(id) = id {
+        keys.push(format!("lesson={id}"));
+    }
+    keys.join("&")
+}
+
+/// The lesson of `lesson=ID`, or a notice naming the known ones.
+pub fn lesson_of(id: &str) -> Result<&'static crate::lessons::Lesson, String> {
+    crate::lessons::find(id).ok_or_else(|| {
+        format!("there is no lesson called “{id}”; the lessons are: {}", crate::lessons::ids().join(", "))
+    })
+}
+
+/// A lasting message above the page: plain words, and optionally the technical details behind them
+/// (shown folded, for whoever helps with the setup).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Banner {
+    /// What happened and what to do, for a teacher.
+    pub text: String,
+    /// The same in one line, for presentation mode (which folds `text` away with the details).
+    pub short: String,
+    /// The raw error, if any.
+    pub details: Option<String>,
+}
+
+/// The banner of a browser without WebGPU: `err` is the adapter search's error, `tokens` the
+/// smaller batch the CPU trains with.
+pub fn no_webgpu_banner(err: &str, tokens: usize) -> Banner {
+    let text = format!(
+        "This browser has no WebGPU, or it is switched off, so the model trains on the computer's processor \
+         instead of its graphics chip: the same math with a smaller batch (T = {tokens} tokens per step), only slower. \
+         WebGPU is built into Chrome and Edge 113 or newer on Windows, macOS and ChromeOS; Chrome 121 or newer on \
+         Android; Safari 26 on macOS and iOS; Firefox 141 or newer on Windows. On Linux, Chrome needs it switched \
+         on: open chrome://flags/#enable-unsafe-webgpu, choose Enabled and restart Chrome (older versions also need \
+         chrome://flags/#enable-vulkan). Elsewhere, update the browser and check that hardware acceleration is on \
+         (in Chrome: Settings, System, \"Use graphics acceleration when available\"), then reload this page."
+    );
+    let short = format!(
+        "No WebGPU in this browser: training on the processor instead (same math, {tokens} tokens per step, slower)."
+    );
+    let details = err.trim();
+    Banner { text, short, details: (!details.is_empty()).then(|| details.to_string()) }
 }
 
 /// One point of the history charts (and one row of the CSV export).
@@ -60,11 +177,16 @@ pub struct Hist {
     /// The experts' similarity (mean pairwise cosine of their weights); None with one expert
     /// (the dense warm-up of an upcycled run).
     pub expert_similarity: Option<f32>,
+    /// Capacity per expert per step (the slots each expert computes, used or not).
+    pub capacity: u32,
+    /// How much the chosen expert tells about the token's domain ([`crate::metrics::specialisation`]).
+    pub specialisation: f32,
 }
 
 /// The columns of the CSV export, one per [`Hist`] field (the evaluation as three).
 pub const CSV_HEADER: &str = "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share,\
-                              eval_step,eval_ce,eval_accuracy,random_dropped_share,expert_similarity";
+                              eval_step,eval_ce,eval_accuracy,random_dropped_share,expert_similarity,\
+                              capacity,specialisation";
 
 impl Hist {
     /// The history point of a snapshot.
@@ -84,6 +206,8 @@ impl Hist {
             random_dropped: s.random_dropped_share(),
             eval: s.eval(),
             expert_similarity: s.expert_similarity,
+            capacity: s.capacity,
+            specialisation: s.specialisation(),
         }
     }
     /// Its CSV row (columns as [`CSV_HEADER`]; the evaluation's are empty before the first one, the
@@ -94,7 +218,7 @@ impl Hist {
             None => Default::default(),
         };
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{es},{ece},{eacc},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{es},{ece},{eacc},{},{},{},{}",
             self.step,
             self.ce,
             self.aux,
@@ -107,7 +231,9 @@ impl Hist {
             self.dropped,
             self.all_dropped,
             self.random_dropped,
-            self.expert_similarity.map(|v| v.to_string()).unwrap_or_default()
+            self.expert_similarity.map(|v| v.to_string()).unwrap_or_default(),
+            self.capacity,
+            self.specialisation
         )
     }
 }
@@ -121,6 +247,133 @@ pub fn history_csv(h: &[Hist]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// The metrics history of compare mode as CSV: with `b` (compare on) a leading `run` column says
+/// which run each row is from (`A` rows, then `B` rows); without it exactly [`history_csv`].
+pub fn history_csv_runs(a: &[Hist], b: Option<&[Hist]>) -> String {
+    let Some(b) = b else { return history_csv(a) };
+    let mut s = format!("run,{CSV_HEADER}\n");
+    for (run, h) in [("A", a), ("B", b)] {
+        for p in h {
+            s.push_str(run);
+            s.push(',');
+            s.push_str(&p.csv());
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// Run B's knobs that differ from A's, as `b.KEY=VALUE` pairs joined by `&` (empty when B = A).
+/// [`compare_from_query`] reads them back onto A: when B names another router, every key its
+/// defaults would otherwise overwrite is written too, so the round trip gives B exactly.
+pub fn b_query(a: &Config, b: &Config) -> String {
+    let mut keys: Vec<&'static str> = KNOBS.iter().filter(|k| (k.get)(a) != (k.get)(b)).map(|k| k.key).collect();
+    // Reading back applies the router's defaults to the keys not named: name those it changes.
+    for _ in 0..KNOBS.len() {
+        let back = b_from_keys(a, b, &keys);
+        let missing: Vec<&'static str> =
+            KNOBS.iter().filter(|k| (k.get)(&back) != (k.get)(b) && !keys.contains(&k.key)).map(|k| k.key).collect();
+        if missing.is_empty() {
+            break;
+        }
+        keys.extend(missing);
+    }
+    KNOBS
+        .iter()
+        .filter(|k| keys.contains(&k.key))
+        .map(|k| format!("{B_PREFIX}{}={}", k.key, k.get_str(b)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// What [`compare_from_query`] makes of B's `keys` (values from `b`) on a copy of `a`.
+fn b_from_keys(a: &Config, b: &Config, keys: &[&'static str]) -> Config {
+    let mut c = a.clone();
+    for k in KNOBS.iter().filter(|k| keys.contains(&k.key)) {
+        (k.put)(&mut c, (k.get)(b));
+    }
+    if keys.contains(&"router") {
+        c.with_router(c.router, keys);
+    }
+    c
+}
+
+/// The whole query of the page's state: A's config, then with compare mode on [`COMPARE_KEY`] and
+/// B's differences ([`b_query`]).
+pub fn full_query(a: &Config, b: Option<&Config>) -> String {
+    let mut parts: Vec<String> = vec![a.to_query()];
+    if let Some(b) = b {
+        parts.push(COMPARE_KEY.into());
+        parts.push(b_query(a, b));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join("&")
+}
+
+/// Compare mode from the query: on when it has [`COMPARE_KEY`] (B = A) or any `b.KEY=V` (each set
+/// on a copy of `a` as [`Config::set`] does; a `b.router` brings that router's defaults for the
+/// keys not named, as for A). Returns B (None = compare off) and a notice for each key or value it
+/// ignored; a B that does not validate leaves compare mode off, with a notice saying why.
+pub fn compare_from_query(query: &str, a: &Config) -> (Option<Config>, Vec<String>) {
+    let pairs = crate::config::query_pairs(query);
+    let flag = pairs.iter().any(|(k, v)| k == COMPARE_KEY && !matches!(v.as_str(), "0" | "false" | "off" | "no"));
+    let mut b = a.clone();
+    let mut named: Vec<&'static str> = Vec::new();
+    let mut notices = Vec::new();
+    let mut any = false;
+    for (k, v) in &pairs {
+        let Some(key) = k.strip_prefix(B_PREFIX) else { continue };
+        any = true;
+        match knob(key) {
+            None => notices.push(format!("compare mode: ignored {k}: there is no setting called {key:?}")),
+            Some(kn) => match b.set(kn.key, v) {
+                Ok(()) => named.push(kn.key),
+                Err(e) => notices.push(format!("compare mode: ignored run B's {e}")),
+            },
+        }
+    }
+    if !flag && !any {
+        return (None, notices);
+    }
+    if named.contains(&"router") {
+        b.with_router(b.router, &named);
+    }
+    match b.validate() {
+        Ok(()) => (Some(b), notices),
+        Err(e) => {
+            notices.push(format!("compare mode stays off: run B's settings do not work together ({e})"));
+            (None, notices)
+        }
+    }
+}
+
+/// B as "A's new config plus B's differences": when A changes from `a` to `next_a`, B keeps every
+/// knob it set apart from A and follows A in the rest. An error when that B does not validate.
+pub fn follow(a: &Config, b: &Config, next_a: &Config) -> Result<Config, crate::config::ConfigError> {
+    let mut c = next_a.clone();
+    for k in KNOBS.iter().filter(|k| (k.get)(a) != (k.get)(b)) {
+        (k.put)(&mut c, (k.get)(b));
+    }
+    c.validate().map(|()| c)
+}
+
+/// The knobs in which B differs from A, in the knob table's order.
+pub fn differing(a: &Config, b: &Config) -> Vec<&'static Knob> {
+    KNOBS.iter().filter(|k| (k.get)(a) != (k.get)(b)).collect()
+}
+
+/// What tells the runs apart, one label each: ("A: α = 0.01", "B: α = 0"), several knobs joined
+/// with " · " (their short symbols and shown values); "A: same config" / "B: same config" when B = A.
+pub fn diff_label(a: &Config, b: &Config) -> (String, String) {
+    let keys = differing(a, b);
+    if keys.is_empty() {
+        return ("A: same config".into(), "B: same config".into());
+    }
+    let side =
+        |c: &Config| keys.iter().map(|k| format!("{} = {}", k.symbol, shown(k, c))).collect::<Vec<_>>().join(" · ");
+    (format!("A: {}", side(a)), format!("B: {}", side(b)))
 }
 
 /// Nearest-rank percentile of sorted values (0 for none).
@@ -301,7 +554,16 @@ mod tests {
     #[test]
     fn page_query_splits_off_the_page_keys() {
         let q = page_query("?bench&steps=100&top-k=2&debug=panic&lr=0.01");
-        assert_eq!(q, PageQuery { config: "top-k=2&lr=0.01".into(), bench: Some(100), debug: Some("panic".into()) });
+        assert_eq!(
+            q,
+            PageQuery {
+                config: "top-k=2&lr=0.01".into(),
+                bench: Some(100),
+                debug: Some("panic".into()),
+                present: false,
+                lesson: None,
+            }
+        );
         // The page's keys never reach the config; unknown keys do (its notice names them).
         let q = page_query("?steps=5&bogus=1&debug=gpu-error&experts=4");
         assert_eq!(q.config, "bogus=1&experts=4");
@@ -310,6 +572,190 @@ mod tests {
         assert_eq!(page_query("").config, "");
         assert_eq!(page_query("?").config, "");
         assert_eq!(page_query("top-k=2&&lr=1").config, "top-k=2&lr=1");
+    }
+
+    #[test]
+    fn focus_picks_two_or_three_known_cards() {
+        assert_eq!(focused_cards(&[]), DEFAULT_FOCUS);
+        assert_eq!(focused_cards(&["load", "drops"]), ["load", "drops"]);
+        assert_eq!(focused_cards(&["load", "load", "nonsense", "drops"]), ["load", "drops"]);
+        assert_eq!(focused_cards(&["nonsense"]), DEFAULT_FOCUS);
+        assert_eq!(focused_cards(CARD_IDS).len(), MAX_FOCUS);
+        assert!(DEFAULT_FOCUS.iter().all(|id| CARD_IDS.contains(id)));
+    }
+
+    #[test]
+    fn lesson_from_the_query() {
+        let q = page_query("?lesson=z-loss&present&top-k=2");
+        assert_eq!(q.lesson.as_deref(), Some("z-loss"));
+        assert_eq!(q.config, "top-k=2");
+        assert_eq!(page_query("?lesson=").lesson, None);
+        assert_eq!(lesson_of("z-loss").unwrap().id, "z-loss");
+        let err = lesson_of("nope").map(|l| l.id).unwrap_err();
+        assert!(err.contains("“nope”") && crate::lessons::ids().iter().all(|id| err.contains(id)), "{err}");
+        assert_eq!(with_lesson("?top-k=2&lesson=a&present=1", Some("z-loss")), "top-k=2&present=1&lesson=z-loss");
+        assert_eq!(with_lesson("top-k=2&lesson=a", None), "top-k=2");
+        assert_eq!(page_query(&with_lesson("experts=4", Some("overfitting"))).lesson.as_deref(), Some("overfitting"));
+    }
+
+    #[test]
+    fn present_mode_from_the_query() {
+        for on in ["?present", "?present=1", "present=true&top-k=2", "?top-k=2&present"] {
+            let q = page_query(on);
+            assert!(q.present, "{on}");
+            assert!(!q.config.contains("present"), "{on}: {}", q.config);
+        }
+        for off in ["", "?present=0", "?present=false", "?top-k=2", "?present&present=0"] {
+            assert!(!page_query(off).present, "{off}");
+        }
+        assert_eq!(page_query("?present&debug=caption").debug.as_deref(), Some("caption"));
+    }
+
+    #[test]
+    fn the_present_toggle_keeps_the_other_keys() {
+        assert_eq!(with_present("?top-k=2&lr=0.01", true), "top-k=2&lr=0.01&present=1");
+        assert_eq!(with_present("top-k=2&present=1&lr=0.01", false), "top-k=2&lr=0.01");
+        assert_eq!(with_present("?present&top-k=2", true), "top-k=2&present=1");
+        assert_eq!(with_present("", true), "present=1");
+        assert_eq!(with_present("?", false), "");
+        // A key that merely starts with "present" is not it.
+        assert_eq!(with_present("presently=3", false), "presently=3");
+        // What the toggle writes reads back the same.
+        assert!(page_query(&with_present("experts=4", true)).present);
+        assert_eq!(page_query(&with_present("experts=4", true)).config, "experts=4");
+    }
+
+    #[test]
+    fn no_webgpu_banner_in_plain_words() {
+        let err = "No WebGPU adapter (noop not requested, vulkan not requested)";
+        let b = no_webgpu_banner(err, 64);
+        // The raw error goes to the details only.
+        assert_eq!(b.details.as_deref(), Some(err));
+        assert!(!b.text.contains("noop") && !b.text.contains("adapter"), "{}", b.text);
+        for needed in [
+            "no WebGPU",
+            "switched off",
+            "T = 64",
+            "slower",
+            "same math",
+            "Chrome and Edge 113",
+            "Windows, macOS and ChromeOS",
+            "Android",
+            "Safari 26",
+            "Firefox 141",
+            "chrome://flags/#enable-unsafe-webgpu",
+            "Vulkan",
+        ] {
+            assert!(b.text.to_lowercase().contains(&needed.to_lowercase()), "banner lacks {needed:?}: {}", b.text);
+        }
+        // No Rust or wgpu words a teacher would not know.
+        for jargon in ["Err", "wgpu", "CpuTrainer", "Backend", "None", "RequestAdapter"] {
+            assert!(!b.text.contains(jargon), "{jargon}: {}", b.text);
+        }
+        assert!(b.short.contains("No WebGPU") && b.short.contains("64") && b.short.len() < 120, "{}", b.short);
+        assert_eq!(no_webgpu_banner("  ", 64).details, None);
+    }
+
+    #[test]
+    fn compare_keys_stay_out_of_the_config() {
+        let q = page_query("?tokens=64&compare&b.alpha=0&b.top-k=2&lr=0.01");
+        assert_eq!(q.config, "tokens=64&lr=0.01");
+        let (a, notices) = Config::from_query_lenient(&q.config);
+        assert!(notices.is_empty(), "{notices:?}");
+        let (b, notices) = compare_from_query("?tokens=64&compare&b.alpha=0&b.top-k=2&lr=0.01", &a);
+        assert!(notices.is_empty(), "{notices:?}");
+        let b = b.unwrap();
+        assert_eq!((b.alpha, b.top_k, b.tokens, b.lr), (0.0, 2, 64, 0.01));
+    }
+
+    #[test]
+    fn b_query_round_trips() {
+        let a = Config { tokens: 64, ..Config::default() };
+        let mut b = a.clone();
+        assert_eq!(b_query(&a, &b), "");
+        assert_eq!(compare_from_query("compare", &a), (Some(a.clone()), vec![]));
+        assert_eq!(compare_from_query("tokens=64", &a), (None, vec![]));
+        assert_eq!(compare_from_query("compare=off", &a), (None, vec![]));
+        b.set("alpha", "0").unwrap();
+        b.set("experts", "4").unwrap();
+        b.set("capacity-factor", "inf").unwrap();
+        assert_eq!(b_query(&a, &b), "b.capacity-factor=inf&b.alpha=0&b.experts=4");
+        assert_eq!(compare_from_query(&b_query(&a, &b), &a), (Some(b.clone()), vec![]));
+        assert_eq!(full_query(&a, Some(&b)), "tokens=64&compare&b.capacity-factor=inf&b.alpha=0&b.experts=4");
+        assert_eq!(full_query(&a, Some(&a)), "tokens=64&compare");
+        assert_eq!(full_query(&a, None), "tokens=64");
+        assert_eq!(full_query(&Config::default(), Some(&Config::default())), "compare");
+        // Another router whose defaults would overwrite B's own α: α is written too.
+        let mut c = a.clone();
+        c.with_router(RouterKind::from_name("aux-free").unwrap(), &[]);
+        c.alpha = 0.01;
+        c.validate().unwrap();
+        let q = b_query(&a, &c);
+        assert!(q.contains("b.router=aux-free") && q.contains("b.alpha=0.01"), "{q}");
+        assert_eq!(compare_from_query(&q, &a).0, Some(c));
+        // A router named alone brings its defaults, as for A.
+        let (h, notices) = compare_from_query("b.router=hash", &a);
+        assert!(notices.is_empty(), "{notices:?}");
+        assert_eq!(h.unwrap().balance, Balance::None);
+    }
+
+    #[test]
+    fn bad_b_keys_are_named_and_safe() {
+        let a = Config::default();
+        let (b, notices) = compare_from_query("b.bogus=1&b.lr=banana&b.alpha=0", &a);
+        assert_eq!(b.as_ref().map(|b| (b.alpha, b.lr)), Some((0.0, a.lr)));
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(notices[0].contains("b.bogus"), "{}", notices[0]);
+        assert!(notices[1].contains("lr") && notices[1].contains("banana"), "{}", notices[1]);
+        // A B that does not validate leaves compare mode off and says why.
+        let (b, notices) = compare_from_query("b.top-k=8&b.experts=2", &a);
+        assert_eq!(b, None);
+        assert!(notices.last().unwrap().contains("compare mode stays off"), "{notices:?}");
+        let (b, notices) = compare_from_query("b.=1&b.seed=", &a);
+        assert_eq!(b, Some(a.clone()));
+        assert_eq!(notices.len(), 2, "{notices:?}");
+    }
+
+    #[test]
+    fn b_follows_a_but_keeps_its_differences() {
+        let a = Config::default();
+        let b = Config { alpha: 0.0, ..a.clone() };
+        let next_a = Config { lr: 0.01, alpha: 0.1, ..a.clone() };
+        assert_eq!(follow(&a, &b, &next_a), Ok(Config { lr: 0.01, alpha: 0.0, ..a.clone() }));
+        let b = Config { top_k: 4, ..a.clone() };
+        assert!(follow(&a, &b, &Config { experts: 2, ..a.clone() }).is_err());
+        assert_eq!(differing(&a, &b).iter().map(|k| k.key).collect::<Vec<_>>(), vec!["top-k"]);
+    }
+
+    #[test]
+    fn diff_labels_name_what_differs() {
+        let a = Config::default();
+        assert_eq!(diff_label(&a, &a), ("A: same config".to_string(), "B: same config".to_string()));
+        let b = Config { alpha: 0.0, ..a.clone() };
+        assert_eq!(diff_label(&a, &b), ("A: α = 0.01".to_string(), "B: α = 0".to_string()));
+        let b = Config { alpha: 0.0, capacity_factor: f32::INFINITY, seed: 2, ..a.clone() };
+        assert_eq!(
+            diff_label(&a, &b),
+            ("A: cf = 1.25 · α = 0.01 · seed = 1".into(), "B: cf = ∞ · α = 0 · seed = 2".into())
+        );
+    }
+
+    #[test]
+    fn csv_of_both_runs_has_a_run_column() {
+        let h = |step: f32| Hist { step, ce: 2.0, ..Default::default() };
+        let (a, b) = (vec![h(15.0), h(30.0)], vec![h(15.0), h(30.0)]);
+        assert_eq!(history_csv_runs(&a, None), history_csv(&a));
+        let csv = history_csv_runs(&a, Some(&b));
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], format!("run,{CSV_HEADER}"));
+        assert_eq!(lines.len(), 5);
+        let runs: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
+        assert_eq!(runs, ["A", "A", "B", "B"]);
+        assert_eq!(lines[1].trim_start_matches("A,"), a[0].csv());
+        assert_eq!(lines[3].trim_start_matches("B,"), b[0].csv());
+        for row in &lines[1..] {
+            assert_eq!(row.split(',').count(), lines[0].split(',').count(), "{row}");
+        }
     }
 
     #[test]
@@ -468,4 +914,12 @@ mod tests {
         c.set("lr", "0.5").unwrap();
         assert!(matching_preset(&c).is_none());
     }
+}
+
+/// Which run of compare mode a knob setting is for: A (the main run), B (the comparison) or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+    Both,
 }

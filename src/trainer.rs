@@ -251,7 +251,7 @@ impl CpuTrainer {
         let e = params.dims.e;
         CpuTrainer {
             cfg: cfg.clone(),
-            pool: Pool::new(cfg.dataset, cfg.seed),
+            pool: Pool::for_config(cfg),
             params,
             m: vec![0.0; n],
             v: vec![0.0; n],

@@ -2,8 +2,8 @@
 //! (−log Σ_i p_i·softmax(o_i)[y]) makes the gate commit to one expert per point, the cooperative
 //! loss (CE of the blend) keeps it blending. The README's table (examples/mixture_regions.rs) has
 //! 5 seeds at step 2000: mean largest gate 0.85 (0.73–0.92) against 0.67 (0.63–0.72), higher on
-//! every seed. This test trains seeds 1 and 2 (gaps 0.13 and 0.22 there), both losses, on two
-//! threads (about 2–3 minutes on two cores).
+//! every seed. This test trains seed 2 (gap 0.22 there; seed 1's is 0.13), both losses, on two
+//! threads (about 1.5 minutes on two cores; one seed, to keep the suite's time down).
 use moe_playground::config::{Balance, Config, Dataset, MixtureLoss, RouterKind};
 use moe_playground::regionmap;
 use moe_playground::trainer::{CpuTrainer, Trainer};
@@ -26,14 +26,13 @@ fn mean_max_gate(seed: u32, loss: MixtureLoss) -> f32 {
 
 #[test]
 fn competitive_loss_commits_the_gate_cooperative_blends() {
-    for seed in [1, 2] {
-        let (coop, comp) = std::thread::scope(|s| {
-            let c = s.spawn(move || mean_max_gate(seed, MixtureLoss::Cooperative));
-            let d = mean_max_gate(seed, MixtureLoss::Competitive);
-            (c.join().unwrap(), d)
-        });
-        println!("seed {seed}: mean largest gate cooperative {coop:.3}, competitive {comp:.3}");
-        assert!(comp > coop + 0.05, "seed {seed}: competitive {comp:.3} vs cooperative {coop:.3}");
-        assert!(coop < 0.8, "seed {seed}: the cooperative mixture blends (mean largest gate {coop:.3})");
-    }
+    let seed = 2;
+    let (coop, comp) = std::thread::scope(|s| {
+        let c = s.spawn(move || mean_max_gate(seed, MixtureLoss::Cooperative));
+        let d = mean_max_gate(seed, MixtureLoss::Competitive);
+        (c.join().unwrap(), d)
+    });
+    println!("seed {seed}: mean largest gate cooperative {coop:.3}, competitive {comp:.3}");
+    assert!(comp > coop + 0.05, "seed {seed}: competitive {comp:.3} vs cooperative {coop:.3}");
+    assert!(coop < 0.8, "seed {seed}: the cooperative mixture blends (mean largest gate {coop:.3})");
 }

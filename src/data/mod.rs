@@ -80,6 +80,15 @@ impl Pool {
             Dataset::Regions => regions::pool(seed),
         }
     }
+    /// The pool of `cfg`: its data set and seed, its training examples cut to the data budget
+    /// `cfg.train_examples` (0 = all).
+    pub fn for_config(cfg: &crate::config::Config) -> Pool {
+        let mut p = Pool::new(cfg.dataset, cfg.seed);
+        if cfg.train_examples > 0 {
+            p.words.truncate(p.words.len().min(cfg.train_examples as usize * EX_WORDS));
+        }
+        p
+    }
     pub fn len(&self) -> usize {
         self.words.len() / EX_WORDS
     }

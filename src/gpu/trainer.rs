@@ -152,7 +152,7 @@ impl GpuTrainer {
     fn build(cfg: &Config, params: &Params<f32>, gpu: Gpu) -> GpuTrainer {
         let dims = Dims::new(cfg);
         let layout = Layout::new(&dims);
-        let pool = Pool::new(cfg.dataset, cfg.seed);
+        let pool = Pool::for_config(cfg);
         let device = &gpu.device;
         let error = Arc::new(Mutex::new(None));
         let sink = error.clone();

@@ -3,7 +3,7 @@
 use super::{web, write_url};
 use crate::config::Config;
 use crate::metrics::Snapshot;
-use crate::page::{history_csv, matching_preset, Hist};
+use crate::page::{history_csv_runs, matching_preset, Hist};
 use crate::presets;
 use leptos::prelude::*;
 use std::time::Duration;
@@ -25,6 +25,9 @@ pub fn Playback(
     /// Restarts training from the seed (the reset button and r).
     #[prop(into)]
     on_reset: Callback<()>,
+    /// Keys another part of the page takes first (a lesson's space, n, p): true when it did.
+    #[prop(optional)]
+    keys: Option<Callback<String, bool>>,
 ) -> impl IntoView {
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         let tag =
@@ -34,6 +37,10 @@ pub fn Playback(
         let field = matches!(tag.as_deref(), Some("INPUT" | "SELECT" | "TEXTAREA"));
         let button = matches!(tag.as_deref(), Some("BUTTON" | "A")) && (key == " " || key == "Enter");
         if field || button || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        if keys.is_some_and(|k| k.run(key.clone())) {
+            ev.prevent_default();
             return;
         }
         match key.as_str() {
@@ -80,6 +87,39 @@ pub fn Playback(
     }
 }
 
+/// The lesson menu (`data-testid=lessons`): every lesson of [`crate::lessons::LESSONS`] by title;
+/// choosing one starts it, "no lesson" leaves it.
+#[component]
+pub fn LessonMenu(
+    /// The id of the lesson being played, if any.
+    #[prop(into)]
+    current: Signal<Option<&'static str>>,
+    /// Starts the lesson of this id ("" leaves the lesson).
+    #[prop(into)]
+    on_choose: Callback<String>,
+) -> impl IntoView {
+    let claim = move || current.get().and_then(crate::lessons::find).map(|l| l.claim).unwrap_or("");
+    view! {
+        <fieldset>
+            <legend>"Lesson"</legend>
+            <label class="control stack" title="a lesson runs a claim from the MoE papers beside its counterfactual, narrated beat by beat">
+                <span class="name">"reproduce a claim"</span>
+                <select data-testid="lessons" prop:value=move || current.get().unwrap_or("")
+                    data-end=move || current.get().and_then(crate::lessons::find).map(|l| l.end().to_string())
+                    on:change=move |ev| {
+                        web::blur_target(&ev);
+                        on_choose.run(event_target_value(&ev))
+                    }>
+                    <option value="">"no lesson"</option>
+                    {crate::lessons::LESSONS.iter().map(|l| view! { <option value=l.id>{l.title}</option> }).collect_view()}
+                </select>
+            </label>
+            <p class="hint" data-testid="lesson-claim">{claim}</p>
+            <p class="hint">"keys in a lesson: "<kbd>"space"</kbd>" go on · "<kbd>"n"</kbd>" next beat · "<kbd>"p"</kbd>" previous beat"</p>
+        </fieldset>
+    }
+}
+
 /// The preset menu: "custom" unless the knobs equal a preset's, and what to watch for in it.
 #[component]
 pub fn PresetMenu(
@@ -108,18 +148,28 @@ pub fn PresetMenu(
 }
 
 /// Share and export: copy a link to this setup, download the metrics history as CSV and the latest
-/// snapshot as JSON (each chart has its own PNG button).
+/// snapshot as JSON (each chart has its own PNG button). In compare mode the link carries run B,
+/// the CSV both runs (a `run` column) and the JSON both snapshots (`a` and `b`).
 #[component]
 pub fn ShareExport(
     /// The config the link carries.
     #[prop(into)]
     cfg: Signal<Config>,
+    /// Compare mode's run B (None = compare mode off).
+    #[prop(into)]
+    cfg_b: Signal<Option<Config>>,
     /// The metrics history (the CSV).
     #[prop(into)]
     hist: Signal<Vec<Hist>>,
+    /// Run B's metrics history.
+    #[prop(into)]
+    hist_b: Signal<Vec<Hist>>,
     /// The latest snapshot (the JSON).
     #[prop(into)]
     snap: Signal<Option<Snapshot>>,
+    /// Run B's latest snapshot.
+    #[prop(into)]
+    snap_b: Signal<Option<Snapshot>>,
     /// Shows a notice (why an export failed).
     #[prop(into)]
     on_notice: Callback<String>,
@@ -127,7 +177,7 @@ pub fn ShareExport(
     // Feedback next to "copy link", for a moment.
     let copied = RwSignal::new(None::<String>);
     let copy_link = move |_| {
-        write_url(&cfg.get_untracked());
+        write_url(&cfg.get_untracked(), cfg_b.get_untracked().as_ref());
         let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
         leptos::task::spawn_local(async move {
             let msg = match web::copy_text(&href).await {
@@ -139,13 +189,24 @@ pub fn ShareExport(
         });
     };
     let export_csv = move |_| {
-        let csv = hist.with_untracked(|h| history_csv(h));
+        let compare = cfg_b.with_untracked(Option::is_some);
+        let csv = hist.with_untracked(|a| hist_b.with_untracked(|b| history_csv_runs(a, compare.then_some(b))));
         if let Err(e) = web::download("moe-metrics.csv", &web::data_url("text/csv", &csv)) {
             on_notice.run(format!("export failed: {e}"));
         }
     };
     let export_json = move |_| {
-        let json = snap.with_untracked(|s| s.as_ref().map(|s| (s.step, serde_json::to_string(s))));
+        let compare = cfg_b.with_untracked(Option::is_some);
+        let json = snap.with_untracked(|s| {
+            s.as_ref().map(|s| {
+                let text = if compare {
+                    snap_b.with_untracked(|b| serde_json::to_string(&serde_json::json!({ "a": s, "b": b })))
+                } else {
+                    serde_json::to_string(s)
+                };
+                (s.step, text)
+            })
+        });
         match json {
             Some((step, Ok(text))) => {
                 if let Err(e) =

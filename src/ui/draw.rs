@@ -3,19 +3,25 @@
 use crate::config::{capacity, Dataset};
 use crate::data::{domain_names, regions, tokens, CTX};
 use crate::metrics::Snapshot;
+use crate::palette;
 use crate::regionmap::{cell_center, RegionMap};
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
 
 /// Size the canvas's drawing buffer to its on-screen width (so text keeps its size at any layout
-/// width) and `height(width)`. False when the canvas is not laid out (hidden).
+/// width) and `height(width)`, and set the scale this drawing uses: the requested one
+/// ([`set_scale`]), less on a canvas too narrow for it (320 px per unit of scale). False when the
+/// canvas is not laid out (hidden).
 pub fn fit(canvas: &HtmlCanvasElement, height: impl Fn(u32) -> u32) -> bool {
     let w = canvas.client_width();
     if w <= 0 {
         return false;
     }
     let w = w as u32;
+    // Presentation mode's larger text only where the canvas has room for it (not on a phone).
+    let wanted = SCALE.with(|s| s.get());
+    EFFECTIVE.with(|e| e.set(wanted.min((w as f32 / 320.0).max(1.0))));
     let h = height(w).max(40);
     if canvas.width() != w {
         canvas.set_width(w);
@@ -26,24 +32,41 @@ pub fn fit(canvas: &HtmlCanvasElement, height: impl Fn(u32) -> u32) -> bool {
     true
 }
 
-/// Okabe–Ito colours for experts (black swapped for grey so region fills stay readable); viridis
-/// beyond eight experts.
+/// The experts' colours ([`palette::EXPERTS`], Okabe–Ito with grey for black); viridis beyond
+/// eight experts.
 pub fn expert_color(i: usize, experts: usize) -> RGBColor {
-    const OI: [RGBColor; 8] = [
-        RGBColor(230, 159, 0),
-        RGBColor(86, 180, 233),
-        RGBColor(0, 158, 115),
-        RGBColor(240, 228, 66),
-        RGBColor(0, 114, 178),
-        RGBColor(213, 94, 0),
-        RGBColor(204, 121, 167),
-        RGBColor(128, 128, 128),
-    ];
-    if experts <= OI.len() {
-        OI[i % OI.len()]
+    if experts <= palette::EXPERTS.len() {
+        rgb(palette::EXPERTS[i % palette::EXPERTS.len()])
     } else {
         viridis(i as f32 / (experts - 1).max(1) as f32)
     }
+}
+
+/// A palette colour for plotters.
+fn rgb(c: palette::Rgb) -> RGBColor {
+    RGBColor(c.0, c.1, c.2)
+}
+
+thread_local! {
+    /// How much larger text, legends and rows are drawn: 1 normally, more in presentation mode.
+    static SCALE: std::cell::Cell<f32> = const { std::cell::Cell::new(1.0) };
+    /// The scale of the chart being drawn ([`fit`] sets it from [`SCALE`] and the canvas width).
+    static EFFECTIVE: std::cell::Cell<f32> = const { std::cell::Cell::new(1.0) };
+}
+
+/// Draw every chart from now on at `scale` times the normal text and row size (presentation mode).
+pub fn set_scale(scale: f32) {
+    SCALE.with(|s| s.set(scale.clamp(0.5, 4.0)));
+}
+
+/// `n` pixels at the scale of the chart being drawn.
+fn sc(n: i32) -> i32 {
+    (n as f32 * EFFECTIVE.with(|s| s.get())).round() as i32
+}
+
+/// `n` pixels at the current scale, unsigned.
+fn usc(n: u32) -> u32 {
+    sc(n as i32).max(0) as u32
 }
 
 /// Blend `c` towards white: `amount` = 1 gives `c`, 0 gives white.
@@ -66,18 +89,32 @@ pub enum Swatch {
 
 type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
 
-/// Height of the legend row above each chart.
+/// Height of the legend row above each chart (at scale 1).
 const LEGEND_H: u32 = 20;
 
-/// A legend as one row of entries above the plot (so it never hides data), starting at x = `left`.
+/// The legend row's height at the current scale.
+fn legend_h() -> u32 {
+    usc(LEGEND_H)
+}
+
+/// Mesh labels and axis titles at the current scale (plotters draws them at 12 px by default).
+fn axis_font() -> FontDesc<'static> {
+    ("sans-serif", sc(12)).into_font()
+}
+
+/// A legend as one row of entries above the plot (so it never hides data), starting at x = `left`
+/// (at scale 1; scaled like the rest).
 fn legend_row(area: &Area, left: i32, items: &[(String, Swatch)]) -> Option<()> {
     let (w, _) = area.dim_in_pixel();
-    let width = |size: u32, gap: i32| -> i32 {
+    let left = sc(left);
+    let (sw_w, sw_gap) = (sc(14), sc(18));
+    let width = |size: i32, gap: i32| -> i32 {
         let font = ("sans-serif", size).into_font();
         items
             .iter()
             .map(|(label, _)| {
-                18 + gap
+                sw_gap
+                    + gap
                     + area
                         .estimate_text_size(label, &font.clone().into())
                         .map(|s| s.0 as i32)
@@ -86,39 +123,38 @@ fn legend_row(area: &Area, left: i32, items: &[(String, Swatch)]) -> Option<()> 
             .sum()
     };
     // A smaller font and tighter spacing when the entries do not fit at 12 px (so none is lost).
-    let (size, gap) = if left + width(12, 14) <= w as i32 { (12, 14) } else { (10, 8) };
+    let (size, gap) = if left + width(sc(12), sc(14)) <= w as i32 { (sc(12), sc(14)) } else { (sc(10), sc(8)) };
     let font = ("sans-serif", size).into_font();
+    let stroke = usc(2);
     let mut x = left;
-    let y = 10;
+    let y = sc(10);
     for (label, sw) in items {
         let tw =
             area.estimate_text_size(label, &font.clone().into()).map(|s| s.0 as i32).unwrap_or(6 * label.len() as i32);
-        if x + 18 + tw > w as i32 {
+        if x + sw_gap + tw > w as i32 {
             break;
         }
         match *sw {
-            Swatch::Line(c) => area.draw(&PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))).ok()?,
-            Swatch::Dashed(c) => {
-                area.draw(&PathElement::new(vec![(x, y), (x + 5, y)], c.stroke_width(2))).ok()?;
-                area.draw(&PathElement::new(vec![(x + 9, y), (x + 14, y)], c.stroke_width(2))).ok()?
+            Swatch::Line(c) => {
+                area.draw(&PathElement::new(vec![(x, y), (x + sw_w, y)], c.stroke_width(stroke))).ok()?
             }
-            Swatch::Box(c) => area.draw(&Rectangle::new([(x + 2, y - 5), (x + 12, y + 5)], c.filled())).ok()?,
+            Swatch::Dashed(c) => {
+                area.draw(&PathElement::new(vec![(x, y), (x + sc(5), y)], c.stroke_width(stroke))).ok()?;
+                area.draw(&PathElement::new(vec![(x + sc(9), y), (x + sw_w, y)], c.stroke_width(stroke))).ok()?
+            }
+            Swatch::Box(c) => {
+                area.draw(&Rectangle::new([(x + sc(2), y - sc(5)), (x + sc(12), y + sc(5))], c.filled())).ok()?
+            }
         }
-        area.draw(&Text::new(label.clone(), (x + 18, y - 7), font.clone())).ok()?;
-        x += 18 + tw + gap;
+        area.draw(&Text::new(label.clone(), (x + sw_gap, y - size * 7 / 12), font.clone())).ok()?;
+        x += sw_gap + tw + gap;
     }
     Some(())
 }
 
-/// Colour-blind-safe viridis scale, t in [0, 1].
+/// Colour-blind-safe viridis scale, t in [0, 1] ([`palette::viridis`]).
 pub fn viridis(t: f32) -> RGBColor {
-    const STOPS: [(u8, u8, u8); 5] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)];
-    let t = t.clamp(0.0, 1.0) * 4.0;
-    let i = (t.floor() as usize).min(3);
-    let f = t - i as f32;
-    let (a, b) = (STOPS[i], STOPS[i + 1]);
-    let mix = |x: u8, y: u8| (x as f32 + (y as f32 - x as f32) * f) as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    rgb(palette::viridis(t))
 }
 
 /// Domain colours (Okabe–Ito).
@@ -165,32 +201,33 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
     let _ = canvas.set_attribute("data-outlined", &outlined.to_string());
     let dropped = idx.iter().flat_map(|&t| (0..k).map(move |r| t * k + r)).filter(|&a| p.dropped[a]).count();
     let _ = canvas.set_attribute("data-dropped", &dropped.to_string());
-    let top = 22i32;
-    fit(&canvas, |_| top as u32 + shown as u32 * 17 + 4);
+    fit(&canvas, |_| usc(22) + shown as u32 * usc(17) + 4);
+    let top = sc(22);
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let (w, h) = root.dim_in_pixel();
     let ch = ((h as i32 - top - 4) / shown.max(1) as i32).max(4);
-    let fs = (ch - 2).clamp(8, 13);
+    let fs = (ch - 2).clamp(8, sc(13));
     let font = ("monospace", fs).into_font();
     let longest = idx.iter().map(|&t| row_label(s, dataset, t).chars().count()).max().unwrap_or(8) as i32;
-    let left = 10 + longest * (fs * 62 / 100 + 1) + 6;
+    let left = sc(10) + longest * (fs * 62 / 100 + 1) + 6;
     let cw = ((w as i32 - left - 8) / e as i32).max(4);
-    let head = ("sans-serif", if cw >= 22 { 12 } else { 9 }).into_font();
+    let wide = cw >= sc(22);
+    let head = ("sans-serif", if wide { sc(12) } else { sc(9) }).into_font();
     for i in 0..e {
         let x = left + i as i32 * cw;
-        if cw >= 14 || i % 4 == 0 {
+        if cw >= sc(14) || i % 4 == 0 {
             let label = format!("E{i}");
-            let tw = label.len() as i32 * if cw >= 22 { 7 } else { 5 };
+            let tw = label.len() as i32 * if wide { sc(7) } else { sc(5) };
             root.draw(&Text::new(label, (x + cw / 2 - tw / 2, 2), head.clone())).ok()?;
         }
-        root.draw(&Rectangle::new([(x + 1, top - 6), (x + cw - 2, top - 3)], expert_color(i, e).filled())).ok()?;
+        root.draw(&Rectangle::new([(x + 1, top - sc(6)), (x + cw - 2, top - 3)], expert_color(i, e).filled())).ok()?;
     }
     for (row, &t) in idx.iter().enumerate() {
         let y = top + row as i32 * ch;
         let dom = (p.domains[t] as usize).min(3);
-        root.draw(&Rectangle::new([(0, y), (6, y + ch - 1)], DOMAIN_COLORS[dom].filled())).ok()?;
-        root.draw(&Text::new(row_label(s, dataset, t), (10, y + 1), font.clone())).ok()?;
+        root.draw(&Rectangle::new([(0, y), (sc(6), y + ch - 1)], DOMAIN_COLORS[dom].filled())).ok()?;
+        root.draw(&Text::new(row_label(s, dataset, t), (sc(10), y + 1), font.clone())).ok()?;
         for i in 0..e {
             let x = left + i as i32 * cw;
             let prob = p.probs[t * e + i];
@@ -205,9 +242,10 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
             // Ranks are best-first for token choice; with a rank per expert (expert choice) they
             // are expert order, so every pick is drawn alike.
             let color = if r == 0 && k < e { RGBColor(220, 20, 60) } else { RGBColor(255, 140, 0) };
-            root.draw(&Rectangle::new([(x, y), (x + cw - 2, y + ch - 2)], color.stroke_width(2))).ok()?;
+            root.draw(&Rectangle::new([(x, y), (x + cw - 2, y + ch - 2)], color.stroke_width(usc(2)))).ok()?;
             if p.dropped[t * k + r] {
-                root.draw(&PathElement::new(vec![(x, y + ch - 2), (x + cw - 2, y)], BLACK.stroke_width(2))).ok()?;
+                root.draw(&PathElement::new(vec![(x, y + ch - 2), (x + cw - 2, y)], BLACK.stroke_width(usc(2))))
+                    .ok()?;
             }
         }
     }
@@ -216,10 +254,10 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
 
 /// Per-expert load: kept and dropped assignments per step against the capacity and fair-share lines.
 pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
-    fit(&canvas, |w| (w * 11 / 20).clamp(200, 320));
+    fit(&canvas, |w| (w * 11 / 20).clamp(usc(200), usc(320)));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
-    let (top, plot) = root.split_vertically(LEGEND_H);
+    let (top, plot) = root.split_vertically(legend_h());
     let routed = s.choices.len();
     // Shared experts after the routed ones: every token, every step (none with the experts off).
     let shared = s.shared as usize;
@@ -250,15 +288,17 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
     }
     legend_row(&top, 48, &items)?;
     let mut chart = ChartBuilder::on(&plot)
-        .margin(6)
-        .x_label_area_size(22)
-        .y_label_area_size(44)
+        .margin(sc(6))
+        .x_label_area_size(sc(22))
+        .y_label_area_size(sc(44))
         .build_cartesian_2d(-0.5f32..e as f32 - 0.5, 0f32..ymax)
         .ok()?;
     let every = e.div_ceil(16).max(1);
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .label_style(axis_font())
+        .axis_desc_style(axis_font())
         .light_line_style(RGBColor(236, 236, 236))
         .x_labels(e + 1)
         .x_label_formatter(&|v| {
@@ -292,13 +332,13 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
         chart.draw_series(LineSeries::new(vec![(end, 0.0), (end, ymax)], grey.stroke_width(1))).ok()?;
     }
     if capped {
-        chart.draw_series(LineSeries::new(vec![(-0.5, cap), (end, cap)], BLACK.stroke_width(2))).ok()?;
+        chart.draw_series(LineSeries::new(vec![(-0.5, cap), (end, cap)], BLACK.stroke_width(usc(2)))).ok()?;
     }
-    chart.draw_series(LineSeries::new(vec![(-0.5, fair), (end, fair)], green.stroke_width(2))).ok()?;
+    chart.draw_series(LineSeries::new(vec![(-0.5, fair), (end, fair)], green.stroke_width(usc(2)))).ok()?;
     // The aux-free router's bias: printed over each expert's bar (it raises an underloaded expert's
     // score and lowers an overloaded one's).
     if s.bias.iter().any(|&b| b != 0.0) && routed <= 16 {
-        let style = ("sans-serif", 10).into_font().color(&RGBColor(80, 40, 120));
+        let style = ("sans-serif", sc(10)).into_font().color(&RGBColor(80, 40, 120));
         // Enough decimals to show the first steps of γ = 1e-3.
         let prec = if s.bias.iter().any(|b| b.abs() >= 0.1) { 2 } else { 3 };
         chart
@@ -321,11 +361,29 @@ pub fn lines(
     ymax: Option<f32>,
     events: &[Event],
 ) -> Option<()> {
-    fit(&canvas, |w| (w / 2).clamp(190, 290));
+    lines_dashed(canvas, series, &[], ymin, ymax, events)
+}
+
+/// [`lines`] with some series dashed: series `i` is dashed when `dashed[i]` is true (compare mode
+/// draws each run in its colour, one measure solid and the other dashed).
+pub fn lines_dashed(
+    canvas: HtmlCanvasElement,
+    series: &[Series],
+    dashed: &[bool],
+    ymin: f32,
+    ymax: Option<f32>,
+    events: &[Event],
+) -> Option<()> {
+    let is_dashed = |i: usize| dashed.get(i).copied().unwrap_or(false);
+    fit(&canvas, |w| (w / 2).clamp(usc(190), usc(290)));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
-    let (head, plot) = root.split_vertically(LEGEND_H);
-    let items: Vec<(String, Swatch)> = series.iter().map(|s| (s.0.to_string(), Swatch::Line(s.1))).collect();
+    let (head, plot) = root.split_vertically(legend_h());
+    let items: Vec<(String, Swatch)> = series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.0.to_string(), if is_dashed(i) { Swatch::Dashed(s.1) } else { Swatch::Line(s.1) }))
+        .collect();
     legend_row(&head, 44, &items)?;
     let last = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(1.0f32, f32::max);
     // A little room on the right so the newest point is not cut by the frame.
@@ -339,16 +397,18 @@ pub fn lines(
         }
     });
     let mut chart = ChartBuilder::on(&plot)
-        .margin(6)
-        .margin_right(12)
-        .x_label_area_size(36)
-        .y_label_area_size(40)
+        .margin(sc(6))
+        .margin_right(sc(12))
+        .x_label_area_size(sc(36))
+        .y_label_area_size(sc(40))
         .build_cartesian_2d(0f32..xmax, ymin..top)
         .ok()?;
     chart
         .configure_mesh()
         .x_labels(6)
         .y_labels(5)
+        .label_style(axis_font())
+        .axis_desc_style(axis_font())
         .light_line_style(RGBColor(236, 236, 236))
         .x_desc("step")
         .x_label_formatter(&|v| format!("{v:.0}"))
@@ -359,13 +419,17 @@ pub fn lines(
     for (at, label) in events.iter().filter(|e| e.0 > 0.0 && e.0 < xmax) {
         chart.draw_series(DashedLineSeries::new(vec![(*at, ymin), (*at, top)], 4, 3, grey.stroke_width(1))).ok()?;
         let (px, py) = chart.backend_coord(&(*at, top));
-        plot.draw(&Text::new(label.clone(), (px + 3, py + 2), ("sans-serif", 11).into_font().color(&grey))).ok()?;
+        plot.draw(&Text::new(label.clone(), (px + 3, py + 2), ("sans-serif", sc(11)).into_font().color(&grey))).ok()?;
     }
-    for (_, color, pts) in series {
+    for (i, (_, color, pts)) in series.iter().enumerate() {
         let finite = pts.iter().cloned().filter(|p| p.1.is_finite() && p.1 <= top);
-        chart.draw_series(LineSeries::new(finite.clone(), color.stroke_width(2))).ok()?;
+        if is_dashed(i) {
+            chart.draw_series(DashedLineSeries::new(finite.clone(), sc(6), sc(4), color.stroke_width(usc(2)))).ok()?;
+        } else {
+            chart.draw_series(LineSeries::new(finite.clone(), color.stroke_width(usc(2)))).ok()?;
+        }
         if pts.len() < 40 {
-            chart.draw_series(finite.map(|p| Circle::new(p, 3, color.filled()))).ok()?;
+            chart.draw_series(finite.map(|p| Circle::new(p, sc(3), color.filled()))).ok()?;
         }
     }
     root.present().ok()
@@ -373,37 +437,37 @@ pub fn lines(
 
 /// Domain × expert matrix: share of each domain's choices going to each expert.
 pub fn domains(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset) -> Option<()> {
-    fit(&canvas, |_| 22 + 4 * 38);
+    fit(&canvas, |_| usc(22 + 4 * 38));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let e = s.choices.len();
     let names = domain_names(dataset);
     let (w, h) = root.dim_in_pixel();
-    let left = 70i32;
+    let left = sc(70);
     let cw = ((w as i32 - left - 4) / e as i32).max(4);
-    let ch = ((h as i32 - 20) / 4).max(8);
-    let font = ("sans-serif", 12).into_font();
+    let ch = ((h as i32 - sc(20)) / 4).max(8);
+    let font = ("sans-serif", sc(12)).into_font();
     for i in 0..e {
         let x = left + i as i32 * cw;
-        if cw >= 14 || i % 4 == 0 {
-            root.draw(&Text::new(format!("E{i}"), (x + cw / 2 - 8, 2), font.clone())).ok()?;
+        if cw >= sc(14) || i % 4 == 0 {
+            root.draw(&Text::new(format!("E{i}"), (x + cw / 2 - sc(8), 2), font.clone())).ok()?;
         }
     }
     for (d, name) in names.iter().enumerate() {
         let row = &s.domain_expert[d * e..(d + 1) * e];
         let total = row.iter().sum::<u32>().max(1) as f32;
-        let y = 18 + d as i32 * ch;
-        root.draw(&Rectangle::new([(0, y), (4, y + ch - 2)], DOMAIN_COLORS[d.min(3)].filled())).ok()?;
-        root.draw(&Text::new(name.to_string(), (8, y + ch / 2 - 6), font.clone())).ok()?;
+        let y = sc(18) + d as i32 * ch;
+        root.draw(&Rectangle::new([(0, y), (sc(4), y + ch - 2)], DOMAIN_COLORS[d.min(3)].filled())).ok()?;
+        root.draw(&Text::new(name.to_string(), (sc(8), y + ch / 2 - sc(6)), font.clone())).ok()?;
         for (i, &n) in row.iter().enumerate() {
             let x = left + i as i32 * cw;
             let share = n as f32 / total;
             root.draw(&Rectangle::new([(x, y), (x + cw - 1, y + ch - 1)], viridis(share).filled())).ok()?;
-            if share >= 0.1 && cw >= 30 {
+            if share >= 0.1 && cw >= sc(30) {
                 let c = if share > 0.6 { BLACK } else { WHITE };
                 root.draw(&Text::new(
                     format!("{:.0}%", share * 100.0),
-                    (x + 3, y + ch / 2 - 6),
+                    (x + 3, y + ch / 2 - sc(6)),
                     font.clone().color(&c),
                 ))
                 .ok()?;
@@ -427,7 +491,7 @@ fn sample_points(n: usize) -> Vec<(f32, f32, u32)> {
 /// Height of the region-map canvas for a given width: two square panels, titles and legends.
 pub fn region_map_height(w: u32) -> u32 {
     let panel = (w.saturating_sub(3 * 12) / 2).min(420);
-    panel + 26 + 44
+    panel + usc(26 + 44)
 }
 
 /// The region map: left, the plane coloured by the expert each point routes to (paler where the
@@ -443,11 +507,11 @@ pub fn region_map(canvas: HtmlCanvasElement, map: &RegionMap) -> Option<()> {
     let (w, _) = root.dim_in_pixel();
     let pad = 12i32;
     let panel = ((w as i32 - 3 * pad) / 2).min(420);
-    let top = 24i32;
+    let top = sc(24);
     let n = map.n.max(1);
     let e = map.experts.max(1);
-    let title = ("sans-serif", 13).into_font();
-    let small = ("sans-serif", 11).into_font();
+    let title = ("sans-serif", sc(13)).into_font();
+    let small = ("sans-serif", sc(11)).into_font();
     let lefts = [pad, 2 * pad + panel];
     root.draw(&Text::new("expert chosen (top-1)", (lefts[0], 4), title.clone())).ok()?;
     root.draw(&Text::new("predicted class", (lefts[1], 4), title.clone())).ok()?;
@@ -474,8 +538,8 @@ pub fn region_map(canvas: HtmlCanvasElement, map: &RegionMap) -> Option<()> {
     };
     for (x, y, label) in sample_points(250) {
         let (px, py) = to_px(lefts[1], x, y);
-        root.draw(&Circle::new((px, py), 3, CLASS_COLORS[label as usize].filled())).ok()?;
-        root.draw(&Circle::new((px, py), 3, WHITE.stroke_width(1))).ok()?;
+        root.draw(&Circle::new((px, py), sc(3), CLASS_COLORS[label as usize].filled())).ok()?;
+        root.draw(&Circle::new((px, py), sc(3), WHITE.stroke_width(1))).ok()?;
     }
     let axis = RGBColor(60, 60, 60).mix(0.6);
     for &l in &lefts {
@@ -491,23 +555,24 @@ pub fn region_map(canvas: HtmlCanvasElement, map: &RegionMap) -> Option<()> {
         root.draw(&Text::new(name.to_string(), (px, py), small.clone().color(&RGBColor(40, 40, 40)))).ok()?;
     }
     // Legends.
-    let ly = top + panel + 10;
-    let per_row = ((panel / 44).max(1)) as usize;
+    let ly = top + panel + sc(10);
+    let (col_w, row_h, sw) = (sc(44), sc(16), sc(10));
+    let per_row = ((panel / col_w).max(1)) as usize;
     for i in 0..e {
         let (col, row) = ((i % per_row) as i32, (i / per_row) as i32);
         if row > 1 {
             break;
         }
-        let (x, y) = (lefts[0] + col * 44, ly + row * 16);
-        root.draw(&Rectangle::new([(x, y + 1), (x + 10, y + 11)], expert_color(i, e).filled())).ok()?;
-        root.draw(&Text::new(format!("E{i}"), (x + 13, y), small.clone())).ok()?;
+        let (x, y) = (lefts[0] + col * col_w, ly + row * row_h);
+        root.draw(&Rectangle::new([(x, y + 1), (x + sw, y + 1 + sw)], expert_color(i, e).filled())).ok()?;
+        root.draw(&Text::new(format!("E{i}"), (x + sw + 3, y), small.clone())).ok()?;
     }
     for (c, label) in ["class 0", "class 1"].iter().enumerate() {
-        let x = lefts[1] + c as i32 * 70;
-        root.draw(&Rectangle::new([(x, ly + 1), (x + 10, ly + 11)], CLASS_COLORS[c].filled())).ok()?;
-        root.draw(&Text::new(label.to_string(), (x + 13, ly), small.clone())).ok()?;
+        let x = lefts[1] + c as i32 * sc(70);
+        root.draw(&Rectangle::new([(x, ly + 1), (x + sw, ly + 1 + sw)], CLASS_COLORS[c].filled())).ok()?;
+        root.draw(&Text::new(label.to_string(), (x + sw + 3, ly), small.clone())).ok()?;
     }
-    root.draw(&Text::new("dots: data with their true class", (lefts[1] + 140, ly), small.clone())).ok()?;
+    root.draw(&Text::new("dots: data with their true class", (lefts[1] + sc(140), ly), small.clone())).ok()?;
     // Keep `cell_center` and this drawing in agreement: row 0 is the top (y = +1).
     debug_assert!(cell_center(n, 0, 0).1 > 0.0);
     root.present().ok()
@@ -528,10 +593,10 @@ pub const CF_RANGE: (f32, f32) = (0.25, 4.0);
 /// Drop share against the capacity factor for the snapshot's routing, with an evenly balanced
 /// router for comparison and the current capacity factor marked.
 pub fn drop_curve(canvas: HtmlCanvasElement, s: &Snapshot, cf: f32) -> Option<()> {
-    fit(&canvas, |w| (w / 2).clamp(190, 290));
+    fit(&canvas, |w| (w / 2).clamp(usc(190), usc(290)));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
-    let (head, plot) = root.split_vertically(LEGEND_H);
+    let (head, plot) = root.split_vertically(legend_h());
     let pink = RGBColor(204, 121, 167);
     let grey = RGBColor(120, 120, 120);
     legend_row(
@@ -549,31 +614,33 @@ pub fn drop_curve(canvas: HtmlCanvasElement, s: &Snapshot, cf: f32) -> Option<()
     let (cur, bal) = (curve(&now), curve(&even));
     let ymax = (cur.first().map(|p| p.1).unwrap_or(0.0).max(bal[0].1) * 1.1).clamp(0.1, 1.0);
     let mut chart = ChartBuilder::on(&plot)
-        .margin(6)
-        .margin_right(12)
-        .x_label_area_size(36)
-        .y_label_area_size(40)
+        .margin(sc(6))
+        .margin_right(sc(12))
+        .x_label_area_size(sc(36))
+        .y_label_area_size(sc(40))
         .build_cartesian_2d(CF_RANGE.0..CF_RANGE.1, 0f32..ymax)
         .ok()?;
     chart
         .configure_mesh()
         .x_labels(8)
         .y_labels(5)
+        .label_style(axis_font())
+        .axis_desc_style(axis_font())
         .light_line_style(RGBColor(236, 236, 236))
         .x_desc("capacity factor cf")
         .x_label_formatter(&|v| format!("{v:.1}"))
         .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
         .draw()
         .ok()?;
-    chart.draw_series(DashedLineSeries::new(bal, 5, 4, grey.stroke_width(1))).ok()?;
-    let font = ("sans-serif", 12).into_font();
+    chart.draw_series(DashedLineSeries::new(bal, 5, 4, grey.stroke_width(usc(1)))).ok()?;
+    let font = ("sans-serif", sc(12)).into_font();
     let (w, _) = plot.dim_in_pixel();
     if s.steps == 0 {
         let (px, py) = chart.backend_coord(&(1.4, ymax * 0.6));
         plot.draw(&Text::new("no routing yet: train a few steps", (px, py), font)).ok()?;
         return root.present().ok();
     }
-    chart.draw_series(LineSeries::new(cur, pink.stroke_width(2))).ok()?;
+    chart.draw_series(LineSeries::new(cur, pink.stroke_width(usc(2)))).ok()?;
     if cf.is_finite() {
         let at = cf.clamp(CF_RANGE.0, CF_RANGE.1);
         let d = drop_share_at(&now, cf, t, k);
@@ -585,7 +652,8 @@ pub fn drop_curve(canvas: HtmlCanvasElement, s: &Snapshot, cf: f32) -> Option<()
         let lx = if px + 8 + tw > w as i32 - 4 { px - 8 - tw } else { px + 8 };
         // At the top of the plot, beside the marker line: clear of the axis and, for cf ≥ 1, the curve.
         let (_, ty) = chart.backend_coord(&(at, ymax));
-        plot.draw(&Rectangle::new([(lx - 2, ty + 3), (lx + tw + 2, ty + 19)], WHITE.mix(0.85).filled())).ok()?;
+        plot.draw(&Rectangle::new([(lx - 2, ty + 3), (lx + tw + 2, ty + 3 + sc(16))], WHITE.mix(0.85).filled()))
+            .ok()?;
         plot.draw(&Text::new(label, (lx, ty + 5), font)).ok()?;
     } else {
         let label = "cf = ∞: dropless, nothing is dropped";

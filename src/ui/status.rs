@@ -1,9 +1,11 @@
-//! What the page says about the run: the header's status pills, the banners and notices, the GPU
-//! error box and the benchmark's result.
+//! What the page says about the run: the header's status pills and the presentation-mode toggle,
+//! the banners and notices, the GPU error box and the benchmark's result.
+use crate::page::Banner;
 use leptos::prelude::*;
 
-/// The page header: the title, and status pills for the backend, the step counter, the training
-/// speed and the `collapsed` badge.
+/// The page header: the title, status pills for the backend, the step counter, the training speed
+/// and the `collapsed` badge, and the presentation-mode toggle (with, in presentation mode, the
+/// button that shows the controls).
 #[component]
 pub fn TopBar(
     /// Where the model trains ("gpu …", "cpu …", or "starting…").
@@ -18,6 +20,10 @@ pub fn TopBar(
     /// The latest snapshot shows a collapsed router (shows the badge).
     #[prop(into)]
     collapsed: Signal<bool>,
+    /// Presentation mode: large type, few charts, the controls folded away (the `present` toggle).
+    present: RwSignal<bool>,
+    /// In presentation mode, whether the controls are unfolded (the `controls-toggle` button).
+    controls_open: RwSignal<bool>,
 ) -> impl IntoView {
     view! {
         <header class="top">
@@ -34,21 +40,32 @@ pub fn TopBar(
                     if r > 0.0 { format!("{r:.0} steps/s") } else { "– steps/s".into() }
                 }}</span>
                 <Show when=move || collapsed.get()>
-                    <span class="badge" data-testid="collapsed" title="at least half the experts starved and load entropy ≤ 0.6">"collapsed"</span>
+                    <span class="badge" data-testid="collapsed" title="at least half the experts starved and load entropy ≤ 0.6">
+                        "collapsed"<span class="present-only">": most inputs go to one or two experts"</span>
+                    </span>
                 </Show>
+                <button class="present-only" data-testid="controls-toggle" aria-pressed=move || controls_open.get().to_string()
+                    aria-controls="controls" on:click=move |_| controls_open.update(|o| *o = !*o)>
+                    {move || if controls_open.get() { "hide controls" } else { "show controls" }}
+                </button>
+                <button class="toggle" data-testid="present" aria-pressed=move || present.get().to_string()
+                    title="presentation mode: large type for a projector, two or three charts at a time, the controls folded away"
+                    on:click=move |_| present.update(|p| *p = !*p)>
+                    "presentation mode"<span class="toggle-state">{move || if present.get() { ": on" } else { ": off" }}</span>
+                </button>
             </div>
         </header>
     }
 }
 
 /// The messages above the layout, each shown while it has one: the banner (how the page runs, e.g.
-/// on the CPU), the notice (what the last action did or why a value was refused) and the error (a
-/// failed build or diverged training).
+/// on the CPU, with its technical details folded), the notice (what the last action did or why a
+/// value was refused) and the error (a failed build or diverged training).
 #[component]
 pub fn Notices(
     /// A lasting remark about the setup.
     #[prop(into)]
-    banner: Signal<Option<String>>,
+    banner: Signal<Option<Banner>>,
     /// The latest notice.
     #[prop(into)]
     notice: Signal<Option<String>>,
@@ -58,7 +75,22 @@ pub fn Notices(
 ) -> impl IntoView {
     view! {
         <Show when=move || banner.with(Option::is_some)>
-            <p class="banner" data-testid="banner">{move || banner.get()}</p>
+            // Presentation mode shows the one-line form and folds the full text with the details.
+            <div class="banner">
+                <p class="present-only" data-testid="banner-short">
+                    {move || banner.with(|b| b.as_ref().map(|b| b.short.clone()))}
+                </p>
+                <p class="normal-only" data-testid="banner">{move || banner.with(|b| b.as_ref().map(|b| b.text.clone()))}</p>
+                <details class="banner-details">
+                    <summary data-testid="banner-details-toggle">
+                        <span class="present-only">"what to do, and "</span>"technical details"
+                    </summary>
+                    <p class="present-only">{move || banner.with(|b| b.as_ref().map(|b| b.text.clone()))}</p>
+                    <pre data-testid="banner-details">
+                        {move || banner.with(|b| b.as_ref().and_then(|b| b.details.clone()))}
+                    </pre>
+                </details>
+            </div>
         </Show>
         <Show when=move || notice.with(Option::is_some)>
             <p class="notice" data-testid="notice" role="status">{move || notice.get()}</p>

@@ -106,3 +106,12 @@ pub fn install_panic_hook() {
         show_fatal(&info.to_string());
     }));
 }
+
+/// Take the keyboard focus off the element an event came from (a menu or button the page's own keys
+/// should not go to: after choosing a lesson, space and n are the lesson's, not the menu's).
+pub fn blur_target(ev: &web_sys::Event) {
+    use wasm_bindgen::JsCast;
+    if let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = el.blur();
+    }
+}

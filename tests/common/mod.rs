@@ -8,8 +8,8 @@ use moe_playground::config::Config;
 use moe_playground::gpu::GpuTrainer;
 use moe_playground::model::Params;
 
-/// A GPU trainer, or a clear failure: these tests never skip silently when no adapter exists.
-pub fn gpu(cfg: &Config, params: &Params<f32>) -> GpuTrainer {
+/// A private XDG_RUNTIME_DIR when none is set (silences Mesa's warning about it).
+pub fn xdg() {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         let dir = std::env::temp_dir().join(format!("xdg-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
@@ -21,6 +21,11 @@ pub fn gpu(cfg: &Config, params: &Params<f32>) -> GpuTrainer {
         // SAFETY: set once before any thread of this test opens a device; only silences a warning.
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir) };
     }
+}
+
+/// A GPU trainer, or a clear failure: these tests never skip silently when no adapter exists.
+pub fn gpu(cfg: &Config, params: &Params<f32>) -> GpuTrainer {
+    xdg();
     match pollster::block_on(GpuTrainer::with_params(cfg, params)) {
         Ok(g) => g,
         Err(e) => panic!("this test needs a GPU adapter (natively: Mesa's lavapipe is enough): {e}"),

@@ -9,7 +9,15 @@
 //                counter advances, the heatmap canvas is not blank; top-k 1 → 2 gives two outlined
 //                experts per probe row.
 //   malformed  — a URL with bad values loads with a notice naming them, and trains.
-//   no-webgpu  — without the flag: the CPU reference trains and the banner says so.
+//   no-webgpu  — without the flag: the CPU reference trains and the banner says so in plain words
+//                (which browsers have WebGPU, how to switch it on); the raw error stays folded until
+//                "technical details" is opened.
+//   present    — ?present&debug=caption at 1920×1080 (a projector): the presentation-mode toggle is
+//                pressed, the caption band shows the sample lesson (back/next step through it), only
+//                2–3 cards are shown and drawn, the highlighted card is one of them, the controls are
+//                folded behind a button, body text is ≥ 22 px; toggling off restores every card and
+//                takes `present` out of the URL (other keys kept). Screenshots present.png and, at
+//                phone size (390×844), present-phone.png.
 //   presets    — the "collapse" preset shows the `collapsed` badge within 90 s; then "balanced"
 //                restarts and, 400 steps later, the badge is not shown.
 //   regions    — ?dataset=regions: the region-map canvas is drawn (not blank).
@@ -32,9 +40,28 @@
 //                300, then copied into the 8 experts", then that the switch happened; the CSV's
 //                expert_similarity is empty in the dense phase and starts near 1 after it; the
 //                similarity chart is drawn (WebGPU, then the CPU reference).
+//   compare    — ?tokens=64&compare&b.alpha=0: the compare toggle is pressed, the panel says
+//                "A: α = 0.01" / "B: α = 0", both heatmaps are drawn and training goes on; A's top-k
+//                reaches B (it has no value of its own for it), B's own top-k from the panel does
+//                not reach A; a bad B value is refused with a notice; the URL carries b.alpha=0 and
+//                b.top-k=1; the CSV has a `run` column with A and B rows at the same steps and the
+//                JSON `a` and `b`; screenshots at 1280 and 1920 wide; the toggle turns it off.
+//   compare-cpu — compare mode without WebGPU: both runs train on the CPU reference.
+//   compare-upcycle — ?compare&b.init=upcycle&b.dense-steps=40: B's dense phase and switch (the CSV's
+//                B rows), A and B at the same steps.
+//   compare-regions — ?dataset=regions&compare&b.experts=4: a structural difference; the region map
+//                (run A's) refreshes while both train.
 //   gpu-error  — ?debug=gpu-error: a (simulated) GPU error stops training with a message and a
 //                restart button; restart trains again.
 //   panic      — ?debug=panic: a deliberate panic shows the error box with a reload link.
+//   lesson-<id> — each lesson at ?lesson=<id>&present (1920×1080): the menu lists every lesson,
+//                compare mode is on, each beat's highlighted card is shown and drawn, n steps
+//                through the beats, the last shows the claim's check; screenshot
+//                lesson-<id>-present.png.
+//   lesson-play — balance-loss played to its end with space at each pause: both checks hold on
+//                the page; p restarts it at the first beat; leaving the lesson removes the band and
+//                the key.
+//   lesson-unknown — ?lesson=nope: a notice names the known lessons; training goes on.
 // Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), TIMEOUT_MS (default 120000),
 // ONLY (comma-separated scenario names to run).
 
@@ -53,12 +80,13 @@ const only = process.env.ONLY ? process.env.ONLY.split(",") : null;
 
 /** Launch a fresh Chromium, open `query` on the page, run `check(page, problems, context)`.
  *  Problems matching one of `allow` (expected errors) are not counted. */
-async function scenario(name, { webgpu, query = "", allow = [] }, check) {
+async function scenario(name, { webgpu, query = "", allow = [], viewport }, check) {
   if (only && !only.includes(name)) return;
   const problems = [];
+  const started = Date.now();
   let browser = null;
   try {
-    browser = await launch({ webgpu });
+    browser = await launch({ webgpu, ...(viewport ? { viewport } : {}) });
     const { context, page } = browser;
     page.on("console", (msg) => {
       if (msg.type() === "error" || /content security policy/i.test(msg.text())) problems.push(`console.${msg.type()}: ${msg.text()}`);
@@ -81,7 +109,7 @@ async function scenario(name, { webgpu, query = "", allow = [] }, check) {
     await browser?.close();
   }
   const counted = problems.filter((p) => !allow.some((re) => re.test(p)));
-  console.log(`e2e ${name}: ${counted.length ? "FAILED" : "ok"}`);
+  console.log(`e2e ${name}: ${counted.length ? "FAILED" : "ok"} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   for (const p of counted) { console.log(`  ${p}`); failures.push(`${name}: ${p}`); }
 }
 
@@ -150,12 +178,85 @@ await scenario("malformed", { webgpu: true, query: "?top-k=99&lr=banana&bogus=1&
 
 await scenario("no-webgpu", { webgpu: false }, async (page, problems) => {
   const banner = await page.locator('[data-testid="banner"]').textContent({ timeout });
-  if (!/CPU/.test(banner)) problems.push(`banner: ${banner}`);
+  for (const re of [/no WebGPU/, /processor/, /T = 64/, /Chrome and Edge 113/, /Safari 26/, /Firefox 141/, /chrome:\/\/flags\/#enable-unsafe-webgpu/])
+    if (!re.test(banner)) problems.push(`banner lacks ${re}: ${banner}`);
+  if (/not requested|adapter/i.test(banner)) problems.push(`banner shows the raw error: ${banner}`);
+  const details = page.locator('[data-testid="banner-details"]');
+  if (await details.isVisible()) problems.push("the banner's technical details are shown before they are asked for");
+  await page.locator('[data-testid="banner-details-toggle"]').click();
+  await details.waitFor({ state: "visible", timeout: 5000 }).catch(() => problems.push("technical details do not open"));
+  const raw = (await details.textContent()).trim();
+  if (!raw) problems.push("technical details are empty");
   const a = await waitStep(page, 0);
   const b = await waitStep(page, a);
   const backend = (await page.locator('[data-testid="backend"]').textContent()).trim();
   if (!/cpu/.test(backend)) problems.push(`backend is ${backend}`);
-  console.log(`  banner shown; backend ${backend}; steps ${a} → ${b}`);
+  console.log(`  banner: ${banner.slice(0, 70)}…; details "${raw.slice(0, 60)}…"; backend ${backend}; steps ${a} → ${b}`);
+});
+
+await scenario("present", { webgpu: false, query: "?present&debug=caption&top-k=2", viewport: { width: 1920, height: 1080 } }, async (page, problems) => {
+  const pressed = () => page.locator('[data-testid="present"]').getAttribute("aria-pressed");
+  if ((await pressed()) !== "true") problems.push(`present toggle aria-pressed=${await pressed()}`);
+  const band = page.locator('[data-testid="caption"]');
+  await band.waitFor({ state: "visible", timeout: 10000 }).catch(() => problems.push("caption band not shown"));
+  const text = await page.locator('[data-testid="caption-text"]').textContent();
+  if (!/blue bars/.test(text)) problems.push(`caption: ${text}`);
+  if (!(await visible(page, "caption-question"))) problems.push("the sample beat's question is not shown");
+  const progress = () => page.locator('[data-testid="beat-progress"]').textContent();
+  if ((await progress()) !== "beat 2 of 4") problems.push(`progress: ${await progress()}`);
+  await waitStep(page, 5);
+  await page.waitForTimeout(1500);
+  const cards = await page.locator("[data-card]").evaluateAll((cs) => cs.filter((c) => c.offsetParent !== null).map((c) => c.dataset.card));
+  if (cards.length < 2 || cards.length > 3) problems.push(`${cards.length} cards shown: ${cards}`);
+  if (cards.join() !== "heatmap,load,losses") problems.push(`default focus shows ${cards}`);
+  const canvases = await page.locator("[data-card] canvas").evaluateAll((cs) => cs.filter((c) => c.offsetParent !== null).map((c) => c.dataset.testid));
+  for (const id of canvases) if ((await inked(page, id)) < 0.01) problems.push(`${id} is blank`);
+  const lit = await page.locator("[data-card].highlight").evaluateAll((cs) => cs.map((c) => c.dataset.card));
+  if (lit.join() !== "load") problems.push(`highlighted cards: ${lit}`);
+  if (await page.locator("aside.controls").isVisible()) problems.push("the controls are not folded away");
+  // Without WebGPU (this scenario): the banner's one-line form, the full text folded.
+  if (!(await visible(page, "banner-short")) || (await visible(page, "banner"))) problems.push("presentation mode does not fold the banner to one line");
+  // Body text a class can read: no visible caption, card heading or band text under 22 px.
+  const small = await page.evaluate(() => [...document.querySelectorAll(".caption, .band-text, .band-question, .card h2, .pill, [data-testid=present]")]
+    .filter((e) => e.offsetParent !== null && e.textContent.trim())
+    .map((e) => [e.className || e.tagName, parseFloat(getComputedStyle(e).fontSize)])
+    .filter(([, px]) => px < 22));
+  if (small.length) problems.push(`text under 22 px: ${JSON.stringify(small.slice(0, 5))}`);
+  // Nothing wider than the screen.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) problems.push(`page overflows by ${overflow} px horizontally`);
+  await shot(page, "present");
+  await page.locator('[data-testid="beat-next"]').click();
+  if ((await progress()) !== "beat 3 of 4") problems.push(`after next: ${await progress()}`);
+  if ((await page.locator("[data-card].highlight").getAttribute("data-card")) !== "losses") problems.push("the highlight did not follow the beat");
+  await page.locator('[data-testid="controls-toggle"]').click();
+  if (!(await visible(page, "play"))) problems.push("show controls does not show the playback controls");
+  await page.locator('[data-testid="controls-toggle"]').click();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(1000);
+  const phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (phoneOverflow > 0) problems.push(`phone: page overflows by ${phoneOverflow} px horizontally`);
+  await shot(page, "present-phone");
+  for (const id of ["heatmap", "load"]) await page.locator(`[data-card="${id}"]`).screenshot({ path: join(artifacts, `present-phone-${id}.png`) });
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  // Off: every card back (the region map only with its data set), the URL without `present`.
+  await page.locator('[data-testid="present"]').click();
+  if ((await pressed()) !== "false") problems.push("the toggle does not switch off");
+  const search = await page.evaluate(() => location.search);
+  if (/present/.test(search) || !/top-k=2/.test(search)) problems.push(`URL after switching off: ${search}`);
+  const all = await page.locator("[data-card]").evaluateAll((cs) => cs.filter((c) => c.offsetParent !== null).length);
+  if (all < 7) problems.push(`only ${all} cards after leaving presentation mode`);
+  // Normal mode keeps the caption band and the highlight.
+  if (!(await band.isVisible())) problems.push("caption band hidden in normal mode");
+  if ((await page.locator("[data-card].highlight").count()) !== 1) problems.push("no highlighted card in normal mode");
+  await shot(page, "present-off");
+  await page.locator('[data-testid="present"]').click();
+  if (!/present=1/.test(await page.evaluate(() => location.search))) problems.push("URL lacks present=1 after switching on");
+  // Back to beat 2 for the closing screenshot (present.png).
+  await page.locator('[data-testid="beat-prev"]').click();
+  await page.waitForTimeout(1000);
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  console.log(`  cards ${cards}; highlighted ${lit}; canvases ${canvases}; page height ${height} px at 1080; ${all} cards when off`);
 });
 
 await scenario("presets", { webgpu: true }, async (page, problems) => {
@@ -340,6 +441,118 @@ for (const [name, webgpu] of [["upcycle", true], ["upcycle-cpu", false]]) {
   });
 }
 
+await scenario("compare", { webgpu: true, query: "?tokens=64&compare&b.alpha=0" }, async (page, problems) => {
+  const search = () => page.evaluate(() => location.search);
+  const notice = () => page.locator('[data-testid="notice"]').textContent({ timeout });
+  const waitUrl = (re) => page.waitForFunction((src) => new RegExp(src).test(location.search), re.source, { timeout: 10000 })
+    .catch(async () => problems.push(`URL ${await search()} does not match ${re}`));
+  const dataK = (id) => page.evaluate((id) => document.querySelector(`[data-testid="${id}"]`).dataset.k, id);
+  const toggle = page.locator('[data-testid="compare"]');
+  if ((await toggle.getAttribute("aria-pressed")) !== "true") problems.push("compare toggle is not pressed");
+  const label = await page.locator('[data-testid="compare-label"]').textContent();
+  if (!/A: α = 0\.01/.test(label) || !/B: α = 0$/.test(label)) problems.push(`compare label: ${label}`);
+  const a = await waitStep(page, 20);
+  await waitStep(page, a + 10);
+  await page.waitForTimeout(1500);
+  for (const id of ["heatmap", "heatmap-b"]) {
+    const ink = await inked(page, id);
+    if (ink < 0.3) problems.push(`${id} is nearly blank (${(ink * 100).toFixed(1)} % inked)`);
+  }
+  for (const id of ["load-b", "domains-b", "losses", "balance", "drops"]) {
+    if ((await inked(page, id)) < 0.01) problems.push(`${id} chart is blank`);
+  }
+  // A live knob on A reaches B, which has no value of its own for it.
+  await page.locator('[data-testid="top-k"]').fill("2");
+  await page.waitForFunction(() => ["heatmap", "heatmap-b"].every((id) => document.querySelector(`[data-testid="${id}"]`).dataset.k === "2"), null, { timeout })
+    .catch(async () => problems.push(`top-k 2 on A: heatmap k = ${await dataK("heatmap")}, heatmap-b k = ${await dataK("heatmap-b")}`));
+  // B's own value from the panel; A keeps its.
+  await page.locator('[data-testid="b-knob"]').selectOption("top-k");
+  await page.locator('[data-testid="b-value"]').fill("1");
+  await page.locator('[data-testid="b-set"]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="heatmap-b"]').dataset.k === "1", null, { timeout })
+    .catch(async () => problems.push(`B's top-k 1: heatmap-b k = ${await dataK("heatmap-b")}`));
+  if ((await dataK("heatmap")) !== "2") problems.push(`A's heatmap k = ${await dataK("heatmap")} after B's change`);
+  await waitUrl(/top-k=2.*compare.*b\.top-k=1.*b\.alpha=0|top-k=2.*compare.*b\.alpha=0.*b\.top-k=1/);
+  // A bad value for B: refused with a notice, B keeps its old one.
+  await page.locator('[data-testid="b-knob"]').selectOption("lr");
+  await page.locator('[data-testid="b-value"]').fill("banana");
+  await page.locator('[data-testid="b-set"]').click();
+  if (!/run B: .*lr.*banana/.test(await notice())) problems.push(`bad B value notice: ${await notice()}`);
+  if (/b\.lr/.test(await search())) problems.push(`URL took the bad value: ${await search()}`);
+  const s = await stepOf(page);
+  await waitStep(page, s + 10);
+  await page.waitForTimeout(1500);
+  const csv = await download(page, () => page.locator('[data-testid="export-csv"]').click());
+  const lines = csv.body.toString("utf8").trim().split("\n");
+  const head = lines[0].split(",");
+  if (head[0] !== "run" || head[1] !== "step") problems.push(`CSV header: ${lines[0]}`);
+  const rows = lines.slice(1).map((l) => l.split(","));
+  const stepsOf = (run) => new Set(rows.filter((r) => r[0] === run).map((r) => r[1]));
+  const [sa, sb] = [stepsOf("A"), stepsOf("B")];
+  const common = [...sa].filter((x) => sb.has(x));
+  if (!sa.size || !sb.size || common.length < Math.min(sa.size, sb.size) - 2) problems.push(`CSV steps: A ${[...sa]} / B ${[...sb]}`);
+  if (rows.some((r) => r.length !== head.length || !["A", "B"].includes(r[0]))) problems.push("CSV rows do not match the header");
+  const json = JSON.parse((await download(page, () => page.locator('[data-testid="export-json"]').click())).body.toString("utf8"));
+  if (!json.a?.probe || !json.b?.probe) problems.push(`JSON export lacks a or b: ${Object.keys(json)}`);
+  await shot(page, "compare-1280");
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.waitForTimeout(1500);
+  await shot(page, "compare-1920");
+  // Off: B's canvases go, the URL forgets B; on again from A's config.
+  await toggle.click();
+  if ((await toggle.getAttribute("aria-pressed")) !== "false") problems.push("compare toggle still pressed after turning it off");
+  if (await visible(page, "heatmap-b")) problems.push("heatmap-b shown with compare mode off");
+  await page.waitForFunction(() => !/compare|b\./.test(location.search), null, { timeout: 10000 })
+    .catch(async () => problems.push(`URL keeps compare mode: ${await search()}`));
+  await toggle.click();
+  if (!/compare mode on: run B starts as a copy of A/.test(await notice())) problems.push(`compare on notice: ${await notice()}`);
+  await waitUrl(/compare/);
+  await waitStep(page, 3);
+  console.log(`  label "${label}"; CSV ${rows.length} rows, ${common.length} common steps; URL ${await search()}`);
+});
+
+// Compare mode on the CPU reference (B falls back with A, same smaller batch), and a run B that is
+// upcycled while A trains from scratch: B's dense phase, its switch, both in step.
+await scenario("compare-cpu", { webgpu: false, query: "?compare&b.alpha=0" }, async (page, problems) => {
+  const banner = await page.locator('[data-testid="banner"]').textContent({ timeout });
+  if (!/processor/.test(banner)) problems.push(`banner does not say the model trains on the processor: ${banner}`);
+  const a = await waitStep(page, 0);
+  await waitStep(page, a);
+  await page.waitForTimeout(1500);
+  for (const id of ["heatmap", "heatmap-b"]) if ((await inked(page, id)) < 0.3) problems.push(`${id} is nearly blank`);
+  console.log(`  CPU: both heatmaps drawn, step ${await stepOf(page)}`);
+});
+
+await scenario("compare-upcycle", { webgpu: true, query: "?tokens=64&compare&b.init=upcycle&b.dense-steps=40" }, async (page, problems) => {
+  await waitStep(page, 90);
+  await page.waitForTimeout(1500);
+  const csv = await download(page, () => page.locator('[data-testid="export-csv"]').click());
+  const lines = csv.body.toString("utf8").trim().split("\n");
+  const head = lines[0].split(",");
+  const [cs, csim] = [head.indexOf("step"), head.indexOf("expert_similarity")];
+  const rows = lines.slice(1).map((l) => l.split(","));
+  const b = rows.filter((r) => r[0] === "B").map((r) => [Number(r[cs]), r[csim]]);
+  const dense = b.filter((r) => r[0] <= 40);
+  const moe = b.filter((r) => r[0] > 40);
+  if (!dense.length || dense.some((r) => r[1] !== "")) problems.push(`B's dense rows: ${JSON.stringify(dense.slice(-3))}`);
+  if (!moe.length || !(Number(moe[0][1]) > 0.9)) problems.push(`B's first MoE row: ${JSON.stringify(moe[0])}`);
+  const stepsA = new Set(rows.filter((r) => r[0] === "A").map((r) => r[cs]));
+  const common = b.filter((r) => stepsA.has(String(r[0]))).length;
+  if (common < b.length - 2) problems.push(`A and B out of step: ${common} of ${b.length} B rows at A's steps`);
+  console.log(`  B upcycled: similarity ${moe[0]?.[1]} at step ${moe[0]?.[0]}; ${common}/${b.length} rows in step`);
+});
+
+await scenario("compare-regions", { webgpu: true, query: "?dataset=regions&compare&b.experts=4" }, async (page, problems) => {
+  await waitStep(page, 30);
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="region-map"]').dataset.step) > 0, null, { timeout });
+  await page.waitForTimeout(1000);
+  for (const id of ["region-map", "heatmap", "heatmap-b", "load-b"]) if ((await inked(page, id)) < 0.05) problems.push(`${id} is blank`);
+  const label = await page.locator('[data-testid="compare-label"]').textContent();
+  if (!/A: E = 8.*B: E = 4/.test(label)) problems.push(`compare label: ${label}`);
+  const s = await waitStep(page, await stepOf(page) + 10);
+  console.log(`  regions with B at E = 4: region map, both heatmaps drawn; step ${s}`);
+});
+
 await scenario("gpu-error", { webgpu: true, query: "?debug=gpu-error" }, async (page, problems) => {
   const box = page.locator('[data-testid="gpu-error"]');
   await box.waitFor({ state: "visible", timeout });
@@ -360,6 +573,105 @@ await scenario("panic", { webgpu: false, query: "?debug=panic", allow: [/deliber
   const href = await page.locator('[data-testid="reload"]').getAttribute("href");
   if (!href || !href.includes("debug=panic")) problems.push(`reload link: ${href}`);
   console.log(`  error box shown: ${text.slice(0, 90)}…`);
+});
+
+// ---- lessons ---------------------------------------------------------------------------------
+// The lesson ids, in menu order (the `lessons` scenario checks the menu lists exactly these).
+const LESSONS = ["balance-loss", "capacity-factor", "top1-vs-top2", "z-loss", "specialisation", "dead-experts", "overfitting", "moe-vs-dense", "hash-vs-learned", "expert-choice"];
+
+/** Non-background pixels of the first canvas of card `id`, and whether the card is visible. */
+const cardInk = (page, id) => page.evaluate((id) => {
+  const card = document.querySelector(`[data-card="${id}"]`);
+  const c = card?.querySelector("canvas");
+  if (!card || !c || card.hidden || !c.width) return { shown: !!card && !card.hidden, ink: 0 };
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240) n++;
+  return { shown: true, ink: n / (c.width * c.height) };
+}, id);
+
+const progressText = (page) => page.locator('[data-testid="beat-progress"]').textContent();
+
+// Every lesson in presentation mode at projector size: its caption band and menu entry, each
+// beat's highlighted card shown and drawn (n goes on to the next beat after a few seconds of
+// training), the last beat's end with the claim's check; screenshot lesson-<id>-present.png.
+for (const id of LESSONS) {
+  await scenario(`lesson-${id}`, { webgpu: true, query: `?lesson=${id}&present`, viewport: { width: 1920, height: 1080 } }, async (page, problems) => {
+    await page.locator('[data-testid="caption"]').waitFor({ state: "visible", timeout });
+    const menu = await page.locator('[data-testid="lessons"]').inputValue();
+    if (menu !== id) problems.push(`lesson menu shows ${menu}`);
+    if (id === LESSONS[0]) {
+      const listed = await page.locator('[data-testid="lessons"] option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+      if (JSON.stringify(listed) !== JSON.stringify(LESSONS)) problems.push(`lesson menu lists ${listed}; this test knows ${LESSONS}`);
+    }
+    if (!/lesson=/.test(await page.evaluate(() => location.search))) problems.push("URL lacks lesson=");
+    if ((await page.locator('[data-testid="compare"]').getAttribute("aria-pressed")) !== "true") problems.push("a lesson runs without compare mode");
+    const beats = Number((await progressText(page)).match(/of (\d+)/)?.[1]);
+    if (!(beats >= 1)) problems.push(`no beat count in "${await progressText(page)}"`);
+    let step = 0;
+    for (let i = 1; i <= beats; i++) {
+      await page.waitForFunction((i) => new RegExp(`beat ${i} of`).test(document.querySelector('[data-testid="beat-progress"]').textContent), i, { timeout });
+      // Some training in this beat (a snapshot of both runs) before going on.
+      step = await waitStep(page, step);
+      const card = await page.locator("[data-card].highlight").getAttribute("data-card");
+      // The highlighted card is drawn (charts redraw at each snapshot; the region map every 2 s).
+      await page.waitForFunction((card) => {
+        const c = document.querySelector(`[data-card="${card}"] canvas`);
+        if (!c || !c.width) return false;
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let j = 0; j < d.length; j += 4) if (d[j] < 240 || d[j + 1] < 240 || d[j + 2] < 240) n++;
+        return n / (c.width * c.height) > 0.01;
+      }, card, { timeout }).catch(() => problems.push(`beat ${i}: highlighted card ${card} is blank`));
+      const { shown, ink } = await cardInk(page, card);
+      if (!shown) problems.push(`beat ${i}: highlighted card ${card} is hidden`);
+      const visibleCards = await page.locator("[data-card]:visible").count();
+      if (visibleCards < 1 || visibleCards > 3) problems.push(`beat ${i}: ${visibleCards} cards shown in presentation mode`);
+      await page.waitForTimeout(3000);
+      await page.keyboard.press("n");
+      if (i === 1 && !(ink > 0.01)) problems.push(`beat 1: card ${card} ink ${ink}`);
+    }
+    // n on the last beat shows its end now: the caption with this run's numbers and the check.
+    await page.locator('[data-testid="caption-verdict"]').waitFor({ state: "visible", timeout });
+    const verdict = await page.locator('[data-testid="caption-verdict"]').textContent();
+    // n on a running last beat shows it early: its checks read "not checked" (never a ✓ for a claim
+    // not trained to).
+    if (!/checked on these two runs: – not checked/.test(verdict) && !/checked on these two runs: [✓✗]/.test(verdict)) problems.push(`verdict: ${verdict}`);
+    if (/\{[ab]\./.test(await page.locator('[data-testid="caption-text"]').textContent())) problems.push("caption has an unfilled placeholder");
+    await page.waitForTimeout(1500);
+    await shot(page, `lesson-${id}-present`);
+  });
+}
+
+// One lesson played through as a teacher would, to its claim: balance-loss (the shortest) with
+// space at each pause; the claim's checks must hold on the page (WebGPU on SwiftShader).
+await scenario("lesson-play", { webgpu: true, query: "?lesson=balance-loss", viewport: { width: 1920, height: 1080 } }, async (page, problems) => {
+  for (;;) {
+    await page.waitForFunction(() => /goes on|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout: 300000 });
+    if (/end of the lesson/.test(await progressText(page))) break;
+    if (!(await page.locator('[data-testid="caption-question"]').isVisible())) problems.push("the first beat ends without its question");
+    await page.keyboard.press(" ");
+    await page.waitForFunction(() => /training to step/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
+  }
+  const verdict = await page.locator('[data-testid="caption-verdict"]').textContent();
+  if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
+  // Back one beat (p): the lesson restarts (the step counter starts over) and trains beat 1 again.
+  const before = await stepOf(page);
+  await page.keyboard.press("p");
+  await page.waitForFunction(() => /beat 1 of 2 · training to step 300/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
+  await page.waitForFunction((b) => Number(document.querySelector('[data-testid="step"]').textContent) < b, before, { timeout });
+  // Leaving the lesson: the band goes, the URL loses lesson=.
+  await page.locator('[data-testid="lessons"]').selectOption("");
+  if (await page.locator('[data-testid="caption"]').isVisible()) problems.push("the caption band stays after leaving the lesson");
+  await page.waitForTimeout(500);
+  if (/lesson=/.test(await page.evaluate(() => location.search))) problems.push("URL keeps lesson= after leaving it");
+});
+
+// An unknown lesson id: the page loads, trains, and names the known lessons.
+await scenario("lesson-unknown", { webgpu: true, query: "?lesson=nope" }, async (page, problems) => {
+  const notice = await page.locator('[data-testid="notice"]').textContent();
+  if (!/nope/.test(notice) || !LESSONS.every((id) => notice.includes(id))) problems.push(`notice: ${notice}`);
+  await waitStep(page, 0);
 });
 
 server.close();

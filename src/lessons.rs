@@ -1,0 +1,825 @@
+//! Lessons: a claim of the MoE literature, run as two models side by side (A and B of compare
+//! mode), narrated beat by beat, with its expected outcome as a check on the metrics.
+//!
+//! A lesson is data ([`Lesson`]): the claim and its source, the knobs both runs start from, and
+//! beats. A beat sets knobs (on A, B or both), trains until a step or until a condition on the
+//! metrics holds, then shows a caption (its `{run.metric}` placeholders filled with this run's
+//! numbers, see [`fill`]), highlights the card that shows it and may pause with a question for
+//! the class. [`Lesson::expect`] holds what must be true at the end of given beats; the headless
+//! runner [`play`] (natively, on either backend) and the page's lesson player both check it.
+//!
+//! Every number a caption quotes beside the live one ("5 seeds: …") was measured on the CPU
+//! reference over seeds 1–5: the lesson's own runs with `cargo run --profile fast --example
+//! lessons`; the two side remarks (overfitting's dense network of width 512, moe-vs-dense trained
+//! on to step 2000) with the same configs in separate runs, recorded in the README.
+//! tests/lessons.rs holds each lesson to its checks in at least 4 of 5 seeds.
+use crate::config::Config;
+use crate::page::{Hist, Side};
+
+/// One knob setting of a beat: `key = value` on run A, B or both (knob keys and values as in the
+/// URL).
+#[derive(Clone, Copy, Debug)]
+pub struct Set {
+    pub side: Side,
+    pub key: &'static str,
+    pub value: &'static str,
+}
+
+const fn a(key: &'static str, value: &'static str) -> Set {
+    Set { side: Side::A, key, value }
+}
+const fn b(key: &'static str, value: &'static str) -> Set {
+    Set { side: Side::B, key, value }
+}
+#[allow(dead_code)] // for lessons that set a knob on both runs
+const fn both(key: &'static str, value: &'static str) -> Set {
+    Set { side: Side::Both, key, value }
+}
+
+/// The histories of both runs so far, and their configs: what conditions and checks read.
+#[derive(Clone, Copy)]
+pub struct Runs<'a> {
+    pub a: &'a [Hist],
+    pub b: &'a [Hist],
+    pub cfg_a: &'a Config,
+    pub cfg_b: &'a Config,
+}
+
+/// A condition on the runs, with what it means in words.
+#[derive(Clone, Copy)]
+pub struct Cond {
+    pub what: &'static str,
+    pub test: fn(&Runs) -> bool,
+}
+
+/// One step of a lesson.
+#[derive(Clone, Copy)]
+pub struct Beat {
+    /// Knobs set as the beat starts (the first beat's make the runs' starting configs; later
+    /// beats set live knobs only, on the running models).
+    pub set: &'static [Set],
+    /// Train until this step of the runs…
+    pub until: u32,
+    /// …or until this holds, checked at every snapshot, whichever comes first.
+    pub when: Option<Cond>,
+    /// What the class watches while it trains.
+    pub doing: &'static str,
+    /// Said once the beat's end is reached ([`fill`] fills its placeholders).
+    pub caption: &'static str,
+    /// The card that shows it (`data-card` id): highlighted, and shown in classroom mode.
+    pub card: &'static str,
+    /// A question for the class: the lesson pauses on it until the teacher goes on.
+    pub question: Option<&'static str>,
+}
+
+/// A check of the lesson's expected outcome at the end of beat `beat`.
+#[derive(Clone, Copy)]
+pub struct Check {
+    pub beat: usize,
+    pub cond: Cond,
+}
+
+/// A lesson: a claim from the literature beside its counterfactual.
+pub struct Lesson {
+    /// URL value of `lesson=`.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The claim in a sentence.
+    pub claim: &'static str,
+    /// Paper(s) and year.
+    pub source: &'static str,
+    /// Both runs' config from the defaults (the seed is the page's); then the first beat's sets.
+    pub base: fn(&mut Config),
+    pub beats: &'static [Beat],
+    /// The cards classroom mode shows (two or three).
+    pub cards: &'static [&'static str],
+    pub expect: &'static [Check],
+}
+
+impl Lesson {
+    /// The configs A and B start from, for seed `seed`: the defaults, [`Lesson::base`], the first
+    /// beat's sets.
+    pub fn start(&self, seed: u32) -> (Config, Config) {
+        let mut c = Config { seed, ..Config::default() };
+        (self.base)(&mut c);
+        let (mut a, mut b) = (c.clone(), c);
+        apply_sets(self.beats[0].set, &mut a, &mut b).expect("a lesson's first beat sets valid knobs");
+        (a, b)
+    }
+    /// The step the lesson's last beat ends at.
+    pub fn end(&self) -> u32 {
+        self.beats.last().map(|b| b.until).unwrap_or(0)
+    }
+}
+
+/// Apply `sets` to the configs of A and B.
+pub fn apply_sets(sets: &[Set], a: &mut Config, b: &mut Config) -> Result<(), crate::config::ConfigError> {
+    for s in sets {
+        for (side, c) in [(Side::A, &mut *a), (Side::B, &mut *b)] {
+            if s.side == side || s.side == Side::Both {
+                set_knob(c, s.key, s.value)?;
+            }
+        }
+    }
+    a.validate()?;
+    b.validate()
+}
+
+/// Set one knob as the page does: a router comes with its defaults (its k, balance loss and α).
+pub fn set_knob(c: &mut Config, key: &str, value: &str) -> Result<(), crate::config::ConfigError> {
+    if key == "router" {
+        let r = crate::config::RouterKind::from_name(value).ok_or_else(|| crate::config::ConfigError {
+            field: "router",
+            value: value.to_string(),
+            allowed: "a router's name".into(),
+        })?;
+        c.with_router(r, &[]);
+        Ok(())
+    } else {
+        c.set(key, value)
+    }
+}
+
+/// Mean of `f` over the points of `h` in the last `over` steps (at least the last point); NaN
+/// for an empty history.
+pub fn recent(h: &[Hist], over: f32, f: fn(&Hist) -> f32) -> f32 {
+    let Some(last) = h.last() else { return f32::NAN };
+    let pts: Vec<f32> = h.iter().filter(|p| p.step > last.step - over).map(f).collect();
+    pts.iter().sum::<f32>() / pts.len() as f32
+}
+
+/// The held-out evaluation of the last [`EVAL_OVER`] steps: the mean CE and accuracy of the
+/// evaluations taken then (each once, however many snapshots carry it); NaN before the first.
+/// One evaluation alone is noisy: between two evaluations 100 steps apart the held-out CE of the
+/// same run moves by up to 0.1 nats at step 2000 (seed 1 on the CPU: 1.464 at 1800, 1.404 at 2000;
+/// on the GPU 1.481 and 1.514), enough to flip a comparison between two runs.
+pub fn held_out(h: &[Hist]) -> (f32, f32) {
+    let Some(last) = h.last() else { return (f32::NAN, f32::NAN) };
+    let mut seen: Vec<(u32, f32, f32)> = Vec::new();
+    for e in h.iter().filter_map(|p| p.eval) {
+        if e.0 as f32 > last.step - EVAL_OVER && !seen.iter().any(|s| s.0 == e.0) {
+            seen.push(e);
+        }
+    }
+    if seen.is_empty() {
+        return h.iter().rev().find_map(|p| p.eval).map(|(_, ce, acc)| (ce, acc)).unwrap_or((f32::NAN, f32::NAN));
+    }
+    let n = seen.len() as f32;
+    (seen.iter().map(|e| e.1).sum::<f32>() / n, seen.iter().map(|e| e.2).sum::<f32>() / n)
+}
+
+/// Steps of history the caption metrics and checks average over.
+pub const RECENT: f32 = 100.0;
+/// Steps of held-out evaluations [`held_out`] averages over (the last three at one per 100 steps).
+pub const EVAL_OVER: f32 = 300.0;
+
+/// A metric a caption can quote, `{a.NAME}` or `{b.NAME}`: its value in run `h` and its text.
+pub fn metric(h: &[Hist], name: &str) -> Option<String> {
+    let pct = |v: f32| if v.is_finite() { format!("{:.0} %", 100.0 * v) } else { "–".into() };
+    let num = |v: f32, p: usize| if v.is_finite() { format!("{v:.p$}") } else { "–".into() };
+    Some(match name {
+        "step" => format!("{}", h.last().map(|p| p.step).unwrap_or(0.0)),
+        "max_share" => pct(recent(h, RECENT, |p| p.max_share)),
+        "entropy" => num(recent(h, RECENT, |p| p.entropy), 2),
+        "starved" => format!("{}", h.last().map(|p| p.starved).unwrap_or(0)),
+        "dropped" => pct(recent(h, RECENT, |p| p.dropped)),
+        "all_dropped" => pct(recent(h, RECENT, |p| p.all_dropped)),
+        "ce" => num(recent(h, RECENT, |p| p.ce), 3),
+        "eval_ce" => num(held_out(h).0, 3),
+        "eval_acc" => pct(held_out(h).1),
+        "gap" => num(gap(h), 3),
+        "logits" => num(recent(h, RECENT, |p| p.z.max(0.0).sqrt()), 1),
+        "spec" => num(recent(h, RECENT, |p| p.specialisation), 2),
+        "capacity" => format!("{}", h.last().map(|p| p.capacity).unwrap_or(0)),
+        _ => return None,
+    })
+}
+
+/// The caption `text` with each `{a.NAME}` / `{b.NAME}` replaced by that run's [`metric`]; an
+/// unknown placeholder is left as it is (the tests check every lesson's).
+pub fn fill(text: &str, runs: &Runs) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let tail = &rest[open..];
+        let Some(close) = tail.find('}') else {
+            out.push_str(tail);
+            return out;
+        };
+        let inner = &tail[1..close];
+        let value = match inner.split_once('.') {
+            Some(("a", m)) => metric(runs.a, m),
+            Some(("b", m)) => metric(runs.b, m),
+            _ => None,
+        };
+        out.push_str(value.as_deref().unwrap_or(&tail[..=close]));
+        rest = &tail[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The placeholders of `text` that [`fill`] does not know.
+pub fn unknown_placeholders(text: &str) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let tail = &rest[open..];
+        let Some(close) = tail.find('}') else {
+            bad.push(tail.to_string());
+            break;
+        };
+        let inner = &tail[1..close];
+        let ok = matches!(inner.split_once('.'), Some(("a" | "b", m)) if metric(&[], m).is_some());
+        if !ok {
+            bad.push(inner.to_string());
+        }
+        rest = &tail[close + 1..];
+    }
+    bad
+}
+
+fn eval_ce(h: &[Hist]) -> f32 {
+    held_out(h).0
+}
+fn eval_acc(h: &[Hist]) -> f32 {
+    held_out(h).1
+}
+/// The held-out accuracy ([`held_out`]) as it was at step `step`.
+fn eval_acc_at(h: &[Hist], step: u32) -> f32 {
+    held_out(&h[..h.iter().take_while(|p| p.step <= step as f32).count()]).1
+}
+fn last_starved(h: &[Hist]) -> u32 {
+    h.last().map(|p| p.starved).unwrap_or(0)
+}
+/// Held-out minus training CE, both over the last [`EVAL_OVER`] steps.
+fn gap(h: &[Hist]) -> f32 {
+    eval_ce(h) - recent(h, EVAL_OVER, |p| p.ce)
+}
+
+/// Every lesson, in teaching order.
+pub const LESSONS: &[Lesson] = &[
+    Lesson {
+        id: "balance-loss",
+        title: "Why a balance loss",
+        claim: "Without a balance loss the router feeds its own winners: a few experts take most tokens, \
+                the others starve, and the busy ones drop tokens at their capacity. The balance loss prevents it \
+                and repairs it.",
+        source: "Shazeer et al. 2017; Switch Transformer, Fedus et al. 2021",
+        base: |c| {
+            c.top_k = 1;
+            c.capacity_factor = 1.25;
+            c.eval_every = 100;
+        },
+        beats: &[
+            Beat {
+                set: &[a("alpha", "0.01"), b("alpha", "0")],
+                until: 300,
+                when: None,
+                doing: "A trains with the balance loss (α = 0.01), B without it (α = 0). Watch the load of each expert.",
+                caption: "Step {a.step}: B sends {b.max_share} of its tokens to its busiest expert, leaves {b.starved} \
+                          of 8 experts nearly idle (under a quarter of a fair share) and drops {b.dropped} of its assignments; A's busiest expert has \
+                          {a.max_share} and A drops {a.dropped}. (5 seeds: B's busiest expert 55–96 %, 5–7 idle, 53–81 % \
+                          dropped.)",
+                card: "load",
+                question: Some("What will happen to B if we switch its balance loss on now?"),
+            },
+            Beat {
+                set: &[b("alpha", "0.1")],
+                until: 900,
+                when: Some(Cond { what: "B's load entropy ≥ 0.9", test: |r| recent(r.b, RECENT, |p| p.entropy) >= 0.9 }),
+                doing: "B's balance loss is now on (α = 0.1). Watch B's load even out.",
+                caption: "By step {a.step} B's load entropy is back to {b.entropy} (1 = even) and it drops {b.dropped} \
+                          of its assignments: the balance loss repairs a collapsed router (5 seeds: within 100–150 steps).",
+                card: "balance",
+                question: None,
+            },
+        ],
+        cards: &["load", "balance", "drops"],
+        expect: &[
+            Check {
+                beat: 0,
+                cond: Cond {
+                    what: "without the balance loss B is concentrated (busiest expert ≥ 35 % and 15 points above A's, \
+                           ≥ 3 nearly idle) and drops 10 points more than A",
+                    test: |r| {
+                        let max = |h: &[Hist]| recent(h, RECENT, |p| p.max_share);
+                        max(r.b) >= 0.35
+                            && max(r.b) >= max(r.a) + 0.15
+                            && last_starved(r.b) >= 3
+                            && recent(r.b, RECENT, |p| p.dropped) > recent(r.a, RECENT, |p| p.dropped) + 0.1
+                    },
+                },
+            },
+            Check {
+                beat: 1,
+                cond: Cond { what: "B recovers: load entropy ≥ 0.9", test: |r| recent(r.b, RECENT, |p| p.entropy) >= 0.9 },
+            },
+        ],
+    },
+    Lesson {
+        id: "capacity-factor",
+        title: "Capacity factor and dropped tokens",
+        claim: "Each expert computes at most a fixed number of tokens per batch, its capacity: the capacity factor \
+                times a fair share. A small capacity factor saves compute but drops the tokens over it; a larger one \
+                drops fewer, and the loss improves, at the price of more compute.",
+        source: "GShard, Lepikhin et al. 2020; Switch Transformer, Fedus et al. 2021",
+        base: |c| {
+            c.top_k = 1;
+            c.alpha = 0.01;
+            c.eval_every = 100;
+        },
+        beats: &[
+            Beat {
+                set: &[a("capacity-factor", "0.5"), b("capacity-factor", "2")],
+                until: 600,
+                when: None,
+                doing: "A gives each expert half a fair share of slots (cf = 0.5), B twice a fair share (cf = 2).",
+                caption: "A (cf = 0.5, {a.capacity} slots per expert) drops {a.dropped} of its assignments, B (cf = 2, \
+                          {b.capacity} slots) drops {b.dropped}. The right-hand chart is the drop-vs-cf curve of A's \
+                          router: drops fall steeply up to cf ≈ 1, then flatten.",
+                card: "drops",
+                question: Some("B computes four times as many slots as A. Will it learn better?"),
+            },
+            Beat {
+                set: &[],
+                until: 1500,
+                when: None,
+                doing: "Both keep training; watch the held-out loss (black line) of each.",
+                caption: "Held-out loss over the last 300 steps (to step {a.step}): A (cf = 0.5) {a.eval_ce}, B (cf = 2) {b.eval_ce}. Over 5 seeds \
+                          B is ahead on every one, by 0.03–0.09: the dropped half of A's tokens skip their expert, and \
+                          that costs quality.",
+                card: "losses",
+                question: None,
+            },
+        ],
+        cards: &["drops", "losses", "load"],
+        expect: &[
+            Check {
+                beat: 0,
+                cond: Cond {
+                    what: "A drops at least 30 points more of its assignments than B, which has 4× the slots",
+                    test: |r| {
+                        recent(r.a, RECENT, |p| p.dropped) >= recent(r.b, RECENT, |p| p.dropped) + 0.3
+                            && r.b.last().map(|p| p.capacity) == r.a.last().map(|p| 4 * p.capacity)
+                    },
+                },
+            },
+            Check {
+                beat: 1,
+                cond: Cond { what: "B has the lower held-out loss", test: |r| eval_ce(r.b) < eval_ce(r.a) },
+            },
+        ],
+    },
+    Lesson {
+        id: "top1-vs-top2",
+        title: "Top-1 versus top-2",
+        claim: "Routing each token to two experts (GShard, Mixtral) instead of one (Switch) doubles the expert \
+                compute per token and lowers the loss; Switch's argument is that one expert is enough for most of \
+                the gain at half the cost.",
+        source: "Switch Transformer, Fedus et al. 2021; GShard 2020; Mixtral, Jiang et al. 2024",
+        base: |c| {
+            c.alpha = 0.01;
+            c.capacity_factor = 1.25;
+            c.eval_every = 100;
+        },
+        beats: &[Beat {
+            set: &[a("top-k", "1"), b("top-k", "2")],
+            until: 1500,
+            when: None,
+            doing: "A sends each token to one expert, B to two, mixing their two outputs by the router's weights.",
+            caption: "Held-out loss over the last 300 steps: top-1 {a.eval_ce}, top-2 {b.eval_ce}, for twice the expert compute per token \
+                      ({b.capacity} slots per expert against {a.capacity}). Over 5 seeds top-2 is ahead on 4, by 0.02–0.06; \
+                      on the fifth top-1 is ahead by 0.02. Switch's point: most of the gain at half the cost.",
+            card: "losses",
+            question: None,
+        }],
+        cards: &["losses", "heatmap", "load"],
+        expect: &[Check {
+            beat: 0,
+            cond: Cond {
+                what: "top-2 reaches a lower held-out loss",
+                test: |r| eval_ce(r.b) < eval_ce(r.a),
+            },
+        }],
+    },
+    Lesson {
+        id: "z-loss",
+        title: "The router z-loss keeps the router's logits small",
+        claim: "Router logits grow during training, and large logits make the softmax brittle and round-off \
+                errors large. Penalising logsumexp² (the z-loss) keeps them small at no cost in quality.",
+        source: "ST-MoE, Zoph et al. 2022",
+        base: |c| {
+            c.alpha = 0.01;
+            c.lr = 5e-2;
+            c.eval_every = 100;
+        },
+        beats: &[Beat {
+            set: &[a("beta", "0"), b("beta", "0.001")],
+            until: 600,
+            when: None,
+            doing: "Both train with a high learning rate (0.05). A has no z-loss, B a z-loss of weight β = 0.001.",
+            caption: "How large the router's scores (logits) have grown, measured as the log-sum-exp the z-loss \
+                      penalises: A {a.logits}, B {b.logits}. \
+                      Held-out loss A {a.eval_ce}, B {b.eval_ce}. (5 seeds: A 6.5–16, B 0.8–0.9; the held-out losses \
+                      within 0.03 of each other; neither run diverged at this scale, so what the z-loss buys here is \
+                      the small logits, at no cost in quality.)",
+            card: "logits",
+            question: None,
+        }],
+        cards: &["logits", "losses", "load"],
+        expect: &[Check {
+            beat: 0,
+            cond: Cond {
+                what: "B's router scores stay at most half the size of A's, at a held-out loss within 0.05 of A's",
+                test: |r| {
+                    let size = |h: &[Hist]| recent(h, RECENT, |p| p.z.max(0.0).sqrt());
+                    size(r.b) <= 0.5 * size(r.a) && (eval_ce(r.a) - eval_ce(r.b)).abs() <= 0.05
+                },
+            },
+        }],
+    },
+    Lesson {
+        id: "specialisation",
+        title: "Experts specialise by domain",
+        claim: "A learned router sends the text of each domain (arithmetic, words, DNA, code) to experts of its own.",
+        source: "ST-MoE, Zoph et al. 2022",
+        base: |c| {
+            c.alpha = 0.01;
+            c.eval_every = 100;
+        },
+        beats: &[
+            Beat {
+                set: &[b("router", "hash")],
+                until: 100,
+                when: None,
+                doing: "A learns its router; B routes by a fixed hash of the input character (it cannot learn).",
+                caption: "Step {a.step}: how much the expert tells about the domain (0 = nothing, 1 = everything): \
+                          A {a.spec}, B {b.spec}.",
+                card: "domains",
+                question: None,
+            },
+            Beat {
+                set: &[],
+                until: 1000,
+                when: None,
+                doing: "Watch each domain's row of the matrix: one bright cell per row is specialisation.",
+                caption: "Step {a.step}: A's experts now tell the domain at {a.spec} (B, hashed: {b.spec}). 5 seeds: A 0.33–0.52, the hash \
+                          router 0.24 (what the characters alone give away).",
+                card: "domains",
+                question: None,
+            },
+        ],
+        cards: &["domains", "heatmap"],
+        expect: &[Check {
+            beat: 1,
+            cond: Cond {
+                what: "A's specialisation grows over training and ends above the hash router's",
+                test: |r| {
+                    let first: Vec<f32> = r.a.iter().filter(|p| p.step <= 100.0).map(|p| p.specialisation).collect();
+                    let early = first.iter().sum::<f32>() / first.len() as f32;
+                    let late = recent(r.a, RECENT, |p| p.specialisation);
+                    late >= early + 0.05 && late > recent(r.b, RECENT, |p| p.specialisation)
+                },
+            },
+        }],
+    },
+    Lesson {
+        id: "dead-experts",
+        title: "Dead experts",
+        claim: "A linear router over 2-D points splits the plane into a few wedges and leaves some experts unused \
+                from the first steps; the balance loss brings them back.",
+        source: "Shazeer et al. 2017 (the balance loss); the regions data set of this page",
+        base: |c| {
+            c.dataset = crate::config::Dataset::Regions;
+            c.top_k = 1;
+            c.capacity_factor = 1.25;
+            c.tokens = 512;
+            c.lr = 1e-2;
+            c.eval_every = 100;
+        },
+        beats: &[
+            Beat {
+                set: &[a("alpha", "0"), b("alpha", "0.1")],
+                until: 500,
+                when: None,
+                doing: "A has no balance loss, B has α = 0.1. The region map shows which expert A sends each point to.",
+                caption: "A leaves {a.starved} of its 8 experts nearly idle (under a quarter of a fair share) and classifies {a.eval_acc} of held-out \
+                          points right; B leaves {b.starved} idle and gets {b.eval_acc}. (5 seeds: 3–4 idle, 73–77 % against 84–87 %.)",
+                card: "region-map",
+                question: Some("A's idle experts get almost no tokens and so almost no gradient. Can they come back?"),
+            },
+            Beat {
+                set: &[a("alpha", "0.1")],
+                until: 1000,
+                when: None,
+                doing: "A's balance loss is now on (α = 0.1).",
+                caption: "With the balance loss A leaves {a.starved} experts idle and classifies {a.eval_acc} right \
+                          (B: {b.eval_acc}). (5 seeds: every expert back, 85–91 %.)",
+                card: "region-map",
+                question: None,
+            },
+        ],
+        cards: &["region-map", "load"],
+        expect: &[
+            Check {
+                beat: 0,
+                cond: Cond {
+                    what: "without the balance loss A leaves ≥ 2 experts nearly idle, B none",
+                    test: |r| last_starved(r.a) >= 2 && last_starved(r.b) == 0,
+                },
+            },
+            Check {
+                beat: 1,
+                cond: Cond {
+                    what: "with the balance loss A's experts come back and its accuracy rises",
+                    test: |r| last_starved(r.a) == 0 && eval_acc(r.a) > eval_acc_at(r.a, 500),
+                },
+            },
+        ],
+    },
+    Lesson {
+        id: "overfitting",
+        title: "Sparse models overfit sooner",
+        claim: "On a small data set a sparse model, with more parameters per unit of compute, memorises more than its \
+                dense twin: the gap between training and held-out loss opens wider.",
+        source: "ST-MoE, Zoph et al. 2022 (fine-tuning on small tasks); Switch Transformer 2021",
+        base: |c| {
+            c.alpha = 0.01;
+            c.train_examples = 8192;
+            c.eval_every = 100;
+        },
+        beats: &[
+            Beat {
+                set: &[b("dense-twin", "active")],
+                until: 500,
+                when: None,
+                doing: "Both see only 8,192 different training examples, again and again. A is the MoE (8 experts), B \
+                        its dense twin at equal active compute (one network of width 64, 8× fewer parameters).",
+                caption: "Step {a.step}: both have learned what generalises; held-out loss A {a.eval_ce}, B {b.eval_ce}, \
+                          and the gap to the training loss is still small (A {a.gap}, B {b.gap}).",
+                card: "losses",
+                question: Some("From here on they see the same examples over and over. Which one will memorise more?"),
+            },
+            Beat {
+                set: &[],
+                until: 1500,
+                when: None,
+                doing: "Watch the blue (training) and black (held-out) lines of each run drift apart.",
+                caption: "Held-out minus training loss: A (MoE) {a.gap}, B (dense) {b.gap}. The MoE's gap is the wider \
+                          on all 5 seeds measured (1.01–1.30 against 0.90–1.10). It is the parameters: a dense network with the MoE's total \
+                          parameters (width 512) memorises even more (gap 1.6–2.2 at this step).",
+                card: "losses",
+                question: None,
+            },
+        ],
+        cards: &["losses"],
+        expect: &[Check {
+            beat: 1,
+            cond: Cond { what: "the MoE's train/held-out gap is the wider", test: |r| gap(r.a) > gap(r.b) },
+        }],
+    },
+    Lesson {
+        id: "moe-vs-dense",
+        title: "MoE versus dense at equal active compute",
+        claim: "At the same compute per token, a mixture of experts learns faster than a dense model: it has E times \
+                the parameters, and each token uses only its share.",
+        source: "Switch Transformer, Fedus et al. 2021",
+        base: |c| {
+            c.top_k = 2;
+            c.alpha = 0.01;
+            c.lr = 5e-3;
+            c.eval_every = 100;
+        },
+        beats: &[Beat {
+            set: &[b("dense-twin", "active")],
+            until: 1500,
+            when: None,
+            doing: "A is the MoE: 8 experts of width 64, two of them per token. B is its dense twin: one network of width \
+                    128 that every token uses, the same compute per token with a quarter of the parameters.",
+            caption: "Held-out loss over the last 300 steps (to step {a.step}): MoE {a.eval_ce}, dense {b.eval_ce}. \
+                      (5 seeds: MoE 1.32–1.39, dense 1.38–1.44; the MoE ahead on all five, by 0.05–0.09. Trained on to \
+                      step 2000 the dense twin closes part of the gap, to 0.02–0.06: the MoE's edge here is that it \
+                      learns faster.)",
+            card: "losses",
+            question: None,
+        }],
+        cards: &["losses", "load"],
+        expect: &[Check {
+            beat: 0,
+            cond: Cond { what: "the MoE has the lower held-out loss", test: |r| eval_ce(r.a) < eval_ce(r.b) },
+        }],
+    },
+    Lesson {
+        id: "hash-vs-learned",
+        title: "Learned versus hash routing",
+        claim: "A router that cannot learn, sending each token to a fixed expert by a hash of its input, trains about \
+                as well as a learned one, and its load is balanced without any balance loss.",
+        source: "Hash Layers, Roller et al. 2021",
+        base: |c| {
+            c.top_k = 1;
+            c.alpha = 0.01;
+            c.eval_every = 100;
+        },
+        beats: &[Beat {
+            set: &[b("router", "hash")],
+            until: 1500,
+            when: None,
+            doing: "A learns its router (top-1, balance loss α = 0.01). B sends each token to the expert chosen by a \
+                    fixed hash of the input character: nothing to learn, no balance loss.",
+            caption: "Held-out loss over the last 300 steps: learned {a.eval_ce}, hash {b.eval_ce}. The hash's busiest \
+                      expert has {b.max_share} of the tokens with no balance loss (learned: {a.max_share}). (5 seeds: the \
+                      hash ahead on all five, by 0.01–0.10: at this scale learning where to send a token buys nothing.)",
+            card: "losses",
+            question: None,
+        }],
+        cards: &["losses", "load", "heatmap"],
+        expect: &[Check {
+            beat: 0,
+            cond: Cond {
+                what: "the hash router's held-out loss is at most 0.03 above the learned router's, and its busiest \
+                       expert has at most 30 % of the tokens",
+                test: |r| eval_ce(r.b) <= eval_ce(r.a) + 0.03 && recent(r.b, RECENT, |p| p.max_share) <= 0.3,
+            },
+        }],
+    },
+    Lesson {
+        id: "expert-choice",
+        title: "Experts choose their tokens",
+        claim: "When each expert picks its C best tokens instead of each token picking its experts, the load is \
+                balanced by construction and nothing is dropped; the price is that some tokens are picked by no expert.",
+        source: "Expert Choice routing, Zhou et al. 2022",
+        base: |c| {
+            c.top_k = 1;
+            c.alpha = 0.01;
+            c.eval_every = 100;
+        },
+        beats: &[Beat {
+            set: &[b("router", "expert-choice")],
+            until: 600,
+            when: None,
+            doing: "A: each token picks its expert (top-1, with a capacity per expert and a balance loss). B: each \
+                    expert picks the tokens of the batch it scores highest, as many as its capacity.",
+            caption: "Each of B's experts takes exactly its {b.capacity} tokens (its busiest has {b.max_share} of the work, \
+                      a fair eighth) and B drops {b.dropped}, but {b.all_dropped} of its tokens were picked by no expert: \
+                      the layer passes them through unchanged. A drops {a.dropped} of its assignments. Held-out loss over the last 300 steps: \
+                      A {a.eval_ce}, B {b.eval_ce}. (5 seeds at a batch of 256, 40 tokens per expert: B leaves 2–5 % of tokens unpicked; A drops 11–20 %; \
+                      the held-out losses within 0.07, A ahead on 4.)",
+            card: "load",
+            question: None,
+        }],
+        cards: &["load", "drops", "heatmap"],
+        expect: &[Check {
+            beat: 0,
+            cond: Cond {
+                what: "B's load is exactly even (each expert 1/8), it drops nothing, some of its tokens get no expert, \
+                       and A drops some",
+                test: |r| {
+                    (recent(r.b, RECENT, |p| p.max_share) - 0.125).abs() < 0.005
+                        && recent(r.b, RECENT, |p| p.dropped) == 0.0
+                        && recent(r.b, RECENT, |p| p.all_dropped) > 0.0
+                        && recent(r.a, RECENT, |p| p.dropped) > 0.0
+                },
+            },
+        }],
+    },
+];
+
+/// The lesson called `id`.
+pub fn find(id: &str) -> Option<&'static Lesson> {
+    LESSONS.iter().find(|l| l.id == id)
+}
+
+/// Every lesson id.
+pub fn ids() -> Vec<&'static str> {
+    LESSONS.iter().map(|l| l.id).collect()
+}
+
+/// A lesson played headless: both runs' histories, the step each beat ended at, each beat's
+/// filled caption, and each check's result.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub a: Vec<Hist>,
+    pub b: Vec<Hist>,
+    pub beat_ends: Vec<u32>,
+    pub captions: Vec<String>,
+    pub checks: Vec<(&'static str, bool)>,
+}
+
+impl Outcome {
+    /// Every check held.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.1)
+    }
+}
+
+/// Play `lesson` for seed `seed` headless on trainers made by `make` (the CPU reference or the
+/// GPU trainer), with a snapshot every `window` steps: the page's lesson player without the page.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn play(
+    lesson: &Lesson,
+    seed: u32,
+    window: u32,
+    make: &dyn Fn(&Config) -> Box<dyn crate::trainer::Trainer>,
+) -> Outcome {
+    let (mut ca, mut cb) = lesson.start(seed);
+    let (mut ta, mut tb) = (make(&ca), make(&cb));
+    let mut out = Outcome::default();
+    for (i, beat) in lesson.beats.iter().enumerate() {
+        if i > 0 && !beat.set.is_empty() {
+            let (pa, pb) = (ca.clone(), cb.clone());
+            apply_sets(beat.set, &mut ca, &mut cb).expect("a lesson sets valid knobs");
+            assert!(pa.same_structure(&ca) && pb.same_structure(&cb), "{}: later beats set live knobs only", lesson.id);
+            ta.set_live(ca.live()).expect("live knobs");
+            tb.set_live(cb.live()).expect("live knobs");
+        }
+        while ta.steps() < beat.until {
+            let n = window.min(beat.until - ta.steps());
+            for (t, h) in [(&mut ta, &mut out.a), (&mut tb, &mut out.b)] {
+                t.train(n);
+                assert!(t.request_snapshot());
+                let s = t.wait_snapshot().expect("snapshot");
+                h.push(Hist::of(&s));
+            }
+            let runs = Runs { a: &out.a, b: &out.b, cfg_a: &ca, cfg_b: &cb };
+            if beat.when.is_some_and(|c| (c.test)(&runs)) {
+                break;
+            }
+        }
+        out.beat_ends.push(ta.steps());
+        let runs = Runs { a: &out.a, b: &out.b, cfg_a: &ca, cfg_b: &cb };
+        out.captions.push(fill(beat.caption, &runs));
+        for c in lesson.expect.iter().filter(|c| c.beat == i) {
+            out.checks.push((c.cond.what, (c.cond.test)(&runs)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lesson_is_well_formed() {
+        let cards = crate::page::CARD_IDS;
+        let mut ids = std::collections::HashSet::new();
+        for l in LESSONS {
+            assert!(ids.insert(l.id), "duplicate lesson id {}", l.id);
+            assert!(!l.beats.is_empty() && !l.expect.is_empty(), "{}", l.id);
+            assert!((2..=3).contains(&l.cards.len()) || l.cards.len() == 1, "{}: 1–3 cards", l.id);
+            let (ca, cb) = l.start(1);
+            ca.validate().unwrap();
+            cb.validate().unwrap();
+            let (mut a, mut b) = (ca.clone(), cb.clone());
+            let mut last = 0;
+            for (i, beat) in l.beats.iter().enumerate() {
+                assert!(beat.until >= last, "{} beat {i}: steps go forward", l.id);
+                last = beat.until;
+                assert!(cards.contains(&beat.card), "{} beat {i}: card {}", l.id, beat.card);
+                assert!(
+                    unknown_placeholders(beat.caption).is_empty(),
+                    "{} beat {i}: {:?}",
+                    l.id,
+                    unknown_placeholders(beat.caption)
+                );
+                if i > 0 {
+                    let (pa, pb) = (a.clone(), b.clone());
+                    apply_sets(beat.set, &mut a, &mut b).unwrap();
+                    assert!(pa.same_structure(&a) && pb.same_structure(&b), "{} beat {i}: live knobs only", l.id);
+                }
+            }
+            for c in l.cards {
+                assert!(cards.contains(c), "{}: card {c}", l.id);
+            }
+            assert!(l.expect.iter().all(|c| c.beat < l.beats.len()), "{}", l.id);
+            assert_ne!(ca, cb, "{}: A and B must differ", l.id);
+        }
+    }
+
+    #[test]
+    fn fill_quotes_the_runs_metrics() {
+        let h = |max: f32, starved: u32| {
+            vec![
+                Hist { step: 50.0, max_share: 0.9, ..Default::default() },
+                Hist { step: 100.0, max_share: max, starved, eval: Some((100, 1.5, 0.25)), ..Default::default() },
+            ]
+        };
+        let (ha, hb) = (h(0.2, 0), h(0.6, 5));
+        let c = Config::default();
+        let runs = Runs { a: &ha, b: &hb, cfg_a: &c, cfg_b: &c };
+        assert_eq!(
+            fill(
+                "{a.step}: A {a.max_share}, B {b.max_share} with {b.starved} starved; {b.eval_ce} {x.y} {a.nope}",
+                &runs
+            ),
+            "100: A 55 %, B 75 % with 5 starved; 1.500 {x.y} {a.nope}"
+        );
+        // Before any evaluation (or any snapshot) a number reads "–", never NaN.
+        let none = Runs { a: &[], b: &[], cfg_a: &c, cfg_b: &c };
+        assert_eq!(fill("{a.eval_ce} {b.eval_acc} {a.max_share} {a.step}", &none), "– – – 0");
+        assert_eq!(unknown_placeholders("{a.step} {b.bogus} {c.step} {open"), vec!["b.bogus", "c.step", "{open"]);
+        assert_eq!(fill("x {a.step} y {open", &runs), "x 100 y {open");
+    }
+}

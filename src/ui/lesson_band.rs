@@ -1,0 +1,125 @@
+//! The caption band of a lesson: one band above the charts with the lesson's title, the caption of
+//! the current beat, a question for the class, where the lesson is ("beat 2 of 4") and buttons to
+//! go back, play and go on. The lesson player fills its signals ([`Caption`]); `?debug=caption`
+//! fills them with [`SAMPLE_BEATS`] to show the band without a lesson.
+use leptos::prelude::*;
+
+/// What the caption band shows, as signals the lesson player writes (all empty: no band).
+#[derive(Clone, Copy)]
+pub struct Caption {
+    /// The lesson's title and source ("Collapse — after Shazeer et al. 2017").
+    pub title: RwSignal<String>,
+    /// The caption of the current beat ("" hides the band).
+    pub text: RwSignal<String>,
+    /// A question for the class, if the beat asks one.
+    pub question: RwSignal<Option<String>>,
+    /// Where the lesson is ("beat 2 of 4").
+    pub progress: RwSignal<String>,
+    /// At a lesson's end: its claim checked on the runs just trained (✓ or ✗ per check).
+    pub verdict: RwSignal<Option<String>>,
+}
+
+impl Default for Caption {
+    /// An empty caption (the band is hidden).
+    fn default() -> Caption {
+        Caption {
+            title: RwSignal::new(String::new()),
+            text: RwSignal::new(String::new()),
+            question: RwSignal::new(None),
+            progress: RwSignal::new(String::new()),
+            verdict: RwSignal::new(None),
+        }
+    }
+}
+
+/// One beat of the sample lesson of `?debug=caption`: (caption, question, the card to highlight).
+pub type SampleBeat = (&'static str, Option<&'static str>, &'static str);
+
+/// The sample lesson's title.
+pub const SAMPLE_TITLE: &str = "Sample lesson: how a router learns (a demonstration of the caption band)";
+
+/// The sample lesson of `?debug=caption`.
+pub const SAMPLE_BEATS: [SampleBeat; 4] = [
+    (
+        "Each row of the routing chart is one input; each column is one expert. The outlined cell is the expert the \
+         router picked for that input.",
+        None,
+        "heatmap",
+    ),
+    (
+        "The blue bars count how many inputs each expert took in the last step. The green line is a fair share: what \
+         each expert would get if the router spread the work evenly.",
+        Some("Which expert is doing the most work right now? Is that fair?"),
+        "load",
+    ),
+    (
+        "The blue line is the model's error on what it is learning from. It falls as the experts get better at their \
+         share of the work.",
+        Some("What do you expect the line to do if we make the experts smaller?"),
+        "losses",
+    ),
+    ("That was the tour: routing, load and loss. Now change a setting and watch all three react.", None, "heatmap"),
+];
+
+/// The caption band: a title line, the caption in large type, a question for the class (prominent,
+/// on a pale yellow), the progress and three buttons (back, play, next). Hidden while `text` is
+/// empty.
+#[component]
+pub fn CaptionBand(
+    /// The lesson's title and its source, on the band's first line.
+    #[prop(into)]
+    title: Signal<String>,
+    /// The caption of the current beat; the band is hidden while it is empty.
+    #[prop(into)]
+    text: Signal<String>,
+    /// A question for the class, shown prominently under the caption when there is one.
+    #[prop(into)]
+    question: Signal<Option<String>>,
+    /// Where the lesson is ("beat 2 of 4"), beside the buttons.
+    #[prop(into)]
+    progress: Signal<String>,
+    /// The back button (`beat-prev`): the previous beat.
+    #[prop(into)]
+    on_prev: Callback<()>,
+    /// The play button (`beat-play`): play (or pause) the current beat.
+    #[prop(into)]
+    on_play: Callback<()>,
+    /// The next button (`beat-next`): the next beat.
+    #[prop(into)]
+    on_next: Callback<()>,
+    /// Whether the beat is playing (the play button then reads "pause"); false if not given.
+    #[prop(optional, into)]
+    playing: Signal<bool>,
+    /// At a lesson's end, its claim checked on the runs (shown under the caption); none if not given.
+    #[prop(optional, into)]
+    verdict: Signal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <section class="caption-band" data-testid="caption" aria-label="lesson" aria-live="polite"
+            prop:hidden=move || text.with(String::is_empty)>
+            <div class="band-head">
+                <p class="band-title" data-testid="caption-title" prop:hidden=move || title.with(String::is_empty)>
+                    {move || title.get()}
+                </p>
+                <div class="band-nav">
+                    <span class="band-progress" data-testid="beat-progress">{move || progress.get()}</span>
+                    <button data-testid="beat-prev" on:click=move |ev| { super::web::blur_target(&ev); on_prev.run(()) }>"◀ back"</button>
+                    <button class="primary" data-testid="beat-play" aria-pressed=move || playing.get().to_string()
+                        on:click=move |ev| { super::web::blur_target(&ev); on_play.run(()) }>
+                        {move || if playing.get() { "❚❚ pause" } else { "▶ play" }}
+                    </button>
+                    <button data-testid="beat-next" on:click=move |ev| { super::web::blur_target(&ev); on_next.run(()) }>"next ▶"</button>
+                </div>
+            </div>
+            <p class="band-text" data-testid="caption-text">{move || text.get()}</p>
+            <Show when=move || question.with(Option::is_some)>
+                <p class="band-question" data-testid="caption-question">
+                    <span class="band-q-label">"Ask the class: "</span>{move || question.get()}
+                </p>
+            </Show>
+            <Show when=move || verdict.with(Option::is_some)>
+                <p class="band-verdict" data-testid="caption-verdict">{move || verdict.get()}</p>
+            </Show>
+        </section>
+    }
+}
