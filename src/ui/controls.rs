@@ -28,6 +28,9 @@ pub fn Playback(
     /// Keys another part of the page takes first (a lesson's space, n, p): true when it did.
     #[prop(optional)]
     keys: Option<Callback<String, bool>>,
+    /// What the play button does instead of toggling `playing` (a lesson goes on to its next beat).
+    #[prop(optional)]
+    on_play: Option<Callback<()>>,
 ) -> impl IntoView {
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
         let tag =
@@ -62,7 +65,10 @@ pub fn Playback(
             <div class="buttons">
                 <button class="primary" data-testid="play" title="play / pause (space)" aria-keyshortcuts="Space"
                     prop:disabled=move || blocked.get()
-                    on:click=move |_| playing.update(|p| *p = !*p)>
+                    on:click=move |_| match on_play {
+                        Some(play) => play.run(()),
+                        None => playing.update(|p| *p = !*p),
+                    }>
                     <svg class="icon" viewBox="0 0 10 10" width="11" height="11" aria-hidden="true">
                         <path fill="currentColor" d=move || if playing.get() { "M1 0h3v10h-3zM6 0h3v10h-3z" } else { "M1 0L9.5 5L1 10z" } />
                     </svg>

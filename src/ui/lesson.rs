@@ -45,6 +45,7 @@ pub fn start(eng: Eng, ui: Ui, lesson: &'static Lesson, replay_to: usize) {
     ui.cfg_b.set(Some(b));
     ui.focus.set(lesson.cards.to_vec());
     ui.checks.set(vec![]);
+    ui.caption.verdict.set(None);
     ui.lesson.set(Some(Playing { lesson, beat: 0, reached: false, from: 0, replay_to }));
     let engine = eng.get_value();
     engine.borrow_mut().url_dirty = !ui.bench;
@@ -128,7 +129,9 @@ fn reach(eng: Eng, ui: Ui, p: Playing, runs: &Runs) {
     let beats = p.lesson.beats;
     let beat = &beats[p.beat];
     ui.lesson.set(Some(Playing { reached: true, ..p }));
-    eng.get_value().borrow_mut().stop_at = Some(runs.a.last().map(|h| h.step as u32).unwrap_or(beat.until));
+    // Hold the runs where they are (before any snapshot: at the trainer's step).
+    let here = runs.a.last().map(|h| h.step as u32).unwrap_or_else(|| ui.step.get_untracked());
+    eng.get_value().borrow_mut().stop_at = Some(here);
     ui.caption.text.set(lessons::fill(beat.caption, runs));
     ui.highlight.set(Some(beat.card));
     let step = runs.a.last().map(|h| h.step as u32).unwrap_or(0);

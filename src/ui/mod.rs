@@ -26,7 +26,7 @@
 //!
 //! Presentation mode (`ui.present`) is for a class in front of a projector: large type (the style
 //! sheet's `:root[data-present]`), the charts redrawn larger, the controls folded behind a button,
-//! and only the cards of `ui.focus` (two or three; empty: routing, load and losses). `ui.highlight`
+//! and only the cards of `ui.focus` (one to three; empty: routing, load and losses). `ui.highlight`
 //! outlines one card in either mode. The caption band ([`lesson_band::CaptionBand`]) shows
 //! `ui.caption`, which a lesson fills.
 mod cards;
@@ -233,7 +233,7 @@ struct Ui {
     present: RwSignal<bool>,
     /// In presentation mode, whether the controls are unfolded.
     controls_open: RwSignal<bool>,
-    /// The cards presentation mode shows (ids of [`crate::page::CARD_IDS`], two or three; empty:
+    /// The cards presentation mode shows (ids of [`crate::page::CARD_IDS`], one to three; empty:
     /// [`crate::page::DEFAULT_FOCUS`]).
     focus: RwSignal<Vec<&'static str>>,
     /// The card outlined for the class, if any (in both modes).
@@ -872,8 +872,26 @@ fn changed(ui: Ui, c: &Config, key: &str, value: &str) -> Result<(Config, Option
 
 /// Set one knob from its string form on run A, run B or both (`side`; with compare mode off only
 /// A exists). On A, B follows unless it has its own value for that knob ([`follow`]): B keeps its
-/// differences. A bad value keeps the old one and says why.
+/// differences. A bad value keeps the old one and says why. A change by hand during a lesson
+/// leaves the lesson (its captions and checks describe the runs it set up); the runs go on.
 fn set_knob_side(eng: Eng, ui: Ui, side: Side, key: &'static str, value: String) {
+    let before = (ui.cfg.get_untracked(), ui.cfg_b.get_untracked());
+    set_knob_side_inner(eng, ui, side, key, value);
+    let Some(p) = ui.lesson.get_untracked() else { return };
+    if (ui.cfg.get_untracked(), ui.cfg_b.get_untracked()) == before {
+        return; // refused or unchanged: the lesson goes on
+    }
+    lesson::end(&eng.get_value(), ui);
+    let text = format!(
+        "Left the lesson “{}”: {} was changed by hand, so its captions would no longer describe these runs. \
+         Training goes on.",
+        p.lesson.title,
+        knob_label(key)
+    );
+    ui.notice.update(|n| *n = Some(n.take().map_or(text.clone(), |t| format!("{t} {text}"))));
+}
+
+fn set_knob_side_inner(eng: Eng, ui: Ui, side: Side, key: &'static str, value: String) {
     let a = ui.cfg.get_untracked();
     let refuse = |text: String| {
         ui.notice.set(Some(text));
@@ -1157,7 +1175,7 @@ pub fn App() -> impl IntoView {
             <BenchCard shown=ui.bench progress=ui.bench_progress result=ui.bench_out />
             <div class="layout">
                 <aside class=controls_class id="controls" aria-label="controls">
-                    <Playback playing=ui.playing speed=ui.speed blocked=gpu_failed on_step=step_once on_reset=reset keys=lesson_key />
+                    <Playback playing=ui.playing speed=ui.speed blocked=gpu_failed on_step=step_once on_reset=reset keys=lesson_key on_play=Callback::new(move |()| lesson::play(eng, ui)) />
                     <LessonMenu current=Signal::derive(move || ui.lesson.with(|p| p.map(|p| p.lesson.id))) on_choose=choose_lesson />
                     <CompareToggle on=Signal::derive(move || ui.cfg_b.with(Option::is_some)) on_toggle=on_compare />
                     <DiffersPanel cfg=ui.cfg cfg_b=ui.cfg_b on_set_b=on_set_b />

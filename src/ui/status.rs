@@ -49,7 +49,7 @@ pub fn TopBar(
                     {move || if controls_open.get() { "hide controls" } else { "show controls" }}
                 </button>
                 <button class="toggle" data-testid="present" aria-pressed=move || present.get().to_string()
-                    title="presentation mode: large type for a projector, two or three charts at a time, the controls folded away"
+                    title="presentation mode: large type for a projector, one to three charts at a time, the controls folded away"
                     on:click=move |_| present.update(|p| *p = !*p)>
                     "presentation mode"<span class="toggle-state">{move || if present.get() { ": on" } else { ": off" }}</span>
                 </button>

@@ -59,7 +59,8 @@
 //                through the beats, the last shows the claim's check; screenshot
 //                lesson-<id>-present.png.
 //   lesson-play — balance-loss played to its end with space at each pause: both checks hold on
-//                the page; p restarts it at the first beat; leaving the lesson removes the band and
+//                the page; p restarts it at the first beat and clears the verdict; a knob changed by
+//                hand leaves the lesson with a notice; leaving from the menu removes the band and
 //                the key.
 //   lesson-unknown — ?lesson=nope: a notice names the known lessons; training goes on.
 // Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), TIMEOUT_MS (default 120000),
@@ -660,7 +661,16 @@ await scenario("lesson-play", { webgpu: true, query: "?lesson=balance-loss", vie
   await page.keyboard.press("p");
   await page.waitForFunction(() => /beat 1 of 2 · training to step 300/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
   await page.waitForFunction((b) => Number(document.querySelector('[data-testid="step"]').textContent) < b, before, { timeout });
-  // Leaving the lesson: the band goes, the URL loses lesson=.
+  const stale = page.locator('[data-testid="caption-verdict"]');
+  if ((await stale.count()) && (await stale.textContent()).trim()) problems.push(`the old verdict stays after p: ${await stale.textContent()}`);
+  // A live knob changed by hand (A's α to 0.1): the lesson is left with a notice, training goes on.
+  await page.locator('[data-testid="alpha"]').fill("-1");
+  await page.waitForFunction(() => /Left the lesson/.test(document.querySelector('[data-testid="notice"]')?.textContent || ""), null, { timeout: 10000 })
+    .catch(() => problems.push("changing α by hand does not leave the lesson with a notice"));
+  if (await page.locator('[data-testid="caption"]').isVisible()) problems.push("the caption band stays after a knob changed by hand");
+  // Leaving the lesson from the menu: the band goes, the URL loses lesson=.
+  await page.locator('[data-testid="lessons"]').selectOption("balance-loss");
+  await page.locator('[data-testid="caption"]').waitFor({ state: "visible", timeout });
   await page.locator('[data-testid="lessons"]').selectOption("");
   if (await page.locator('[data-testid="caption"]').isVisible()) problems.push("the caption band stays after leaving the lesson");
   await page.waitForTimeout(500);
