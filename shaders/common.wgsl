@@ -64,6 +64,7 @@ struct U {
 @group(0) @binding(43) var<storage, read_write> outm: array<f32>;   // [T·K, V]
 @group(0) @binding(44) var<storage, read_write> doutm: array<f32>;  // [T·K, V]
 @group(0) @binding(45) var<storage, read_write> dhm: array<f32>;    // [T·K, d]
+@group(0) @binding(46) var<storage, read_write> dxa: array<f32>;    // [T·K, d] each assignment's part of dx
 
 const WG: u32 = 64u;
 const CTX: u32 = 4u;
@@ -111,6 +112,22 @@ fn pcg_hash(v: u32) -> u32 {
     let state = v * 747796405u + 2891336453u;
     let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
     return (word >> 22u) ^ word;
+}
+
+// Register blocking (shaders/expert_ffn.wgsl, the head kernels): each invocation computes B outputs
+// of one row, so every weight it reads has the same address in the whole workgroup (one load,
+// broadcast; on CPU adapters a scalar load instead of a gather) and each per-invocation read feeds
+// B multiply-adds held in registers. src/gpu/kernels.rs FFN_BLOCK is the same number.
+const B: u32 = 16u;
+
+// The workgroup's index in the folded 1-D grid (see `flat`): uniform in the workgroup.
+fn group_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.y * nwg.x + wid.x;
+}
+
+// Workgroups of T rows (token rows, or an expert's kept slots): T rounded up to the workgroup size.
+fn slot_groups() -> u32 {
+    return (u.t + WG - 1u) / WG;
 }
 
 // Linear thread index of a 1-D problem dispatched as a 2-D grid of 64-wide workgroups.

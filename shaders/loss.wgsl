@@ -2,31 +2,44 @@
 // gradient. Every reduction is one thread looping in index order: deterministic, same order as the
 // reference.
 
-// [T·V] threads: out = W_o·h + b_o.
+// Competitive mixture: out[t, v] = log Σ_r p_i·softmax(outm_a)[v], log p_i = logit_i − lse.
+fn head_mixture(t: u32, v: u32) -> f32 {
+    var terms: array<f32, 64>;
+    for (var r = 0u; r < u.k; r++) {
+        let a = t * u.kmax + r;
+        terms[r] = logits[t * u.e + topk[a]] - lse[t] + outm[a * u.v + v] - lse_outm(a);
+    }
+    var mx = terms[0];
+    for (var r = 0u; r < u.k; r++) { mx = max(mx, terms[r]); }
+    var s = 0.0;
+    for (var r = 0u; r < u.k; r++) { s += exp(terms[r] - mx); }
+    return mx + log(s);
+}
+
+// Grid: [ceil(V/B) blocks · T rows]: out[t, v] = b_o[v] + W_o[v, ·]·h[t], B classes per invocation.
 @compute @workgroup_size(64)
 fn head(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.t * u.v) { return; }
-    let t = i / u.v;
-    let v = i % u.v;
+    let g = group_of(wid, nwg);
+    let sg = slot_groups();
+    let v0 = (g / sg) * B;
+    let t = (g % sg) * WG + li;
+    if (t >= u.t || v0 >= u.v) { return; }
     if (u.mix == 1u) {
-        // Competitive mixture: out = log Σ_r p_i·softmax(outm_a)[v], log p_i = logit_i − lse.
-        var terms: array<f32, 64>;
-        for (var r = 0u; r < u.k; r++) {
-            let a = t * u.kmax + r;
-            terms[r] = logits[t * u.e + topk[a]] - lse[t] + outm[a * u.v + v] - lse_outm(a);
+        for (var vv = 0u; vv < B; vv++) {
+            if (v0 + vv < u.v) { outp[t * u.v + v0 + vv] = head_mixture(t, v0 + vv); }
         }
-        var mx = terms[0];
-        for (var r = 0u; r < u.k; r++) { mx = max(mx, terms[r]); }
-        var s = 0.0;
-        for (var r = 0u; r < u.k; r++) { s += exp(terms[r] - mx); }
-        outp[i] = mx + log(s);
         return;
     }
-    var acc = params[u.o_bo + v];
-    for (var c = 0u; c < u.d; c++) { acc += params[u.o_wo + v * u.d + c] * h[t * u.d + c]; }
-    outp[i] = acc;
+    var acc: array<f32, B>;
+    for (var vv = 0u; vv < B; vv++) { acc[vv] = params[u.o_bo + min(v0 + vv, u.v - 1u)]; }
+    for (var c = 0u; c < u.d; c++) {
+        let hv = h[t * u.d + c];
+        for (var vv = 0u; vv < B; vv++) { acc[vv] += params[u.o_wo + min(v0 + vv, u.v - 1u) * u.d + c] * hv; }
+    }
+    for (var vv = 0u; vv < B; vv++) {
+        if (v0 + vv < u.v) { outp[t * u.v + v0 + vv] = acc[vv]; }
+    }
 }
 
 // log Σ_v exp(outm[a, v]) (the max first).
@@ -206,28 +219,42 @@ fn balance_reduce(@builtin(local_invocation_index) li: u32) {
     }
 }
 
-// [V·d] threads: dW_o[v, c] = Σ_t dout[t, v]·h[t, c]; thread c = 0 also writes db_o[v].
+// Competitive mixture: dW_o[v, c] (the head is applied to h + y_a for every routed assignment).
+fn head_wgrad_mixture(v: u32, c: u32) -> f32 {
+    var acc = 0.0;
+    for (var t = 0u; t < u.t; t++) {
+        for (var r = 0u; r < u.k; r++) {
+            let a = t * u.kmax + r;
+            acc += doutm[a * u.v + v] * (h[t * u.d + c] + y[a * u.d + c]);
+        }
+    }
+    return acc;
+}
+
+// Grid: [ceil(d/B) blocks · V classes]: dW_o[v, c] = Σ_t dout[t, v]·h[t, c] for B columns per
+// invocation; the first column block also writes db_o[v] = Σ_t dout[t, v].
 @compute @workgroup_size(64)
 fn head_wgrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.v * u.d) { return; }
-    let v = i / u.d;
-    let c = i % u.d;
-    var acc = 0.0;
+    let g = group_of(wid, nwg);
+    let vg = (u.v + WG - 1u) / WG;
+    let c0 = (g / vg) * B;
+    let v = (g % vg) * WG + li;
+    if (v >= u.v || c0 >= u.d) { return; }
+    var acc: array<f32, B>;
     if (u.mix == 1u) {
-        // Competitive mixture: the head is applied to h + y_a for every routed assignment.
-        for (var t = 0u; t < u.t; t++) {
-            for (var r = 0u; r < u.k; r++) {
-                let a = t * u.kmax + r;
-                acc += doutm[a * u.v + v] * (h[t * u.d + c] + y[a * u.d + c]);
-            }
-        }
+        for (var cc = 0u; cc < B; cc++) { acc[cc] = head_wgrad_mixture(v, min(c0 + cc, u.d - 1u)); }
     } else {
-        for (var t = 0u; t < u.t; t++) { acc += dout[t * u.v + v] * h[t * u.d + c]; }
+        for (var cc = 0u; cc < B; cc++) { acc[cc] = 0.0; }
+        for (var t = 0u; t < u.t; t++) {
+            let gv = dout[t * u.v + v];
+            for (var cc = 0u; cc < B; cc++) { acc[cc] += gv * h[t * u.d + min(c0 + cc, u.d - 1u)]; }
+        }
     }
-    grads[u.o_wo + i] = acc;
-    if (c == 0u) {
+    for (var cc = 0u; cc < B; cc++) {
+        if (c0 + cc < u.d) { grads[u.o_wo + v * u.d + c0 + cc] = acc[cc]; }
+    }
+    if (c0 == 0u) {
         var b = 0.0;
         for (var t = 0u; t < u.t; t++) {
             if (u.mix == 1u) {
@@ -240,26 +267,41 @@ fn head_wgrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     }
 }
 
-// [T·d] threads: dh = W_oᵀ·dout.
+// Competitive mixture: per routed assignment dhm = W_oᵀ·doutm[a] (written); returns their sum.
+fn head_dx_mixture(t: u32, c: u32) -> f32 {
+    var acc = 0.0;
+    for (var r = 0u; r < u.k; r++) {
+        let a = t * u.kmax + r;
+        var da = 0.0;
+        for (var v = 0u; v < u.v; v++) { da += doutm[a * u.v + v] * params[u.o_wo + v * u.d + c]; }
+        dhm[a * u.d + c] = da;
+        acc += da;
+    }
+    return acc;
+}
+
+// Grid: [ceil(d/B) blocks · T rows]: dh[t, c] = Σ_v dout[t, v]·W_o[v, c], B columns per invocation.
 @compute @workgroup_size(64)
 fn head_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.t * u.d) { return; }
-    let t = i / u.d;
-    let c = i % u.d;
-    var acc = 0.0;
+    let g = group_of(wid, nwg);
+    let sg = slot_groups();
+    let c0 = (g / sg) * B;
+    let t = (g % sg) * WG + li;
+    if (t >= u.t || c0 >= u.d) { return; }
     if (u.mix == 1u) {
-        // Competitive mixture: per routed assignment dhm = W_oᵀ·doutm[a]; dh = their sum.
-        for (var r = 0u; r < u.k; r++) {
-            let a = t * u.kmax + r;
-            var da = 0.0;
-            for (var v = 0u; v < u.v; v++) { da += doutm[a * u.v + v] * params[u.o_wo + v * u.d + c]; }
-            dhm[a * u.d + c] = da;
-            acc += da;
+        for (var cc = 0u; cc < B; cc++) {
+            if (c0 + cc < u.d) { dh[t * u.d + c0 + cc] = head_dx_mixture(t, c0 + cc); }
         }
-    } else {
-        for (var v = 0u; v < u.v; v++) { acc += dout[t * u.v + v] * params[u.o_wo + v * u.d + c]; }
+        return;
     }
-    dh[i] = acc;
+    var acc: array<f32, B>;
+    for (var cc = 0u; cc < B; cc++) { acc[cc] = 0.0; }
+    for (var v = 0u; v < u.v; v++) {
+        let gv = dout[t * u.v + v];
+        for (var cc = 0u; cc < B; cc++) { acc[cc] += gv * params[u.o_wo + v * u.d + min(c0 + cc, u.d - 1u)]; }
+    }
+    for (var cc = 0u; cc < B; cc++) {
+        if (c0 + cc < u.d) { dh[t * u.d + c0 + cc] = acc[cc]; }
+    }
 }

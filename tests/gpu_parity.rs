@@ -142,6 +142,7 @@ fn reference_at(cfg: &Config, mut p: Params<f32>, step: u32, bias: &[f32]) -> Cp
         ("dg", F(bw.dg.clone())),
         ("dpre", F(bw.dpre.clone())),
         ("dlog", F(bw.dlog.clone())),
+        ("dxa", F(bw.dxa.clone())),
         ("dx", F(bw.dx.clone())),
     ]);
     let mut bufs = bufs;
@@ -193,6 +194,7 @@ fn kernel_table(c: &Cpu) -> Vec<KernelCase> {
         ("route_grad", vec!["dlog:dp", "rstate:dn", "rstate:dl"], vec![], 1e-5),
         ("router_grad", vec!["dlog"], vec![], 1e-5),
         ("router_wgrad", vec![], vec![l.wr.clone(), l.wn.clone()], 1e-5),
+        ("ffn_dx", vec!["dxa"], vec![], 1e-5),
         ("input_grad", vec!["dx"], vec![], 1e-5),
         ("embed_grad", vec![], vec![l.emb.clone(), l.w_in.clone(), l.b_in.clone()], 1e-5),
     ]
@@ -349,8 +351,10 @@ fn every_cpu_stage_alone_gives_the_reference_buffers() {
         let mut g = nan();
         router_wgrad(p, &m, &bw.dlog, &bw.dnlog, &fw.x, &mut g);
         only_segments(&w, &g, &bw.grads, &[l.wr.clone(), l.wn.clone()]);
+        let w = at("ffn_dx");
+        bits(&w, &ffn_dx(p, &m, &bw.dpre, topk, slot), &bw.dxa);
         let w = at("input_grad");
-        bits(&w, &input_grad(p, &m, &bw.dh, &bw.dpre, &bw.dlog, &bw.dnlog, topk, slot), &bw.dx);
+        bits(&w, &input_grad(p, &m, &bw.dh, &bw.dxa, &bw.dlog, &bw.dnlog, slot), &bw.dx);
         let w = at("embed_grad");
         let mut g = nan();
         embed_grad(p, &m, &b, &fw.x0, &bw.dx, &mut g);
@@ -564,7 +568,7 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
 /// over those only; the competitive mixture's buffers over the routed ranks r < k), so rows of the
 /// other ranks take the reference's values and are not compared.
 fn live_ranks_only(m: &Dims, name: &str, got: &mut [f32], want: &[f32]) {
-    let buffers = [("hid", m.h, m.ranks()), ("y", m.d, m.ranks()), ("dpre", m.h, m.ranks())];
+    let buffers = [("hid", m.h, m.ranks()), ("y", m.d, m.ranks()), ("dpre", m.h, m.ranks()), ("dxa", m.d, m.ranks())];
     let mixture = [("outm", m.v, m.k), ("doutm", m.v, m.k), ("dhm", m.d, m.k)];
     if let Some(&(_, w, live)) = buffers.iter().chain(&mixture).find(|(n, _, _)| *n == name) {
         for (row, chunk) in got.chunks_mut(w).enumerate().take(want.len() / w) {
@@ -1171,7 +1175,7 @@ fn full_step_parity(label: &str, cfg: &Config, c: &Cpu, g: &moe_playground::gpu:
     }
     for name in [
         "x", "logits", "probs", "lse", "scores", "gates", "hid", "y", "h", "outp", "ce_t", "dh", "dg", "dpre", "dlog",
-        "dx",
+        "dxa", "dx",
     ] {
         let Buf::F(want) = &c.bufs[name] else { unreachable!() };
         let mut got = g.read_f32(name);

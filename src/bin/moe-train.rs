@@ -56,6 +56,11 @@ mod cli {
     const BENCH_STEPS: u32 = 50;
     const BENCH_WARMUP: u32 = 5;
     const BENCH_REPEATS: usize = 5;
+    /// Steps `--profile` times when `--steps` is not given.
+    const PROFILE_STEPS: u32 = 30;
+    /// A sweep repeat aims at this many seconds (its step count follows from a first timed step).
+    const SWEEP_REPEAT_S: f64 = 1.0;
+    const SWEEP_REPEATS: usize = 3;
     /// At most this many steps per `train` call (one GPU submission) in the training loop.
     const MAX_CHUNK: u32 = 100;
 
@@ -76,6 +81,12 @@ mod cli {
         /// `--trace FILE` and the sorted, deduplicated 1-based steps of `--trace-steps`.
         pub trace: Option<(PathBuf, Vec<u32>)>,
         pub bench: bool,
+        /// `--sweep` (with `--bench`): the scaling sweep over E, T, k and d/H.
+        pub sweep: bool,
+        /// `--profile`: time each kernel of the step.
+        pub profile: bool,
+        /// `--backend` was given (a sweep runs both backends otherwise).
+        pub backend_given: bool,
         /// What selecting `--router` changed besides (its defaults for the flags not given).
         pub notes: Vec<String>,
     }
@@ -224,6 +235,14 @@ mod cli {
                 .action(ArgAction::SetTrue)
                 .help(format!("Time the training: {BENCH_REPEATS} repeats of --steps steps; prints one JSON object")),
         )
+        .arg(Arg::new("sweep").long("sweep").help_heading(RUN).action(ArgAction::SetTrue).help(
+            "With --bench: one JSON line per config, varying E (4-64), T (64-4096), k (1-4) and d/H \
+                     (32/64-128/512) from the other flags, on both backends unless --backend is given",
+        ))
+        .arg(Arg::new("profile").long("profile").help_heading(RUN).action(ArgAction::SetTrue).help(format!(
+            "Time each WGSL kernel of the step over --steps steps [default: {PROFILE_STEPS}] (GPU timestamps \
+                     where the adapter has them); prints a table, longest first"
+        )))
         .arg(
             Arg::new("help")
                 .short('h')
@@ -301,16 +320,29 @@ mod cli {
             _ => Backend::Gpu,
         };
         let bench = m.get_flag("bench");
+        let sweep = m.get_flag("sweep");
+        let profile = m.get_flag("profile");
+        let backend_given = m.get_one::<String>("backend").is_some();
+        if sweep && !bench {
+            return Err("--sweep needs --bench (it times the training of each config)".into());
+        }
+        if profile && bench {
+            return Err("--profile and --bench are two measurements: give one of them".into());
+        }
+        if profile && backend == Backend::Cpu {
+            return Err("--profile times the WGSL kernels: it needs the GPU backend (leave out --backend cpu)".into());
+        }
         let total = steps.unwrap_or(DEFAULT_STEPS);
         let trace = match (m.get_one::<String>("trace"), m.get_one::<String>("trace-steps")) {
             (None, None) => None,
             (Some(_), None) => return Err("--trace needs --trace-steps a,b,c (1-based step numbers)".into()),
             (None, Some(_)) => return Err("--trace-steps needs --trace FILE".into()),
             (Some(_), Some(_)) if bench => return Err("--trace cannot be combined with --bench".into()),
+            (Some(_), Some(_)) if profile => return Err("--trace cannot be combined with --profile".into()),
             (Some(file), Some(list)) => Some((PathBuf::from(file), parse_trace_steps(list, total)?)),
         };
 
-        Ok(Parsed::Run(Args { cfg, backend, steps, every, trace, bench, notes }))
+        Ok(Parsed::Run(Args { cfg, backend, steps, every, trace, bench, sweep, profile, backend_given, notes }))
     }
 
     /// `a,b,c` → sorted, deduplicated steps, each in 1..=total.
@@ -363,13 +395,19 @@ mod cli {
     /// Train with the parsed arguments; returns the exit code.
     pub fn run(args: Args) -> i32 {
         let mut stdout = std::io::stdout().lock();
-        let result = open(&args).map_err(|e| Stop::Fail(1, e)).and_then(|mut t| {
-            if args.bench {
-                bench(&args, t.as_mut(), &mut stdout)
-            } else {
-                train(&args, t.as_mut(), &mut stdout)
-            }
-        });
+        let result = if args.profile {
+            profile(&args, &mut stdout)
+        } else if args.sweep {
+            sweep(&args, &mut stdout)
+        } else {
+            open(&args).map_err(|e| Stop::Fail(1, e)).and_then(|mut t| {
+                if args.bench {
+                    bench(&args, t.as_mut(), &mut stdout)
+                } else {
+                    train(&args, t.as_mut(), &mut stdout)
+                }
+            })
+        };
         match result {
             Ok(()) | Err(Stop::Closed) => 0,
             Err(Stop::Fail(code, msg)) => {
@@ -467,23 +505,53 @@ mod cli {
         }
     }
 
-    fn bench(args: &Args, t: &mut dyn Trainer, w: &mut dyn Write) -> Result<(), Stop> {
-        let cfg = &args.cfg;
-        let n = args.steps.unwrap_or(BENCH_STEPS);
-        // Training steps and held-out passes are timed apart: no evaluation inside the timed steps.
-        let every = cfg.eval_every;
-        t.set_live(moe_playground::config::LiveKnobs { eval_every: 0, ..t.config().live() })
-            .map_err(|e| Stop::Fail(1, e.to_string()))?;
-        t.train(BENCH_WARMUP);
-        snapshot(t)?;
-        let mut rates = Vec::with_capacity(BENCH_REPEATS);
-        for _ in 0..BENCH_REPEATS {
+    /// Median steps/s of `repeats` timed calls of `n` steps each (each waits for its snapshot, so
+    /// the GPU's work is in the time).
+    fn time_steps(t: &mut dyn Trainer, n: u32, repeats: usize) -> Result<Vec<f64>, Stop> {
+        let mut rates = Vec::with_capacity(repeats);
+        for _ in 0..repeats {
             let start = Instant::now();
             t.train(n);
             snapshot(t)?;
-            let secs = start.elapsed().as_secs_f64().max(1e-9);
-            rates.push(n as f64 / secs);
+            rates.push(n as f64 / start.elapsed().as_secs_f64().max(1e-9));
         }
+        Ok(rates)
+    }
+
+    /// Training steps without held-out passes (they are timed apart).
+    fn no_eval(t: &mut dyn Trainer) -> Result<(), Stop> {
+        t.set_live(moe_playground::config::LiveKnobs { eval_every: 0, ..t.config().live() })
+            .map_err(|e| Stop::Fail(1, e.to_string()))
+    }
+
+    /// The fields every bench line has: the backend, the model's shape and the rates.
+    fn rate_fields(t: &dyn Trainer, cfg: &Config, n: u32, rates: &[f64]) -> serde_json::Value {
+        let med = median(rates);
+        json!({
+            "bench": true,
+            "backend": t.backend(),
+            "router": cfg.router.name(),
+            "tokens": cfg.tokens,
+            "experts": cfg.experts,
+            "top_k": cfg.top_k,
+            "d": cfg.d,
+            "hidden": cfg.hidden,
+            "steps_per_repeat": n,
+            "repeats": rates.len(),
+            "steps_per_s_median": med,
+            "tokens_per_s_median": med * cfg.tokens as f64,
+            "steps_per_s_all": rates,
+        })
+    }
+
+    fn bench(args: &Args, t: &mut dyn Trainer, w: &mut dyn Write) -> Result<(), Stop> {
+        let cfg = &args.cfg;
+        let n = args.steps.unwrap_or(BENCH_STEPS);
+        let every = cfg.eval_every;
+        no_eval(t)?;
+        t.train(BENCH_WARMUP);
+        snapshot(t)?;
+        let rates = time_steps(t, n, BENCH_REPEATS)?;
         let med = median(&rates);
         let mut eval_ms = Vec::with_capacity(BENCH_REPEATS);
         for _ in 0..BENCH_REPEATS {
@@ -495,27 +563,104 @@ mod cli {
         let eval_med = median(&eval_ms);
         // One pass per `every` steps: its time against the time of those steps.
         let eval_share = if every > 0 { eval_med / (eval_med + every as f64 * 1e3 / med) } else { 0.0 };
-        out(
-            w,
-            &json!({
-            "bench": true,
-            "backend": t.backend(),
-            "tokens": cfg.tokens,
-            "experts": cfg.experts,
-            "top_k": cfg.top_k,
-            "d": cfg.d,
-            "hidden": cfg.hidden,
-            "steps_per_repeat": n,
-            "repeats": BENCH_REPEATS,
-            "steps_per_s_median": med,
-            "tokens_per_s_median": med * cfg.tokens as f64,
-            "steps_per_s_all": rates,
-            "eval_examples": moe_playground::data::EVAL_N,
-            "eval_ms_median": eval_med,
-            "eval_every": every,
-            "eval_share_of_training_time": eval_share,
-            }),
-        )
+        let mut line = rate_fields(t, cfg, n, &rates);
+        line["eval_examples"] = json!(moe_playground::data::EVAL_N);
+        line["eval_ms_median"] = json!(eval_med);
+        line["eval_every"] = json!(every);
+        line["eval_share_of_training_time"] = json!(eval_share);
+        out(w, &line)
+    }
+
+    /// The sweep's axes: a name and its points, each a list of (knob, value) set on the base config.
+    fn sweep_axes() -> Vec<(&'static str, Vec<Vec<(&'static str, String)>>)> {
+        let one = |key: &'static str, vals: &[u32]| vals.iter().map(|v| vec![(key, v.to_string())]).collect();
+        vec![
+            ("experts", one("experts", &[4, 8, 16, 32, 64])),
+            ("tokens", one("tokens", &[64, 256, 1024, 4096])),
+            ("top_k", one("top-k", &[1, 2, 3, 4])),
+            (
+                "d_hidden",
+                [(32, 64), (64, 128), (64, 256), (128, 512)]
+                    .iter()
+                    .map(|(d, h)| vec![("d", d.to_string()), ("hidden", h.to_string())])
+                    .collect(),
+            ),
+        ]
+    }
+
+    /// `--bench --sweep`: one JSON line per (backend, axis, point); a point the config rejects
+    /// gets a line saying why.
+    fn sweep(args: &Args, w: &mut dyn Write) -> Result<(), Stop> {
+        let backends = if args.backend_given { vec![args.backend] } else { vec![Backend::Gpu, Backend::Cpu] };
+        for backend in backends {
+            for (axis, points) in sweep_axes() {
+                for point in points {
+                    let mut cfg = args.cfg.clone();
+                    let set = point.iter().try_for_each(|(k, v)| cfg.set(k, v)).and_then(|_| cfg.validate());
+                    let name = match backend {
+                        Backend::Gpu => "gpu",
+                        Backend::Cpu => "cpu",
+                    };
+                    let at: serde_json::Map<String, serde_json::Value> =
+                        point.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+                    if let Err(e) = set {
+                        out(w, &json!({ "sweep": axis, "backend": name, "at": at, "skipped": e.to_string() }))?;
+                        continue;
+                    }
+                    let run = Args { cfg: cfg.clone(), backend, ..args.clone() };
+                    let mut t = open(&run).map_err(|e| Stop::Fail(1, e))?;
+                    no_eval(t.as_mut())?;
+                    t.train(2);
+                    snapshot(t.as_mut())?;
+                    // One timed step sets how many make a repeat of about SWEEP_REPEAT_S.
+                    let first = time_steps(t.as_mut(), 1, 1)?[0];
+                    let n = args.steps.unwrap_or(((SWEEP_REPEAT_S * first).round() as u32).clamp(1, 200));
+                    let rates = time_steps(t.as_mut(), n, SWEEP_REPEATS)?;
+                    let mut line = rate_fields(t.as_ref(), &cfg, n, &rates);
+                    line["sweep"] = json!(axis);
+                    out(w, &line)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `--profile`: the step's time as trained, then each kernel's (see `gpu::profile`).
+    fn profile(args: &Args, w: &mut dyn Write) -> Result<(), Stop> {
+        use moe_playground::gpu::GpuTrainer;
+        let cfg = &args.cfg;
+        let mut t = pollster::block_on(GpuTrainer::new(cfg)).map_err(|e| Stop::Fail(1, e))?;
+        no_eval(&mut t)?;
+        t.train(BENCH_WARMUP);
+        snapshot(&mut t)?;
+        let step_ms = 1e3 / median(&time_steps(&mut t, 20, 3)?);
+        let start = Instant::now();
+        let clock = move || start.elapsed().as_secs_f64() * 1e3;
+        let prof = pollster::block_on(t.profile(args.steps.unwrap_or(PROFILE_STEPS), &clock));
+        let d = t.dims();
+        let text = format!(
+            "moe-train --profile: router {}, E = {}, k = {}, T = {}, d = {}, H = {}\n\
+             adapter: {}\n\
+             timer: {} (medians of {} steps)\n\
+             one step as trained (all kernels in one compute pass, one submission per 20 steps): {:.3} ms = {:.0} tokens/s\n\
+             the kernels timed apart: {:.3} ms in all\n\n{}",
+            cfg.router.name(),
+            d.e,
+            cfg.routed_k(),
+            d.t,
+            d.d,
+            d.h,
+            t.adapter(),
+            prof.timer.describe(),
+            prof.steps,
+            step_ms,
+            d.t as f64 * 1e3 / step_ms,
+            prof.total_ms(),
+            prof.table()
+        );
+        w.write_all(text.as_bytes())
+            .and_then(|_| w.flush())
+            .map_err(|e| Stop::Fail(1, format!("cannot write to stdout: {e}")))
     }
 
     #[cfg(test)]
@@ -536,6 +681,10 @@ mod cli {
             assert_eq!((a.backend, a.steps, a.every, a.bench), (Backend::Gpu, None, 100, false));
             assert_eq!(a.steps(), 1000);
             assert!(a.notes.is_empty());
+            assert!(!a.sweep && !a.profile && !a.backend_given);
+            let s = p("--bench --sweep --backend gpu").unwrap();
+            assert!(s.bench && s.sweep && s.backend_given);
+            assert!(p("--profile --steps 5").unwrap().profile);
         }
 
         #[test]
@@ -609,10 +758,28 @@ mod cli {
                 ("--trace f.json --trace-steps 0", "trace-steps"),
                 ("--trace f.json --trace-steps 1,,2", "trace-steps"),
                 ("--trace f.json --trace-steps 2 --bench", "--bench"),
+                ("--trace f.json --trace-steps 2 --profile", "--profile"),
+                ("--sweep", "--sweep needs --bench"),
+                ("--profile --bench", "give one of them"),
+                ("--profile --backend cpu", "GPU backend"),
             ] {
                 let e = p(args).expect_err(args);
                 assert!(e.contains(needle), "{args}: {e}");
                 assert!(!e.contains("Usage:"), "{args}: {e}");
+            }
+        }
+
+        #[test]
+        fn sweep_points_are_valid_on_the_default_model() {
+            for (axis, points) in sweep_axes() {
+                assert!(points.len() >= 4, "{axis}");
+                for point in points {
+                    let mut cfg = Config::default();
+                    for (k, v) in &point {
+                        cfg.set(k, v).unwrap_or_else(|e| panic!("{axis} {k}={v}: {e}"));
+                    }
+                    cfg.validate().unwrap_or_else(|e| panic!("{axis} {point:?}: {e}"));
+                }
             }
         }
 

@@ -26,6 +26,9 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     /// "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)", "… (BrowserWebGpu)".
     pub adapter: String,
+    /// The device records GPU timestamps (`Features::TIMESTAMP_QUERY`, asked for whenever the
+    /// adapter has it): `--profile` times each kernel with them.
+    pub timestamps: bool,
 }
 
 /// Open the best adapter. On failure the error says how to get one.
@@ -55,10 +58,11 @@ pub async fn open() -> Result<Gpu, GpuError> {
             })
         })?;
     let info = adapter.get_info();
+    let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
     let (device, queue) = adapter
         .request_device(&wgpu::DeviceDescriptor {
             label: Some("moe"),
-            required_features: wgpu::Features::empty(),
+            required_features: if timestamps { wgpu::Features::TIMESTAMP_QUERY } else { wgpu::Features::empty() },
             // WebGPU's defaults (8 storage buffers per stage, 128 MiB bindings) are all we need.
             required_limits: wgpu::Limits::default(),
             ..Default::default()
@@ -67,5 +71,5 @@ pub async fn open() -> Result<Gpu, GpuError> {
         .map_err(|e| GpuError::Device(e.to_string()))?;
     // Browsers hide the adapter's name (WebGPU reports an empty string): say WebGPU then.
     let name = if info.name.is_empty() { "WebGPU adapter".to_string() } else { info.name };
-    Ok(Gpu { device, queue, adapter: format!("{name} ({:?})", info.backend) })
+    Ok(Gpu { device, queue, adapter: format!("{name} ({:?})", info.backend), timestamps })
 }

@@ -67,6 +67,7 @@ pub const STEP: &[&str] = &[
     "route_grad",
     "router_grad",
     "router_wgrad",
+    "ffn_dx",
     "input_grad",
     "embed_grad",
     "grad_norm",
@@ -97,6 +98,9 @@ pub const FORWARD: &[&str] = &[
 
 /// After each evaluation chunk's `FORWARD`: the per-token loss and the chunk's sums.
 pub const EVAL_SCORE: &[&str] = &["loss_token", "eval_accum"];
+
+/// Outputs per invocation of the expert kernels (`B` in shaders/expert_ffn.wgsl).
+pub const FFN_BLOCK: usize = 16;
 
 /// What a kernel's grid covers.
 pub enum Grid {
@@ -129,16 +133,21 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
             }
         }
         "route_update" => e,
-        "embed" | "combine" | "input_grad" | "head_dx" => t * d,
+        "embed" | "combine" | "input_grad" => t * d,
+        // Blocked like the expert kernels: FFN_BLOCK outputs per invocation, one invocation per row.
+        "head" => v.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
+        "head_dx" => d.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
+        "head_wgrad" => d.div_ceil(FFN_BLOCK) * v.next_multiple_of(64),
         "embed_grad" => crate::data::CTX * d,
         "router_wgrad" => e * d,
         "gate_grad" => t * kk,
-        // Per-assignment kernels cover the live ranks only (rows of ranks ≥ k are never read).
-        "ffn_hidden" | "ffn_dhidden" => t * k * h,
-        "ffn_out" => t * k * d,
-        "ffn_wgrad2" | "ffn_wgrad1" => x * d * h,
-        "head" => t * v,
-        "head_wgrad" => v * d,
+        // The expert kernels (shaders/expert_ffn.wgsl): per expert, per block of FFN_BLOCK outputs,
+        // one invocation per slot (T rounded up to the workgroup); then, for the forward ones, one
+        // per live-rank row (rows of ranks ≥ k are never read) to zero the rows no expert kept.
+        "ffn_hidden" | "ffn_dhidden" => x * h.div_ceil(FFN_BLOCK) * t.next_multiple_of(64) + t * k,
+        "ffn_out" | "ffn_dx" => x * d.div_ceil(FFN_BLOCK) * t.next_multiple_of(64) + t * k,
+        // Per expert, per block of FFN_BLOCK columns, one invocation per hidden unit.
+        "ffn_wgrad2" | "ffn_wgrad1" => x * d.div_ceil(FFN_BLOCK) * h.next_multiple_of(64),
         "adam" => n_params,
         "capacity" => return Grid::Groups(x as u32),
         "balance_reduce" => return Grid::Groups(1),

@@ -3,8 +3,10 @@
 //! the browser on WebGPU.
 pub mod device;
 pub mod kernels;
+pub mod profile;
 pub mod trainer;
 pub mod uniforms;
 
 pub use device::{open, Gpu, GpuError};
+pub use profile::{KernelProfile, KernelTime, Timer};
 pub use trainer::GpuTrainer;

@@ -117,13 +117,13 @@ pub struct GpuTrainer {
     dims: Dims,
     layout: Layout,
     pool_n: usize,
-    gpu: Gpu,
+    pub(super) gpu: Gpu,
     buffers: HashMap<&'static str, wgpu::Buffer>,
     u_train: wgpu::Buffer,
     u_probe: wgpu::Buffer,
     u_eval: wgpu::Buffer,
     kernels: HashMap<&'static str, Kernel>,
-    steps: u32,
+    pub(super) steps: u32,
     /// (step, k, capacity) of the step whose routing the `tr_*` buffers hold.
     traced: Option<(u32, usize, u32, crate::config::RouterKind)>,
     ring: Vec<RingSlot>,
@@ -214,6 +214,7 @@ impl GpuTrainer {
             ("dg", rows * kk),
             ("dpre", rows * kk * dims.h),
             ("dlog", rows * e),
+            ("dxa", rows * kk * dims.d),
             ("dx", rows * dims.d),
             ("gnorm", 4),
             ("win_f", 4 + 64),
@@ -417,7 +418,7 @@ impl GpuTrainer {
 
     /// Record `entries` into a compute pass with the uniforms of `mode`. wgpu orders the dispatches:
     /// each one sees the previous one's storage writes.
-    fn record(&self, pass: &mut wgpu::ComputePass, entries: &[&str], mode: Mode) {
+    pub(super) fn record(&self, pass: &mut wgpu::ComputePass, entries: &[&str], mode: Mode) {
         let m = Dims {
             t: if mode == Mode::Probe { PROBE } else { self.dims.t },
             k: self.cfg.routed_k(),

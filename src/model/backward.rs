@@ -1,6 +1,6 @@
 //! Backward pass of the reference, written out by hand: one function per WGSL entry point, with the
 //! same name (`head_wgrad`, `head_dx`, `gate_grad`, `ffn_dhidden`, `ffn_wgrad2`, `ffn_wgrad1`,
-//! `route_grad`, `router_grad`, `router_wgrad`, `input_grad`, `embed_grad`), each reading and
+//! `route_grad`, `router_grad`, `router_wgrad`, `ffn_dx`, `input_grad`, `embed_grad`), each reading and
 //! writing the buffers its kernel binds in their GPU layouts (weight gradients into their segments
 //! of the flat `grads`); [`backward`] calls them in order. The list is [`super::STAGES`].
 use super::forward::Routing;
@@ -22,6 +22,7 @@ pub struct Backward<F> {
     pub dnlog: Vec<F>, // [T, E] d loss / d noise logits (noisy router; 0 otherwise)
     pub dl: Vec<F>,    // [T, E] the router unit's direct part of dlog (before the softmax part)
     pub dp: Vec<F>,    // [T, E] the router unit's d loss / d p (`route_grad`'s output in dlog)
+    pub dxa: Vec<F>,   // [T·K, d] each kept assignment's part of dx through its expert (0 elsewhere)
     pub dx: Vec<F>,    // [T, d] d loss / d MoE input
     /// Competitive mixture loss: d loss / d outm [T·K, V], d loss / d (h + y) per routed
     /// assignment [T·K, d], and the posterior r [T, E] (0 elsewhere and otherwise).
@@ -52,9 +53,10 @@ pub fn backward<F: Real>(p: &Params<F>, b: &Batch, fw: &Forward<F>, alpha: F, be
         route_grad(&m, rt, &fw.logits, &fw.probs, &fw.nlog, &post, &fw.routed, &dg, smooth.then_some(&dload[..]));
     let dlog = router_grad(&m, &fw.probs, &fw.lse, &fw.assign.counts, &dp, &dl, rt.balance, alpha, beta);
     router_wgrad(p, &m, &dlog, &dnlog, &fw.x, &mut g);
-    let dx = input_grad(p, &m, &dh, &dpre, &dlog, &dnlog, &fw.topk, slot);
+    let dxa = ffn_dx(p, &m, &dpre, &fw.topk, slot);
+    let dx = input_grad(p, &m, &dh, &dxa, &dlog, &dnlog, slot);
     embed_grad(p, &m, b, &fw.x0, &dx, &mut g);
-    Backward { grads: g, dh, dg, dpre, dlog, dnlog, dl, dp, dx, doutm, dhm, post }
+    Backward { grads: g, dh, dg, dpre, dlog, dnlog, dl, dp, dxa, dx, doutm, dhm, post }
 }
 
 // ---- The stages, in step order. `m` is the batch's dims (m.t rows, the live m.k); buffers are in
@@ -437,20 +439,35 @@ pub fn router_wgrad<F: Real>(p: &Params<F>, m: &Dims, dlog: &[F], dn: &[F], x: &
     }
 }
 
+/// `ffn_dx` — WGSL: shaders/expert_ffn.wgsl `ffn_dx`. Each kept assignment's part of dx through
+/// its expert's first layer: dxa[a, c] = Σ_j W1[e, j, c]·dpre[a, j] ([T·K, d] over the live ranks;
+/// 0 for the ranks no expert kept), from dpre [T·K, H], topk and slot [T, K].
+pub fn ffn_dx<F: Real>(p: &Params<F>, m: &Dims, dpre: &[F], topk: &[u32], slot: &[u32]) -> Vec<F> {
+    let (kk, l, w) = (m.kmax, &p.layout, &p.w);
+    let mut dxa = vec![F::zero(); m.t * kk * m.d];
+    for t in 0..m.t {
+        for r in 0..m.ranks() {
+            let a = t * kk + r;
+            if !routing::live(slot[a]) {
+                continue;
+            }
+            let e = topk[a] as usize;
+            for c in 0..m.d {
+                let mut acc = F::zero();
+                for j in 0..m.h {
+                    acc += w[l.w1.start + (e * m.h + j) * m.d + c] * dpre[a * m.h + j];
+                }
+                dxa[a * m.d + c] = acc;
+            }
+        }
+    }
+    dxa
+}
+
 /// `input_grad` — WGSL: shaders/expert_ffn.wgsl `input_grad`. dx [T, d] = dh (the residual) +
-/// Σ_{live r} W1_eᵀ·dpre[a, ·] + W_rᵀ·dlog[t, ·] + W_noiseᵀ·dn[t, ·], from dh [T, d], dpre
-/// [T·K, H], dlog and dn [T, E], topk and slot [T, K].
-#[allow(clippy::too_many_arguments)]
-pub fn input_grad<F: Real>(
-    p: &Params<F>,
-    m: &Dims,
-    dh: &[F],
-    dpre: &[F],
-    dlog: &[F],
-    dn: &[F],
-    topk: &[u32],
-    slot: &[u32],
-) -> Vec<F> {
+/// Σ_{live r} dxa[a, ·] (in rank order) + W_rᵀ·dlog[t, ·] + W_noiseᵀ·dn[t, ·], from dh [T, d], dxa
+/// [T·K, d], dlog and dn [T, E] and slot [T, K].
+pub fn input_grad<F: Real>(p: &Params<F>, m: &Dims, dh: &[F], dxa: &[F], dlog: &[F], dn: &[F], slot: &[u32]) -> Vec<F> {
     let (kk, l, w) = (m.kmax, &p.layout, &p.w);
     let mut dx = vec![F::zero(); m.t * m.d];
     for t in 0..m.t {
@@ -458,12 +475,8 @@ pub fn input_grad<F: Real>(
             let mut acc = dh[t * m.d + c];
             for r in 0..m.ranks() {
                 let a = t * kk + r;
-                if !routing::live(slot[a]) {
-                    continue;
-                }
-                let e = topk[a] as usize;
-                for j in 0..m.h {
-                    acc += w[l.w1.start + (e * m.h + j) * m.d + c] * dpre[a * m.h + j];
+                if routing::live(slot[a]) {
+                    acc += dxa[a * m.d + c];
                 }
             }
             for e in 0..m.e {

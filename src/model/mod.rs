@@ -61,6 +61,7 @@ stages! {
     backward::route_grad,
     backward::router_grad,
     backward::router_wgrad,
+    backward::ffn_dx,
     backward::input_grad,
     backward::embed_grad,
 }
