@@ -119,6 +119,10 @@ pub trait Trainer {
     /// Natively: wait for the oldest requested snapshot.
     #[cfg(not(target_arch = "wasm32"))]
     fn wait_snapshot(&mut self) -> Option<Snapshot>;
+    /// Natively: wait until every enqueued step has run (benchmarks time steps with it, without
+    /// closing a metrics window). The CPU trainer's steps run inside `train`.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn finish(&mut self) {}
     /// Natively: the routing of the last training step, with the k it ran with.
     #[cfg(not(target_arch = "wasm32"))]
     fn last_trace(&mut self) -> Trace;

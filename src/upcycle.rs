@@ -235,6 +235,10 @@ impl<T: Upcyclable> Trainer for Upcycle<T> {
         self.carried.pop_front().or_else(|| self.inner_mut().wait_snapshot())
     }
     #[cfg(not(target_arch = "wasm32"))]
+    fn finish(&mut self) {
+        self.inner_mut().finish()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
     fn last_trace(&mut self) -> Trace {
         self.inner_mut().last_trace()
     }

@@ -461,3 +461,66 @@ fn upcycle_flags_train_dense_then_moe() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("init"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `--profile` on the GPU trainer: a table with every kernel of the step exactly once, longest
+/// first, times that are finite and not negative, shares summing to 100 %, and the timer named.
+#[test]
+fn profile_times_every_kernel_of_the_step() {
+    let o = moe_train(&["--profile", "--steps", "3", "--tokens", "64", "--top-k", "2"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("timer: "), "{out}");
+    assert!(out.contains("one step as trained"), "{out}");
+    let rows: Vec<(String, f64, f64)> = out
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let ms: f64 = cells[2].parse().unwrap_or_else(|_| panic!("ms in {l}"));
+            let share: f64 = cells[3].trim_end_matches(" %").parse().unwrap_or_else(|_| panic!("share in {l}"));
+            (cells[1].trim_matches('`').to_string(), ms, share)
+        })
+        .collect();
+    let mut names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    names.sort_unstable();
+    let mut want = moe_playground::gpu::kernels::STEP.to_vec();
+    want.sort_unstable();
+    assert_eq!(names, want, "every kernel of the step once");
+    assert!(rows.iter().all(|r| r.1.is_finite() && r.1 >= 0.0), "{out}");
+    assert!(rows.windows(2).all(|w| w[0].1 >= w[1].1), "longest first: {out}");
+    let total: f64 = rows.iter().map(|r| r.2).sum();
+    assert!((total - 100.0).abs() < 0.5, "shares sum to {total}: {out}");
+    assert!(rows.iter().map(|r| r.1).sum::<f64>() > 0.0, "some kernel takes time: {out}");
+}
+
+/// `--bench --sweep` on one backend: a JSON line per point of every axis, each with its rate.
+#[test]
+fn sweep_prints_a_line_per_config() {
+    let o = moe_train(&[
+        "--bench",
+        "--sweep",
+        "--backend",
+        "cpu",
+        "--steps",
+        "1",
+        "--tokens",
+        "64",
+        "--d",
+        "8",
+        "--hidden",
+        "8",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = stdout_lines(&o);
+    assert_eq!(lines.len(), 5 + 4 + 4 + 4, "{lines:?}");
+    for axis in ["experts", "tokens", "top_k", "d_hidden"] {
+        assert!(lines.iter().any(|l| l["sweep"] == axis), "no {axis} line");
+    }
+    for l in &lines {
+        assert_eq!(l["backend"], "cpu reference");
+        assert!(l["tokens_per_s_median"].as_f64().is_some_and(|r| r > 0.0), "{l}");
+    }
+    let experts: Vec<u64> =
+        lines.iter().filter(|l| l["sweep"] == "experts").map(|l| l["experts"].as_u64().unwrap()).collect();
+    assert_eq!(experts, [4, 8, 16, 32, 64]);
+}

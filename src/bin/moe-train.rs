@@ -505,14 +505,14 @@ mod cli {
         }
     }
 
-    /// Median steps/s of `repeats` timed calls of `n` steps each (each waits for its snapshot, so
-    /// the GPU's work is in the time).
+    /// Steps/s of `repeats` timed calls of `n` steps each; each waits until the GPU has run them
+    /// (`finish`), so the time is the steps' and not a metrics snapshot's.
     fn time_steps(t: &mut dyn Trainer, n: u32, repeats: usize) -> Result<Vec<f64>, Stop> {
         let mut rates = Vec::with_capacity(repeats);
         for _ in 0..repeats {
             let start = Instant::now();
             t.train(n);
-            snapshot(t)?;
+            t.finish();
             rates.push(n as f64 / start.elapsed().as_secs_f64().max(1e-9));
         }
         Ok(rates)
@@ -571,8 +571,11 @@ mod cli {
         out(w, &line)
     }
 
-    /// The sweep's axes: a name and its points, each a list of (knob, value) set on the base config.
-    fn sweep_axes() -> Vec<(&'static str, Vec<Vec<(&'static str, String)>>)> {
+    /// A point of the sweep: (knob, value) pairs set on the base config.
+    type Point = Vec<(&'static str, String)>;
+
+    /// The sweep's axes: a name and its points.
+    fn sweep_axes() -> Vec<(&'static str, Vec<Point>)> {
         let one = |key: &'static str, vals: &[u32]| vals.iter().map(|v| vec![(key, v.to_string())]).collect();
         vec![
             ("experts", one("experts", &[4, 8, 16, 32, 64])),

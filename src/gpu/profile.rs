@@ -207,7 +207,7 @@ async fn done(gpu: &super::Gpu) {
 }
 
 /// Map a MAP_READ buffer and copy its bytes out (empty on a mapping error).
-async fn map_read(gpu: &super::Gpu, buf: &wgpu::Buffer) -> Vec<u8> {
+async fn map_read(#[allow(unused)] gpu: &super::Gpu, buf: &wgpu::Buffer) -> Vec<u8> {
     let (tx, rx) = futures_channel::oneshot::channel();
     buf.map_async(wgpu::MapMode::Read, .., move |r| {
         let _ = tx.send(r);
@@ -221,5 +221,28 @@ async fn map_read(gpu: &super::Gpu, buf: &wgpu::Buffer) -> Vec<u8> {
             v
         }
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_sorted_longest_first_with_shares() {
+        let p = KernelProfile::from_samples(
+            Timer::Timestamps,
+            3,
+            vec![("a", vec![1.0, 9.0, 2.0]), ("b", vec![4.0, 4.0, 5.0]), ("c", vec![]), ("d", vec![0.5, 1.5])],
+        );
+        let got: Vec<(&str, f64)> = p.kernels.iter().map(|k| (k.entry, k.ms)).collect();
+        assert_eq!(got, [("b", 4.0), ("a", 2.0), ("d", 1.0), ("c", 0.0)]);
+        assert_eq!(p.total_ms(), 7.0);
+        let t = p.table();
+        assert!(t.contains("| `b` | 4.0000 | 57.1 % | 57.1 % |"), "{t}");
+        assert!(t.contains("| `c` | 0.0000 | 0.0 % | 100.0 % |"), "{t}");
+        let j = p.json();
+        assert_eq!(j["kernels"][0]["kernel"], "b");
+        assert_eq!(j["timer"], "timestamps");
     }
 }

@@ -671,6 +671,10 @@ impl Trainer for GpuTrainer {
         self.poll_snapshot()
     }
     #[cfg(not(target_arch = "wasm32"))]
+    fn finish(&mut self) {
+        let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+    #[cfg(not(target_arch = "wasm32"))]
     fn last_trace(&mut self) -> Trace {
         let (step, k, cap, router) = self.traced.expect("last_trace before any step");
         let stats = self.read_f32("tr_stats");

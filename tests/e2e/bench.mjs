@@ -8,7 +8,7 @@
 //
 // Exits 0 unless the page fails (an uncaught exception, a console error, no result in time).
 // Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), STEPS, TIMEOUT_MS (default 300000),
-// WEBGPU (default 1; 0 benchmarks the CPU fallback).
+// WEBGPU (default 1; 0 benchmarks the CPU fallback), QUERY (more URL keys: another model).
 import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -17,6 +17,8 @@ import { launch, root, serveDir } from "./common.mjs";
 const dist = resolve(root, process.env.DIST || "dist");
 const timeout = Number(process.env.TIMEOUT_MS || 300000);
 const steps = process.env.STEPS ? `&steps=${Number(process.env.STEPS)}` : "";
+// Extra query keys, e.g. QUERY='tokens=1024&top-k=2' (the model's knobs, as in a shared link).
+const query = process.env.QUERY ? `&${process.env.QUERY}` : "";
 const webgpu = process.env.WEBGPU !== "0";
 
 const { server, url } = await serveDir(dist);
@@ -27,7 +29,7 @@ try {
   const { page } = browser;
   page.on("console", (msg) => { if (msg.type() === "error") problems.push(`console.error: ${msg.text()}`); });
   page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message}`));
-  await page.goto(`${url}?bench${steps}`, { waitUntil: "load", timeout });
+  await page.goto(`${url}?bench${steps}${query}`, { waitUntil: "load", timeout });
   const bench = page.locator('[data-testid="bench"]');
   await page.waitForFunction(() => document.querySelector('[data-testid="bench"]')?.textContent.trim().startsWith("{"), null, { timeout });
   const result = JSON.parse(await bench.textContent());
