@@ -1,8 +1,9 @@
 // Capacity assignment (deterministic: per-expert exclusive prefix sum in priority order, no atomics),
 // combining expert outputs into the residual stream, and the gate gradient.
 
-var<workgroup> part: array<u32, 256>;
-var<workgroup> part_all: array<u32, 256>;
+const CAP_WG: u32 = 64u;
+var<workgroup> part: array<u32, CAP_WG>;
+var<workgroup> part_all: array<u32, CAP_WG>;
 var<workgroup> total: u32;
 
 // [T] threads: the drop policy's token order (twin: routing::drop_order). Thread t computes its
@@ -34,19 +35,19 @@ fn drop_order(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     order[rank] = t;
 }
 
-// One 256-thread workgroup per expert e (routed, then shared). The priority sequence is
+// One CAP_WG-thread workgroup per expert e (routed, then shared). The priority sequence is
 // q = r·T + i for the token t = order[i] (all first choices in the drop policy's order, then all
 // second choices, …; the shared experts' ranks come after the routed ones). Each thread counts e's
 // assignments in its contiguous chunk of q (all of them for `counts`, and those not dropped at
-// random for slots; ranks the expert did not pick are neither), thread 0 scans the 256 counts, and
+// random for slots; ranks the expert did not pick are neither), thread 0 scans the CAP_WG counts, and
 // each thread then hands out slots in order: slot < C (T for a shared expert) is kept (and listed in
 // lists[e, slot]), the rest are DROPPED; RANDOM and UNPICKED stay.
-@compute @workgroup_size(256)
+@compute @workgroup_size(CAP_WG)
 fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let e = wid.x;
     let n = u.t * u.ranks;
     let cap = select(u.cap, u.cap_shared, e >= u.e);
-    let chunk = (n + 255u) / 256u;
+    let chunk = (n + CAP_WG - 1u) / CAP_WG;
     let q0 = min(li * chunk, n);
     let q1 = min(q0 + chunk, n);
     var cnt = 0u;
@@ -65,7 +66,7 @@ fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     if (li == 0u) {
         var run = 0u;
         var run_all = 0u;
-        for (var j = 0u; j < 256u; j++) {
+        for (var j = 0u; j < CAP_WG; j++) {
             let c = part[j];
             part[j] = run;
             run += c;
@@ -90,11 +91,11 @@ fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
         }
     }
     let nk = min(total, cap);
-    for (var j = nk + li; j < u.t; j += 256u) { lists[e * u.t + j] = UNUSED; }
+    for (var j = nk + li; j < u.t; j += CAP_WG) { lists[e * u.t + j] = UNUSED; }
     // Ranks r ≥ ranks are not chosen: expert 0's workgroup marks them.
     if (e == 0u) {
         let rest = u.t * (u.kmax - u.ranks);
-        for (var q = li; q < rest; q += 256u) {
+        for (var q = li; q < rest; q += CAP_WG) {
             let t = q % u.t;
             let r = u.ranks + q / u.t;
             slot[t * u.kmax + r] = UNUSED;

@@ -28,6 +28,97 @@ fn n_experts() -> u32 {
     return u.e + u.n_shared;
 }
 
+// The B = 16 outputs of an invocation are four vec4 accumulators (named, not an array: a private
+// array indexed in a loop lives in memory on SwiftShader, which does not unroll loops). Weights
+// past the last row or column read the last one (min) and are never written.
+// W1[e, j..j+4, c] (4 hidden units, c < d) and W1[e, j, c..c+4] (4 columns, j < H).
+fn w1_4j(e: u32, j: u32, c: u32) -> vec4<f32> {
+    let o = u.o_w1 + e * u.h * u.d + c;
+    let l = u.h - 1u;
+    return vec4<f32>(params[o + min(j, l) * u.d], params[o + min(j + 1u, l) * u.d],
+                     params[o + min(j + 2u, l) * u.d], params[o + min(j + 3u, l) * u.d]);
+}
+fn w1_4c(e: u32, j: u32, c: u32) -> vec4<f32> {
+    let o = u.o_w1 + (e * u.h + j) * u.d;
+    let l = u.d - 1u;
+    return vec4<f32>(params[o + min(c, l)], params[o + min(c + 1u, l)], params[o + min(c + 2u, l)], params[o + min(c + 3u, l)]);
+}
+// W2[e, c..c+4, j] (4 columns, j < H) and W2[e, c, j..j+4] (4 hidden units, c < d).
+fn w2_4c(e: u32, c: u32, j: u32) -> vec4<f32> {
+    let o = u.o_w2 + e * u.d * u.h + j;
+    let l = u.d - 1u;
+    return vec4<f32>(params[o + min(c, l) * u.h], params[o + min(c + 1u, l) * u.h],
+                     params[o + min(c + 2u, l) * u.h], params[o + min(c + 3u, l) * u.h]);
+}
+fn w2_4j(e: u32, c: u32, j: u32) -> vec4<f32> {
+    let o = u.o_w2 + (e * u.d + c) * u.h;
+    let l = u.h - 1u;
+    return vec4<f32>(params[o + min(j, l)], params[o + min(j + 1u, l)], params[o + min(j + 2u, l)], params[o + min(j + 3u, l)]);
+}
+fn b1_4(e: u32, j: u32) -> vec4<f32> {
+    let o = u.o_b1 + e * u.h;
+    let l = u.h - 1u;
+    return vec4<f32>(params[o + min(j, l)], params[o + min(j + 1u, l)], params[o + min(j + 2u, l)], params[o + min(j + 3u, l)]);
+}
+fn b2_4(e: u32, c: u32) -> vec4<f32> {
+    let o = u.o_b2 + e * u.d;
+    let l = u.d - 1u;
+    return vec4<f32>(params[o + min(c, l)], params[o + min(c + 1u, l)], params[o + min(c + 2u, l)], params[o + min(c + 3u, l)]);
+}
+// x[t, c..c+4], dh[t, c..c+4], dhm[a, c..c+4] (columns past d read column d − 1).
+fn x_4(t: u32, c: u32) -> vec4<f32> {
+    let o = t * u.d;
+    let l = u.d - 1u;
+    return vec4<f32>(x[o + min(c, l)], x[o + min(c + 1u, l)], x[o + min(c + 2u, l)], x[o + min(c + 3u, l)]);
+}
+fn dh_4(t: u32, c: u32) -> vec4<f32> {
+    let o = t * u.d;
+    let l = u.d - 1u;
+    return vec4<f32>(dh[o + min(c, l)], dh[o + min(c + 1u, l)], dh[o + min(c + 2u, l)], dh[o + min(c + 3u, l)]);
+}
+fn dhm_4(a: u32, c: u32) -> vec4<f32> {
+    let o = a * u.d;
+    let l = u.d - 1u;
+    return vec4<f32>(dhm[o + min(c, l)], dhm[o + min(c + 1u, l)], dhm[o + min(c + 2u, l)], dhm[o + min(c + 3u, l)]);
+}
+// Row stores of the four components below `n` (H or d).
+fn put_hid(a: u32, j: u32, v: vec4<f32>) {
+    let o = a * u.h + j;
+    if (j < u.h) { hid[o] = v.x; }
+    if (j + 1u < u.h) { hid[o + 1u] = v.y; }
+    if (j + 2u < u.h) { hid[o + 2u] = v.z; }
+    if (j + 3u < u.h) { hid[o + 3u] = v.w; }
+}
+fn put_y(a: u32, c: u32, v: vec4<f32>) {
+    let o = a * u.d + c;
+    if (c < u.d) { y[o] = v.x; }
+    if (c + 1u < u.d) { y[o + 1u] = v.y; }
+    if (c + 2u < u.d) { y[o + 2u] = v.z; }
+    if (c + 3u < u.d) { y[o + 3u] = v.w; }
+}
+fn put_dxa(a: u32, c: u32, v: vec4<f32>) {
+    let o = a * u.d + c;
+    if (c < u.d) { dxa[o] = v.x; }
+    if (c + 1u < u.d) { dxa[o + 1u] = v.y; }
+    if (c + 2u < u.d) { dxa[o + 2u] = v.z; }
+    if (c + 3u < u.d) { dxa[o + 3u] = v.w; }
+}
+// dpre[a, j..j+4] = v where the unit was active (hid > 0), else 0.
+fn put_dpre(a: u32, j: u32, v: vec4<f32>) {
+    let o = a * u.h + j;
+    if (j < u.h) { dpre[o] = select(0.0, v.x, hid[o] > 0.0); }
+    if (j + 1u < u.h) { dpre[o + 1u] = select(0.0, v.y, hid[o + 1u] > 0.0); }
+    if (j + 2u < u.h) { dpre[o + 2u] = select(0.0, v.z, hid[o + 2u] > 0.0); }
+    if (j + 3u < u.h) { dpre[o + 3u] = select(0.0, v.w, hid[o + 3u] > 0.0); }
+}
+// grads[base + c·stride] for the four columns c..c+4 below d.
+fn put_grads_c(base: u32, stride: u32, c: u32, v: vec4<f32>) {
+    if (c < u.d) { grads[base + c * stride] = v.x; }
+    if (c + 1u < u.d) { grads[base + (c + 1u) * stride] = v.y; }
+    if (c + 2u < u.d) { grads[base + (c + 2u) * stride] = v.z; }
+    if (c + 3u < u.d) { grads[base + (c + 3u) * stride] = v.w; }
+}
+
 // Grid: [X experts · ceil(H/B) blocks · T slots] then [T·k] rows. hid[a, j] = relu(b1[e, j] +
 // W1[e, j, ·]·x[t]) for each kept assignment; the rows of the other live ranks (dropped, unpicked)
 // are set to 0.
@@ -51,18 +142,22 @@ fn ffn_hidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     if (s >= kept[e]) { return; }
     let a = lists[e * u.t + s];
     let t = a / u.kmax;
-    // Rows past H (the last block) read row H − 1 and are not written.
-    var acc: array<f32, B>;
-    for (var jj = 0u; jj < B; jj++) { acc[jj] = params[u.o_b1 + e * u.h + min(j0 + jj, u.h - 1u)]; }
+    var acc0 = b1_4(e, j0);
+    var acc1 = b1_4(e, j0 + 4u);
+    var acc2 = b1_4(e, j0 + 8u);
+    var acc3 = b1_4(e, j0 + 12u);
     for (var c = 0u; c < u.d; c++) {
         let xv = x[t * u.d + c];
-        for (var jj = 0u; jj < B; jj++) {
-            acc[jj] += params[u.o_w1 + (e * u.h + min(j0 + jj, u.h - 1u)) * u.d + c] * xv;
-        }
+        acc0 += w1_4j(e, j0, c) * xv;
+        acc1 += w1_4j(e, j0 + 4u, c) * xv;
+        acc2 += w1_4j(e, j0 + 8u, c) * xv;
+        acc3 += w1_4j(e, j0 + 12u, c) * xv;
     }
-    for (var jj = 0u; jj < B; jj++) {
-        if (j0 + jj < u.h) { hid[a * u.h + j0 + jj] = max(acc[jj], 0.0); }
-    }
+    let zero = vec4<f32>(0.0);
+    put_hid(a, j0, max(acc0, zero));
+    put_hid(a, j0 + 4u, max(acc1, zero));
+    put_hid(a, j0 + 8u, max(acc2, zero));
+    put_hid(a, j0 + 12u, max(acc3, zero));
 }
 
 // Grid: [X · ceil(d/B) · T slots] then [T·k] rows. y[a, c] = b2[e, c] + W2[e, c, ·]·hid[a] for each
@@ -86,17 +181,21 @@ fn ffn_out(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let s = (g % sg) * WG + li;
     if (s >= kept[e]) { return; }
     let a = lists[e * u.t + s];
-    var acc: array<f32, B>;
-    for (var cc = 0u; cc < B; cc++) { acc[cc] = params[u.o_b2 + e * u.d + min(c0 + cc, u.d - 1u)]; }
+    var acc0 = b2_4(e, c0);
+    var acc1 = b2_4(e, c0 + 4u);
+    var acc2 = b2_4(e, c0 + 8u);
+    var acc3 = b2_4(e, c0 + 12u);
     for (var j = 0u; j < u.h; j++) {
         let hv = hid[a * u.h + j];
-        for (var cc = 0u; cc < B; cc++) {
-            acc[cc] += params[u.o_w2 + (e * u.d + min(c0 + cc, u.d - 1u)) * u.h + j] * hv;
-        }
+        acc0 += w2_4c(e, c0, j) * hv;
+        acc1 += w2_4c(e, c0 + 4u, j) * hv;
+        acc2 += w2_4c(e, c0 + 8u, j) * hv;
+        acc3 += w2_4c(e, c0 + 12u, j) * hv;
     }
-    for (var cc = 0u; cc < B; cc++) {
-        if (c0 + cc < u.d) { y[a * u.d + c0 + cc] = acc[cc]; }
-    }
+    put_y(a, c0, acc0);
+    put_y(a, c0 + 4u, acc1);
+    put_y(a, c0 + 8u, acc2);
+    put_y(a, c0 + 12u, acc3);
 }
 
 // Grid as ffn_hidden. dpre[a, j] = relu'(pre) · Σ_c W2[e, c, j] · gdh(a, c) for each kept
@@ -122,18 +221,21 @@ fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     if (s >= u.t) { return; }
     let a = lists[e * u.t + s];
     if (a == UNUSED) { return; }
-    var acc: array<f32, B>;
-    for (var jj = 0u; jj < B; jj++) { acc[jj] = 0.0; }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var c = 0u; c < u.d; c++) {
         let gv = gdh(a, c);
-        for (var jj = 0u; jj < B; jj++) {
-            acc[jj] += params[u.o_w2 + (e * u.d + c) * u.h + min(j0 + jj, u.h - 1u)] * gv;
-        }
+        acc0 += w2_4j(e, c, j0) * gv;
+        acc1 += w2_4j(e, c, j0 + 4u) * gv;
+        acc2 += w2_4j(e, c, j0 + 8u) * gv;
+        acc3 += w2_4j(e, c, j0 + 12u) * gv;
     }
-    for (var jj = 0u; jj < B; jj++) {
-        let j = j0 + jj;
-        if (j < u.h) { dpre[a * u.h + j] = select(0.0, acc[jj], hid[a * u.h + j] > 0.0); }
-    }
+    put_dpre(a, j0, acc0);
+    put_dpre(a, j0 + 4u, acc1);
+    put_dpre(a, j0 + 8u, acc2);
+    put_dpre(a, j0 + 12u, acc3);
 }
 
 // Weight gradients: a workgroup per expert e, block of B columns c and block of 64 hidden units j
@@ -156,35 +258,55 @@ fn ffn_wgrad2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let j = (g % ug) * WG + li;
     if (j >= u.h) { return; }
     let n = kept[e];
-    var acc: array<f32, B>;
-    var bacc: array<f32, B>;
-    for (var cc = 0u; cc < B; cc++) {
-        acc[cc] = 0.0;
-        bacc[cc] = 0.0;
-    }
-    var gv: array<f32, B>;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var bacc0 = vec4<f32>(0.0);
+    var bacc1 = vec4<f32>(0.0);
+    var bacc2 = vec4<f32>(0.0);
+    var bacc3 = vec4<f32>(0.0);
     for (var s = 0u; s < n; s++) {
         let a = lists[e * u.t + s];
-        // gdh(a, c) for the block, with its branch and the gate read once per slot.
+        // gdh(a, c0..c0+16): the branch and the gate once per slot.
+        var g0: vec4<f32>;
+        var g1: vec4<f32>;
+        var g2: vec4<f32>;
+        var g3: vec4<f32>;
         if (u.mix == 1u && a % u.kmax < u.k) {
-            for (var cc = 0u; cc < B; cc++) { gv[cc] = dhm[a * u.d + min(c0 + cc, u.d - 1u)]; }
+            g0 = dhm_4(a, c0);
+            g1 = dhm_4(a, c0 + 4u);
+            g2 = dhm_4(a, c0 + 8u);
+            g3 = dhm_4(a, c0 + 12u);
         } else {
             let ga = gates[a];
-            let row = (a / u.kmax) * u.d;
-            for (var cc = 0u; cc < B; cc++) { gv[cc] = ga * dh[row + min(c0 + cc, u.d - 1u)]; }
+            let t = a / u.kmax;
+            g0 = ga * dh_4(t, c0);
+            g1 = ga * dh_4(t, c0 + 4u);
+            g2 = ga * dh_4(t, c0 + 8u);
+            g3 = ga * dh_4(t, c0 + 12u);
         }
         let hv = hid[a * u.h + j];
-        for (var cc = 0u; cc < B; cc++) {
-            acc[cc] += gv[cc] * hv;
-            bacc[cc] += gv[cc];
-        }
+        acc0 += g0 * hv;
+        acc1 += g1 * hv;
+        acc2 += g2 * hv;
+        acc3 += g3 * hv;
+        bacc0 += g0;
+        bacc1 += g1;
+        bacc2 += g2;
+        bacc3 += g3;
     }
-    for (var cc = 0u; cc < B; cc++) {
-        let c = c0 + cc;
-        if (c < u.d) {
-            grads[u.o_w2 + (e * u.d + c) * u.h + j] = acc[cc];
-            if (j == 0u) { grads[u.o_b2 + e * u.d + c] = bacc[cc]; }
-        }
+    let base = u.o_w2 + e * u.d * u.h + j;
+    put_grads_c(base, u.h, c0, acc0);
+    put_grads_c(base, u.h, c0 + 4u, acc1);
+    put_grads_c(base, u.h, c0 + 8u, acc2);
+    put_grads_c(base, u.h, c0 + 12u, acc3);
+    if (j == 0u) {
+        let bb = u.o_b2 + e * u.d;
+        put_grads_c(bb, 1u, c0, bacc0);
+        put_grads_c(bb, 1u, c0 + 4u, bacc1);
+        put_grads_c(bb, 1u, c0 + 8u, bacc2);
+        put_grads_c(bb, 1u, c0 + 12u, bacc3);
     }
 }
 
@@ -202,20 +324,26 @@ fn ffn_wgrad1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let j = (g % ug) * WG + li;
     if (j >= u.h) { return; }
     let n = kept[e];
-    var acc: array<f32, B>;
-    for (var cc = 0u; cc < B; cc++) { acc[cc] = 0.0; }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     var bacc = 0.0;
     for (var s = 0u; s < n; s++) {
         let a = lists[e * u.t + s];
         let t = a / u.kmax;
         let dv = dpre[a * u.h + j];
-        for (var cc = 0u; cc < B; cc++) { acc[cc] += dv * x[t * u.d + min(c0 + cc, u.d - 1u)]; }
+        acc0 += dv * x_4(t, c0);
+        acc1 += dv * x_4(t, c0 + 4u);
+        acc2 += dv * x_4(t, c0 + 8u);
+        acc3 += dv * x_4(t, c0 + 12u);
         bacc += dv;
     }
-    for (var cc = 0u; cc < B; cc++) {
-        let c = c0 + cc;
-        if (c < u.d) { grads[u.o_w1 + (e * u.h + j) * u.d + c] = acc[cc]; }
-    }
+    let base = u.o_w1 + (e * u.h + j) * u.d;
+    put_grads_c(base, 1u, c0, acc0);
+    put_grads_c(base, 1u, c0 + 4u, acc1);
+    put_grads_c(base, 1u, c0 + 8u, acc2);
+    put_grads_c(base, 1u, c0 + 12u, acc3);
     if (c0 == 0u) { grads[u.o_b1 + e * u.h + j] = bacc; }
 }
 
@@ -240,17 +368,21 @@ fn ffn_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let s = (g % sg) * WG + li;
     if (s >= kept[e]) { return; }
     let a = lists[e * u.t + s];
-    var acc: array<f32, B>;
-    for (var cc = 0u; cc < B; cc++) { acc[cc] = 0.0; }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var j = 0u; j < u.h; j++) {
         let dv = dpre[a * u.h + j];
-        for (var cc = 0u; cc < B; cc++) {
-            acc[cc] += params[u.o_w1 + (e * u.h + j) * u.d + min(c0 + cc, u.d - 1u)] * dv;
-        }
+        acc0 += w1_4c(e, j, c0) * dv;
+        acc1 += w1_4c(e, j, c0 + 4u) * dv;
+        acc2 += w1_4c(e, j, c0 + 8u) * dv;
+        acc3 += w1_4c(e, j, c0 + 12u) * dv;
     }
-    for (var cc = 0u; cc < B; cc++) {
-        if (c0 + cc < u.d) { dxa[a * u.d + c0 + cc] = acc[cc]; }
-    }
+    put_dxa(a, c0, acc0);
+    put_dxa(a, c0 + 4u, acc1);
+    put_dxa(a, c0 + 8u, acc2);
+    put_dxa(a, c0 + 12u, acc3);
 }
 
 // [T·d] threads: dx = dh (residual) + Σ_{live r} dxa[a] (rank order) + W_rᵀ·dlog[t] + W_noiseᵀ·dn[t].

@@ -16,7 +16,31 @@ fn head_mixture(t: u32, v: u32) -> f32 {
     return mx + log(s);
 }
 
-// Grid: [ceil(V/B) blocks · T rows]: out[t, v] = b_o[v] + W_o[v, ·]·h[t], B classes per invocation.
+// W_o[v..v+4, c] and W_o[v, c..c+4] (rows past V and columns past d read the last one), b_o[v..v+4].
+fn wo_at(v: u32, c: u32) -> f32 {
+    return params[u.o_wo + min(v, u.v - 1u) * u.d + min(c, u.d - 1u)];
+}
+fn wo_4v(v: u32, c: u32) -> vec4<f32> {
+    return vec4<f32>(wo_at(v, c), wo_at(v + 1u, c), wo_at(v + 2u, c), wo_at(v + 3u, c));
+}
+fn wo_4c(v: u32, c: u32) -> vec4<f32> {
+    return vec4<f32>(wo_at(v, c), wo_at(v, c + 1u), wo_at(v, c + 2u), wo_at(v, c + 3u));
+}
+fn bo_4(v: u32) -> vec4<f32> {
+    let l = u.v - 1u;
+    return vec4<f32>(params[u.o_bo + min(v, l)], params[u.o_bo + min(v + 1u, l)], params[u.o_bo + min(v + 2u, l)],
+                     params[u.o_bo + min(v + 3u, l)]);
+}
+fn put_outp(t: u32, v: u32, w: vec4<f32>) {
+    let o = t * u.v + v;
+    if (v < u.v) { outp[o] = w.x; }
+    if (v + 1u < u.v) { outp[o + 1u] = w.y; }
+    if (v + 2u < u.v) { outp[o + 2u] = w.z; }
+    if (v + 3u < u.v) { outp[o + 3u] = w.w; }
+}
+
+// Grid: [ceil(V/B) blocks · T rows]: out[t, v] = b_o[v] + W_o[v, ·]·h[t], B classes per invocation
+// (four vec4 accumulators, as in shaders/expert_ffn.wgsl).
 @compute @workgroup_size(64)
 fn head(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -31,15 +55,21 @@ fn head(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         return;
     }
-    var acc: array<f32, B>;
-    for (var vv = 0u; vv < B; vv++) { acc[vv] = params[u.o_bo + min(v0 + vv, u.v - 1u)]; }
+    var acc0 = bo_4(v0);
+    var acc1 = bo_4(v0 + 4u);
+    var acc2 = bo_4(v0 + 8u);
+    var acc3 = bo_4(v0 + 12u);
     for (var c = 0u; c < u.d; c++) {
         let hv = h[t * u.d + c];
-        for (var vv = 0u; vv < B; vv++) { acc[vv] += params[u.o_wo + min(v0 + vv, u.v - 1u) * u.d + c] * hv; }
+        acc0 += wo_4v(v0, c) * hv;
+        acc1 += wo_4v(v0 + 4u, c) * hv;
+        acc2 += wo_4v(v0 + 8u, c) * hv;
+        acc3 += wo_4v(v0 + 12u, c) * hv;
     }
-    for (var vv = 0u; vv < B; vv++) {
-        if (v0 + vv < u.v) { outp[t * u.v + v0 + vv] = acc[vv]; }
-    }
+    put_outp(t, v0, acc0);
+    put_outp(t, v0 + 4u, acc1);
+    put_outp(t, v0 + 8u, acc2);
+    put_outp(t, v0 + 12u, acc3);
 }
 
 // log Σ_v exp(outm[a, v]) (the max first).
@@ -231,6 +261,25 @@ fn head_wgrad_mixture(v: u32, c: u32) -> f32 {
     return acc;
 }
 
+// h[t, c..c+4] (columns past d read column d − 1); grads of W_o[v, c..c+4] below d.
+fn h_4(t: u32, c: u32) -> vec4<f32> {
+    let o = t * u.d;
+    let l = u.d - 1u;
+    return vec4<f32>(h[o + min(c, l)], h[o + min(c + 1u, l)], h[o + min(c + 2u, l)], h[o + min(c + 3u, l)]);
+}
+fn put_dwo(v: u32, c: u32, w: vec4<f32>) {
+    let o = u.o_wo + v * u.d + c;
+    if (c < u.d) { grads[o] = w.x; }
+    if (c + 1u < u.d) { grads[o + 1u] = w.y; }
+    if (c + 2u < u.d) { grads[o + 2u] = w.z; }
+    if (c + 3u < u.d) { grads[o + 3u] = w.w; }
+}
+fn head_wgrad_mixture_4(v: u32, c: u32) -> vec4<f32> {
+    let l = u.d - 1u;
+    return vec4<f32>(head_wgrad_mixture(v, min(c, l)), head_wgrad_mixture(v, min(c + 1u, l)),
+                     head_wgrad_mixture(v, min(c + 2u, l)), head_wgrad_mixture(v, min(c + 3u, l)));
+}
+
 // Grid: [ceil(d/B) blocks · V classes]: dW_o[v, c] = Σ_t dout[t, v]·h[t, c] for B columns per
 // invocation; the first column block also writes db_o[v] = Σ_t dout[t, v].
 @compute @workgroup_size(64)
@@ -241,19 +290,28 @@ fn head_wgrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let c0 = (g / vg) * B;
     let v = (g % vg) * WG + li;
     if (v >= u.v || c0 >= u.d) { return; }
-    var acc: array<f32, B>;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     if (u.mix == 1u) {
-        for (var cc = 0u; cc < B; cc++) { acc[cc] = head_wgrad_mixture(v, min(c0 + cc, u.d - 1u)); }
+        acc0 = head_wgrad_mixture_4(v, c0);
+        acc1 = head_wgrad_mixture_4(v, c0 + 4u);
+        acc2 = head_wgrad_mixture_4(v, c0 + 8u);
+        acc3 = head_wgrad_mixture_4(v, c0 + 12u);
     } else {
-        for (var cc = 0u; cc < B; cc++) { acc[cc] = 0.0; }
         for (var t = 0u; t < u.t; t++) {
             let gv = dout[t * u.v + v];
-            for (var cc = 0u; cc < B; cc++) { acc[cc] += gv * h[t * u.d + min(c0 + cc, u.d - 1u)]; }
+            acc0 += gv * h_4(t, c0);
+            acc1 += gv * h_4(t, c0 + 4u);
+            acc2 += gv * h_4(t, c0 + 8u);
+            acc3 += gv * h_4(t, c0 + 12u);
         }
     }
-    for (var cc = 0u; cc < B; cc++) {
-        if (c0 + cc < u.d) { grads[u.o_wo + v * u.d + c0 + cc] = acc[cc]; }
-    }
+    put_dwo(v, c0, acc0);
+    put_dwo(v, c0 + 4u, acc1);
+    put_dwo(v, c0 + 8u, acc2);
+    put_dwo(v, c0 + 12u, acc3);
     if (c0 == 0u) {
         var b = 0.0;
         for (var t = 0u; t < u.t; t++) {
@@ -280,6 +338,14 @@ fn head_dx_mixture(t: u32, c: u32) -> f32 {
     return acc;
 }
 
+fn put_dh(t: u32, c: u32, w: vec4<f32>) {
+    let o = t * u.d + c;
+    if (c < u.d) { dh[o] = w.x; }
+    if (c + 1u < u.d) { dh[o + 1u] = w.y; }
+    if (c + 2u < u.d) { dh[o + 2u] = w.z; }
+    if (c + 3u < u.d) { dh[o + 3u] = w.w; }
+}
+
 // Grid: [ceil(d/B) blocks · T rows]: dh[t, c] = Σ_v dout[t, v]·W_o[v, c], B columns per invocation.
 @compute @workgroup_size(64)
 fn head_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -295,13 +361,19 @@ fn head_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         }
         return;
     }
-    var acc: array<f32, B>;
-    for (var cc = 0u; cc < B; cc++) { acc[cc] = 0.0; }
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var v = 0u; v < u.v; v++) {
         let gv = dout[t * u.v + v];
-        for (var cc = 0u; cc < B; cc++) { acc[cc] += gv * params[u.o_wo + v * u.d + min(c0 + cc, u.d - 1u)]; }
+        acc0 += gv * wo_4c(v, c0);
+        acc1 += gv * wo_4c(v, c0 + 4u);
+        acc2 += gv * wo_4c(v, c0 + 8u);
+        acc3 += gv * wo_4c(v, c0 + 12u);
     }
-    for (var cc = 0u; cc < B; cc++) {
-        if (c0 + cc < u.d) { dh[t * u.d + c0 + cc] = acc[cc]; }
-    }
+    put_dh(t, c0, acc0);
+    put_dh(t, c0 + 4u, acc1);
+    put_dh(t, c0 + 8u, acc2);
+    put_dh(t, c0 + 12u, acc3);
 }
