@@ -385,20 +385,64 @@ fn ffn_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     put_dxa(a, c0 + 12u, acc3);
 }
 
-// [T·d] threads: dx = dh (residual) + Σ_{live r} dxa[a] (rank order) + W_rᵀ·dlog[t] + W_noiseᵀ·dn[t].
+// [c..c+4] of a row of dxa, W_r, W_noise (columns past d read column d − 1).
+fn dxa_4(a: u32, c: u32) -> vec4<f32> {
+    let o = a * u.d;
+    let l = u.d - 1u;
+    return vec4<f32>(dxa[o + min(c, l)], dxa[o + min(c + 1u, l)], dxa[o + min(c + 2u, l)], dxa[o + min(c + 3u, l)]);
+}
+fn wrow_4(base: u32, e: u32, c: u32) -> vec4<f32> {
+    let o = base + e * u.d;
+    let l = u.d - 1u;
+    return vec4<f32>(params[o + min(c, l)], params[o + min(c + 1u, l)], params[o + min(c + 2u, l)], params[o + min(c + 3u, l)]);
+}
+fn put_dx(t: u32, c: u32, v: vec4<f32>) {
+    let o = t * u.d + c;
+    if (c < u.d) { dx[o] = v.x; }
+    if (c + 1u < u.d) { dx[o + 1u] = v.y; }
+    if (c + 2u < u.d) { dx[o + 2u] = v.z; }
+    if (c + 3u < u.d) { dx[o + 3u] = v.w; }
+}
+
+// Grid: [ceil(d/B) blocks · T rows]. dx = dh (residual) + Σ_{live r} dxa[a] (rank order) +
+// W_rᵀ·dlog[t] + W_noiseᵀ·dn[t], B columns per invocation.
 @compute @workgroup_size(64)
 fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.t * u.d) { return; }
-    let t = i / u.d;
-    let c = i % u.d;
-    var acc = dh[i];
+    let g = group_of(wid, nwg);
+    let sg = slot_groups();
+    let c0 = (g / sg) * B;
+    let t = (g % sg) * WG + li;
+    if (t >= u.t || c0 >= u.d) { return; }
+    var acc0 = dh_4(t, c0);
+    var acc1 = dh_4(t, c0 + 4u);
+    var acc2 = dh_4(t, c0 + 8u);
+    var acc3 = dh_4(t, c0 + 12u);
     for (var r = 0u; r < u.ranks; r++) {
         let a = t * u.kmax + r;
-        if (live(slot[a])) { acc += dxa[a * u.d + c]; }
+        if (live(slot[a])) {
+            acc0 += dxa_4(a, c0);
+            acc1 += dxa_4(a, c0 + 4u);
+            acc2 += dxa_4(a, c0 + 8u);
+            acc3 += dxa_4(a, c0 + 12u);
+        }
     }
-    for (var e = 0u; e < u.e; e++) { acc += params[u.o_wr + e * u.d + c] * dlog[t * u.e + e]; }
-    for (var e = 0u; e < u.e; e++) { acc += params[u.o_wn + e * u.d + c] * rstate[rs_dn(t, e)]; }
-    dx[i] = acc;
+    for (var e = 0u; e < u.e; e++) {
+        let dl = dlog[t * u.e + e];
+        acc0 += wrow_4(u.o_wr, e, c0) * dl;
+        acc1 += wrow_4(u.o_wr, e, c0 + 4u) * dl;
+        acc2 += wrow_4(u.o_wr, e, c0 + 8u) * dl;
+        acc3 += wrow_4(u.o_wr, e, c0 + 12u) * dl;
+    }
+    for (var e = 0u; e < u.e; e++) {
+        let dn = rstate[rs_dn(t, e)];
+        acc0 += wrow_4(u.o_wn, e, c0) * dn;
+        acc1 += wrow_4(u.o_wn, e, c0 + 4u) * dn;
+        acc2 += wrow_4(u.o_wn, e, c0 + 8u) * dn;
+        acc3 += wrow_4(u.o_wn, e, c0 + 12u) * dn;
+    }
+    put_dx(t, c0, acc0);
+    put_dx(t, c0 + 4u, acc1);
+    put_dx(t, c0 + 8u, acc2);
+    put_dx(t, c0 + 12u, acc3);
 }

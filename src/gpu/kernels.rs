@@ -133,10 +133,10 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
             }
         }
         "route_update" => e,
-        "embed" | "combine" | "input_grad" => t * d,
+        "embed" | "combine" => t * d,
         // Blocked like the expert kernels: FFN_BLOCK outputs per invocation, one invocation per row.
         "head" => v.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
-        "head_dx" => d.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
+        "head_dx" | "input_grad" => d.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
         "head_wgrad" => d.div_ceil(FFN_BLOCK) * v.next_multiple_of(64),
         "embed_grad" => crate::data::CTX * d,
         "router_wgrad" => e * d,
