@@ -225,8 +225,13 @@ fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
+    // gdh(a, c) with its branch and the gate read once, not once per column.
+    let own = u.mix == 1u && a % u.kmax < u.k;
+    let ga = select(gates[a], 1.0, own);
+    let row = select((a / u.kmax) * u.d, a * u.d, own);
     for (var c = 0u; c < u.d; c++) {
-        let gv = gdh(a, c);
+        var gv: f32;
+        if (own) { gv = dhm[row + c]; } else { gv = ga * dh[row + c]; }
         acc0 += w2_4j(e, c, j0) * gv;
         acc1 += w2_4j(e, c, j0 + 4u) * gv;
         acc2 += w2_4j(e, c, j0 + 8u) * gv;
