@@ -119,86 +119,109 @@ fn put_grads_c(base: u32, stride: u32, c: u32, v: vec4<f32>) {
     if (c + 3u < u.d) { grads[base + (c + 3u) * stride] = v.w; }
 }
 
-// Grid: [X experts · ceil(H/B) blocks · T slots] then [T·k] rows. hid[a, j] = relu(b1[e, j] +
-// W1[e, j, ·]·x[t]) for each kept assignment; the rows of the other live ranks (dropped, unpicked)
+// The forward and input-gradient expert kernels tile (4 kept slots) × (4 outputs) per invocation:
+// per term 4 reads of the slots' rows and 4 of the weights feed 16 multiply-adds. Tiles are ordered
+// slot quad-major, so the tiles past an expert's kept slots fill whole workgroups that return at
+// once. `tiles(n_out)`: invocations per expert, rounded up to whole workgroups.
+fn tile_groups(n_out: u32) -> u32 {
+    return (((u.t + 3u) / 4u) * ((n_out + 3u) / 4u) + WG - 1u) / WG;
+}
+// The assignments of slots 4·s4 .. 4·s4 + 4 of expert e (slots past n repeat the last kept one).
+fn quad(e: u32, s: u32, n: u32) -> vec4<u32> {
+    let l = n - 1u;
+    let o = e * u.t;
+    return vec4<u32>(lists[o + min(s, l)], lists[o + min(s + 1u, l)], lists[o + min(s + 2u, l)], lists[o + min(s + 3u, l)]);
+}
+
+// Grid: [X experts · tiles of (4 slots × 4 hidden units)] then [T·k] rows. hid[a, j] = relu(b1[e, j]
+// + W1[e, j, ·]·x[t]) for each kept assignment; the rows of the other live ranks (dropped, unpicked)
 // are set to 0.
 @compute @workgroup_size(64)
 fn ffn_hidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
     let g = group_of(wid, nwg);
-    let sg = slot_groups();
-    let nb = (u.h + B - 1u) / B;
-    if (g >= n_experts() * nb * sg) {
-        let row = (g - n_experts() * nb * sg) * WG + li;
+    let wpe = tile_groups(u.h);
+    if (g >= n_experts() * wpe) {
+        let row = (g - n_experts() * wpe) * WG + li;
         if (row >= u.t * u.ranks) { return; }
         let a = assignment_of(row);
         if (live(slot[a])) { return; }
         for (var j = 0u; j < u.h; j++) { hid[a * u.h + j] = 0.0; }
         return;
     }
-    let e = g / (nb * sg);
-    let j0 = ((g / sg) % nb) * B;
-    let s = (g % sg) * WG + li;
-    if (s >= kept[e]) { return; }
-    let a = lists[e * u.t + s];
-    let t = a / u.kmax;
-    var acc0 = b1_4(e, j0);
-    var acc1 = b1_4(e, j0 + 4u);
-    var acc2 = b1_4(e, j0 + 8u);
-    var acc3 = b1_4(e, j0 + 12u);
+    let e = g / wpe;
+    let q = (g % wpe) * WG + li;
+    let jq = (u.h + 3u) / 4u;
+    let s = (q / jq) * 4u;
+    let j = (q % jq) * 4u;
+    let n = kept[e];
+    if (s >= n) { return; }
+    let a = quad(e, s, n);
+    let xo = (a / u.kmax) * u.d;
+    let bias = b1_4(e, j);
+    var acc0 = bias;
+    var acc1 = bias;
+    var acc2 = bias;
+    var acc3 = bias;
     for (var c = 0u; c < u.d; c++) {
-        let xv = x[t * u.d + c];
-        acc0 += w1_4j(e, j0, c) * xv;
-        acc1 += w1_4j(e, j0 + 4u, c) * xv;
-        acc2 += w1_4j(e, j0 + 8u, c) * xv;
-        acc3 += w1_4j(e, j0 + 12u, c) * xv;
+        let w = w1_4j(e, j, c);
+        acc0 += x[xo.x + c] * w;
+        acc1 += x[xo.y + c] * w;
+        acc2 += x[xo.z + c] * w;
+        acc3 += x[xo.w + c] * w;
     }
     let zero = vec4<f32>(0.0);
-    put_hid(a, j0, max(acc0, zero));
-    put_hid(a, j0 + 4u, max(acc1, zero));
-    put_hid(a, j0 + 8u, max(acc2, zero));
-    put_hid(a, j0 + 12u, max(acc3, zero));
+    put_hid(a.x, j, max(acc0, zero));
+    if (s + 1u < n) { put_hid(a.y, j, max(acc1, zero)); }
+    if (s + 2u < n) { put_hid(a.z, j, max(acc2, zero)); }
+    if (s + 3u < n) { put_hid(a.w, j, max(acc3, zero)); }
 }
 
-// Grid: [X · ceil(d/B) · T slots] then [T·k] rows. y[a, c] = b2[e, c] + W2[e, c, ·]·hid[a] for each
-// kept assignment; 0 for the other live ranks.
+// Grid: [X experts · tiles of (4 slots × 4 columns)] then [T·k] rows. y[a, c] = b2[e, c] + W2[e, c,
+// ·]·hid[a] for each kept assignment; 0 for the other live ranks.
 @compute @workgroup_size(64)
 fn ffn_out(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) li: u32) {
     let g = group_of(wid, nwg);
-    let sg = slot_groups();
-    let nb = (u.d + B - 1u) / B;
-    if (g >= n_experts() * nb * sg) {
-        let row = (g - n_experts() * nb * sg) * WG + li;
+    let wpe = tile_groups(u.d);
+    if (g >= n_experts() * wpe) {
+        let row = (g - n_experts() * wpe) * WG + li;
         if (row >= u.t * u.ranks) { return; }
         let a = assignment_of(row);
         if (live(slot[a])) { return; }
         for (var c = 0u; c < u.d; c++) { y[a * u.d + c] = 0.0; }
         return;
     }
-    let e = g / (nb * sg);
-    let c0 = ((g / sg) % nb) * B;
-    let s = (g % sg) * WG + li;
-    if (s >= kept[e]) { return; }
-    let a = lists[e * u.t + s];
-    var acc0 = b2_4(e, c0);
-    var acc1 = b2_4(e, c0 + 4u);
-    var acc2 = b2_4(e, c0 + 8u);
-    var acc3 = b2_4(e, c0 + 12u);
+    let e = g / wpe;
+    let q = (g % wpe) * WG + li;
+    let cq = (u.d + 3u) / 4u;
+    let s = (q / cq) * 4u;
+    let c = (q % cq) * 4u;
+    let n = kept[e];
+    if (s >= n) { return; }
+    let a = quad(e, s, n);
+    let ho = a * u.h;
+    let bias = b2_4(e, c);
+    var acc0 = bias;
+    var acc1 = bias;
+    var acc2 = bias;
+    var acc3 = bias;
     for (var j = 0u; j < u.h; j++) {
-        let hv = hid[a * u.h + j];
-        acc0 += w2_4c(e, c0, j) * hv;
-        acc1 += w2_4c(e, c0 + 4u, j) * hv;
-        acc2 += w2_4c(e, c0 + 8u, j) * hv;
-        acc3 += w2_4c(e, c0 + 12u, j) * hv;
+        let w = w2_4c(e, c, j);
+        acc0 += hid[ho.x + j] * w;
+        acc1 += hid[ho.y + j] * w;
+        acc2 += hid[ho.z + j] * w;
+        acc3 += hid[ho.w + j] * w;
     }
-    put_y(a, c0, acc0);
-    put_y(a, c0 + 4u, acc1);
-    put_y(a, c0 + 8u, acc2);
-    put_y(a, c0 + 12u, acc3);
+    put_y(a.x, c, acc0);
+    if (s + 1u < n) { put_y(a.y, c, acc1); }
+    if (s + 2u < n) { put_y(a.z, c, acc2); }
+    if (s + 3u < n) { put_y(a.w, c, acc3); }
 }
 
-// Grid as ffn_hidden. dpre[a, j] = relu'(pre) · Σ_c W2[e, c, j] · gdh(a, c) for each kept
+// Grid: [X · ceil(H/B) · T slots] then [T·k] rows, one kept slot per invocation and B = 16 hidden
+// units in vec4 accumulators (tiling slots as the other expert kernels do was slower here on
+// SwiftShader). dpre[a, j] = relu'(pre) · Σ_c W2[e, c, j] · gdh(a, c) for each kept
 // assignment; 0 for the other live ranks.
 @compute @workgroup_size(64)
 fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -243,113 +266,107 @@ fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     put_dpre(a, j0 + 12u, acc3);
 }
 
-// Weight gradients: a workgroup per expert e, block of B columns c and block of 64 hidden units j
-// (invocation j); each sums over e's kept slots in slot order.
-fn unit_groups() -> u32 {
-    return (u.h + WG - 1u) / WG;
+
+// hid[a, j..j+4] (units past H read unit H − 1).
+fn hid_4(a: u32, j: u32) -> vec4<f32> {
+    let o = a * u.h;
+    let l = u.h - 1u;
+    return vec4<f32>(hid[o + min(j, l)], hid[o + min(j + 1u, l)], hid[o + min(j + 2u, l)], hid[o + min(j + 3u, l)]);
+}
+// grads[base + j..j+4] below H.
+fn put_grads_j(base: u32, j: u32, v: vec4<f32>) {
+    if (j < u.h) { grads[base + j] = v.x; }
+    if (j + 1u < u.h) { grads[base + j + 1u] = v.y; }
+    if (j + 2u < u.h) { grads[base + j + 2u] = v.z; }
+    if (j + 3u < u.h) { grads[base + j + 3u] = v.w; }
 }
 
-// Grid: [X · ceil(d/B) · H]. dW2[e, c, j] = Σ_s gdh(a, c)·hid[a, j]; invocation j = 0 also writes
-// db2[e, c] = Σ_s gdh(a, c).
+// Grid: per expert, ceil(d/4)·ceil(H/4) invocations rounded up to whole workgroups. Invocation
+// (c4, j4) computes the 4×4 tile dW2[e, 4c4..4c4+4, 4j4..4j4+4] = Σ_s gdh(a, c)·hid[a, j] over e's
+// kept slots in slot order (8 reads per slot for 16 multiply-adds); those with j4 = 0 also write
+// db2[e, 4c4..4c4+4] = Σ_s gdh(a, c).
 @compute @workgroup_size(64)
 fn ffn_wgrad2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
     let g = group_of(wid, nwg);
-    let ug = unit_groups();
-    let nb = (u.d + B - 1u) / B;
-    if (g >= n_experts() * nb * ug) { return; }
-    let e = g / (nb * ug);
-    let c0 = ((g / ug) % nb) * B;
-    let j = (g % ug) * WG + li;
-    if (j >= u.h) { return; }
+    let cq = (u.d + 3u) / 4u;
+    let jq = (u.h + 3u) / 4u;
+    let wpe = (cq * jq + WG - 1u) / WG;
+    if (g >= n_experts() * wpe) { return; }
+    let e = g / wpe;
+    let q = (g % wpe) * WG + li;
+    if (q >= cq * jq) { return; }
+    let c = (q / jq) * 4u;
+    let j = (q % jq) * 4u;
     let n = kept[e];
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    var bacc0 = vec4<f32>(0.0);
-    var bacc1 = vec4<f32>(0.0);
-    var bacc2 = vec4<f32>(0.0);
-    var bacc3 = vec4<f32>(0.0);
+    var bacc = vec4<f32>(0.0);
     for (var s = 0u; s < n; s++) {
         let a = lists[e * u.t + s];
-        // gdh(a, c0..c0+16): the branch and the gate once per slot.
-        var g0: vec4<f32>;
-        var g1: vec4<f32>;
-        var g2: vec4<f32>;
-        var g3: vec4<f32>;
-        if (u.mix == 1u && a % u.kmax < u.k) {
-            g0 = dhm_4(a, c0);
-            g1 = dhm_4(a, c0 + 4u);
-            g2 = dhm_4(a, c0 + 8u);
-            g3 = dhm_4(a, c0 + 12u);
-        } else {
-            let ga = gates[a];
-            let t = a / u.kmax;
-            g0 = ga * dh_4(t, c0);
-            g1 = ga * dh_4(t, c0 + 4u);
-            g2 = ga * dh_4(t, c0 + 8u);
-            g3 = ga * dh_4(t, c0 + 12u);
-        }
-        let hv = hid[a * u.h + j];
-        acc0 += g0 * hv;
-        acc1 += g1 * hv;
-        acc2 += g2 * hv;
-        acc3 += g3 * hv;
-        bacc0 += g0;
-        bacc1 += g1;
-        bacc2 += g2;
-        bacc3 += g3;
+        var gv: vec4<f32>;
+        if (u.mix == 1u && a % u.kmax < u.k) { gv = dhm_4(a, c); } else { gv = gates[a] * dh_4(a / u.kmax, c); }
+        let hv = hid_4(a, j);
+        acc0 += gv.x * hv;
+        acc1 += gv.y * hv;
+        acc2 += gv.z * hv;
+        acc3 += gv.w * hv;
+        bacc += gv;
     }
-    let base = u.o_w2 + e * u.d * u.h + j;
-    put_grads_c(base, u.h, c0, acc0);
-    put_grads_c(base, u.h, c0 + 4u, acc1);
-    put_grads_c(base, u.h, c0 + 8u, acc2);
-    put_grads_c(base, u.h, c0 + 12u, acc3);
-    if (j == 0u) {
-        let bb = u.o_b2 + e * u.d;
-        put_grads_c(bb, 1u, c0, bacc0);
-        put_grads_c(bb, 1u, c0 + 4u, bacc1);
-        put_grads_c(bb, 1u, c0 + 8u, bacc2);
-        put_grads_c(bb, 1u, c0 + 12u, bacc3);
-    }
+    let base = u.o_w2 + e * u.d * u.h;
+    if (c < u.d) { put_grads_j(base + c * u.h, j, acc0); }
+    if (c + 1u < u.d) { put_grads_j(base + (c + 1u) * u.h, j, acc1); }
+    if (c + 2u < u.d) { put_grads_j(base + (c + 2u) * u.h, j, acc2); }
+    if (c + 3u < u.d) { put_grads_j(base + (c + 3u) * u.h, j, acc3); }
+    if (j == 0u) { put_grads_c(u.o_b2 + e * u.d, 1u, c, bacc); }
 }
 
-// Grid: [X · ceil(d/B) · H]. dW1[e, j, c] = Σ_s dpre[a, j]·x[t, c]; the workgroups of the first
-// column block also write db1[e, j] = Σ_s dpre[a, j].
+// dpre[a, j..j+4] (units past H read unit H − 1).
+fn dpre_4(a: u32, j: u32) -> vec4<f32> {
+    let o = a * u.h;
+    let l = u.h - 1u;
+    return vec4<f32>(dpre[o + min(j, l)], dpre[o + min(j + 1u, l)], dpre[o + min(j + 2u, l)], dpre[o + min(j + 3u, l)]);
+}
+
+// Grid as ffn_wgrad2 (4×4 tiles, here of W1). dW1[e, j, c] = Σ_s dpre[a, j]·x[t, c] over e's kept
+// slots in slot order; the tiles with c4 = 0 also write db1[e, 4j4..4j4+4] = Σ_s dpre[a, j].
 @compute @workgroup_size(64)
 fn ffn_wgrad1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) li: u32) {
     let g = group_of(wid, nwg);
-    let ug = unit_groups();
-    let nb = (u.d + B - 1u) / B;
-    if (g >= n_experts() * nb * ug) { return; }
-    let e = g / (nb * ug);
-    let c0 = ((g / ug) % nb) * B;
-    let j = (g % ug) * WG + li;
-    if (j >= u.h) { return; }
+    let cq = (u.d + 3u) / 4u;
+    let jq = (u.h + 3u) / 4u;
+    let wpe = (cq * jq + WG - 1u) / WG;
+    if (g >= n_experts() * wpe) { return; }
+    let e = g / wpe;
+    let q = (g % wpe) * WG + li;
+    if (q >= cq * jq) { return; }
+    let c = (q / jq) * 4u;
+    let j = (q % jq) * 4u;
     let n = kept[e];
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    var bacc = 0.0;
+    var bacc = vec4<f32>(0.0);
     for (var s = 0u; s < n; s++) {
         let a = lists[e * u.t + s];
-        let t = a / u.kmax;
-        let dv = dpre[a * u.h + j];
-        acc0 += dv * x_4(t, c0);
-        acc1 += dv * x_4(t, c0 + 4u);
-        acc2 += dv * x_4(t, c0 + 8u);
-        acc3 += dv * x_4(t, c0 + 12u);
+        let dv = dpre_4(a, j);
+        let xv = x_4(a / u.kmax, c);
+        acc0 += dv.x * xv;
+        acc1 += dv.y * xv;
+        acc2 += dv.z * xv;
+        acc3 += dv.w * xv;
         bacc += dv;
     }
-    let base = u.o_w1 + (e * u.h + j) * u.d;
-    put_grads_c(base, 1u, c0, acc0);
-    put_grads_c(base, 1u, c0 + 4u, acc1);
-    put_grads_c(base, 1u, c0 + 8u, acc2);
-    put_grads_c(base, 1u, c0 + 12u, acc3);
-    if (c0 == 0u) { grads[u.o_b1 + e * u.h + j] = bacc; }
+    let base = u.o_w1 + e * u.h * u.d;
+    if (j < u.h) { put_grads_c(base + j * u.d, 1u, c, acc0); }
+    if (j + 1u < u.h) { put_grads_c(base + (j + 1u) * u.d, 1u, c, acc1); }
+    if (j + 2u < u.h) { put_grads_c(base + (j + 2u) * u.d, 1u, c, acc2); }
+    if (j + 3u < u.h) { put_grads_c(base + (j + 3u) * u.d, 1u, c, acc3); }
+    if (c == 0u) { put_grads_j(u.o_b1 + e * u.h, j, bacc); }
 }
 
 // Grid as ffn_out. dxa[a, c] = Σ_j W1[e, j, c]·dpre[a, j] for each kept assignment (its part of
@@ -358,36 +375,39 @@ fn ffn_wgrad1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 fn ffn_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) li: u32) {
     let g = group_of(wid, nwg);
-    let sg = slot_groups();
-    let nb = (u.d + B - 1u) / B;
-    if (g >= n_experts() * nb * sg) {
-        let row = (g - n_experts() * nb * sg) * WG + li;
+    let wpe = tile_groups(u.d);
+    if (g >= n_experts() * wpe) {
+        let row = (g - n_experts() * wpe) * WG + li;
         if (row >= u.t * u.ranks) { return; }
         let a = assignment_of(row);
         if (live(slot[a])) { return; }
         for (var c = 0u; c < u.d; c++) { dxa[a * u.d + c] = 0.0; }
         return;
     }
-    let e = g / (nb * sg);
-    let c0 = ((g / sg) % nb) * B;
-    let s = (g % sg) * WG + li;
-    if (s >= kept[e]) { return; }
-    let a = lists[e * u.t + s];
+    let e = g / wpe;
+    let q = (g % wpe) * WG + li;
+    let cq = (u.d + 3u) / 4u;
+    let s = (q / cq) * 4u;
+    let c = (q % cq) * 4u;
+    let n = kept[e];
+    if (s >= n) { return; }
+    let a = quad(e, s, n);
+    let po = a * u.h;
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
     for (var j = 0u; j < u.h; j++) {
-        let dv = dpre[a * u.h + j];
-        acc0 += w1_4c(e, j, c0) * dv;
-        acc1 += w1_4c(e, j, c0 + 4u) * dv;
-        acc2 += w1_4c(e, j, c0 + 8u) * dv;
-        acc3 += w1_4c(e, j, c0 + 12u) * dv;
+        let w = w1_4c(e, j, c);
+        acc0 += dpre[po.x + j] * w;
+        acc1 += dpre[po.y + j] * w;
+        acc2 += dpre[po.z + j] * w;
+        acc3 += dpre[po.w + j] * w;
     }
-    put_dxa(a, c0, acc0);
-    put_dxa(a, c0 + 4u, acc1);
-    put_dxa(a, c0 + 8u, acc2);
-    put_dxa(a, c0 + 12u, acc3);
+    put_dxa(a.x, c, acc0);
+    if (s + 1u < n) { put_dxa(a.y, c, acc1); }
+    if (s + 2u < n) { put_dxa(a.z, c, acc2); }
+    if (s + 3u < n) { put_dxa(a.w, c, acc3); }
 }
 
 // [c..c+4] of a row of dxa, W_r, W_noise (columns past d read column d − 1).

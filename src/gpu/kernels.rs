@@ -141,13 +141,15 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
         "embed_grad" => crate::data::CTX * d,
         "router_wgrad" => e * d,
         "gate_grad" => t * kk,
-        // The expert kernels (shaders/expert_ffn.wgsl): per expert, per block of FFN_BLOCK outputs,
-        // one invocation per slot (T rounded up to the workgroup); then, for the forward ones, one
-        // per live-rank row (rows of ranks ≥ k are never read) to zero the rows no expert kept.
-        "ffn_hidden" | "ffn_dhidden" => x * h.div_ceil(FFN_BLOCK) * t.next_multiple_of(64) + t * k,
-        "ffn_out" | "ffn_dx" => x * d.div_ceil(FFN_BLOCK) * t.next_multiple_of(64) + t * k,
-        // Per expert, per block of FFN_BLOCK columns, one invocation per hidden unit.
-        "ffn_wgrad2" | "ffn_wgrad1" => x * d.div_ceil(FFN_BLOCK) * h.next_multiple_of(64),
+        // The expert kernels (shaders/expert_ffn.wgsl): per expert, one invocation per tile of 4
+        // slots × 4 outputs (rounded up to whole workgroups); then one per live-rank row (rows of
+        // ranks ≥ k are never read) to zero the rows no expert kept.
+        "ffn_hidden" => x * (t.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64) + t * k,
+        // ffn_dhidden: per expert, per block of FFN_BLOCK hidden units, one invocation per slot.
+        "ffn_dhidden" => x * h.div_ceil(FFN_BLOCK) * t.next_multiple_of(64) + t * k,
+        "ffn_out" | "ffn_dx" => x * (t.div_ceil(4) * d.div_ceil(4)).next_multiple_of(64) + t * k,
+        // Per expert, one invocation per 4×4 tile of W1 or W2 (rounded up to whole workgroups).
+        "ffn_wgrad2" | "ffn_wgrad1" => x * (d.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64),
         "adam" => n_params,
         "capacity" => return Grid::Groups(x as u32),
         "balance_reduce" => return Grid::Groups(1),
