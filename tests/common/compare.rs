@@ -13,8 +13,11 @@ pub fn parity_configs() -> Vec<(&'static str, Config)> {
         ("tokens-k2-cf1", Config { top_k: 2, capacity_factor: 1.0, seed: 7, ..base.clone() }),
         (
             "regions-k1-inf",
-            Config { dataset: Dataset::Regions, top_k: 1, capacity_factor: f32::INFINITY, seed: 3, ..base },
+            Config { dataset: Dataset::Regions, top_k: 1, capacity_factor: f32::INFINITY, seed: 3, ..base.clone() },
         ),
+        // Sizes the blocked kernels cover with partial tiles and blocks: d, H and T not multiples
+        // of 4, V (47) not of 16.
+        ("odd-sizes-k2", Config { tokens: 37, d: 10, hidden: 7, experts: 5, top_k: 2, seed: 11, ..base }),
     ]
 }
 
