@@ -147,6 +147,15 @@ const outlined = (page) => page.evaluate(() => {
   return { k: Number(c.dataset.k), rows: Number(c.dataset.rows), outlined: Number(c.dataset.outlined) };
 });
 
+// The page writes the URL at most every few hundred milliseconds (throttled in the frame loop), so
+// a check right after a change waits for it: true once location.search matches `re` (or, with
+// absent, once it no longer does), false after `ms`.
+async function urlHas(page, re, { absent = false, ms = 5000 } = {}) {
+  return page
+    .waitForFunction(([src, flags, absent]) => new RegExp(src, flags).test(location.search) !== absent, [re.source, re.flags, absent], { timeout: ms })
+    .then(() => true, () => false);
+}
+
 await scenario("webgpu", { webgpu: true }, async (page, problems) => {
   const backend = await page.locator('[data-testid="backend"]').textContent();
   await waitStep(page, 0);
@@ -243,6 +252,7 @@ await scenario("present", { webgpu: false, query: "?present&debug=caption&top-k=
   // Off: every card back (the region map only with its data set), the URL without `present`.
   await page.locator('[data-testid="present"]').click();
   if ((await pressed()) !== "false") problems.push("the toggle does not switch off");
+  await urlHas(page, /present/, { absent: true });
   const search = await page.evaluate(() => location.search);
   if (/present/.test(search) || !/top-k=2/.test(search)) problems.push(`URL after switching off: ${search}`);
   const all = await page.locator("[data-card]").evaluateAll((cs) => cs.filter((c) => c.offsetParent !== null).length);
@@ -252,7 +262,7 @@ await scenario("present", { webgpu: false, query: "?present&debug=caption&top-k=
   if ((await page.locator("[data-card].highlight").count()) !== 1) problems.push("no highlighted card in normal mode");
   await shot(page, "present-off");
   await page.locator('[data-testid="present"]').click();
-  if (!/present=1/.test(await page.evaluate(() => location.search))) problems.push("URL lacks present=1 after switching on");
+  if (!(await urlHas(page, /present=1/))) problems.push("URL lacks present=1 after switching on");
   // Back to beat 2 for the closing screenshot (present.png).
   await page.locator('[data-testid="beat-prev"]').click();
   await page.waitForTimeout(1000);
@@ -319,7 +329,7 @@ await scenario("export", { webgpu: true }, async (page, problems, context) => {
   await page.locator('[data-testid="experts"]').selectOption("4");
   const notice = await page.locator('[data-testid="notice"]').textContent({ timeout });
   if (!/restarted training: experts/.test(notice)) problems.push(`structural change notice: ${notice}`);
-  if (!/experts=4/.test(await page.evaluate(() => location.search))) problems.push("URL does not carry experts=4");
+  if (!(await urlHas(page, /experts=4/))) problems.push("URL does not carry experts=4");
   await waitStep(page, 0);
   console.log(`  CSV ${lines.length - 1} rows (${lines[0]}); ${json.name}; ${png.name} ${png.body.length} B; clipboard ok; notice "${notice}"`);
 });
@@ -343,7 +353,7 @@ await scenario("held-out", { webgpu: true, query: "?eval-every=20&tokens=64" }, 
   await page.locator('[data-testid="dense-twin"]').selectOption("active");
   const notice = await page.locator('[data-testid="notice"]').textContent({ timeout });
   if (!/dense twin at equal compute.*width k·H = 64/.test(notice)) problems.push(`dense twin notice: ${notice}`);
-  if (!/dense-twin=active/.test(await page.evaluate(() => location.search))) problems.push("URL does not carry dense-twin=active");
+  if (!(await urlHas(page, /dense-twin=active/))) problems.push("URL does not carry dense-twin=active");
   const s = await waitStep(page, 5);
   console.log(`  held-out evaluations at steps ${steps.join(", ")} (CE ${evals.at(-1)?.[col("eval_ce")]}); dense twin trains (step ${s})`);
 });
@@ -405,7 +415,7 @@ await scenario("beyond", { webgpu: true, query: "?tokens=64&router=expert-choice
   await page.locator('[data-testid="mixture-loss"]').selectOption("competitive");
   const after = await waitStep(page, s + 5);
   if (after < s) problems.push(`the mixture-loss change restarted training (step ${s} → ${after})`);
-  if (!/mixture-loss=competitive/.test(await page.evaluate(() => location.search))) problems.push("URL lacks mixture-loss=competitive");
+  if (!(await urlHas(page, /mixture-loss=competitive/))) problems.push("URL lacks mixture-loss=competitive");
   await shot(page, "beyond-dense-mixture");
   // Shared and fine-grained experts: the budget sentence and the shared expert in the load chart.
   await page.goto(url + "?tokens=64&shared=1&granularity=2&top-k=2", { waitUntil: "load", timeout });
@@ -437,7 +447,7 @@ for (const [name, webgpu] of [["upcycle", true], ["upcycle-cpu", false]]) {
     if (!dense.length || dense.some((r) => r[1] !== "")) problems.push(`dense rows: ${JSON.stringify(dense.slice(-3))}`);
     if (!moe.length || !(Number(moe[0][1]) > 0.9 && Number(moe[0][1]) <= 1.000001)) problems.push(`first MoE row: ${JSON.stringify(moe[0])}`);
     if ((await inked(page, "similarity")) < 0.01) problems.push("similarity chart is blank");
-    if (!/init=upcycle/.test(await page.evaluate(() => location.search))) problems.push("URL does not carry init=upcycle");
+    if (!(await urlHas(page, /init=upcycle/))) problems.push("URL does not carry init=upcycle");
     console.log(`  phase "${first}" → "${await phase()}"; similarity ${moe[0]?.[1]} at step ${moe[0]?.[0]}, ${moe.at(-1)?.[1]} at ${moe.at(-1)?.[0]}`);
   });
 }
@@ -605,7 +615,7 @@ for (const id of LESSONS) {
       const listed = await page.locator('[data-testid="lessons"] option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
       if (JSON.stringify(listed) !== JSON.stringify(LESSONS)) problems.push(`lesson menu lists ${listed}; this test knows ${LESSONS}`);
     }
-    if (!/lesson=/.test(await page.evaluate(() => location.search))) problems.push("URL lacks lesson=");
+    if (!(await urlHas(page, /lesson=/))) problems.push("URL lacks lesson=");
     if ((await page.locator('[data-testid="compare"]').getAttribute("aria-pressed")) !== "true") problems.push("a lesson runs without compare mode");
     const beats = Number((await progressText(page)).match(/of (\d+)/)?.[1]);
     if (!(beats >= 1)) problems.push(`no beat count in "${await progressText(page)}"`);
@@ -674,7 +684,7 @@ await scenario("lesson-play", { webgpu: true, query: "?lesson=balance-loss", vie
   await page.locator('[data-testid="lessons"]').selectOption("");
   if (await page.locator('[data-testid="caption"]').isVisible()) problems.push("the caption band stays after leaving the lesson");
   await page.waitForTimeout(500);
-  if (/lesson=/.test(await page.evaluate(() => location.search))) problems.push("URL keeps lesson= after leaving it");
+  if (!(await urlHas(page, /lesson=/, { absent: true }))) problems.push("URL keeps lesson= after leaving it");
 });
 
 // An unknown lesson id: the page loads, trains, and names the known lessons.
