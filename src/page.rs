@@ -183,6 +183,31 @@ pub struct Hist {
     pub specialisation: f32,
 }
 
+/// Most points a run's history keeps (the charts and the CSV export draw from it).
+pub const HIST_MAX: usize = 2000;
+
+/// Add a history point, keeping at most [`HIST_MAX`]: when full, the newest quarter stays as it is
+/// and the older points are thinned to about `HIST_MAX / 2` evenly spaced in steps (the first point
+/// stays), so however long the page trains the charts span the whole run with a bounded number of
+/// points, dense at the recent end (where the lessons' checks read them).
+pub fn push_history(h: &mut Vec<Hist>, p: Hist) {
+    h.push(p);
+    if h.len() <= HIST_MAX {
+        return;
+    }
+    let tail = h.len() - HIST_MAX / 4;
+    let stride = (h[tail].step - h[0].step) / (HIST_MAX / 2) as f32;
+    let (mut i, mut last) = (0, f32::NEG_INFINITY);
+    h.retain(|x| {
+        let keep = i >= tail || x.step - last >= stride;
+        if keep && i < tail {
+            last = x.step;
+        }
+        i += 1;
+        keep
+    });
+}
+
 /// The columns of the CSV export, one per [`Hist`] field (the evaluation as three).
 pub const CSV_HEADER: &str = "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share,\
                               eval_step,eval_ce,eval_accuracy,random_dropped_share,expert_similarity,\
@@ -549,6 +574,27 @@ mod tests {
         assert!(shared.sentence.contains("1 shared"), "{}", shared.sentence);
         let dense = expert_budget(&Config { router: RouterKind::from_name("dense-mixture").unwrap(), ..base });
         assert_eq!(dense.active, dense.total);
+    }
+
+    /// An hour of snapshots (4 a second) stays within HIST_MAX points, spans the whole run (its
+    /// first and last step kept, in order) and keeps the recent points dense (none dropped from the
+    /// newest quarter).
+    #[test]
+    fn history_is_bounded_and_spans_the_run() {
+        let mut h = Vec::new();
+        let n = 4 * 3600;
+        for step in 0..n {
+            push_history(&mut h, Hist { step: step as f32, ..Hist::default() });
+            assert!(h.len() <= HIST_MAX);
+        }
+        assert!(h.len() > HIST_MAX / 2, "{}", h.len());
+        assert_eq!((h[0].step, h[h.len() - 1].step), (0.0, (n - 1) as f32));
+        assert!(h.windows(2).all(|w| w[0].step < w[1].step));
+        let recent = &h[h.len() - HIST_MAX / 4..];
+        assert!(recent.windows(2).all(|w| w[1].step - w[0].step == 1.0), "the newest points are all kept");
+        // The oldest gaps are the widest, but never wider than a fixed fraction of the run.
+        let widest = h.windows(2).map(|w| w[1].step - w[0].step).fold(0.0, f32::max);
+        assert!(widest <= n as f32 / 256.0, "widest gap {widest}");
     }
 
     #[test]

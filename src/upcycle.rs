@@ -18,7 +18,7 @@
 //! phase) once [`Upcycle::switch_due`] says so. With `init = scratch` the wrapper is the MoE
 //! trainer and nothing else.
 use crate::config::{Config, ConfigError, Init, LiveKnobs};
-use crate::gpu::GpuTrainer;
+use crate::gpu::{Checkpoint, GpuTrainer};
 use crate::metrics::Snapshot;
 use crate::model::{Dims, Params};
 #[cfg(not(target_arch = "wasm32"))]
@@ -118,6 +118,30 @@ impl Upcycle<GpuTrainer> {
         cfg.validate().map_err(|e| e.to_string())?;
         let first = if cfg.init == Init::Upcycle { cfg.dense_phase() } else { cfg.clone() };
         Ok(Self::wrap(cfg, GpuTrainer::new(&first).await?))
+    }
+
+    /// Start a checkpoint of the current phase's trainer ([`GpuTrainer::request_checkpoint`]);
+    /// false while one is on its way or the trainer is lent to the switch.
+    pub fn request_checkpoint(&mut self) -> bool {
+        self.tr.as_mut().is_some_and(GpuTrainer::request_checkpoint)
+    }
+
+    /// The requested checkpoint, with the phase it was taken in (true: the dense warm-up).
+    pub fn poll_checkpoint(&mut self) -> Option<(bool, Checkpoint)> {
+        let dense = self.dense;
+        self.tr.as_mut()?.poll_checkpoint().map(|ck| (dense, ck))
+    }
+
+    /// Time each kernel of the current phase's step ([`GpuTrainer::profile`]).
+    pub async fn profile(&mut self, steps: u32, now: &dyn Fn() -> f64) -> crate::gpu::KernelProfile {
+        self.inner_mut().profile(steps, now).await
+    }
+
+    /// The run of `cfg` going on from `ck`, taken in the dense warm-up if `dense`, on a new device.
+    pub async fn resume(cfg: &Config, dense: bool, ck: &Checkpoint) -> Result<Upcycle<GpuTrainer>, String> {
+        let mut run = Self::wrap(cfg, GpuTrainer::resume(ck).await?);
+        run.dense = dense && cfg.init == Init::Upcycle;
+        Ok(run)
     }
 }
 

@@ -217,3 +217,68 @@ fn every_router_balance_and_drop_policy_combination_trains() {
     let e = bad.validate().unwrap_err().to_string();
     assert!(e.contains("k = 2"), "{e}");
 }
+
+/// A checkpoint resumed on a new device goes on exactly as the run it was taken from: same
+/// weights, Adam moments, step counters and metrics window, bit for bit, ten steps later (the
+/// default router, and the loss-free router whose bias lives across steps; held-out evaluations
+/// every 3 steps, so the checkpoint falls between two of them).
+#[test]
+fn a_checkpoint_resumes_bit_identically() {
+    use moe_playground::config::RouterKind;
+    use moe_playground::gpu::GpuTrainer;
+    for router in ["softmax-topk", "aux-free"] {
+        let cfg = Config {
+            tokens: 64,
+            d: 16,
+            hidden: 16,
+            experts: 4,
+            top_k: 2,
+            eval_every: 3,
+            router: RouterKind::from_name(router).unwrap(),
+            ..Config::default()
+        }
+        .resolved();
+        let p = Params::<f32>::random(Dims::new(&cfg), 4);
+        let mut run = gpu(&cfg, &p);
+        run.train(7);
+        assert!(run.request_checkpoint());
+        assert!(!run.request_checkpoint(), "{router}: one checkpoint at a time");
+        run.train(3);
+        let ck = run.wait_checkpoint().expect("checkpoint");
+        assert_eq!(ck.step, 7, "{router}: the checkpoint holds the steps enqueued before it");
+        assert!(ck.params().w != p.w, "{router}: the checkpoint holds trained weights");
+        run.train(7);
+        let mut resumed = pollster::block_on(GpuTrainer::resume(&ck)).expect("resume");
+        assert_eq!(resumed.steps(), 7);
+        resumed.train(10);
+        for name in moe_playground::gpu::checkpoint::KEPT {
+            let (a, b) = (run.read_u32(name), resumed.read_u32(name));
+            let same = if name == "rstate" { a[..cfg.experts] == b[..cfg.experts] } else { a == b };
+            assert!(same, "{router}: {name} differs after resuming");
+        }
+        let (sa, sb) = (snap(&mut run), snap(&mut resumed));
+        assert_eq!((sa.step, sa.steps, sa.ce.to_bits()), (sb.step, sb.steps, sb.ce.to_bits()), "{router}");
+        assert_eq!(sa.eval_ce.to_bits(), sb.eval_ce.to_bits(), "{router}");
+    }
+}
+
+/// A device destroyed under the trainer (as a driver reset or the page's test does) is reported as
+/// lost; dropping a trainer (which destroys its own device) reports nothing.
+#[test]
+fn a_destroyed_device_is_reported_lost() {
+    let cfg = Config { tokens: 64, d: 16, hidden: 16, experts: 4, top_k: 2, ..Config::default() };
+    let p = Params::<f32>::random(Dims::new(&cfg), 2);
+    let mut tr = gpu(&cfg, &p);
+    tr.train(2);
+    assert!(!tr.lost() && tr.error().is_none());
+    let other = gpu(&cfg, &p);
+    drop(other);
+    tr.train(1);
+    tr.finish();
+    assert!(!tr.lost() && tr.error().is_none(), "another trainer's drop is not a loss");
+    tr.destroy_device();
+    tr.finish();
+    assert!(tr.lost(), "a destroyed device is lost");
+    assert!(tr.error().is_some_and(|e| e.contains("lost")), "{:?}", tr.error());
+    assert!(!tr.request_checkpoint() || tr.wait_checkpoint().is_none(), "no checkpoint from a lost device");
+}

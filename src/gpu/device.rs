@@ -1,5 +1,7 @@
 //! Opening a wgpu device: WebGPU in the browser, Vulkan/Metal/DX12 natively.
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum GpuError {
@@ -29,6 +31,18 @@ pub struct Gpu {
     /// The device records GPU timestamps (`Features::TIMESTAMP_QUERY`, asked for whenever the
     /// adapter has it): `--profile` times each kernel with them.
     pub timestamps: bool,
+    /// Set when we drop the device ourselves: its "lost" callback (reason: destroyed) is then not
+    /// a loss to report.
+    pub closing: Arc<AtomicBool>,
+}
+
+impl Drop for Gpu {
+    /// Destroy the device with its buffers now: in the browser wgpu's drop leaves GPU memory to the
+    /// garbage collector, so a page that rebuilds its trainer would hold every old device for a while.
+    fn drop(&mut self) {
+        self.closing.store(true, Ordering::Release);
+        self.device.destroy();
+    }
 }
 
 /// Open the best adapter. On failure the error says how to get one.
@@ -71,5 +85,11 @@ pub async fn open() -> Result<Gpu, GpuError> {
         .map_err(|e| GpuError::Device(e.to_string()))?;
     // Browsers hide the adapter's name (WebGPU reports an empty string): say WebGPU then.
     let name = if info.name.is_empty() { "WebGPU adapter".to_string() } else { info.name };
-    Ok(Gpu { device, queue, adapter: format!("{name} ({:?})", info.backend), timestamps })
+    Ok(Gpu {
+        device,
+        queue,
+        adapter: format!("{name} ({:?})", info.backend),
+        timestamps,
+        closing: Arc::new(AtomicBool::new(false)),
+    })
 }

@@ -15,7 +15,7 @@ use crate::model::{Dims, Layout, Params};
 use crate::trainer::Trace;
 use crate::trainer::{argmax, Trainer};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Words of `stats`: losses (8), f and P (64 each), cv2's importance, load and their gradients
@@ -44,10 +44,10 @@ pub fn rstate_part(rows: usize, e: usize, name: &str) -> std::ops::Range<usize> 
 
 /// Staging buffers in the metrics ring.
 const RING: usize = 3;
-const IDLE: u8 = 0;
-const MAPPING: u8 = 1;
-const READY: u8 = 2;
-const FAILED: u8 = 3;
+pub(super) const IDLE: u8 = 0;
+pub(super) const MAPPING: u8 = 1;
+pub(super) const READY: u8 = 2;
+pub(super) const FAILED: u8 = 3;
 
 struct Kernel {
     info: &'static KernelInfo,
@@ -113,12 +113,12 @@ fn probe_copies(m: &Dims) -> Vec<(&'static str, usize)> {
 }
 
 pub struct GpuTrainer {
-    cfg: Config,
+    pub(super) cfg: Config,
     dims: Dims,
     layout: Layout,
     pool_n: usize,
     pub(super) gpu: Gpu,
-    buffers: HashMap<&'static str, wgpu::Buffer>,
+    pub(super) buffers: HashMap<&'static str, wgpu::Buffer>,
     u_train: wgpu::Buffer,
     u_probe: wgpu::Buffer,
     u_eval: wgpu::Buffer,
@@ -129,6 +129,10 @@ pub struct GpuTrainer {
     ring: Vec<RingSlot>,
     pending: VecDeque<usize>,
     error: Arc<Mutex<Option<String>>>,
+    /// The device was lost (not dropped by us).
+    lost: Arc<AtomicBool>,
+    /// A checkpoint on its way back: its step, staging buffer and map state.
+    pub(super) checkpoint: Option<(u32, wgpu::Buffer, Arc<AtomicU8>)>,
 }
 
 impl GpuTrainer {
@@ -149,7 +153,7 @@ impl GpuTrainer {
         Ok(Self::build(cfg, params, gpu))
     }
 
-    fn build(cfg: &Config, params: &Params<f32>, gpu: Gpu) -> GpuTrainer {
+    pub(super) fn build(cfg: &Config, params: &Params<f32>, gpu: Gpu) -> GpuTrainer {
         let dims = Dims::new(cfg);
         let layout = Layout::new(&dims);
         let pool = Pool::for_config(cfg);
@@ -157,11 +161,14 @@ impl GpuTrainer {
         let error = Arc::new(Mutex::new(None));
         let sink = error.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| record(&sink, e.to_string())));
-        // A lost device (driver reset, GPU process crash, tab in the background too long) is an
-        // error the page shows with a restart button; our own drop of the device is not.
-        let sink = error.clone();
+        // A lost device (driver reset, GPU process crash, tab in the background too long, a script
+        // calling destroy()) is reported, and the page recovers from its last checkpoint; our own
+        // drop of the device (`Gpu::drop`) is not a loss.
+        let (sink, lost, closing) = (error.clone(), Arc::new(AtomicBool::new(false)), gpu.closing.clone());
+        let flag = lost.clone();
         device.set_device_lost_callback(move |reason, msg| {
-            if reason != wgpu::DeviceLostReason::Destroyed {
+            if !closing.load(Ordering::Acquire) {
+                flag.store(true, Ordering::Release);
                 record(&sink, format!("the GPU device was lost ({reason:?}): {msg}"));
             }
         });
@@ -354,6 +361,8 @@ impl GpuTrainer {
             ring,
             pending: VecDeque::new(),
             error,
+            lost,
+            checkpoint: None,
         };
         tr.write_uniforms();
         tr
@@ -401,6 +410,17 @@ impl GpuTrainer {
     /// The adapter in use.
     pub fn adapter(&self) -> &str {
         &self.gpu.adapter
+    }
+
+    /// The device was lost (a driver reset, the browser's GPU process restarting, a script calling
+    /// `destroy()`): the trainer is dead; [`GpuTrainer::resume`] builds another from a checkpoint.
+    pub fn lost(&self) -> bool {
+        self.lost.load(Ordering::Acquire)
+    }
+
+    /// Destroy the device as a driver reset would (tests of the recovery path).
+    pub fn destroy_device(&self) {
+        self.gpu.device.destroy();
     }
 
     /// The first GPU validation or device error, if any happened.
@@ -497,6 +517,8 @@ impl GpuTrainer {
             Ok(Ok(())) => {
                 let v = staging.get_mapped_range(..).map(|r| r.to_vec()).unwrap_or_default();
                 staging.unmap();
+                // Freed now, not when the browser's garbage collector gets to it.
+                staging.destroy();
                 v
             }
             _ => Vec::new(),

@@ -36,6 +36,7 @@ mod draw;
 mod knob_panel;
 mod lesson;
 mod lesson_band;
+mod recover;
 mod status;
 mod web;
 
@@ -46,7 +47,7 @@ use crate::metrics::Snapshot;
 use crate::model::Dims;
 use crate::page::{
     bench_json, compare_from_query, diff_label, follow, full_query, knob_label, live_diff, no_webgpu_banner,
-    page_query, with_present, Banner, Hist, PageQuery, Side,
+    page_query, push_history, with_present, Banner, Hist, PageQuery, Side,
 };
 use crate::presets;
 use crate::regionmap::{self, RegionMap};
@@ -146,6 +147,8 @@ struct Bench {
     frames: Vec<f64>,
     final_requested: bool,
     done: bool,
+    /// The result (JSON) once the last step's snapshot is in, waiting for the per-kernel profile.
+    result: Option<String>,
 }
 
 /// The trainer and the loop's own state (outside the reactive graph).
@@ -195,6 +198,8 @@ struct Engine {
     stop_at: Option<u32>,
     /// Run B's snapshot is due (requested with A's; retried while its slots are busy).
     want_snapshot_b: bool,
+    /// Checkpoints of the GPU runs, to recover from a lost device.
+    checkpoints: recover::Checkpoints,
 }
 
 type Eng = StoredValue<Rc<RefCell<Engine>>, LocalStorage>;
@@ -229,6 +234,8 @@ struct Ui {
     bench: bool,
     bench_out: RwSignal<String>,
     bench_progress: RwSignal<String>,
+    /// The benchmark's per-kernel table (GPU only; "" before).
+    bench_kernels: RwSignal<String>,
     /// Presentation mode: large type, few cards, the controls folded away.
     present: RwSignal<bool>,
     /// In presentation mode, whether the controls are unfolded.
@@ -316,6 +323,7 @@ fn rebuild(engine: Rc<RefCell<Engine>>, ui: Ui) {
         e.recent.clear();
         e.rate = 0.0;
         e.snap_step = 0;
+        e.checkpoints.reset(now_ms());
         e.generation
     };
     ui.snap.set(None);
@@ -489,6 +497,40 @@ fn bench_result(b: &Bench, backend: &str, tokens: usize, now: f64) -> String {
     bench_json(backend, b.target, seconds, &b.frames, tokens)
 }
 
+/// Steps the `?bench` page's per-kernel profile is over.
+const PROFILE_STEPS: u32 = 50;
+
+/// The benchmark's steps are done: on the GPU, lend the trainer to [`Upcycle::profile`] and publish
+/// the result with each kernel's time (JSON `kernels`, and a table on the card); on the CPU the
+/// result as it is.
+fn profile_kernels(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui) {
+    let Some(result) = e.bench.as_mut().and_then(|b| b.result.take()) else { return };
+    match e.backend.take() {
+        Some(Backend::Gpu(mut g)) => {
+            e.reading = true;
+            let generation = e.generation;
+            let engine = engine.clone();
+            ui.bench_progress.set(format!("done; timing each kernel over {PROFILE_STEPS} more steps…"));
+            leptos::task::spawn_local(async move {
+                let p = g.profile(PROFILE_STEPS, &now_ms).await;
+                let mut eng = engine.borrow_mut();
+                if eng.generation != generation {
+                    return;
+                }
+                eng.backend = Some(Backend::Gpu(g));
+                eng.reading = false;
+                ui.bench_progress.set("done".into());
+                ui.bench_kernels.set(format!("Each kernel's time per step ({}):\n{}", p.timer.describe(), p.table()));
+                ui.bench_out.set(format!("{},\"kernels\":{}}}", result.trim_end_matches('}'), p.json()));
+            });
+        }
+        other => {
+            e.backend = other;
+            ui.bench_out.set(result);
+        }
+    }
+}
+
 /// One animation frame: train, request and poll snapshots, then schedule the next frame.
 fn frame(engine: Rc<RefCell<Engine>>, ui: Ui) {
     let t = now_ms();
@@ -515,7 +557,9 @@ fn frame(engine: Rc<RefCell<Engine>>, ui: Ui) {
                     "a simulated device error (debug=gpu-error)".to_string()
                 });
                 let err_b = e.backend_b.as_ref().and_then(Backend::error).map(|m| format!("run B: {m}"));
-                if let Some(err) = simulated.or_else(|| be.error()).or(err_b) {
+                if be.lost() || e.backend_b.as_ref().is_some_and(Backend::lost) {
+                    recover::recover(&engine, e, ui);
+                } else if let Some(err) = simulated.or_else(|| be.error()).or(err_b) {
                     e.failed = true;
                     ui.playing.set(false);
                     ui.gpu_error.set(Some(format!(
@@ -524,6 +568,7 @@ fn frame(engine: Rc<RefCell<Engine>>, ui: Ui) {
                     )));
                 } else {
                     train_frame(e, ui, t);
+                    recover::tend(e, t);
                 }
             }
         }
@@ -533,6 +578,9 @@ fn frame(engine: Rc<RefCell<Engine>>, ui: Ui) {
             } else if e.backend_b.as_ref().is_some_and(Backend::switch_due) {
                 start_switch(&engine, e, ui, Side::B);
             }
+        }
+        if !e.failed && !e.reading && e.bench.as_ref().is_some_and(|b| b.result.is_some()) {
+            profile_kernels(&engine, e, ui);
         }
         let regions = ui.cfg.with_untracked(|c| c.dataset == Dataset::Regions);
         if regions
@@ -666,7 +714,7 @@ fn train_frame(e: &mut Engine, ui: Ui, t: f64) {
                 ui.bench_progress.set(format!("{} / {} steps", s.step.min(b.target), b.target));
                 if b.final_requested && s.step >= b.target {
                     b.done = true;
-                    ui.bench_out.set(bench_result(b, &tr.backend(), tr.config().tokens, t));
+                    b.result = Some(bench_result(b, &tr.backend(), tr.config().tokens, t));
                     ui.playing.set(false);
                 }
             }
@@ -715,12 +763,10 @@ fn receive(ui: Ui, side: Side, s: Snapshot, lr: f32) {
     }
     let (hist, snap) = if side == Side::B { (ui.hist_b, ui.snap_b) } else { (ui.hist, ui.snap) };
     if s.steps > 0 {
-        hist.update(|h| {
-            h.push(Hist::of(&s));
-            if h.len() > 2000 {
-                h.drain(..h.len() - 2000);
-            }
-        });
+        hist.update(|h| push_history(h, Hist::of(&s)));
+        if side == Side::A {
+            web::set_root_data("data-history", Some(hist.with_untracked(Vec::len).to_string()));
+        }
     }
     snap.set(Some(s));
 }
@@ -1012,6 +1058,7 @@ pub fn App() -> impl IntoView {
         bench: bench_steps.is_some(),
         bench_out: RwSignal::new(String::new()),
         bench_progress: RwSignal::new(String::new()),
+        bench_kernels: RwSignal::new(String::new()),
         present: RwSignal::new(present),
         controls_open: RwSignal::new(false),
         focus: RwSignal::new(vec![]),
@@ -1172,7 +1219,7 @@ pub fn App() -> impl IntoView {
             <Notices banner=ui.banner notice=ui.notice error=ui.error />
             <PhaseLine text=ui.phase />
             <GpuError message=ui.gpu_error on_restart=restart />
-            <BenchCard shown=ui.bench progress=ui.bench_progress result=ui.bench_out />
+            <BenchCard shown=ui.bench progress=ui.bench_progress result=ui.bench_out kernels=ui.bench_kernels />
             <div class="layout">
                 <aside class=controls_class id="controls" aria-label="controls">
                     <Playback playing=ui.playing speed=ui.speed blocked=gpu_failed on_step=step_once on_reset=reset keys=lesson_key on_play=Callback::new(move |()| lesson::play(eng, ui)) />

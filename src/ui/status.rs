@@ -137,7 +137,7 @@ pub fn GpuError(
 }
 
 /// The `?bench` card: progress while the benchmark runs, then its result as JSON (read by
-/// tests/e2e/bench.mjs). Hidden outside a benchmark.
+/// tests/e2e/bench.mjs) and on the GPU each kernel's time per step. Hidden outside a benchmark.
 #[component]
 pub fn BenchCard(
     /// Whether this page load is a benchmark.
@@ -148,6 +148,9 @@ pub fn BenchCard(
     /// The result once done ("" before).
     #[prop(into)]
     result: Signal<String>,
+    /// Each kernel's time per step, a Markdown table ("" before, and on the CPU).
+    #[prop(into)]
+    kernels: Signal<String>,
 ) -> impl IntoView {
     view! {
         <section class="bench-card" prop:hidden=!shown>
@@ -155,6 +158,7 @@ pub fn BenchCard(
             <p>"Training the default model (T = 256, E = 8, k = 1) as fast as the frame loop allows: "
                 <span data-testid="bench-progress">{move || progress.get()}</span></p>
             <pre data-testid="bench">{move || result.get()}</pre>
+            <pre data-testid="bench-kernels">{move || kernels.get()}</pre>
         </section>
     }
 }

@@ -115,3 +115,14 @@ pub fn blur_target(ev: &web_sys::Event) {
         let _ = el.blur();
     }
 }
+
+/// Set (or with None remove) the attribute `name` of the page's root element: numbers end-to-end
+/// tests and benchmarks read (`data-checkpoint`, `data-history`).
+pub fn set_root_data(name: &str, value: Option<String>) {
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = match value {
+            Some(v) => root.set_attribute(name, &v),
+            None => root.remove_attribute(name),
+        };
+    }
+}

@@ -1,7 +1,9 @@
 // Benchmark of the live page (not a test): opens ?bench in headless Chromium with WebGPU
 // (SwiftShader here, so the numbers measure a software GPU), waits for the page to train the
 // default model (T = 256, E = 8, k = 1) for a fixed number of steps, and prints its result as one
-// JSON line, then the release wasm size (raw and gzip) as another.
+// JSON line (on the GPU with `kernels`: each kernel's time per step, which the page measures over
+// 50 more steps after the timed ones), the same as a table, then the release wasm size (raw and
+// gzip) as another JSON line.
 //
 //   node tests/e2e/bench.mjs            # 600 steps
 //   STEPS=1000 node tests/e2e/bench.mjs
@@ -25,7 +27,9 @@ const { server, url } = await serveDir(dist);
 const problems = [];
 let browser = null;
 try {
-  browser = await launch({ webgpu });
+  // Developer features: WebGPU timestamps at full resolution (else quantised to 100 µs) for the
+  // per-kernel profile the page runs after the timed steps.
+  browser = await launch({ webgpu, extraArgs: ["--enable-webgpu-developer-features"] });
   const { page } = browser;
   page.on("console", (msg) => { if (msg.type() === "error") problems.push(`console.error: ${msg.text()}`); });
   page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message}`));
@@ -34,6 +38,9 @@ try {
   await page.waitForFunction(() => document.querySelector('[data-testid="bench"]')?.textContent.trim().startsWith("{"), null, { timeout });
   const result = JSON.parse(await bench.textContent());
   console.log(JSON.stringify(result));
+  const table = await page.locator('[data-testid="bench-kernels"]').textContent();
+  if (table.trim()) console.log(table.trim());
+  else if (webgpu) problems.push("no per-kernel profile on the GPU");
 } catch (err) {
   problems.push(`error: ${err.stack || err}`);
 } finally {

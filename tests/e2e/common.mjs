@@ -56,12 +56,13 @@ export async function serveDir(dir) {
 }
 
 /** A fresh headless Chromium with its own profile; `webgpu` adds --enable-unsafe-webgpu (SwiftShader
- *  here). Returns { context, page, close }. */
-export async function launch({ webgpu, viewport = { width: 1280, height: 1100 } }) {
+ *  here), `extraArgs` more flags. Returns { context, page, close }. */
+export async function launch({ webgpu, viewport = { width: 1280, height: 1100 }, extraArgs = [] }) {
   const userDataDir = await mkdtemp(join(tmpdir(), "moe-chromium-"));
   const args = ["--headless", "--no-sandbox", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-quic"];
   if (webgpu) args.push("--enable-unsafe-webgpu");
+  args.push(...extraArgs);
   let context = null;
   const close = async () => {
     await context?.close().catch(() => {});

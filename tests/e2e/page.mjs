@@ -53,6 +53,12 @@
 //                (run A's) refreshes while both train.
 //   gpu-error  — ?debug=gpu-error: a (simulated) GPU error stops training with a message and a
 //                restart button; restart trains again.
+//   device-lost — ?compare: the test destroys the GPU devices (as a driver reset would) after the
+//                page has read a checkpoint back: both runs go on from it on a new device, with a
+//                notice naming the steps, no error box, the charts kept; destroyed again right
+//                after a reset (no checkpoint yet): the runs restart from the seed, saying so.
+//   bench      — ?bench&steps=40: the result JSON (steps, steps/s, frame times) and each kernel's
+//                time per step (every kernel once, longest first), also as a table.
 //   panic      — ?debug=panic: a deliberate panic shows the error box with a reload link.
 //   lesson-<id> — each lesson at ?lesson=<id>&present (1920×1080): the menu lists every lesson,
 //                compare mode is on, each beat's highlighted card is shown and drawn, n steps
@@ -96,6 +102,16 @@ async function scenario(name, { webgpu, query = "", allow = [], viewport }, chec
     page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`));
     page.on("response", (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`); });
     await page.addInitScript(() => {
+      // Every GPU device the page opens, so a test can destroy them as a driver reset would.
+      window.__gpuDevices = [];
+      if (self.GPUAdapter) {
+        const request = GPUAdapter.prototype.requestDevice;
+        GPUAdapter.prototype.requestDevice = async function (...args) {
+          const d = await request.apply(this, args);
+          window.__gpuDevices.push(d);
+          return d;
+        };
+      }
       window.__csp = [];
       document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));
     });
@@ -574,6 +590,48 @@ await scenario("gpu-error", { webgpu: true, query: "?debug=gpu-error" }, async (
   await box.waitFor({ state: "hidden", timeout });
   const a = await waitStep(page, 0);
   console.log(`  error shown ("${text.slice(0, 60)}…"); restart trains again (step ${a})`);
+});
+
+await scenario("device-lost", { webgpu: true, query: "?compare&b.alpha=0" }, async (page, problems) => {
+  const notice = page.locator('[data-testid="notice"]');
+  const destroy = () => page.evaluate(() => { for (const d of window.__gpuDevices) d.destroy(); });
+  const checkpoint = async () => {
+    await page.waitForFunction(() => document.documentElement.dataset.checkpoint > 0, null, { timeout });
+    return Number(await page.evaluate(() => document.documentElement.dataset.checkpoint));
+  };
+  await waitStep(page, 20);
+  const saved = await checkpoint();
+  const before = await stepOf(page);
+  await destroy();
+  await page.waitForFunction(() => /goes on from step/.test(document.querySelector('[data-testid="notice"]')?.textContent || ""), null, { timeout });
+  const text = await notice.textContent();
+  const m = /stopped working at step (\d+).*goes on from step (\d+)/.exec(text);
+  if (!m) problems.push(`recovery notice: ${text}`);
+  else if (Number(m[2]) < saved || Number(m[2]) > before || Number(m[1]) < before) problems.push(`recovered at ${m[2]} (checkpoint ${saved}, shown ${before}, lost at ${m[1]}): ${text}`);
+  if (await visible(page, "gpu-error")) problems.push("the GPU error box is shown after a recovered loss");
+  const after = await waitStep(page, before + 20);
+  for (const id of ["losses", "heatmap", "heatmap-b"]) if ((await inked(page, id)) < 0.02) problems.push(`${id} is blank after recovery`);
+  await shot(page, "device-lost-recovered");
+  // A loss before any checkpoint: the runs restart from the seed, saying so.
+  await page.locator('[data-testid="reset"]').click();
+  await page.waitForFunction(() => !document.documentElement.dataset.checkpoint && Number(document.querySelector('[data-testid="step"]').textContent) > 0, null, { timeout });
+  await destroy();
+  await page.waitForFunction(() => /restarted from the beginning/.test(document.querySelector('[data-testid="notice"]')?.textContent || ""), null, { timeout });
+  const fresh = await waitStep(page, 5);
+  console.log(`  lost at step ${before} (checkpoint ${saved}): "${text.slice(0, 150)}"; trains on to ${after}; lost before a checkpoint: restarted, step ${fresh}`);
+});
+
+await scenario("bench", { webgpu: true, query: "?bench&steps=40" }, async (page, problems) => {
+  await page.waitForFunction(() => document.querySelector('[data-testid="bench"]')?.textContent.trim().startsWith("{"), null, { timeout });
+  const r = JSON.parse(await page.locator('[data-testid="bench"]').textContent());
+  if (r.steps !== 40 || !(r.steps_per_s > 0) || !(r.frame_ms_p99 > 0)) problems.push(`bench result: ${JSON.stringify(r).slice(0, 200)}`);
+  const ks = r.kernels?.kernels || [];
+  const names = new Set(ks.map((k) => k.kernel));
+  if (ks.length < 20 || names.size !== ks.length || !names.has("adam") || !names.has("router")) problems.push(`kernels: ${[...names].join(" ")}`);
+  if (!(r.kernels?.kernels_ms_total > 0) || ks.some((k, i) => i > 0 && k.ms > ks[i - 1].ms)) problems.push(`kernel times not positive or not longest first`);
+  const table = await page.locator('[data-testid="bench-kernels"]').textContent();
+  if (!table.includes("| `adam` |") || !/all kernels/.test(table)) problems.push(`kernel table: ${table.slice(0, 200)}`);
+  console.log(`  ${r.steps_per_s} steps/s; ${ks.length} kernels (${r.kernels.timer}), longest ${ks[0]?.kernel} ${ks[0]?.ms.toFixed(2)} ms`);
 });
 
 await scenario("panic", { webgpu: false, query: "?debug=panic", allow: [/deliberate panic/, /unreachable/] }, async (page, problems) => {

@@ -1,0 +1,193 @@
+//! Surviving a lost GPU device (a driver reset, the browser restarting its GPU process, a laptop
+//! switching GPUs): every few seconds the loop reads a checkpoint of each GPU run back (weights,
+//! Adam's moments, counters; see [`crate::gpu::checkpoint`]) without stalling training. When a
+//! device is lost, both runs are rebuilt on a new device from their last checkpoint, the history
+//! after it is dropped (those steps are trained again, to the same numbers), and a notice says so;
+//! with no checkpoint yet the run restarts from the seed, saying that instead.
+use super::{catch_up, now_ms, rebuild, Backend, Engine, Ui};
+use crate::config::Config;
+use crate::gpu::Checkpoint;
+use crate::trainer::Trainer;
+use crate::upcycle::Upcycle;
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Time between two checkpoints of a GPU run.
+pub const CHECKPOINT_MS: f64 = 5000.0;
+
+/// A run's checkpoint, with the phase it was taken in (true: an upcycled run's dense warm-up).
+type RunCheckpoint = (bool, Checkpoint);
+
+/// The latest checkpoints of run A and (in compare mode) run B, taken at the same step.
+#[derive(Clone)]
+pub struct Saved {
+    a: RunCheckpoint,
+    b: Option<RunCheckpoint>,
+}
+
+impl Saved {
+    fn step(&self) -> u32 {
+        self.a.1.step
+    }
+}
+
+/// The loop's checkpoint state.
+#[derive(Default)]
+pub struct Checkpoints {
+    /// When the next one is due.
+    due: f64,
+    /// Asked of run A and of run B (their answers still out), and what has arrived so far.
+    asked: Option<(bool, bool)>,
+    got_a: Option<RunCheckpoint>,
+    got_b: Option<RunCheckpoint>,
+    /// The latest complete pair.
+    saved: Option<Saved>,
+}
+
+impl Checkpoints {
+    /// A new run: nothing saved, the first checkpoint after `CHECKPOINT_MS` of it.
+    pub fn reset(&mut self, now: f64) {
+        *self = Checkpoints { due: now + CHECKPOINT_MS, ..Default::default() };
+        mark(None);
+    }
+}
+
+/// The latest checkpoint's step as `data-checkpoint` on the page's root element (end-to-end tests
+/// wait for it before they destroy the device).
+fn mark(step: Option<u32>) {
+    super::web::set_root_data("data-checkpoint", step.map(|s| s.to_string()));
+}
+
+impl Backend {
+    /// Its GPU device was lost.
+    pub(super) fn lost(&self) -> bool {
+        matches!(self, Backend::Gpu(g) if g.inner().lost())
+    }
+}
+
+/// Once per frame on a GPU run: collect arrived checkpoints, and ask for the next pair when due
+/// (only when training has moved on since the last one).
+pub(super) fn tend(e: &mut Engine, t: f64) {
+    let with_b = e.backend_b.is_some();
+    let ck = &mut e.checkpoints;
+    let Some(Backend::Gpu(a)) = e.backend.as_mut() else { return };
+    if let Some(c) = a.poll_checkpoint() {
+        ck.got_a = Some(c);
+    }
+    if let Some(Backend::Gpu(b)) = e.backend_b.as_mut() {
+        if let Some(c) = b.poll_checkpoint() {
+            ck.got_b = Some(c);
+        }
+    }
+    if let Some((asked_a, asked_b)) = ck.asked {
+        if (!asked_a || ck.got_a.is_some()) && (!asked_b || ck.got_b.is_some()) {
+            ck.asked = None;
+            let (a, b) = (ck.got_a.take(), ck.got_b.take());
+            // A pair is only useful whole (both runs at the same step).
+            if let Some(a) = a.filter(|a| if with_b { b.as_ref().is_some_and(|b| b.1.step == a.1.step) } else { true })
+            {
+                mark(Some(a.1.step));
+                ck.saved = Some(Saved { a, b: b.filter(|_| with_b) });
+            }
+        }
+    }
+    let steps = a.inner().steps();
+    if ck.asked.is_none() && t >= ck.due && steps > ck.saved.as_ref().map_or(0, Saved::step) {
+        ck.due = t + CHECKPOINT_MS;
+        let asked_a = a.request_checkpoint();
+        let asked_b = match e.backend_b.as_mut() {
+            Some(Backend::Gpu(b)) => b.request_checkpoint(),
+            _ => false,
+        };
+        ck.asked = Some((asked_a, asked_b));
+    }
+}
+
+/// Run A's or B's device was lost: rebuild both runs on a new device from the last checkpoint
+/// pair, or restart from the seed without one; the notice says which, and from which step.
+pub(super) fn recover(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui) {
+    let lost_at = ui.step.get_untracked();
+    let saved = e.checkpoints.saved.clone();
+    e.backend = None;
+    e.backend_b = None;
+    e.failed = true; // the loop waits for the new trainers
+    e.generation += 1;
+    let generation = e.generation;
+    let engine = engine.clone();
+    leptos::task::spawn_local(async move {
+        let cfg = ui.cfg.get_untracked();
+        let cfg_b = ui.cfg_b.get_untracked();
+        let resumed = match saved {
+            Some(s) => resume(&cfg, cfg_b.as_ref(), &s).await.map(|(a, b)| (a, b, s)),
+            None => Err("no checkpoint had been read back yet".to_string()),
+        };
+        let (mut a, mut b, s) = match resumed {
+            Ok(r) => r,
+            Err(why) => {
+                if engine.borrow().generation == generation {
+                    rebuild(engine, ui);
+                    ui.notice.set(Some(format!(
+                        "The GPU stopped working at step {lost_at} (the browser or its driver reset it) and {why}: \
+                         training restarted from the beginning."
+                    )));
+                }
+                return;
+            }
+        };
+        let mut eng = engine.borrow_mut();
+        if eng.generation != generation {
+            return; // the user restarted meanwhile
+        }
+        let step = s.step();
+        catch_up(&mut a, &cfg);
+        if let (Some(b), Some(cb)) = (b.as_mut(), cfg_b.as_ref()) {
+            catch_up(b, cb);
+        }
+        let now = now_ms();
+        eng.backend = Some(a);
+        eng.backend_b = b;
+        eng.failed = false;
+        eng.outstanding = 0;
+        eng.outstanding_b = 0;
+        eng.snap_step = step;
+        eng.snap_step_b = step;
+        eng.since_snapshot = 0;
+        eng.want_snapshot = true;
+        eng.last_progress = now;
+        eng.progress_b = now;
+        eng.recent.clear();
+        eng.map_step = None;
+        eng.checkpoints.reset(now);
+        mark(Some(step));
+        eng.checkpoints.saved = Some(s);
+        drop(eng);
+        let keep = |h: &mut Vec<crate::page::Hist>| h.retain(|x| x.step <= step as f32);
+        ui.hist.update(keep);
+        ui.hist_b.update(keep);
+        ui.events.update(|ev| {
+            ev.retain(|(at, _)| *at <= step as f32);
+            ev.push((step as f32, "GPU reset".into()));
+        });
+        ui.step.set(step);
+        let again =
+            if lost_at > step { format!("; steps {} to {lost_at} are trained again", step + 1) } else { String::new() };
+        ui.notice.set(Some(format!(
+            "The GPU stopped working at step {lost_at} (the browser or its driver reset it). Training goes on \
+             from step {step}, the last weights read back{again}."
+        )));
+    });
+}
+
+/// Both runs rebuilt from `s` on new devices (B only in compare mode, and only if it has a
+/// checkpoint of the same step).
+async fn resume(cfg: &Config, cfg_b: Option<&Config>, s: &Saved) -> Result<(Backend, Option<Backend>), String> {
+    let open = |e: String| format!("a new GPU device could not be opened ({e})");
+    let a = Upcycle::resume(cfg, s.a.0, &s.a.1).await.map_err(open)?;
+    let b = match (cfg_b, &s.b) {
+        (Some(cb), Some((dense, ck))) => Some(Upcycle::resume(cb, *dense, ck).await.map_err(open)?),
+        (Some(_), None) => return Err("run B had no checkpoint".into()),
+        (None, _) => None,
+    };
+    Ok((Backend::Gpu(Box::new(a)), b.map(|b| Backend::Gpu(Box::new(b)))))
+}
