@@ -3,6 +3,9 @@
 
 var<workgroup> sq: array<f32, 256>;
 
+// Weights per invocation of `adam` (src/gpu/kernels.rs::ADAM_PER).
+const ADAM_PER: u32 = 16u;
+
 // One 256-thread workgroup: thread i sums the squares of its contiguous chunk, thread 0 adds the 256
 // partials in order (twin: crate::model::adam::grad_norm). A non-finite loss or norm marks the step
 // not ok: Adam skips it and the weights stay as they were.
@@ -29,23 +32,32 @@ fn grad_norm(@builtin(local_invocation_index) li: u32) {
     }
 }
 
-// [n_params] threads: m, v moments and the bias-corrected update at step state[3] + 1.
+// ceil(n_params / ADAM_PER) threads, each updating ADAM_PER weights a stride apart (i, i + stride, …:
+// neighbouring threads still touch neighbouring words), so the bias corrections and the guard are
+// computed once per ADAM_PER weights: m, v moments and the bias-corrected update at step state[3] + 1.
 @compute @workgroup_size(64)
 fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.n_params || gnorm[2] == 0.0) { return; }
+    let t = flat(wid, nwg, li);
+    let n = u.n_params;
+    let stride = (n + ADAM_PER - 1u) / ADAM_PER;
+    if (t >= stride || gnorm[2] == 0.0) { return; }
     let step = f32(state[3] + 1u);
     let bc1 = 1.0 - pow(u.b1, step);
     let bc2 = 1.0 - pow(u.b2, step);
-    let g = grads[i] * gnorm[1];
-    let m = u.b1 * adam_m[i] + (1.0 - u.b1) * g;
-    let v = u.b2 * adam_v[i] + (1.0 - u.b2) * g * g;
-    adam_m[i] = m;
-    adam_v[i] = v;
-    let mh = m / bc1;
-    let vh = v / bc2;
-    params[i] = params[i] - u.lr * mh / (sqrt(vh) + u.eps);
+    let scale = gnorm[1];
+    for (var r = 0u; r < ADAM_PER; r++) {
+        let i = t + r * stride;
+        if (i >= n) { break; }
+        let g = grads[i] * scale;
+        let m = u.b1 * adam_m[i] + (1.0 - u.b1) * g;
+        let v = u.b2 * adam_v[i] + (1.0 - u.b2) * g * g;
+        adam_m[i] = m;
+        adam_v[i] = v;
+        let mh = m / bc1;
+        let vh = v / bc2;
+        params[i] = params[i] - u.lr * mh / (sqrt(vh) + u.eps);
+    }
 }
 
 // One thread: the batch counter always advances (the next step sees a new batch); updates counts

@@ -91,10 +91,14 @@ fn every_router_has_its_wgsl_unit_and_registration() {
     }
 }
 
-/// The blocked kernels' block size in WGSL is the one the grid (src/gpu/kernels.rs) counts with.
+/// The blocked kernels' block size and adam's weights per invocation in WGSL are the ones the grid
+/// (src/gpu/kernels.rs) counts with.
 #[test]
 fn expert_kernel_block_matches_the_grid() {
     let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/common.wgsl")).unwrap();
     let decl = format!("const B: u32 = {}u;", moe_playground::gpu::kernels::FFN_BLOCK);
     assert!(src.contains(&decl), "shaders/common.wgsl must declare {decl}");
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/adam.wgsl")).unwrap();
+    let decl = format!("const ADAM_PER: u32 = {}u;", moe_playground::gpu::kernels::ADAM_PER);
+    assert!(src.contains(&decl), "shaders/adam.wgsl must declare {decl}");
 }

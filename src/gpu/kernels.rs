@@ -102,6 +102,9 @@ pub const EVAL_SCORE: &[&str] = &["loss_token", "eval_accum"];
 /// Outputs per invocation of the expert kernels (`B` in shaders/expert_ffn.wgsl).
 pub const FFN_BLOCK: usize = 16;
 
+/// Weights each invocation of `adam` updates (`ADAM_PER` in shaders/adam.wgsl).
+pub const ADAM_PER: usize = 16;
+
 /// What a kernel's grid covers.
 pub enum Grid {
     /// One invocation per element (64-wide workgroups).
@@ -150,7 +153,7 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
         "ffn_out" | "ffn_dx" => x * (t.div_ceil(4) * d.div_ceil(4)).next_multiple_of(64) + t * k,
         // Per expert, one invocation per 4×4 tile of W1 or W2 (rounded up to whole workgroups).
         "ffn_wgrad2" | "ffn_wgrad1" => x * (d.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64),
-        "adam" => n_params,
+        "adam" => n_params.div_ceil(ADAM_PER),
         "capacity" => return Grid::Groups(x as u32),
         "balance_reduce" => return Grid::Groups(1),
         _ => return Grid::Groups(1),
