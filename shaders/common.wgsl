@@ -130,6 +130,12 @@ fn slot_groups() -> u32 {
     return (u.t + WG - 1u) / WG;
 }
 
+// Slots an expert may keep (the expert kernels' grids cover this many per expert): the capacity C
+// (T when dropless), T when there are shared experts. src/gpu/kernels.rs `expert_slots` is its twin.
+fn expert_slots() -> u32 {
+    return select(u.cap, max(u.cap, u.cap_shared), u.n_shared > 0u);
+}
+
 // Linear thread index of a 1-D problem dispatched as a 2-D grid of 64-wide workgroups.
 fn flat(wid: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
     return (wid.y * nwg.x + wid.x) * WG + li;

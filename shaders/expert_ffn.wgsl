@@ -124,7 +124,7 @@ fn put_grads_c(base: u32, stride: u32, c: u32, v: vec4<f32>) {
 // slot quad-major, so the tiles past an expert's kept slots fill whole workgroups that return at
 // once. `tiles(n_out)`: invocations per expert, rounded up to whole workgroups.
 fn tile_groups(n_out: u32) -> u32 {
-    return (((u.t + 3u) / 4u) * ((n_out + 3u) / 4u) + WG - 1u) / WG;
+    return (((expert_slots() + 3u) / 4u) * ((n_out + 3u) / 4u) + WG - 1u) / WG;
 }
 // The assignments of slots 4·s4 .. 4·s4 + 4 of expert e (slots past n repeat the last kept one).
 fn quad(e: u32, s: u32, n: u32) -> vec4<u32> {
@@ -219,7 +219,7 @@ fn ffn_out(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     if (s + 3u < n) { put_y(a.w, c, acc3); }
 }
 
-// Grid: [X · ceil(H/B) · T slots] then [T·k] rows, one kept slot per invocation and B = 16 hidden
+// Grid: [X · ceil(H/B) · expert_slots()] then [T·k] rows, one kept slot per invocation and B = 16 hidden
 // units in vec4 accumulators (tiling slots as the other expert kernels do was slower here on
 // SwiftShader). dpre[a, j] = relu'(pre) · Σ_c W2[e, c, j] · gdh(a, c) for each kept
 // assignment; 0 for the other live ranks.
@@ -227,7 +227,7 @@ fn ffn_out(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 fn ffn_dhidden(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) li: u32) {
     let g = group_of(wid, nwg);
-    let sg = slot_groups();
+    let sg = (expert_slots() + WG - 1u) / WG;
     let nb = (u.h + B - 1u) / B;
     if (g >= n_experts() * nb * sg) {
         let row = (g - n_experts() * nb * sg) * WG + li;

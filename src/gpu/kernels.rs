@@ -114,7 +114,7 @@ pub enum Grid {
 }
 
 /// The grid of `entry` for dims `m` (with `m.t` rows and the live `m.k`) and `n_params` parameters.
-pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
+pub fn grid(entry: &str, m: &Dims, n_params: usize, slots: usize) -> Grid {
     let (t, d, h, e, kk, v) = (m.t, m.d, m.h, m.e, m.kmax, m.v);
     // Live ranks (routed k, then the shared experts) and experts with weights.
     let (k, x) = (m.ranks(), m.n_experts());
@@ -147,10 +147,11 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
         // The expert kernels (shaders/expert_ffn.wgsl): per expert, one invocation per tile of 4
         // slots × 4 outputs (rounded up to whole workgroups); then one per live-rank row (rows of
         // ranks ≥ k are never read) to zero the rows no expert kept.
-        "ffn_hidden" => x * (t.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64) + t * k,
+        // `slots` ([`expert_slots`]) per expert, not T: at cf = 1.25, E = 8, k = 1 that is 40 of 256.
+        "ffn_hidden" => x * (slots.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64) + t * k,
         // ffn_dhidden: per expert, per block of FFN_BLOCK hidden units, one invocation per slot.
-        "ffn_dhidden" => x * h.div_ceil(FFN_BLOCK) * t.next_multiple_of(64) + t * k,
-        "ffn_out" | "ffn_dx" => x * (t.div_ceil(4) * d.div_ceil(4)).next_multiple_of(64) + t * k,
+        "ffn_dhidden" => x * h.div_ceil(FFN_BLOCK) * slots.next_multiple_of(64) + t * k,
+        "ffn_out" | "ffn_dx" => x * (slots.div_ceil(4) * d.div_ceil(4)).next_multiple_of(64) + t * k,
         // Per expert, one invocation per 4×4 tile of W1 or W2 (rounded up to whole workgroups).
         "ffn_wgrad2" | "ffn_wgrad1" => x * (d.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64),
         "adam" => n_params.div_ceil(ADAM_PER),
@@ -158,6 +159,18 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize) -> Grid {
         "balance_reduce" => return Grid::Groups(1),
         _ => return Grid::Groups(1),
     })
+}
+
+/// Slots an expert may keep in a batch of `rows` tokens: the capacity (`rows` when dropless), `rows`
+/// when there are shared experts (their capacity). The expert kernels' grids cover this many per
+/// expert; `expert_slots()` in shaders/common.wgsl is the twin.
+pub fn expert_slots(cfg: &crate::config::Config, shared: usize, rows: usize) -> usize {
+    let cap = cfg.capacity_for(rows);
+    if shared > 0 {
+        cap.max(crate::model::routing::shared_capacity(cap, rows))
+    } else {
+        cap
+    }
 }
 
 /// Workgroup counts (x, y) for a grid: a 1-D problem folded into 2-D so no dimension exceeds

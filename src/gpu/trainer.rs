@@ -445,6 +445,7 @@ impl GpuTrainer {
             mix: self.cfg.competitive(),
             ..self.dims
         };
+        let slots = kernels::expert_slots(&self.cfg, m.shared, m.t);
         for entry in entries {
             let k = &self.kernels[entry];
             pass.set_pipeline(&k.pipeline);
@@ -457,7 +458,7 @@ impl GpuTrainer {
                 },
                 &[],
             );
-            let (x, y) = kernels::workgroups(&kernels::grid(k.info.entry, &m, self.layout.total));
+            let (x, y) = kernels::workgroups(&kernels::grid(k.info.entry, &m, self.layout.total, slots));
             pass.dispatch_workgroups(x, y, 1);
         }
     }
