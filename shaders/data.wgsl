@@ -38,29 +38,36 @@ fn sample_batch(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     rkey[t * 2u + 1u] = draw;
 }
 
-// [T·d] threads: x0 = Σ_j emb[j, id_j] (tokens) or W_in·[px, py] + b_in (regions);
-// x = relu(x0) for tokens (a shared positive direction, as real hidden states have), x0 for regions.
+// [T·ceil(d/B)] threads, B channels each (fewer invocations: SwiftShader pays per invocation):
+// x0 = Σ_j emb[j, id_j] (tokens) or W_in·[px, py] + b_in (regions); x = relu(x0) for tokens (a
+// shared positive direction, as real hidden states have), x0 for regions.
 @compute @workgroup_size(64)
 fn embed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.t * u.d) { return; }
-    let t = i / u.d;
-    let c = i % u.d;
+    let n = (u.d + B - 1u) / B;
+    let q = flat(wid, nwg, li);
+    if (q >= u.t * n) { return; }
+    let t = q / n;
+    let c0 = (q % n) * B;
+    let c1 = min(c0 + B, u.d);
     if (u.tokens == 1u) {
-        var acc = 0.0;
-        for (var j = 0u; j < CTX; j++) {
-            let id = inp[t * CTX + j];
-            acc += params[u.o_emb + (j * u.v + id) * u.d + c];
+        for (var c = c0; c < c1; c++) {
+            var acc = 0.0;
+            for (var j = 0u; j < CTX; j++) {
+                let id = inp[t * CTX + j];
+                acc += params[u.o_emb + (j * u.v + id) * u.d + c];
+            }
+            x0[t * u.d + c] = acc;
+            x[t * u.d + c] = max(acc, 0.0);
         }
-        x0[i] = acc;
-        x[i] = max(acc, 0.0);
     } else {
         let px = bitcast<f32>(inp[t * CTX]);
         let py = bitcast<f32>(inp[t * CTX + 1u]);
-        let acc = params[u.o_bin + c] + params[u.o_win + c * 2u] * px + params[u.o_win + c * 2u + 1u] * py;
-        x0[i] = acc;
-        x[i] = acc;
+        for (var c = c0; c < c1; c++) {
+            let acc = params[u.o_bin + c] + params[u.o_win + c * 2u] * px + params[u.o_win + c * 2u + 1u] * py;
+            x0[t * u.d + c] = acc;
+            x[t * u.d + c] = acc;
+        }
     }
 }
 

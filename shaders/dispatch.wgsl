@@ -103,22 +103,27 @@ fn capacity(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     }
 }
 
-// [T·d] threads: h = x + Σ_{live r} gate_r · y_r (dropped assignments contribute zero).
+// [T·ceil(d/B)] threads, B channels each: h = x + Σ_{live r} gate_r · y_r (dropped assignments
+// contribute zero).
 @compute @workgroup_size(64)
 fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) li: u32) {
-    let i = flat(wid, nwg, li);
-    if (i >= u.t * u.d) { return; }
-    let t = i / u.d;
-    let c = i % u.d;
-    var acc = x[i];
+    let n = (u.d + B - 1u) / B;
+    let q = flat(wid, nwg, li);
+    if (q >= u.t * n) { return; }
+    let t = q / n;
+    let c0 = (q % n) * B;
+    let c1 = min(c0 + B, u.d);
     // Competitive mixture: the routed experts are scored one by one (head_mix); h keeps the shared.
     let first = select(0u, u.k, u.mix == 1u);
-    for (var r = first; r < u.ranks; r++) {
-        let a = t * u.kmax + r;
-        if (live(slot[a])) { acc += gates[a] * y[a * u.d + c]; }
+    for (var c = c0; c < c1; c++) {
+        var acc = x[t * u.d + c];
+        for (var r = first; r < u.ranks; r++) {
+            let a = t * u.kmax + r;
+            if (live(slot[a])) { acc += gates[a] * y[a * u.d + c]; }
+        }
+        h[t * u.d + c] = acc;
     }
-    h[i] = acc;
 }
 
 // [T·K] threads: dg = dh · y for live assignments, 0 otherwise (plus, with the cv2 balance loss,

@@ -136,7 +136,8 @@ pub fn grid(entry: &str, m: &Dims, n_params: usize, slots: usize) -> Grid {
             }
         }
         "route_update" => e,
-        "embed" | "combine" => t * d,
+        // B channels per invocation.
+        "embed" | "combine" => t * d.div_ceil(FFN_BLOCK),
         // Blocked like the expert kernels: FFN_BLOCK outputs per invocation, one invocation per row.
         "head" => v.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
         "head_dx" | "input_grad" => d.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
