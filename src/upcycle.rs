@@ -126,6 +126,12 @@ impl Upcycle<GpuTrainer> {
         self.tr.as_mut().is_some_and(GpuTrainer::request_checkpoint)
     }
 
+    /// A checkpoint was requested of the current phase's trainer and not collected yet (false
+    /// while the trainer is lent to the switch, which drops a request in flight).
+    pub fn checkpoint_pending(&self) -> bool {
+        self.tr.as_ref().is_some_and(GpuTrainer::checkpoint_pending)
+    }
+
     /// The requested checkpoint, with the phase it was taken in (true: the dense warm-up).
     pub fn poll_checkpoint(&mut self) -> Option<(bool, Checkpoint)> {
         let dense = self.dense;
@@ -135,6 +141,13 @@ impl Upcycle<GpuTrainer> {
     /// Time each kernel of the current phase's step ([`GpuTrainer::profile`]).
     pub async fn profile(&mut self, steps: u32, now: &dyn Fn() -> f64) -> crate::gpu::KernelProfile {
         self.inner_mut().profile(steps, now).await
+    }
+
+    /// Natively: wait for the requested checkpoint (with its phase).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn wait_checkpoint(&mut self) -> Option<(bool, Checkpoint)> {
+        let dense = self.dense;
+        self.tr.as_mut()?.wait_checkpoint().map(|ck| (dense, ck))
     }
 
     /// The run of `cfg` going on from `ck`, taken in the dense warm-up if `dense`, on a new device.

@@ -282,3 +282,36 @@ fn a_destroyed_device_is_reported_lost() {
     assert!(tr.error().is_some_and(|e| e.contains("lost")), "{:?}", tr.error());
     assert!(!tr.request_checkpoint() || tr.wait_checkpoint().is_none(), "no checkpoint from a lost device");
 }
+
+/// An upcycled run checkpointed in its dense warm-up resumes in the warm-up, switches to the MoE at
+/// the same step and ends bit-identical to the run it was taken from.
+#[test]
+fn an_upcycled_run_resumes_in_its_dense_phase() {
+    use moe_playground::config::Init;
+    use moe_playground::gpu::GpuTrainer;
+    use moe_playground::upcycle::Upcycle;
+    let cfg = Config {
+        tokens: 64,
+        d: 16,
+        hidden: 16,
+        experts: 4,
+        top_k: 2,
+        init: Init::Upcycle,
+        dense_steps: 6,
+        ..Config::default()
+    };
+    let mut run = pollster::block_on(Upcycle::gpu(&cfg)).expect("run");
+    run.train(4);
+    assert!(run.request_checkpoint());
+    let (dense, ck) = run.wait_checkpoint().expect("checkpoint");
+    assert!(dense && ck.step == 4, "taken in the warm-up at step 4");
+    run.train(8);
+    let mut resumed = pollster::block_on(Upcycle::<GpuTrainer>::resume(&cfg, dense, &ck)).expect("resume");
+    assert!(resumed.is_dense());
+    resumed.train(8);
+    assert!(!run.is_dense() && !resumed.is_dense(), "both switched to the MoE");
+    assert_eq!((run.steps(), resumed.steps()), (12, 12));
+    for name in moe_playground::gpu::checkpoint::KEPT {
+        assert_eq!(run.inner().read_u32(name), resumed.inner().read_u32(name), "{name} differs after resuming");
+    }
+}

@@ -71,6 +71,11 @@ impl GpuTrainer {
         true
     }
 
+    /// A checkpoint was requested and has not been collected yet.
+    pub fn checkpoint_pending(&self) -> bool {
+        self.checkpoint.is_some()
+    }
+
     /// The requested checkpoint once it is mapped (never blocks); a failed map drops it.
     pub fn poll_checkpoint(&mut self) -> Option<Checkpoint> {
         #[cfg(not(target_arch = "wasm32"))]
@@ -83,18 +88,19 @@ impl GpuTrainer {
         if state == FAILED {
             return None;
         }
-        let bytes = staging.get_mapped_range(..).ok()?.to_vec();
+        let buffers = {
+            let view = staging.get_mapped_range(..).ok()?;
+            let mut at = 0;
+            KEPT.iter()
+                .map(|&n| {
+                    let len = self.buffers[n].size() as usize;
+                    at += len;
+                    (n, view[at - len..at].to_vec())
+                })
+                .collect()
+        };
         staging.unmap();
         staging.destroy();
-        let mut at = 0;
-        let buffers = KEPT
-            .iter()
-            .map(|&n| {
-                let len = self.buffers[n].size() as usize;
-                at += len;
-                (n, bytes[at - len..at].to_vec())
-            })
-            .collect();
         Some(Checkpoint { cfg: self.cfg.clone(), step, buffers })
     }
 

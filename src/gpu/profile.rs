@@ -191,6 +191,8 @@ impl GpuTrainer {
             done(&self.gpu).await;
             samples.push((*entry, vec![(now() - start) / steps as f64]));
         }
+        // `advance` ran `steps` times too: the batch counter moved on by as many steps.
+        self.steps += steps;
         KernelProfile::from_samples(Timer::Alone, steps, samples)
     }
 }

@@ -383,6 +383,10 @@ fn rebuild(engine: Rc<RefCell<Engine>>, ui: Ui) {
         e.want_snapshot = true;
         e.last_progress = now_ms();
         e.progress_b = e.last_progress;
+        // The first checkpoint comes CHECKPOINT_MS after training starts (not after the rebuild
+        // began: opening the device and building the pipelines takes a while).
+        let started = e.last_progress;
+        e.checkpoints.reset(started);
     });
 }
 
@@ -568,7 +572,7 @@ fn frame(engine: Rc<RefCell<Engine>>, ui: Ui) {
                     )));
                 } else {
                     train_frame(e, ui, t);
-                    recover::tend(e, t);
+                    recover::tend(e, ui, t);
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! device is lost, both runs are rebuilt on a new device from their last checkpoint, the history
 //! after it is dropped (those steps are trained again, to the same numbers), and a notice says so;
 //! with no checkpoint yet the run restarts from the seed, saying that instead.
-use super::{catch_up, now_ms, rebuild, Backend, Engine, Ui};
+use super::{now_ms, rebuild, send_live, Backend, Engine, Ui};
 use crate::config::Config;
 use crate::gpu::Checkpoint;
 use crate::trainer::Trainer;
@@ -67,26 +67,39 @@ impl Backend {
 }
 
 /// Once per frame on a GPU run: collect arrived checkpoints, and ask for the next pair when due
-/// (only when training has moved on since the last one).
-pub(super) fn tend(e: &mut Engine, t: f64) {
-    let with_b = e.backend_b.is_some();
+/// (only when training has moved on since the last one). In compare mode only a pair of A and B at
+/// the same step is kept; a request that vanished (the upcycling switch consumed its trainer,
+/// compare mode went off, the readback failed) is forgotten, so the next one is asked in time.
+pub(super) fn tend(e: &mut Engine, ui: Ui, t: f64) {
+    if e.reading {
+        return; // a trainer is lent out (region map, upcycling switch)
+    }
+    let with_b = ui.cfg_b.with_untracked(Option::is_some);
     let ck = &mut e.checkpoints;
     let Some(Backend::Gpu(a)) = e.backend.as_mut() else { return };
     if let Some(c) = a.poll_checkpoint() {
         ck.got_a = Some(c);
     }
-    if let Some(Backend::Gpu(b)) = e.backend_b.as_mut() {
-        if let Some(c) = b.poll_checkpoint() {
-            ck.got_b = Some(c);
-        }
+    let mut b = match e.backend_b.as_mut() {
+        Some(Backend::Gpu(b)) => Some(b),
+        _ => None,
+    };
+    if let Some(c) = b.as_mut().and_then(|b| b.poll_checkpoint()) {
+        ck.got_b = Some(c);
     }
     if let Some((asked_a, asked_b)) = ck.asked {
-        if (!asked_a || ck.got_a.is_some()) && (!asked_b || ck.got_b.is_some()) {
+        let gone_a = asked_a && ck.got_a.is_none() && !a.checkpoint_pending();
+        let gone_b = asked_b && ck.got_b.is_none() && !b.as_ref().is_some_and(|b| b.checkpoint_pending());
+        if gone_a || gone_b {
+            ck.asked = None;
+            ck.got_a = None;
+            ck.got_b = None;
+        } else if (!asked_a || ck.got_a.is_some()) && (!asked_b || ck.got_b.is_some()) {
             ck.asked = None;
             let (a, b) = (ck.got_a.take(), ck.got_b.take());
             // A pair is only useful whole (both runs at the same step).
-            if let Some(a) = a.filter(|a| if with_b { b.as_ref().is_some_and(|b| b.1.step == a.1.step) } else { true })
-            {
+            let whole = |a: &RunCheckpoint| !with_b || b.as_ref().is_some_and(|b| b.1.step == a.1.step);
+            if let Some(a) = a.filter(whole) {
                 mark(Some(a.1.step));
                 ck.saved = Some(Saved { a, b: b.filter(|_| with_b) });
             }
@@ -96,10 +109,7 @@ pub(super) fn tend(e: &mut Engine, t: f64) {
     if ck.asked.is_none() && t >= ck.due && steps > ck.saved.as_ref().map_or(0, Saved::step) {
         ck.due = t + CHECKPOINT_MS;
         let asked_a = a.request_checkpoint();
-        let asked_b = match e.backend_b.as_mut() {
-            Some(Backend::Gpu(b)) => b.request_checkpoint(),
-            _ => false,
-        };
+        let asked_b = b.is_some_and(|b| b.request_checkpoint());
         ck.asked = Some((asked_a, asked_b));
     }
 }
@@ -107,25 +117,30 @@ pub(super) fn tend(e: &mut Engine, t: f64) {
 /// Run A's or B's device was lost: rebuild both runs on a new device from the last checkpoint
 /// pair, or restart from the seed without one; the notice says which, and from which step.
 pub(super) fn recover(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui) {
-    let lost_at = ui.step.get_untracked();
-    let saved = e.checkpoints.saved.clone();
+    // The saved pair moves into the task and back into the engine once resumed (no copy: a
+    // checkpoint of a large model is tens of MB).
+    let saved = e.checkpoints.saved.take();
+    // The step the class last saw, or the checkpoint's when it is newer (snapshots lag behind).
+    let lost_at = ui.step.get_untracked().max(saved.as_ref().map_or(0, Saved::step));
     e.backend = None;
     e.backend_b = None;
     e.failed = true; // the loop waits for the new trainers
+    e.reading = false; // a trainer lent out belonged to the lost device; its task sees the new generation
     e.generation += 1;
     let generation = e.generation;
     let engine = engine.clone();
     leptos::task::spawn_local(async move {
-        let cfg = ui.cfg.get_untracked();
-        let cfg_b = ui.cfg_b.get_untracked();
         let resumed = match saved {
-            Some(s) => resume(&cfg, cfg_b.as_ref(), &s).await.map(|(a, b)| (a, b, s)),
-            None => Err("no checkpoint had been read back yet".to_string()),
+            Some(s) => {
+                resume(&ui.cfg.get_untracked(), ui.cfg_b.get_untracked().as_ref(), &s).await.map(|(a, b)| (a, b, s))
+            }
+            None => Err("its progress had not been saved yet".to_string()),
         };
-        let (mut a, mut b, s) = match resumed {
+        let (mut a, b, s) = match resumed {
             Ok(r) => r,
             Err(why) => {
                 if engine.borrow().generation == generation {
+                    super::lesson::end(&engine, ui);
                     rebuild(engine, ui);
                     ui.notice.set(Some(format!(
                         "The GPU stopped working at step {lost_at} (the browser or its driver reset it) and {why}: \
@@ -140,14 +155,18 @@ pub(super) fn recover(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui) {
             return; // the user restarted meanwhile
         }
         let step = s.step();
-        catch_up(&mut a, &cfg);
-        if let (Some(b), Some(cb)) = (b.as_mut(), cfg_b.as_ref()) {
-            catch_up(b, cb);
+        // The knobs as they are now (changed since the checkpoint, or during the resume).
+        send_live(Some(&mut a), &ui.cfg.get_untracked(), ui);
+        // Compare mode may have gone off meanwhile: run B is gone then.
+        let mut b = b.filter(|_| ui.cfg_b.with_untracked(Option::is_some));
+        if let Some(cb) = ui.cfg_b.get_untracked() {
+            send_live(b.as_mut(), &cb, ui);
         }
         let now = now_ms();
         eng.backend = Some(a);
         eng.backend_b = b;
         eng.failed = false;
+        eng.reading = false;
         eng.outstanding = 0;
         eng.outstanding_b = 0;
         eng.snap_step = step;
@@ -174,7 +193,8 @@ pub(super) fn recover(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui) {
             if lost_at > step { format!("; steps {} to {lost_at} are trained again", step + 1) } else { String::new() };
         ui.notice.set(Some(format!(
             "The GPU stopped working at step {lost_at} (the browser or its driver reset it). Training goes on \
-             from step {step}, the last weights read back{again}."
+             from step {step}, where its progress was last saved (every {} seconds){again}.",
+            CHECKPOINT_MS / 1000.0
         )));
     });
 }
@@ -186,7 +206,7 @@ async fn resume(cfg: &Config, cfg_b: Option<&Config>, s: &Saved) -> Result<(Back
     let a = Upcycle::resume(cfg, s.a.0, &s.a.1).await.map_err(open)?;
     let b = match (cfg_b, &s.b) {
         (Some(cb), Some((dense, ck))) => Some(Upcycle::resume(cb, *dense, ck).await.map_err(open)?),
-        (Some(_), None) => return Err("run B had no checkpoint".into()),
+        (Some(_), None) => return Err("run B's progress had not been saved yet".into()),
         (None, _) => None,
     };
     Ok((Backend::Gpu(Box::new(a)), b.map(|b| Backend::Gpu(Box::new(b)))))

@@ -607,7 +607,8 @@ await scenario("device-lost", { webgpu: true, query: "?compare&b.alpha=0" }, asy
   const text = await notice.textContent();
   const m = /stopped working at step (\d+).*goes on from step (\d+)/.exec(text);
   if (!m) problems.push(`recovery notice: ${text}`);
-  else if (Number(m[2]) < saved || Number(m[2]) > before || Number(m[1]) < before) problems.push(`recovered at ${m[2]} (checkpoint ${saved}, shown ${before}, lost at ${m[1]}): ${text}`);
+  else if (Number(m[2]) < saved || Number(m[2]) > Number(m[1]) || Number(m[1]) < before) problems.push(`recovered at ${m[2]} (checkpoint ${saved}, shown ${before}, lost at ${m[1]}): ${text}`);
+  if (!/where its progress was last saved/.test(text)) problems.push(`recovery notice wording: ${text}`);
   if (await visible(page, "gpu-error")) problems.push("the GPU error box is shown after a recovered loss");
   const after = await waitStep(page, before + 20);
   for (const id of ["losses", "heatmap", "heatmap-b"]) if ((await inked(page, id)) < 0.02) problems.push(`${id} is blank after recovery`);
