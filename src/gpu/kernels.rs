@@ -106,6 +106,7 @@ pub const FFN_BLOCK: usize = 16;
 pub const ADAM_PER: usize = 16;
 
 /// What a kernel's grid covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grid {
     /// One invocation per element (64-wide workgroups).
     Threads(usize),

@@ -446,7 +446,15 @@ impl GpuTrainer {
             ..self.dims
         };
         let slots = kernels::expert_slots(&self.cfg, m.shared, m.t);
+        let bias = self.cfg.router.info().has_bias;
         for entry in entries {
+            let grid = kernels::grid(entry, &m, self.layout.total, slots);
+            // A kernel with nothing to do is not dispatched (each dispatch costs tens of µs on the
+            // software GPUs): the mixture kernels when the competitive loss is off, and the router's
+            // per-step update for routers without a bias (their WGSL update is empty).
+            if grid == kernels::Grid::Threads(0) || (*entry == "route_update" && !bias) {
+                continue;
+            }
             let k = &self.kernels[entry];
             pass.set_pipeline(&k.pipeline);
             pass.set_bind_group(
@@ -458,7 +466,7 @@ impl GpuTrainer {
                 },
                 &[],
             );
-            let (x, y) = kernels::workgroups(&kernels::grid(k.info.entry, &m, self.layout.total, slots));
+            let (x, y) = kernels::workgroups(&grid);
             pass.dispatch_workgroups(x, y, 1);
         }
     }
