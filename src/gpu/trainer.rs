@@ -5,7 +5,7 @@
 //! when a knob changes. Metrics accumulate on the GPU and are copied, on request, into a ring of
 //! staging buffers mapped asynchronously; nothing waits on a readback.
 use super::device::{open, Gpu, GpuError};
-use super::kernels::{self, BindKind, KernelInfo};
+use super::kernels::{self, BindKind};
 use super::uniforms::Uniforms;
 use crate::config::{Config, ConfigError, LiveKnobs};
 use crate::data::{Pool, CTX, EVAL_N, EX_WORDS, PROBE};
@@ -50,7 +50,6 @@ pub(super) const READY: u8 = 2;
 pub(super) const FAILED: u8 = 3;
 
 struct Kernel {
-    info: &'static KernelInfo,
     pipeline: wgpu::ComputePipeline,
     /// One bind group per mode, differing only in the uniform block.
     train: wgpu::BindGroup,
@@ -329,7 +328,7 @@ impl GpuTrainer {
                 })
             };
             let (train, probe, eval) = (bind(&u_train), bind(&u_probe), bind(&u_eval));
-            kernels_map.insert(info.entry, Kernel { info, pipeline, train, probe, eval });
+            kernels_map.insert(info.entry, Kernel { pipeline, train, probe, eval });
         }
 
         let staging_words = snap_words(e) + probe_copies(&dims).iter().map(|c| c.1).sum::<usize>();
