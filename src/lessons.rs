@@ -531,8 +531,8 @@ pub const LESSONS: &[Lesson] = &[
             Check {
                 beat: 0,
                 cond: Cond {
-                    what: "without the balance loss A leaves ≥ 2 experts nearly idle, B none",
-                    test: |r| last_starved(r.a) >= 2 && last_starved(r.b) == 0,
+                    what: "without the balance loss A leaves ≥ 2 experts nearly idle, at least 2 more than B",
+                    test: |r| last_starved(r.a) >= 2 && last_starved(r.b) + 2 <= last_starved(r.a),
                 },
             },
             Check {

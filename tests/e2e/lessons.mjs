@@ -8,6 +8,7 @@
 //
 //   node tests/e2e/lessons.mjs
 //   LESSONS=balance-loss,z-loss node tests/e2e/lessons.mjs
+//   CAPTIONS=1 LESSONS=dead-experts node tests/e2e/lessons.mjs   # also print each beat's caption
 //
 // Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), TIMEOUT_MS per lesson (default
 // 900000), WEBGPU (default 1; 0 plays them on the CPU fallback).
@@ -58,6 +59,7 @@ for (const id of ids) {
       training += Date.now() - t0;
       if (!reached) { finished = false; break; }
       const progress = await page.locator('[data-testid="beat-progress"]').textContent();
+      if (process.env.CAPTIONS) console.log(`  ${id} at step ${await stepNow()}: ${await page.locator('[data-testid="caption"]').textContent()}`);
       if (/end of the lesson/.test(progress)) break;
       await page.keyboard.press(" ");
       await page.waitForFunction(() => /training to step/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), null, { timeout });
