@@ -84,6 +84,9 @@ const LESSON_WINDOW: u32 = 50;
 const BACKLOG_S: f64 = 1.0;
 /// Window of the steps/s readout.
 const RATE_WINDOW_MS: f64 = 5000.0;
+/// How long a GPU error waits for the device's "lost" signal (which then leads to recovery)
+/// before training stops with the error.
+const LOST_GRACE_MS: f64 = 1000.0;
 
 /// The trainer: the WGSL one, or the CPU reference when the browser has no WebGPU; each in its
 /// [`Upcycle`] wrapper (with `init = upcycle` a dense warm-up first, then the MoE).
@@ -200,6 +203,9 @@ struct Engine {
     want_snapshot_b: bool,
     /// Checkpoints of the GPU runs, to recover from a lost device.
     checkpoints: recover::Checkpoints,
+    /// When the trainer first reported an error (the loop waits LOST_GRACE_MS for a device loss
+    /// behind it before stopping with the error).
+    error_seen: Option<f64>,
 }
 
 type Eng = StoredValue<Rc<RefCell<Engine>>, LocalStorage>;
@@ -324,6 +330,7 @@ fn rebuild(engine: Rc<RefCell<Engine>>, ui: Ui) {
         e.rate = 0.0;
         e.snap_step = 0;
         e.checkpoints.reset(now_ms());
+        e.error_seen = None;
         e.generation
     };
     ui.snap.set(None);
@@ -554,22 +561,29 @@ fn frame(engine: Rc<RefCell<Engine>>, ui: Ui) {
             e.url_written = t;
             write_url(&ui.cfg.get_untracked(), ui.cfg_b.get_untracked().as_ref());
         }
-        if !e.failed {
+        // A lost device is recovered from even after its failed readbacks stopped training: they
+        // often arrive a moment before the device's "lost" signal.
+        if e.backend.as_ref().is_some_and(Backend::lost) || e.backend_b.as_ref().is_some_and(Backend::lost) {
+            recover::recover(&engine, e, ui);
+        } else if !e.failed {
             if let Some(be) = e.backend.as_mut() {
                 let simulated = (e.simulate_gpu_error && ui.step.get_untracked() > 0).then(|| {
                     e.simulate_gpu_error = false;
                     "a simulated device error (debug=gpu-error)".to_string()
                 });
                 let err_b = e.backend_b.as_ref().and_then(Backend::error).map(|m| format!("run B: {m}"));
-                if be.lost() || e.backend_b.as_ref().is_some_and(Backend::lost) {
-                    recover::recover(&engine, e, ui);
-                } else if let Some(err) = simulated.or_else(|| be.error()).or(err_b) {
-                    e.failed = true;
-                    ui.playing.set(false);
-                    ui.gpu_error.set(Some(format!(
-                        "The GPU reported an error and training stopped: {err}. Restart rebuilds the trainer \
-                         (from the seed; the weights so far are lost)."
-                    )));
+                let is_simulated = simulated.is_some();
+                if let Some(err) = simulated.or_else(|| be.error()).or(err_b) {
+                    // Give a device loss behind the error a moment to show itself before saying so.
+                    let since = *e.error_seen.get_or_insert(t);
+                    if is_simulated || t - since >= LOST_GRACE_MS {
+                        e.failed = true;
+                        ui.playing.set(false);
+                        ui.gpu_error.set(Some(format!(
+                            "The GPU reported an error and training stopped: {err}. Restart rebuilds the trainer \
+                             (from the seed; the weights so far are lost)."
+                        )));
+                    }
                 } else {
                     train_frame(e, ui, t);
                     recover::tend(e, ui, t);

@@ -124,7 +124,14 @@ pub(super) fn recover(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui) {
     let lost_at = ui.step.get_untracked().max(saved.as_ref().map_or(0, Saved::step));
     e.backend = None;
     e.backend_b = None;
+    e.error_seen = None;
     e.failed = true; // the loop waits for the new trainers
+                     // A failed readback may have stopped training and shown the error box before the loss was
+                     // known: the loss is handled here, so training goes on as before it.
+    if ui.gpu_error.get_untracked().is_some() {
+        ui.gpu_error.set(None);
+        ui.playing.set(true);
+    }
     e.reading = false; // a trainer lent out belonged to the lost device; its task sees the new generation
     e.generation += 1;
     let generation = e.generation;
