@@ -144,7 +144,7 @@ const stepOf = async (page) => Number(await page.locator('[data-testid="step"]')
 
 /** Wait until the step counter passes `n`. */
 async function waitStep(page, n) {
-  await page.waitForFunction((n) => Number(document.querySelector('[data-testid="step"]').textContent) > n, n, { timeout });
+  await page.waitForFunction((n) => Number((document.querySelector('[data-testid="step"]')?.textContent ?? 0)) > n, n, { timeout });
   return stepOf(page);
 }
 
@@ -296,7 +296,7 @@ await scenario("presets", { webgpu: true }, async (page, problems) => {
   await shot(page, "presets-collapse");
   await page.locator('[data-testid="preset"]').selectOption("balanced");
   // The restart resets the counter; then train 400 steps of the balanced preset.
-  await page.waitForFunction((n) => Number(document.querySelector('[data-testid="step"]').textContent) < n, collapseStep, { timeout });
+  await page.waitForFunction((n) => Number((document.querySelector('[data-testid="step"]')?.textContent ?? Infinity)) < n, collapseStep, { timeout });
   let seen = false;
   const t1 = Date.now();
   while (await stepOf(page) < 400) {
@@ -615,7 +615,7 @@ await scenario("device-lost", { webgpu: true, query: "?compare&b.alpha=0" }, asy
   await shot(page, "device-lost-recovered");
   // A loss before any checkpoint: the runs restart from the seed, saying so.
   await page.locator('[data-testid="reset"]').click();
-  await page.waitForFunction(() => !document.documentElement.dataset.checkpoint && Number(document.querySelector('[data-testid="step"]').textContent) > 0, null, { timeout });
+  await page.waitForFunction(() => !document.documentElement.dataset.checkpoint && Number((document.querySelector('[data-testid="step"]')?.textContent ?? 0)) > 0, null, { timeout });
   await destroy();
   await page.waitForFunction(() => /restarted from the beginning/.test(document.querySelector('[data-testid="notice"]')?.textContent || ""), null, { timeout });
   const fresh = await waitStep(page, 5);
@@ -729,7 +729,7 @@ await scenario("lesson-play", { webgpu: true, query: "?lesson=balance-loss", vie
   const before = await stepOf(page);
   await page.keyboard.press("p");
   await page.waitForFunction(() => /beat 1 of 2 · training to step 300/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
-  await page.waitForFunction((b) => Number(document.querySelector('[data-testid="step"]').textContent) < b, before, { timeout });
+  await page.waitForFunction((b) => Number((document.querySelector('[data-testid="step"]')?.textContent ?? Infinity)) < b, before, { timeout });
   const stale = page.locator('[data-testid="caption-verdict"]');
   if ((await stale.count()) && (await stale.textContent()).trim()) problems.push(`the old verdict stays after p: ${await stale.textContent()}`);
   // A live knob changed by hand (A's α to 0.1): the lesson is left with a notice, training goes on.
