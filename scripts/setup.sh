@@ -5,6 +5,10 @@
 # Run it (`bash scripts/setup.sh`) or source it (`source scripts/setup.sh`, as scripts/serve.sh and
 # scripts/test.sh do); sourcing also leaves ~/.cargo/bin and node_modules/.bin on PATH, and the
 # project-local wasm-opt (npm binaryen 132) must win over Debian's binaryen (wasm-opt 108).
+#
+# MOE_SETUP=build installs only what building the page needs (scripts/serve.sh, scripts/package.sh,
+# the publishing workflow); the default also installs what the tests drive: Mesa's software Vulkan,
+# Chromium, Firefox ESR, WebKitGTK's WebDriver and a virtual display for it.
 set -euo pipefail
 
 _setup_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,9 +20,14 @@ export PATH
 _setup_have() { command -v "$1" >/dev/null 2>&1; }
 
 _setup_apt() {
-  # Packages always needed: a C toolchain for `cargo install` (some crates build C code), the Vulkan
-  # loader and Mesa's lavapipe for the native GPU tests, Chromium for the browser tests.
-  local wanted=(build-essential pkg-config mesa-vulkan-drivers libvulkan1 chromium chromium-driver fonts-liberation)
+  # Always: a C toolchain for `cargo install` (some crates build C code). For the tests: the Vulkan
+  # loader and Mesa's lavapipe (native GPU tests, WebGPU in Firefox), Chromium (tests/e2e/page.mjs,
+  # tests/browser.rs), Firefox ESR (tests/e2e/firefox.mjs; 153 comes with Debian 12's security
+  # updates), WebKitGTK's WebDriver and MiniBrowser under Xvfb (tests/e2e/webkit.mjs).
+  local wanted=(build-essential pkg-config)
+  if [[ "${MOE_SETUP:-}" != "build" ]]; then
+    wanted+=(mesa-vulkan-drivers libvulkan1 chromium chromium-driver fonts-liberation firefox-esr webkit2gtk-driver xvfb xauth)
+  fi
   # Node.js and npm only if there is no node/npm at all (any other installation is left alone).
   _setup_have node || wanted+=(nodejs)
   _setup_have npm || wanted+=(npm)

@@ -20,14 +20,46 @@ step() {
 XDG_RUNTIME_DIR="$(mktemp -d "${TMPDIR:-/tmp}/moe-xdg.XXXXXX")"
 chmod 0700 "$XDG_RUNTIME_DIR"
 export XDG_RUNTIME_DIR
-trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
+package_dir="$(mktemp -d "${TMPDIR:-/tmp}/moe-package-test.XXXXXX")"
+package_dist=""
+trap 'rm -rf "$XDG_RUNTIME_DIR" "$package_dir"' EXIT
 
 # --- browser end-to-end tests -------------------------------------------------------------------
-# The live page from the release build in dist/, in headless Chromium (node_modules/playwright-core,
-# Debian's chromium): WebGPU on SwiftShader, and the CPU fallback without it. Screenshots go to
-# artifacts/.
+# The live page from the release build in dist/, served under a sub-path (/moe-playground/), in
+# headless Chromium (node_modules/playwright-core, Debian's chromium): WebGPU on SwiftShader, and the
+# CPU fallback without it; offline after one visit and a new build replacing the saved one.
+# Screenshots go to artifacts/.
 browser_tests() {
   node tests/e2e/page.mjs
+}
+# The school-server package (scripts/package.sh) of that build: the archive holds the page, its
+# service worker and the README; unpacked, it is what the Firefox and WebKit tests serve.
+package_test() {
+  local out again
+  # scripts/offline.mjs (trunk's post_build hook) run again on the built page changes nothing.
+  again="$package_dir/again"
+  cp -R dist "$again"
+  node scripts/offline.mjs "$again" >/dev/null
+  cmp dist/sw.js "$again/sw.js" && cmp dist/index.html "$again/index.html" ||
+    { echo "error: scripts/offline.mjs is not idempotent on dist/" >&2; return 1; }
+  out="$(bash scripts/package.sh --no-build | tail -n 1)"
+  rm -rf "$package_dir"
+  mkdir -p "$package_dir"
+  tar -C "$package_dir" -xzf "$out"
+  package_dist="$(echo "$package_dir"/moe-playground-*)"
+  for f in index.html sw.js manifest.webmanifest boot.js README.txt; do
+    [[ -f "$package_dist/$f" ]] || { echo "error: $out lacks $f" >&2; return 1; }
+  done
+  echo "ok: $out ($(find "$package_dist" -type f | wc -l) files)"
+}
+# The same page in headless Firefox ESR (node_modules/puppeteer-core over WebDriver BiDi): WebGPU
+# switched on (lavapipe) and off (the CPU fallback), offline and update.
+firefox_tests() {
+  DIST="$package_dist" node tests/e2e/firefox.mjs
+}
+# The WebKit engine (WebKitGTK's MiniBrowser through WebKitWebDriver, under Xvfb): the CPU fallback.
+webkit_tests() {
+  DIST="$package_dist" node tests/e2e/webkit.mjs
 }
 # The WGSL trainer inside Chromium (wasm-bindgen-test, WebGPU on SwiftShader) against the CPU
 # reference on one full step (tests/browser.rs; flags in webdriver.json).
@@ -43,7 +75,10 @@ step cargo clippy --target wasm32-unknown-unknown --release --test browser -- -D
 step cargo test --profile fast
 step trunk build --release
 step browser_tests
+step package_test
+step firefox_tests
+step webkit_tests
 step browser_parity
 
 echo
-echo "all checks passed: fmt, clippy (native + wasm32), native tests, trunk release build, browser tests ($((SECONDS - started))s)"
+echo "all checks passed: fmt, clippy (native + wasm32), native tests, trunk release build, browser tests in Chromium, Firefox and WebKit ($((SECONDS - started))s)"

@@ -137,17 +137,84 @@ pub struct Banner {
     pub details: Option<String>,
 }
 
+/// The browser family a page runs in, read from its user-agent string: the no-WebGPU banner tells
+/// the reader of *this* browser what to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Browser {
+    /// Google Chrome, Chromium and other Chromium browsers but Edge.
+    Chrome,
+    /// Microsoft Edge (Chromium).
+    Edge,
+    /// Mozilla Firefox (any platform; Firefox for iOS is WebKit and reads as Safari).
+    Firefox,
+    /// Safari on macOS, iOS and iPadOS (every iOS browser is WebKit too).
+    Safari,
+    /// A WebKit browser on Linux (GNOME Web, WebKitGTK's MiniBrowser, …).
+    WebKitLinux,
+    /// Anything else.
+    Other,
+}
+
+impl Browser {
+    /// The family of the user-agent string `ua` (`navigator.userAgent`).
+    pub fn from_user_agent(ua: &str) -> Browser {
+        let has = |s: &str| ua.contains(s);
+        if has("Firefox/") && !has("Seamonkey/") {
+            Browser::Firefox
+        } else if has("Edg/") || has("EdgA/") || has("EdgiOS/") {
+            Browser::Edge
+        } else if has("CriOS/") || has("FxiOS/") || (has("AppleWebKit/") && (has("iPhone") || has("iPad"))) {
+            // Every browser on iOS and iPadOS runs WebKit: what Safari can do, they can.
+            Browser::Safari
+        } else if has("Chrome/") || has("Chromium/") {
+            Browser::Chrome
+        } else if has("AppleWebKit/") && (has("Linux") || has("X11")) && !has("Android") {
+            Browser::WebKitLinux
+        } else if has("AppleWebKit/") && has("Safari/") && has("Version/") {
+            Browser::Safari
+        } else {
+            Browser::Other
+        }
+    }
+}
+
+/// Which browsers have WebGPU built in: one sentence, the same in every banner.
+const WEBGPU_BROWSERS: &str = "WebGPU is built into Chrome and Edge 113 or newer on Windows, macOS and ChromeOS; \
+     Chrome 121 or newer on Android; Safari 26 on macOS, iOS and iPadOS; Firefox 141 or newer on Windows.";
+
 /// The banner of a browser without WebGPU: `err` is the adapter search's error, `tokens` the
-/// smaller batch the CPU trains with.
-pub fn no_webgpu_banner(err: &str, tokens: usize) -> Banner {
+/// smaller batch the CPU trains with, `browser` the reader's browser (what to do depends on it).
+pub fn no_webgpu_banner(err: &str, tokens: usize, browser: Browser) -> Banner {
+    let what_to_do = match browser {
+        Browser::Chrome | Browser::Edge => {
+            let (name, flags) = if browser == Browser::Edge { ("Edge", "edge") } else { ("Chrome", "chrome") };
+            format!(
+                "In {name} on Linux it has to be switched on: open {flags}://flags/#enable-unsafe-webgpu, choose \
+                 Enabled and restart {name} (older versions also need {flags}://flags/#enable-vulkan). Elsewhere, \
+                 update {name} and check that hardware acceleration is on (Settings, System, \"Use graphics \
+                 acceleration when available\"), then reload this page."
+            )
+        }
+        Browser::Firefox => "In Firefox it is on by itself from version 141 on Windows and on newer Macs; elsewhere \
+             switch it on: type about:config in the address bar, accept the warning, search for dom.webgpu.enabled, \
+             set it to true, then reload this page."
+            .to_string(),
+        Browser::Safari => "Safari has it from version 26: update macOS, iOS or iPadOS to 26 or newer and reload this \
+             page. In Safari 18 it can be switched on by hand: Develop menu (or, on iPhone and iPad, Settings, Apps, \
+             Safari, Advanced), Feature Flags, WebGPU."
+            .to_string(),
+        Browser::WebKitLinux => "This WebKit browser on Linux (such as GNOME Web) does not offer WebGPU: to train on \
+             the graphics chip, open this page in Chrome or Firefox with WebGPU switched on (Chrome: \
+             chrome://flags/#enable-unsafe-webgpu; Firefox: about:config, dom.webgpu.enabled)."
+            .to_string(),
+        Browser::Other => "Update the browser, or open this page in one of those, check that hardware acceleration \
+             is on, then reload this page."
+            .to_string(),
+    };
     let text = format!(
         "This browser has no WebGPU, or it is switched off, so the model trains on the computer's processor \
          instead of its graphics chip: the same math with a smaller batch (T = {tokens} tokens per step), only slower. \
-         WebGPU is built into Chrome and Edge 113 or newer on Windows, macOS and ChromeOS; Chrome 121 or newer on \
-         Android; Safari 26 on macOS and iOS; Firefox 141 or newer on Windows. On Linux, Chrome needs it switched \
-         on: open chrome://flags/#enable-unsafe-webgpu, choose Enabled and restart Chrome (older versions also need \
-         chrome://flags/#enable-vulkan). Elsewhere, update the browser and check that hardware acceleration is on \
-         (in Chrome: Settings, System, \"Use graphics acceleration when available\"), then reload this page."
+         {WEBGPU_BROWSERS} {what_to_do}"
     );
     let short = format!(
         "No WebGPU in this browser: training on the processor instead (same math, {tokens} tokens per step, slower)."
@@ -671,35 +738,79 @@ mod tests {
         assert_eq!(page_query(&with_present("experts=4", true)).config, "experts=4");
     }
 
+    /// User-agent strings as the browsers send them.
+    const UAS: [(&str, Browser); 10] = [
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36", Browser::Chrome),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36", Browser::Chrome),
+        ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", Browser::Chrome),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0", Browser::Edge),
+        ("Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0", Browser::Firefox),
+        ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Safari/605.1.15", Browser::Safari),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1", Browser::Safari),
+        ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0 Mobile/15E148 Safari/604.1", Browser::Safari),
+        ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15", Browser::WebKitLinux),
+        ("Lynx/2.9.0 libwww-FM/2.14", Browser::Other),
+    ];
+
+    #[test]
+    fn browsers_are_told_apart_by_their_user_agent() {
+        for (ua, want) in UAS {
+            assert_eq!(Browser::from_user_agent(ua), want, "{ua}");
+        }
+    }
+
     #[test]
     fn no_webgpu_banner_in_plain_words() {
         let err = "No WebGPU adapter (noop not requested, vulkan not requested)";
-        let b = no_webgpu_banner(err, 64);
-        // The raw error goes to the details only.
-        assert_eq!(b.details.as_deref(), Some(err));
-        assert!(!b.text.contains("noop") && !b.text.contains("adapter"), "{}", b.text);
-        for needed in [
-            "no WebGPU",
-            "switched off",
-            "T = 64",
-            "slower",
-            "same math",
-            "Chrome and Edge 113",
-            "Windows, macOS and ChromeOS",
-            "Android",
-            "Safari 26",
-            "Firefox 141",
-            "chrome://flags/#enable-unsafe-webgpu",
-            "Vulkan",
-        ] {
-            assert!(b.text.to_lowercase().contains(&needed.to_lowercase()), "banner lacks {needed:?}: {}", b.text);
+        for (_, browser) in UAS {
+            let b = no_webgpu_banner(err, 64, browser);
+            // The raw error goes to the details only.
+            assert_eq!(b.details.as_deref(), Some(err));
+            assert!(!b.text.contains("noop") && !b.text.contains("adapter"), "{}", b.text);
+            // Every banner says what happens and which browsers have WebGPU.
+            for needed in [
+                "no WebGPU",
+                "switched off",
+                "T = 64",
+                "slower",
+                "same math",
+                "Chrome and Edge 113",
+                "Windows, macOS and ChromeOS",
+                "Android",
+                "Safari 26",
+                "Firefox 141",
+                "reload this page",
+            ] {
+                assert!(
+                    b.text.to_lowercase().contains(&needed.to_lowercase()),
+                    "{browser:?} banner lacks {needed:?}: {}",
+                    b.text
+                );
+            }
+            // No Rust or wgpu words a teacher would not know.
+            for jargon in ["Err", "wgpu", "CpuTrainer", "Backend", "None", "RequestAdapter"] {
+                assert!(!b.text.contains(jargon), "{jargon}: {}", b.text);
+            }
+            assert!(b.short.contains("No WebGPU") && b.short.contains("64") && b.short.len() < 120, "{}", b.short);
         }
-        // No Rust or wgpu words a teacher would not know.
-        for jargon in ["Err", "wgpu", "CpuTrainer", "Backend", "None", "RequestAdapter"] {
-            assert!(!b.text.contains(jargon), "{jargon}: {}", b.text);
-        }
-        assert!(b.short.contains("No WebGPU") && b.short.contains("64") && b.short.len() < 120, "{}", b.short);
-        assert_eq!(no_webgpu_banner("  ", 64).details, None);
+        // What to do is this browser's: its own settings, never another browser's.
+        let text = |browser| no_webgpu_banner(err, 64, browser).text;
+        let chrome = text(Browser::Chrome);
+        assert!(
+            chrome.contains("chrome://flags/#enable-unsafe-webgpu") && chrome.contains("chrome://flags/#enable-vulkan")
+        );
+        assert!(!chrome.contains("about:config"), "{chrome}");
+        let edge = text(Browser::Edge);
+        assert!(edge.contains("edge://flags/#enable-unsafe-webgpu") && !edge.contains("chrome://"), "{edge}");
+        let firefox = text(Browser::Firefox);
+        assert!(firefox.contains("about:config") && firefox.contains("dom.webgpu.enabled") && firefox.contains("true"));
+        assert!(!firefox.contains("flags"), "{firefox}");
+        let safari = text(Browser::Safari);
+        assert!(safari.contains("Feature Flags") && safari.contains("update macOS, iOS or iPadOS"), "{safari}");
+        assert!(!safari.contains("about:config") && !safari.contains("://flags"), "{safari}");
+        let webkit = text(Browser::WebKitLinux);
+        assert!(webkit.contains("does not offer WebGPU") && webkit.contains("Chrome or Firefox"), "{webkit}");
+        assert_eq!(no_webgpu_banner("  ", 64, Browser::Chrome).details, None);
     }
 
     #[test]

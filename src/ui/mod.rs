@@ -60,7 +60,7 @@ use draw::Event;
 use knob_panel::{KnobGroup, SetKnob};
 use leptos::prelude::*;
 use lesson_band::{Caption, CaptionBand, SAMPLE_BEATS, SAMPLE_TITLE};
-use status::{BenchCard, GpuError, Notices, PhaseLine, TopBar};
+use status::{AboutLine, BenchCard, GpuError, Notices, PhaseLine, TopBar};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -351,7 +351,10 @@ fn rebuild(engine: Rc<RefCell<Engine>>, ui: Ui) {
             Err(err) => {
                 let small = Config { tokens: cfg.tokens.min(CPU_TOKENS), ..cfg.clone() };
                 match Upcycle::cpu(&small) {
-                    Ok(c) => (Backend::Cpu(Box::new(c)), Some(no_webgpu_banner(&err.to_string(), small.tokens))),
+                    Ok(c) => (
+                        Backend::Cpu(Box::new(c)),
+                        Some(no_webgpu_banner(&err.to_string(), small.tokens, web::browser())),
+                    ),
                     Err(e) => {
                         ui.error.set(Some(e.to_string()));
                         return;
@@ -1259,6 +1262,7 @@ pub fn App() -> impl IntoView {
                 </aside>
                 <Views ui=ui />
             </div>
+            <AboutLine />
         </div>
     }
 }

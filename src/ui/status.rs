@@ -162,3 +162,45 @@ pub fn BenchCard(
         </section>
     }
 }
+
+/// Where this copy of the page stands for use without a network, as `www/boot.js` reports it on
+/// `<html data-offline>` (and with each "moe-offline" event): "saving", "ready", "update", "off".
+fn offline_state() -> String {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|e| e.get_attribute("data-offline"))
+        .unwrap_or_default()
+}
+
+/// This build's id, stamped into the page by `scripts/offline.mjs` (`<meta name="moe-build">`).
+fn build_id() -> Option<String> {
+    let doc = web_sys::window()?.document()?;
+    doc.query_selector(r#"meta[name="moe-build"]"#).ok()??.get_attribute("content")
+}
+
+/// The plain-language line for an offline state.
+pub fn offline_text(state: &str) -> &'static str {
+    match state {
+        "saving" => "saving this page for use without a network…",
+        "ready" => "saved on this device: it opens and trains without a network",
+        "update" => "a newer version is saved: it opens when you reload (this page keeps training)",
+        "off" => "this browser does not keep the page for use without a network (a private window?)",
+        _ => "",
+    }
+}
+
+/// The page's footer: the version and build, and whether the page opens without a network.
+#[component]
+pub fn AboutLine() -> impl IntoView {
+    let state = RwSignal::new(offline_state());
+    let handle = window_event_listener_untyped("moe-offline", move |_| state.set(offline_state()));
+    on_cleanup(move || handle.remove());
+    let build = build_id().map(|b| format!(" · build {}", &b[..b.len().min(8)])).unwrap_or_default();
+    view! {
+        <footer class="about">
+            <span>{format!("MoE Playground {}{build}", env!("CARGO_PKG_VERSION"))}</span>
+            <span data-testid="offline" data-state=move || state.get()>{move || offline_text(&state.get())}</span>
+        </footer>
+    }
+}

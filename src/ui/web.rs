@@ -25,6 +25,12 @@ fn describe(v: JsValue) -> String {
         .unwrap_or_else(|| "the clipboard is not available here".into())
 }
 
+/// The browser family this page runs in (from `navigator.userAgent`).
+pub fn browser() -> crate::page::Browser {
+    let ua = web_sys::window().and_then(|w| w.navigator().user_agent().ok()).unwrap_or_default();
+    crate::page::Browser::from_user_agent(&ua)
+}
+
 /// Percent-encode everything but unreserved characters (for `data:` URLs).
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3 / 2);

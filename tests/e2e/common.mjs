@@ -1,8 +1,10 @@
-// Shared by the browser tests (page.mjs) and the benchmark (bench.mjs): the static server for dist/
-// and the Chromium launcher.
+// Shared by the browser tests (page.mjs in Chromium, firefox.mjs, webkit.mjs) and the benchmarks
+// (bench.mjs): the static server for dist/, the next-build maker of the offline tests, and the
+// Chromium launcher.
 import { chromium } from "playwright-core";
 import { createServer } from "node:http";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { cp, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +12,8 @@ import { fileURLToPath } from "node:url";
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 export const MOUNT = "/moe-playground/";
+/** The name of serveDir's injected script. */
+export const INJECTED = "__e2e-inject.js";
 
 const MIME = {
   ".html": "text/html; charset=utf-8",
@@ -20,10 +24,15 @@ const MIME = {
   ".svg": "image/svg+xml",
   ".png": "image/png",
   ".json": "application/json",
+  ".webmanifest": "application/manifest+json",
 };
 
-/** A static file server for `dir`, mounted at MOUNT, on an ephemeral 127.0.0.1 port. */
-export async function serveDir(dir) {
+/** A static file server for `dir`, mounted at MOUNT, on 127.0.0.1 at `port` (0: an ephemeral
+ *  one). `inject`: a script served as MOUNT + INJECTED and loaded first by every index.html it
+ *  serves (for browsers whose driver cannot add one, e.g. to collect console errors). Returns
+ *  { server, url, port, stop }; stop() closes it and every open connection (the network going
+ *  away, for the offline tests). */
+export async function serveDir(dir, { port = 0, inject = null } = {}) {
   await stat(join(dir, "index.html")).catch(() => {
     throw new Error(`${dir}/index.html not found: run \`trunk build --release\` first`);
   });
@@ -36,12 +45,17 @@ export async function serveDir(dir) {
       }
       let rel = path.slice(MOUNT.length) || "index.html";
       if (rel.endsWith("/")) rel += "index.html";
+      if (inject && rel === INJECTED) {
+        res.writeHead(200, { "content-type": MIME[".js"], "cache-control": "no-store" }).end(inject);
+        return;
+      }
       const file = normalize(join(dir, rel));
       if (!file.startsWith(dir + sep)) {
         res.writeHead(403).end("forbidden");
         return;
       }
-      const body = await readFile(file);
+      let body = await readFile(file);
+      if (inject && rel.endsWith("index.html")) body = body.toString("utf8").replace("<head>", `<head><script src="${INJECTED}"></script>`);
       res.writeHead(200, {
         "content-type": MIME[extname(file)] || "application/octet-stream",
         "cache-control": "no-store",
@@ -51,8 +65,46 @@ export async function serveDir(dir) {
       res.writeHead(404).end("not found");
     }
   });
-  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  return { server, url: `http://127.0.0.1:${server.address().port}${MOUNT}` };
+  await new Promise((ok, fail) => server.once("error", fail).listen(port, "127.0.0.1", ok));
+  const bound = server.address().port;
+  const stop = () => new Promise((ok) => { server.close(() => ok()); server.closeAllConnections(); });
+  return { server, url: `http://127.0.0.1:${bound}${MOUNT}`, port: bound, stop };
+}
+
+/** trunk's content-hashed file names (NAME-<16 hex>.EXT, NAME-<16 hex>_bg.wasm). */
+const HASHED = /-([0-9a-f]{16})(_bg)?\.[a-z0-9]+$/;
+
+/** A copy of the build in `dist` made into a *new* build, as publishing another version would be:
+ *  the program's files under new content-hashed names (and the page naming them), then
+ *  scripts/offline.mjs run on it (a new service worker and build id). Returns { dir, build, names }
+ *  (names: its hashed files), and remove() to delete it. */
+export async function nextBuild(dist) {
+  const dir = await mkdtemp(join(tmpdir(), "moe-next-build-"));
+  await cp(dist, dir, { recursive: true });
+  let index = await readFile(join(dir, "index.html"), "utf8");
+  const names = [];
+  for (const name of await readdir(dir)) {
+    const m = HASHED.exec(name);
+    if (!m) continue;
+    // A new hash for the next build: the old one's hex digits rotated by one.
+    const fresh = m[1].replace(/[0-9a-f]/g, (c) => "123456789abcdef0"["0123456789abcdef".indexOf(c)]);
+    const renamed = name.replace(m[1], fresh);
+    await rename(join(dir, name), join(dir, renamed));
+    index = index.split(name).join(renamed);
+    names.push(renamed);
+  }
+  await writeFile(join(dir, "index.html"), index);
+  const out = execFileSync(process.execPath, [join(root, "scripts", "offline.mjs"), dir], { encoding: "utf8" });
+  const build = /build ([0-9a-f]+)/.exec(out)?.[1];
+  if (!build) throw new Error(`offline.mjs said: ${out}`);
+  return { dir, build, names, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The build id stamped into dist/index.html by scripts/offline.mjs. */
+export async function buildOf(dist) {
+  const m = /<meta name="moe-build" content="([0-9a-f]+)"/.exec(await readFile(join(dist, "index.html"), "utf8"));
+  if (!m) throw new Error(`${dist}/index.html has no build stamp: was scripts/offline.mjs run (trunk's post_build hook)?`);
+  return m[1];
 }
 
 /** A fresh headless Chromium with its own profile; `webgpu` adds --enable-unsafe-webgpu (SwiftShader

@@ -4,14 +4,15 @@
 //   node tests/e2e/page.mjs
 //
 // Scenarios (each saves a screenshot under artifacts/, each fails on any console error, uncaught
-// exception, CSP violation or failed request):
-//   webgpu     — loads with --enable-unsafe-webgpu (SwiftShader): backend is the GPU, the step
+// exception, CSP violation, failed request or request to another origin):
+//   webgpu     — loads with --enable-unsafe-webgpu (SwiftShader): steps/s of the default page over
+//                10 s is printed (also without WebGPU, below); backend is the GPU, the step
 //                counter advances, the heatmap canvas is not blank; top-k 1 → 2 gives two outlined
 //                experts per probe row.
 //   malformed  — a URL with bad values loads with a notice naming them, and trains.
 //   no-webgpu  — without the flag: the CPU reference trains and the banner says so in plain words
-//                (which browsers have WebGPU, how to switch it on); the raw error stays folded until
-//                "technical details" is opened.
+//                (which browsers have WebGPU, how to switch it on in Chrome, no other browser's
+//                settings); the raw error stays folded until "technical details" is opened.
 //   present    — ?present&debug=caption at 1920×1080 (a projector): the presentation-mode toggle is
 //                pressed, the caption band shows the sample lesson (back/next step through it), only
 //                2–3 cards are shown and drawn, the highlighted card is one of them, the controls are
@@ -60,6 +61,12 @@
 //   bench      — ?bench&steps=40: the result JSON (steps, steps/s, frame times) and each kernel's
 //                time per step (every kernel once, longest first), also as a table.
 //   panic      — ?debug=panic: a deliberate panic shows the error box with a reload link.
+//   installable — Chromium finds no installability error (manifest, icons, service worker) once
+//                the page says it is saved for offline use.
+//   offline    — tests/e2e/offline.mjs: saved on the first visit; with the server stopped a reload
+//                opens and trains; a new build published at the same address runs on the next
+//                reload with none of the old build's files, replaces the saved one, and opens
+//                offline in turn.
 //   lesson-<id> — each lesson at ?lesson=<id>&present (1920×1080): the menu lists every lesson,
 //                compare mode is on, each beat's highlighted card is shown and drawn, n steps
 //                through the beats, the last shows the claim's check; screenshot
@@ -75,6 +82,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { launch, root, serveDir } from "./common.mjs";
+import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 120000);
 const artifacts = join(root, "artifacts");
@@ -101,6 +109,7 @@ async function scenario(name, { webgpu, query = "", allow = [], viewport }, chec
     page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message}`));
     page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`));
     page.on("response", (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`); });
+    page.on("request", (req) => { if (!sameOrigin(req.url())) problems.push(`request leaves the origin: ${req.url()}`); });
     await page.addInitScript(() => {
       // Every GPU device the page opens, so a test can destroy them as a driver reset would.
       window.__gpuDevices = [];
@@ -130,6 +139,9 @@ async function scenario(name, { webgpu, query = "", allow = [], viewport }, chec
   for (const p of counted) { console.log(`  ${p}`); failures.push(`${name}: ${p}`); }
 }
 
+/** The page's own origin (or a data:/blob: URL it made): every request must be one of these. */
+const sameOrigin = (u) => /^(data|blob):/.test(u) || new URL(u).origin === new URL(url).origin;
+
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 const visible = (page, id) => page.locator(`[data-testid="${id}"]`).isVisible();
 
@@ -146,6 +158,14 @@ const stepOf = async (page) => Number(await page.locator('[data-testid="step"]')
 async function waitStep(page, n) {
   await page.waitForFunction((n) => Number((document.querySelector('[data-testid="step"]')?.textContent ?? 0)) > n, n, { timeout });
   return stepOf(page);
+}
+
+/** Training speed: steps over the next 10 s (as a string with one decimal). */
+async function rate(page) {
+  const s0 = await stepOf(page);
+  const t0 = Date.now();
+  await page.waitForTimeout(10000);
+  return (((await stepOf(page)) - s0) * 1000 / (Date.now() - t0)).toFixed(1);
 }
 
 /** Non-background pixels of a canvas. */
@@ -186,13 +206,14 @@ await scenario("webgpu", { webgpu: true }, async (page, problems) => {
   }
   const k1 = await outlined(page);
   if (k1.k !== 1 || k1.outlined !== k1.rows) problems.push(`k = 1: ${JSON.stringify(k1)}`);
+  const speed = await rate(page);
   await page.locator('[data-testid="top-k"]').fill("2");
   const s = await stepOf(page);
   await waitStep(page, s + 1);
   await page.waitForFunction(() => document.querySelector('[data-testid="heatmap"]').dataset.k === "2", null, { timeout });
   const k2 = await outlined(page);
   if (k2.outlined !== 2 * k2.rows) problems.push(`k = 2: ${JSON.stringify(k2)}`);
-  console.log(`  steps ${a} → ${b}; heatmap ${(ink * 100).toFixed(0)} % inked; k=1 ${JSON.stringify(k1)}, k=2 ${JSON.stringify(k2)}`);
+  console.log(`  steps ${a} → ${b}; heatmap ${(ink * 100).toFixed(0)} % inked; k=1 ${JSON.stringify(k1)}, k=2 ${JSON.stringify(k2)}; default page ${speed} steps/s`);
 });
 
 await scenario("malformed", { webgpu: true, query: "?top-k=99&lr=banana&bogus=1&experts=4" }, async (page, problems) => {
@@ -217,7 +238,8 @@ await scenario("no-webgpu", { webgpu: false }, async (page, problems) => {
   const b = await waitStep(page, a);
   const backend = (await page.locator('[data-testid="backend"]').textContent()).trim();
   if (!/cpu/.test(backend)) problems.push(`backend is ${backend}`);
-  console.log(`  banner: ${banner.slice(0, 70)}…; details "${raw.slice(0, 60)}…"; backend ${backend}; steps ${a} → ${b}`);
+  if (/about:config|Feature Flags/.test(banner)) problems.push(`the banner tells a Chromium user about another browser's settings: ${banner}`);
+  console.log(`  banner: ${banner.slice(0, 70)}…; details "${raw.slice(0, 60)}…"; backend ${backend}; steps ${a} → ${b}; ${await rate(page)} steps/s`);
 });
 
 await scenario("present", { webgpu: false, query: "?present&debug=caption&top-k=2", viewport: { width: 1920, height: 1080 } }, async (page, problems) => {
@@ -644,6 +666,49 @@ await scenario("panic", { webgpu: false, query: "?debug=panic", allow: [/deliber
   if (!href || !href.includes("debug=panic")) problems.push(`reload link: ${href}`);
   console.log(`  error box shown: ${text.slice(0, 90)}…`);
 });
+
+// ---- offline and installable ---------------------------------------------------------------------
+// The page is installable: Chromium finds no installability error in its manifest and service worker
+// (Page.getInstallabilityErrors, the check behind "Install app"), once the build is saved.
+await scenario("installable", { webgpu: false }, async (page, problems, context) => {
+  await page.waitForFunction(() => document.documentElement.dataset.offline === "ready", null, { timeout })
+    .catch(async () => problems.push(`not saved for offline use: data-offline = ${await page.evaluate(() => document.documentElement.dataset.offline)}`));
+  const cdp = await context.newCDPSession(page);
+  const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
+  if (installabilityErrors.length) problems.push(`installability errors: ${JSON.stringify(installabilityErrors)}`);
+  const manifest = await cdp.send("Page.getAppManifest");
+  if (manifest.errors?.length) problems.push(`manifest errors: ${JSON.stringify(manifest.errors)}`);
+  const text = await page.locator('[data-testid="offline"]').textContent();
+  console.log(`  installable (no installability errors; manifest ${manifest.url.split("/").pop()}); footer: "${text}"`);
+});
+
+// Offline after one visit, and a new build replacing the saved one (tests/e2e/offline.mjs).
+if (!only || only.includes("offline")) {
+  const started = Date.now();
+  const problems = [];
+  let browser = null;
+  try {
+    browser = await launch({ webgpu: true });
+    const { page } = browser;
+    page.on("console", (msg) => { if (msg.type() === "error") problems.push(`console.error: ${msg.text()}`); });
+    page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message}`));
+    const drive = {
+      goto: (u) => page.goto(u, { waitUntil: "load", timeout }),
+      evaluate: (fn, arg) => page.evaluate(fn, arg),
+      waitFor: (fn, arg, ms) => page.waitForFunction(fn, arg, { timeout: ms }),
+    };
+    const r = await offlineScenario(drive, resolve(root, process.env.DIST || "dist"), { timeout });
+    problems.push(...r.problems);
+    await shot(page, "offline");
+    console.log(`  ${r.log}`);
+  } catch (err) {
+    problems.push(`error: ${err.stack || err}`);
+  } finally {
+    await browser?.close();
+  }
+  console.log(`e2e offline: ${problems.length ? "FAILED" : "ok"} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  for (const p of problems) { console.log(`  ${p}`); failures.push(`offline: ${p}`); }
+}
 
 // ---- lessons ---------------------------------------------------------------------------------
 // The lesson ids, in menu order (the `lessons` scenario checks the menu lists exactly these).

@@ -1,0 +1,293 @@
+// End-to-end tests of the live page in the WebKit engine: WebKitGTK's MiniBrowser (Debian's
+// libwebkit2gtk-4.1-0) driven by WebKitWebDriver (Debian's webkit2gtk-driver) over plain WebDriver
+// HTTP, on a virtual X display (Xvfb: MiniBrowser has no headless mode). WebKitGTK offers no WebGPU
+// here (navigator.gpu is absent; with its preview flag it is null), so the page trains on the CPU
+// fallback, as Safari before version 26 would.
+//
+//   node tests/e2e/webkit.mjs
+//
+// WebKitWebDriver has no console log and no BiDi, so the test server injects a first classic script
+// (serveDir's `inject`) that collects console.error calls, uncaught errors, failed resource loads,
+// unhandled rejections and CSP violations into window.__errors; requests to other origins are read
+// from the page's resource timing. Scenarios (each saves a screenshot under artifacts/):
+//   wk-trains    — the page says in plain words that this browser trains on the processor (and
+//                  which browsers train on the GPU), trains, and every chart card draws ink;
+//                  steps/s over 10 s of training is printed.
+//   wk-malformed — a URL with bad values loads with a notice naming them, and trains.
+//   wk-lesson    — ?lesson=balance-loss&present at 1920×1080: played to its end with space at each
+//                  pause, both of its checks hold (✓ ✓).
+//   wk-offline   — tests/e2e/offline.mjs: saved on the first visit, opens and trains with the server
+//                  stopped, a new build replaces it on the next reload.
+// Env: MINIBROWSER, WEBKIT_WEBDRIVER (Debian's paths by default), DIST (default dist), TIMEOUT_MS
+// (default 180000), ONLY (comma-separated scenario names). Uses $DISPLAY when set, else starts Xvfb.
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { root, serveDir } from "./common.mjs";
+import { offlineScenario } from "./offline.mjs";
+
+const timeout = Number(process.env.TIMEOUT_MS || 180000);
+const MINIBROWSER = process.env.MINIBROWSER || "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+const DRIVER = process.env.WEBKIT_WEBDRIVER || "/usr/bin/WebKitWebDriver";
+const artifacts = join(root, "artifacts");
+const dist = resolve(root, process.env.DIST || "dist");
+const only = process.env.ONLY ? process.env.ONLY.split(",") : null;
+const failures = [];
+let rate = null;
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+// Loaded first by the page (a classic script, so it runs before the module that boots the app).
+const COLLECT = `window.__errors = [];
+const push = (kind, msg) => window.__errors.push(kind + ": " + msg);
+const consoleError = console.error.bind(console);
+console.error = (...a) => { push("console.error", a.map(String).join(" ")); consoleError(...a); };
+addEventListener("error", (e) => push("error", (e.message || e.target?.src || e.target?.href || String(e)) + (e.filename ? " @" + e.filename + ":" + e.lineno : "")), true);
+addEventListener("unhandledrejection", (e) => push("unhandled rejection", String(e.reason)));
+document.addEventListener("securitypolicyviolation", (e) => push("CSP violation", e.violatedDirective + " blocked " + (e.blockedURI || "inline")));`;
+
+await mkdir(artifacts, { recursive: true });
+const profile = await mkdtemp(join(tmpdir(), "moe-webkit-"));
+const { server, url } = await serveDir(dist, { inject: COLLECT });
+const origin = new URL(url).origin;
+
+// ---- processes: Xvfb and WebKitWebDriver ------------------------------------------------------
+function startXvfb() {
+  // -displayfd: Xvfb picks a free display and writes its number once it accepts connections.
+  return new Promise((ok, fail) => {
+    const proc = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1920x1200x24", "-nolisten", "tcp"], { stdio: ["ignore", "ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    proc.stderr.on("data", (d) => (err += d));
+    proc.stdio[3].on("data", (d) => { out += d; if (out.includes("\n")) ok({ proc, display: `:${out.trim()}` }); });
+    proc.once("error", fail);
+    proc.once("exit", (code) => fail(new Error(`Xvfb exited (${code}): ${err}`)));
+  });
+}
+
+const freePort = () => new Promise((ok, fail) => {
+  const s = net.createServer().once("error", fail).listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => ok(port)); });
+});
+
+async function startDriver(env) {
+  const port = await freePort();
+  const proc = spawn(DRIVER, [`--port=${port}`], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  proc.stdout.on("data", (d) => (output += d));
+  proc.stderr.on("data", (d) => (output += d));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (proc.exitCode !== null) throw new Error(`WebKitWebDriver exited ${proc.exitCode}: ${output}`);
+    try {
+      if ((await (await fetch(`${base}/status`)).json()).value?.ready) return { proc, base };
+    } catch { /* not listening yet */ }
+    await sleep(50);
+  }
+  throw new Error(`WebKitWebDriver did not start: ${output}`);
+}
+
+function kill(proc) {
+  return new Promise((ok) => {
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return ok();
+    const t = setTimeout(() => proc.kill("SIGKILL"), 3000);
+    proc.once("exit", () => { clearTimeout(t); ok(); });
+    proc.kill("SIGTERM");
+  });
+}
+
+// ---- WebDriver over HTTP --------------------------------------------------------------------------
+async function wd(base, method, path, body, ms = timeout) {
+  const r = await fetch(base + path, {
+    method,
+    headers: body ? { "content-type": "application/json; charset=utf-8" } : undefined,
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(ms),
+  });
+  const json = await r.json();
+  if (!r.ok || json.value?.error) throw new Error(`${method} ${path}: ${r.status} ${json.value?.error}: ${json.value?.message}`);
+  return json.value;
+}
+
+/** A new MiniBrowser window; "--automation" is required (without it, POST /session hangs). */
+async function newSession(driver, { width, height }) {
+  const caps = { capabilities: { alwaysMatch: {
+    "webkitgtk:browserOptions": { binary: MINIBROWSER, args: ["--automation"] },
+    timeouts: { pageLoad: timeout, script: timeout, implicit: 0 },
+  } } };
+  const v = await wd(driver.base, "POST", "/session", caps, 60000);
+  const s = { base: driver.base, id: v.sessionId, version: v.capabilities.browserVersion };
+  await wd(s.base, "POST", `/session/${s.id}/window/rect`, { width, height });
+  return s;
+}
+
+/** The page object the scenarios use: goto, evaluate (a function and one argument; async allowed),
+ *  waitFor (polls a predicate), press (one key), screenshot. */
+function pageOf(s) {
+  const call = (fn, arg) => wd(s.base, "POST", `/session/${s.id}/execute/async`, {
+    script: `const done = arguments[arguments.length - 1];
+      Promise.resolve().then(() => (${fn})(arguments[0])).then((v) => done({ ok: v === undefined ? null : v }), (e) => done({ err: String(e) }));`,
+    args: [arg ?? null],
+  });
+  const page = {
+    goto: (u) => wd(s.base, "POST", `/session/${s.id}/url`, { url: u }),
+    async evaluate(fn, arg) {
+      const r = await call(fn, arg);
+      if (r && "err" in r) throw new Error(`in the page: ${r.err}`);
+      return r?.ok;
+    },
+    async waitFor(fn, arg, ms = timeout) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const v = await page.evaluate(fn, arg).catch(() => null);
+        if (v) return v;
+        if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${String(fn).slice(0, 120)}`);
+        await sleep(100);
+      }
+    },
+    press: (key) => wd(s.base, "POST", `/session/${s.id}/actions`, {
+      actions: [{ type: "key", id: "keyboard", actions: [{ type: "keyDown", value: key }, { type: "keyUp", value: key }] }],
+    }),
+    async screenshot(file) {
+      await writeFile(file, Buffer.from(await wd(s.base, "GET", `/session/${s.id}/screenshot`), "base64"));
+    },
+  };
+  return page;
+}
+
+// ---- scenarios ------------------------------------------------------------------------------------
+let xvfb = null;
+let display = process.env.DISPLAY;
+if (!display) {
+  xvfb = await startXvfb();
+  display = xvfb.display;
+}
+// A private runtime dir and caches; LANG gives navigator.language (unset, it reads "C"). Never set
+// WEBKIT_DISABLE_DMABUF_RENDERER or WEBKIT_DISABLE_COMPOSITING_MODE: screenshots then never answer.
+const env = { ...process.env, DISPLAY: display, XDG_RUNTIME_DIR: profile, XDG_CACHE_HOME: join(profile, "cache"), XDG_DATA_HOME: join(profile, "data"), LANG: "en_US.UTF-8" };
+const driver = await startDriver(env);
+let version = "";
+
+async function scenario(name, { query = "", viewport = { width: 1280, height: 1100 } }, check) {
+  if (only && !only.includes(name)) return;
+  const problems = [];
+  const started = Date.now();
+  let s = null;
+  try {
+    s = await newSession(driver, viewport);
+    version = s.version;
+    const page = pageOf(s);
+    await page.goto(url + query);
+    await page.waitFor(() => document.querySelector('[data-testid="step"]') !== null);
+    await check(page, problems);
+    for (const e of (await page.evaluate(() => window.__errors || [])) || []) problems.push(e);
+    const foreign = await page.evaluate((o) => performance.getEntriesByType("resource").map((e) => e.name).filter((n) => !/^(data|blob):/.test(n) && new URL(n).origin !== o), origin);
+    for (const u of foreign) problems.push(`request leaves the origin: ${u}`);
+    await page.screenshot(join(artifacts, `${name}.png`));
+  } catch (err) {
+    problems.push(`error: ${err.stack || err}`);
+  } finally {
+    if (s) await wd(s.base, "DELETE", `/session/${s.id}`, undefined, 20000).catch(() => {});
+  }
+  console.log(`e2e ${name}: ${problems.length ? "FAILED" : "ok"} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  for (const p of problems) { console.log(`  ${p}`); failures.push(`${name}: ${p}`); }
+}
+
+const text = (page, id) => page.evaluate((id) => document.querySelector(`[data-testid="${id}"]`)?.textContent ?? null, id);
+const stepOf = async (page) => Number(await text(page, "step"));
+const waitStep = async (page, n) => {
+  await page.waitFor((n) => Number(document.querySelector('[data-testid="step"]')?.textContent ?? 0) > n, n);
+  return stepOf(page);
+};
+/** Animation frames per second over 2 s (the page trains and draws once a frame). */
+const fps = (page) => page.evaluate(() => new Promise((ok) => {
+  let n = 0;
+  const t0 = performance.now();
+  const frame = () => (++n, performance.now() - t0 < 2000 ? requestAnimationFrame(frame) : ok(n / ((performance.now() - t0) / 1000)));
+  requestAnimationFrame(frame);
+}));
+const inks = (page) => page.evaluate(() => Object.fromEntries(
+  [...document.querySelectorAll("[data-card] canvas")].filter((c) => c.offsetParent !== null && c.width).map((c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240) n++;
+    return [c.dataset.testid, n / (c.width * c.height)];
+  })));
+
+try {
+  await scenario("wk-trains", {}, async (page, problems) => {
+    const banner = await page.waitFor(() => document.querySelector('[data-testid="banner"]')?.textContent);
+    for (const re of [/no WebGPU/, /processor/, /T = 64/, /does not offer WebGPU/, /Chrome or Firefox/, /Safari 26/])
+      if (!re.test(banner)) problems.push(`banner lacks ${re}: ${banner}`);
+    if (/adapter|not requested/i.test(banner)) problems.push(`the banner shows the raw error: ${banner}`);
+    const first = await waitStep(page, 0);
+    const backend = (await text(page, "backend")).trim();
+    if (!/^cpu/.test(backend)) problems.push(`backend is "${backend}"`);
+    const s0 = await waitStep(page, first + 1);
+    const t0 = Date.now();
+    await sleep(10000);
+    const s1 = await stepOf(page);
+    rate = ((s1 - s0) * 1000) / (Date.now() - t0);
+    const ink = await inks(page);
+    const blank = Object.entries(ink).filter(([, v]) => v < 0.01).map(([k]) => k);
+    if (Object.keys(ink).length < 7) problems.push(`only ${Object.keys(ink).length} charts shown: ${Object.keys(ink)}`);
+    if (blank.length) problems.push(`blank charts: ${blank}`);
+    console.log(`  ${backend}; ${rate.toFixed(1)} steps/s (steps ${s0} → ${s1} in 10 s, ${(await fps(page)).toFixed(0)} frames/s); ${Object.keys(ink).length} charts inked; banner "${banner.slice(0, 80)}…"`);
+  });
+
+  await scenario("wk-malformed", { query: "?top-k=99&lr=banana&bogus=1&experts=4" }, async (page, problems) => {
+    const notice = await page.waitFor(() => document.querySelector('[data-testid="notice"]')?.textContent);
+    for (const word of ["top-k", "lr", "bogus"]) if (!notice.includes(word)) problems.push(`notice does not name ${word}: ${notice}`);
+    const s = await waitStep(page, 2);
+    console.log(`  notice: ${notice.slice(0, 100)}…; trains (step ${s})`);
+  });
+
+  await scenario("wk-lesson", { query: "?lesson=balance-loss&present", viewport: { width: 1920, height: 1080 } }, async (page, problems) => {
+    const progress = () => text(page, "beat-progress");
+    const t0 = Date.now();
+    for (;;) {
+      await page.waitFor(() => /goes on|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), null, 600000);
+      if (/end of the lesson/.test(await progress())) break;
+      await page.press(" ");
+      await page.waitFor(() => /training to step/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""));
+    }
+    const verdict = await text(page, "caption-verdict");
+    if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
+    const shown = await page.evaluate(() => [...document.querySelectorAll("[data-card]")].filter((c) => c.offsetParent !== null).map((c) => c.dataset.card));
+    if (shown.length < 1 || shown.length > 3) problems.push(`${shown.length} cards shown in presentation mode: ${shown}`);
+    for (const [id, v] of Object.entries(await inks(page))) if (v < 0.01) problems.push(`${id} is blank`);
+    console.log(`  played to its end in ${((Date.now() - t0) / 1000).toFixed(0)} s (step ${await stepOf(page)}); ${verdict.replace(/\s+/g, " ").slice(0, 120)}; cards ${shown}`);
+  });
+
+  if (!only || only.includes("wk-offline")) {
+    const started = Date.now();
+    const problems = [];
+    let s = null;
+    try {
+      s = await newSession(driver, { width: 1280, height: 1100 });
+      const page = pageOf(s);
+      const r = await offlineScenario(page, dist, { timeout, serve: { inject: COLLECT } });
+      problems.push(...r.problems);
+      await page.screenshot(join(artifacts, "wk-offline.png"));
+      console.log(`  ${r.log}`);
+    } catch (err) {
+      problems.push(`error: ${err.stack || err}`);
+    } finally {
+      if (s) await wd(s.base, "DELETE", `/session/${s.id}`, undefined, 20000).catch(() => {});
+    }
+    console.log(`e2e wk-offline: ${problems.length ? "FAILED" : "ok"} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    for (const p of problems) { console.log(`  ${p}`); failures.push(`wk-offline: ${p}`); }
+  }
+} finally {
+  await kill(driver.proc);
+  await kill(xvfb?.proc);
+  server.close();
+  await rm(profile, { recursive: true, force: true });
+}
+
+console.log(`webkit: WebKitGTK MiniBrowser ${version}; default page ${rate === null ? "–" : rate.toFixed(1)} steps/s on the CPU fallback`);
+if (failures.length) {
+  console.log(`e2e webkit: ${failures.length} problem(s)`);
+  process.exit(1);
+}
+console.log("e2e webkit: all scenarios passed");
