@@ -779,7 +779,6 @@ mod tests {
                 "Android",
                 "Safari 26",
                 "Firefox 141",
-                "reload this page",
             ] {
                 assert!(
                     b.text.to_lowercase().contains(&needed.to_lowercase()),
@@ -792,6 +791,14 @@ mod tests {
                 assert!(!b.text.contains(jargon), "{jargon}: {}", b.text);
             }
             assert!(b.short.contains("No WebGPU") && b.short.contains("64") && b.short.len() < 120, "{}", b.short);
+            // And what to do next: reload once it is switched on, or (no WebGPU to switch on) open
+            // the page in another browser.
+            let next = if browser == Browser::WebKitLinux {
+                "open this page in Chrome or Firefox"
+            } else {
+                "reload this page"
+            };
+            assert!(b.text.contains(next), "{browser:?} banner lacks {next:?}: {}", b.text);
         }
         // What to do is this browser's: its own settings, never another browser's.
         let text = |browser| no_webgpu_banner(err, 64, browser).text;
