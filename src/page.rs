@@ -197,7 +197,9 @@ pub fn no_webgpu_banner(err: &str, tokens: usize, browser: Browser) -> Banner {
         }
         Browser::Firefox => "In Firefox it is on by itself from version 141 on Windows and on newer Macs; elsewhere \
              switch it on: type about:config in the address bar, accept the warning, search for dom.webgpu.enabled, \
-             set it to true, then reload this page."
+             set it to true, then reload this page. If this message is still here, Firefox keeps WebGPU off for this \
+             computer's graphics driver; setting gfx.webgpu.ignore-blocklist to true as well overrides that, at your \
+             own risk."
             .to_string(),
         Browser::Safari => "Safari has it from version 26: update macOS, iOS or iPadOS to 26 or newer and reload this \
              page. In Safari 18 it can be switched on by hand: Develop menu (or, on iPhone and iPad, Settings, Apps, \
@@ -811,6 +813,7 @@ mod tests {
         assert!(edge.contains("edge://flags/#enable-unsafe-webgpu") && !edge.contains("chrome://"), "{edge}");
         let firefox = text(Browser::Firefox);
         assert!(firefox.contains("about:config") && firefox.contains("dom.webgpu.enabled") && firefox.contains("true"));
+        assert!(firefox.contains("gfx.webgpu.ignore-blocklist"), "{firefox}");
         assert!(!firefox.contains("flags"), "{firefox}");
         let safari = text(Browser::Safari);
         assert!(safari.contains("Feature Flags") && safari.contains("update macOS, iOS or iPadOS"), "{safari}");
