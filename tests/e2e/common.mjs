@@ -71,6 +71,41 @@ export async function serveDir(dir, { port = 0, inject = null } = {}) {
   return { server, url: `http://127.0.0.1:${bound}${MOUNT}`, port: bound, stop };
 }
 
+/** Count what a page reports into `problems`: console errors (and any CSP message), uncaught
+ *  exceptions, failed requests, HTTP errors, requests to another origin than `origin` (data: and
+ *  blob: URLs are the page's own). Playwright's and Puppeteer's pages have the same events. */
+export function watchPage(page, problems, origin) {
+  page.on("console", (msg) => {
+    if (msg.type() === "error" || /content security policy/i.test(msg.text())) problems.push(`console.${msg.type()}: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message || err}`));
+  page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`));
+  page.on("response", (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`); });
+  page.on("request", (req) => {
+    const u = req.url();
+    if (!/^(data|blob):/.test(u) && new URL(u).origin !== origin) problems.push(`request leaves the origin: ${u}`);
+  });
+}
+
+// In-page functions (self-contained: each browser driver sends their source to the page).
+
+/** Share of non-background pixels of every visible chart canvas, by data-testid. */
+export const chartInks = () => Object.fromEntries(
+  [...document.querySelectorAll("[data-card] canvas")].filter((c) => c.offsetParent !== null && c.width).map((c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240) n++;
+    return [c.dataset.testid, n / (c.width * c.height)];
+  }));
+
+/** Animation frames per second over 2 s (the page trains and draws once a frame). */
+export const framesPerSecond = () => new Promise((ok) => {
+  let n = 0;
+  const t0 = performance.now();
+  const frame = () => (++n, performance.now() - t0 < 2000 ? requestAnimationFrame(frame) : ok(n / ((performance.now() - t0) / 1000)));
+  requestAnimationFrame(frame);
+});
+
 /** trunk's content-hashed file names (NAME-<16 hex>.EXT, NAME-<16 hex>_bg.wasm). */
 const HASHED = /-([0-9a-f]{16})(_bg)?\.[a-z0-9]+$/;
 

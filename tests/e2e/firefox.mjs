@@ -22,7 +22,7 @@
 import puppeteer from "puppeteer-core";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { root, serveDir } from "./common.mjs";
+import { chartInks, framesPerSecond, root, serveDir, watchPage } from "./common.mjs";
 import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 180000);
@@ -66,7 +66,7 @@ async function scenario(name, { webgpu, query = "", viewport, allow = [] }, chec
   try {
     browser = await launch({ webgpu, ...(viewport ? { viewport } : {}) });
     const page = await browser.newPage();
-    watch(page, problems);
+    watchPage(page, problems, origin);
     await page.evaluateOnNewDocument(() => {
       window.__csp = [];
       document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));
@@ -84,19 +84,6 @@ async function scenario(name, { webgpu, query = "", viewport, allow = [] }, chec
   report(name, problems.filter((p) => !allow.some((re) => re.test(p))), started);
 }
 
-function watch(page, problems) {
-  page.on("console", (msg) => {
-    if (msg.type() === "error" || /content security policy/i.test(msg.text())) problems.push(`console.${msg.type()}: ${msg.text()}`);
-  });
-  page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message || err}`));
-  page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`));
-  page.on("response", (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`); });
-  page.on("request", (req) => {
-    const u = req.url();
-    if (!/^(data|blob):/.test(u) && new URL(u).origin !== origin) problems.push(`request leaves the origin: ${u}`);
-  });
-}
-
 function report(name, problems, started) {
   console.log(`e2e ${name}: ${problems.length ? "FAILED" : "ok"} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   for (const p of problems) { console.log(`  ${p}`); failures.push(`${name}: ${p}`); }
@@ -109,20 +96,8 @@ async function waitStep(page, n) {
   return stepOf(page);
 }
 /** Share of non-background pixels of every visible chart canvas, by data-testid. */
-/** Animation frames per second over 2 s (the page trains and draws once a frame). */
-const fps = (page) => page.evaluate(() => new Promise((ok) => {
-  let n = 0;
-  const t0 = performance.now();
-  const frame = () => (++n, performance.now() - t0 < 2000 ? requestAnimationFrame(frame) : ok(n / ((performance.now() - t0) / 1000)));
-  requestAnimationFrame(frame);
-}));
-const inks = (page) => page.evaluate(() => Object.fromEntries(
-  [...document.querySelectorAll("[data-card] canvas")].filter((c) => c.offsetParent !== null && c.width).map((c) => {
-    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240) n++;
-    return [c.dataset.testid, n / (c.width * c.height)];
-  })));
+const inks = (page) => page.evaluate(chartInks);
+const fps = (page) => page.evaluate(framesPerSecond);
 
 for (const webgpu of [true, false]) {
   const side = webgpu ? "ff-gpu" : "ff-cpu";

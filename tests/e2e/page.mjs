@@ -81,7 +81,7 @@
 
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { launch, root, serveDir } from "./common.mjs";
+import { launch, root, serveDir, watchPage } from "./common.mjs";
 import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 120000);
@@ -103,13 +103,7 @@ async function scenario(name, { webgpu, query = "", allow = [], viewport }, chec
   try {
     browser = await launch({ webgpu, ...(viewport ? { viewport } : {}) });
     const { context, page } = browser;
-    page.on("console", (msg) => {
-      if (msg.type() === "error" || /content security policy/i.test(msg.text())) problems.push(`console.${msg.type()}: ${msg.text()}`);
-    });
-    page.on("pageerror", (err) => problems.push(`uncaught exception: ${err.message}`));
-    page.on("requestfailed", (req) => problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`));
-    page.on("response", (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`); });
-    page.on("request", (req) => { if (!sameOrigin(req.url())) problems.push(`request leaves the origin: ${req.url()}`); });
+    watchPage(page, problems, new URL(url).origin);
     await page.addInitScript(() => {
       // Every GPU device the page opens, so a test can destroy them as a driver reset would.
       window.__gpuDevices = [];
@@ -138,9 +132,6 @@ async function scenario(name, { webgpu, query = "", allow = [], viewport }, chec
   console.log(`e2e ${name}: ${counted.length ? "FAILED" : "ok"} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   for (const p of counted) { console.log(`  ${p}`); failures.push(`${name}: ${p}`); }
 }
-
-/** The page's own origin (or a data:/blob: URL it made): every request must be one of these. */
-const sameOrigin = (u) => /^(data|blob):/.test(u) || new URL(u).origin === new URL(url).origin;
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 const visible = (page, id) => page.locator(`[data-testid="${id}"]`).isVisible();

@@ -25,7 +25,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { root, serveDir } from "./common.mjs";
+import { chartInks, framesPerSecond, root, serveDir } from "./common.mjs";
 import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 180000);
@@ -199,20 +199,8 @@ const waitStep = async (page, n) => {
   await page.waitFor((n) => Number(document.querySelector('[data-testid="step"]')?.textContent ?? 0) > n, n);
   return stepOf(page);
 };
-/** Animation frames per second over 2 s (the page trains and draws once a frame). */
-const fps = (page) => page.evaluate(() => new Promise((ok) => {
-  let n = 0;
-  const t0 = performance.now();
-  const frame = () => (++n, performance.now() - t0 < 2000 ? requestAnimationFrame(frame) : ok(n / ((performance.now() - t0) / 1000)));
-  requestAnimationFrame(frame);
-}));
-const inks = (page) => page.evaluate(() => Object.fromEntries(
-  [...document.querySelectorAll("[data-card] canvas")].filter((c) => c.offsetParent !== null && c.width).map((c) => {
-    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240) n++;
-    return [c.dataset.testid, n / (c.width * c.height)];
-  })));
+const inks = (page) => page.evaluate(chartInks);
+const fps = (page) => page.evaluate(framesPerSecond);
 
 try {
   await scenario("wk-trains", {}, async (page, problems) => {
