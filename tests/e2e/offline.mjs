@@ -35,7 +35,18 @@ export async function offlineScenario(drive, dist, { timeout = 120000, serve = {
   const caches = () => drive.evaluate(async () => (await self.caches.keys()).filter((n) => n.startsWith("moe-playground-")).sort());
   const trains = async (label) => {
     await drive.waitFor(() => Number(document.querySelector('[data-testid="step"]')?.textContent ?? 0) > 5, null, timeout)
-      .catch(() => problems.push(`${label}: the page does not train`));
+      .catch(async (e) => {
+        // What the page shows: is the app there at all, what did it load, what went wrong?
+        const seen = await drive.evaluate(() => ({
+          app: !!document.querySelector('[data-testid="step"]'),
+          body: document.body?.innerText.slice(0, 200),
+          offline: document.documentElement.dataset.offline,
+          errors: window.__errors || null,
+          loaded: performance.getEntriesByType("resource").map((r) => new URL(r.name).pathname.split("/").pop()),
+          ready: document.readyState,
+        })).catch((err) => `unreadable: ${err.message}`);
+        problems.push(`${label}: the page does not train (${e.message.slice(0, 200)}); the page: ${JSON.stringify(seen)}`);
+      });
   };
   const saved = async (label) => {
     await drive.waitFor(() => document.documentElement.dataset.offline === "ready", null, timeout)
