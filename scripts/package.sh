@@ -37,15 +37,16 @@ Hosting it yourself
 - Use HTTPS (or http://localhost): browsers keep the page for use without a network, and
   offer "Install app", only on a secure address.
 - Updating: replace the files with a newer package's. Each browser that opened the old one
-  fetches the new version on its next visit and switches to it on the reload after that, never
-  mixing files of the two; nothing needs clearing.
+  opens the new version on its next visit with a network and keeps it in place of the old one,
+  never mixing files of the two; nothing needs clearing.
 - Trying it on one computer: python3 -m http.server 8080 in this folder, then open
   http://localhost:8080/ .
 
 Browsers
 - Trains on the graphics chip (WebGPU): Chrome and Edge 113+ (Windows, macOS, ChromeOS),
   Chrome 121+ on Android, Safari 26 (macOS, iOS, iPadOS), Firefox 141+ on Windows.
-  Firefox elsewhere: about:config, set dom.webgpu.enabled to true, reload.
+  Firefox elsewhere: about:config, set dom.webgpu.enabled to true, reload (if WebGPU is still
+  off, Firefox blocks that graphics driver: gfx.webgpu.ignore-blocklist = true overrides it).
 - Every other browser trains the same model on the processor, with a smaller batch; the page
   says so and how to switch WebGPU on.
 EOF

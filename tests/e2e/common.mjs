@@ -106,8 +106,8 @@ export const framesPerSecond = () => new Promise((ok) => {
   requestAnimationFrame(frame);
 });
 
-/** trunk's content-hashed file names (NAME-<16 hex>.EXT, NAME-<16 hex>_bg.wasm). */
-const HASHED = /-([0-9a-f]{16})(_bg)?\.[a-z0-9]+$/;
+/** trunk's content-hashed file names (NAME-<16 hex>.EXT, NAME-<16 hex>_bg.wasm; group 1: the hash). */
+export const HASHED = /-([0-9a-f]{16})(_bg)?\.[a-z0-9]+$/;
 
 /** A copy of the build in `dist` made into a *new* build, as publishing another version would be:
  *  the program's files under new content-hashed names (and the page naming them), then

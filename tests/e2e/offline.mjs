@@ -8,10 +8,7 @@
 //      service worker): a reload runs the new build, every hashed file it loaded is the new build's
 //      (no mixing), and once it is saved only its cache is left;
 //   4. the network goes away again: a reload opens the new build, and it trains.
-import { buildOf, nextBuild, serveDir } from "./common.mjs";
-
-/** The names of the hashed files of `dist` a page may load. */
-const HASHED = /-[0-9a-f]{16}(_bg)?\.[a-z0-9]+$/;
+import { HASHED, buildOf, nextBuild, serveDir } from "./common.mjs";
 
 /**
  * `drive`: { goto(url), evaluate(fn, arg), waitFor(fn, arg, ms) } over one page of a fresh browser
