@@ -7,12 +7,13 @@
 #[allow(dead_code)] // the job queue only
 mod common;
 
-use moe_playground::lessons::{self, Lesson, LESSONS};
-use moe_playground::trainer::{CpuTrainer, Trainer};
+use moe_playground::lessons::{Lesson, LESSONS};
+use moe_playground::session::{native::play_lesson, Device};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let chosen: Vec<&Lesson> = LESSONS.iter().filter(|l| args.is_empty() || args.iter().any(|a| a == l.id)).collect();
+    let chosen: Vec<&'static Lesson> =
+        LESSONS.iter().filter(|l| args.is_empty() || args.iter().any(|a| a == l.id)).collect();
     let seeds: u32 = std::env::var("SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let workers = std::env::var("WORKERS")
         .ok()
@@ -22,8 +23,7 @@ fn main() {
     let started = std::time::Instant::now();
     let mut results = common::run_jobs(&jobs, workers, |&(l, seed)| {
         let t0 = std::time::Instant::now();
-        let out =
-            lessons::play(chosen[l], seed, 50, &|c| Box::new(CpuTrainer::new(c).expect("config")) as Box<dyn Trainer>);
+        let out = play_lesson(chosen[l], seed, Device::Cpu);
         (l, seed, out, t0.elapsed().as_secs_f64())
     });
     results.sort_by_key(|r| (r.0, r.1));

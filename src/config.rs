@@ -898,17 +898,23 @@ pub fn capacity(cf: f32, tokens: usize, k: usize, experts: usize) -> usize {
     (c.max(0.0) as usize).min(tokens)
 }
 
-/// JSON form of the capacity factor: a number, or "inf" for dropless (JSON has no infinity).
+/// JSON form of the capacity factor: a number, or "inf" for dropless (JSON has no infinity). Binary
+/// forms (the page's worker messages) carry the float as it is.
 mod cf_serde {
     use serde::{Deserialize, Deserializer, Serializer};
     pub fn serialize<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
-        if v.is_finite() {
+        if !s.is_human_readable() {
+            s.serialize_f32(*v)
+        } else if v.is_finite() {
             s.serialize_f64(format!("{v}").parse::<f64>().unwrap_or(*v as f64))
         } else {
             s.serialize_str("inf")
         }
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        if !d.is_human_readable() {
+            return f32::deserialize(d);
+        }
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Cf {

@@ -6,7 +6,7 @@
 //! metrics holds, then shows a caption (its `{run.metric}` placeholders filled with this run's
 //! numbers, see [`fill`]), highlights the card that shows it and may pause with a question for
 //! the class. [`Lesson::expect`] holds what must be true at the end of given beats; the headless
-//! runner [`play`] (natively, on either backend) and the page's lesson player both check it.
+//! runner and the page play it with the one lesson player (the session's `lesson` module).
 //!
 //! Every number a caption quotes beside the live one ("5 seeds: …") was measured on the CPU
 //! reference over seeds 1–5: the lesson's own runs with `cargo run --profile fast --example
@@ -112,32 +112,19 @@ impl Lesson {
     }
 }
 
-/// Apply `sets` to the configs of A and B.
-pub fn apply_sets(sets: &[Set], a: &mut Config, b: &mut Config) -> Result<(), crate::config::ConfigError> {
+/// Apply `sets` to the configs of A and B, each knob as a change by hand would set it
+/// ([`crate::setting::changed`]: a router with its defaults, E clamping k, …); why not, if a set
+/// does not work.
+pub fn apply_sets(sets: &[Set], a: &mut Config, b: &mut Config) -> Result<(), String> {
+    let none = crate::setting::Saved::new();
     for s in sets {
         for (side, c) in [(Side::A, &mut *a), (Side::B, &mut *b)] {
             if s.side == side || s.side == Side::Both {
-                set_knob(c, s.key, s.value)?;
+                *c = crate::setting::changed(c, &none, s.key, s.value)?.0;
             }
         }
     }
-    a.validate()?;
-    b.validate()
-}
-
-/// Set one knob as the page does: a router comes with its defaults (its k, balance loss and α).
-pub fn set_knob(c: &mut Config, key: &str, value: &str) -> Result<(), crate::config::ConfigError> {
-    if key == "router" {
-        let r = crate::config::RouterKind::from_name(value).ok_or_else(|| crate::config::ConfigError {
-            field: "router",
-            value: value.to_string(),
-            allowed: "a router's name".into(),
-        })?;
-        c.with_router(r, &[]);
-        Ok(())
-    } else {
-        c.set(key, value)
-    }
+    Ok(())
 }
 
 /// Mean of `f` over the points of `h` in the last `over` steps (at least the last point); NaN
@@ -717,49 +704,6 @@ impl Outcome {
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.1)
     }
-}
-
-/// Play `lesson` for seed `seed` headless on trainers made by `make` (the CPU reference or the
-/// GPU trainer), with a snapshot every `window` steps: the page's lesson player without the page.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn play(
-    lesson: &Lesson,
-    seed: u32,
-    window: u32,
-    make: &dyn Fn(&Config) -> Box<dyn crate::trainer::Trainer>,
-) -> Outcome {
-    let (mut ca, mut cb) = lesson.start(seed);
-    let (mut ta, mut tb) = (make(&ca), make(&cb));
-    let mut out = Outcome::default();
-    for (i, beat) in lesson.beats.iter().enumerate() {
-        if i > 0 && !beat.set.is_empty() {
-            let (pa, pb) = (ca.clone(), cb.clone());
-            apply_sets(beat.set, &mut ca, &mut cb).expect("a lesson sets valid knobs");
-            assert!(pa.same_structure(&ca) && pb.same_structure(&cb), "{}: later beats set live knobs only", lesson.id);
-            ta.set_live(ca.live()).expect("live knobs");
-            tb.set_live(cb.live()).expect("live knobs");
-        }
-        while ta.steps() < beat.until {
-            let n = window.min(beat.until - ta.steps());
-            for (t, h) in [(&mut ta, &mut out.a), (&mut tb, &mut out.b)] {
-                t.train(n);
-                assert!(t.request_snapshot());
-                let s = t.wait_snapshot().expect("snapshot");
-                h.push(Hist::of(&s));
-            }
-            let runs = Runs { a: &out.a, b: &out.b, cfg_a: &ca, cfg_b: &cb };
-            if beat.when.is_some_and(|c| (c.test)(&runs)) {
-                break;
-            }
-        }
-        out.beat_ends.push(ta.steps());
-        let runs = Runs { a: &out.a, b: &out.b, cfg_a: &ca, cfg_b: &cb };
-        out.captions.push(fill(beat.caption, &runs));
-        for c in lesson.expect.iter().filter(|c| c.beat == i) {
-            out.checks.push((c.cond.what, (c.cond.test)(&runs)));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ pub mod palette;
 pub mod presets;
 pub mod regionmap;
 pub mod rng;
+pub mod session;
+pub mod setting;
 pub mod trainer;
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

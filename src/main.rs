@@ -3,7 +3,11 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    moe_playground::ui::start();
+    // In the training worker (www/worker.js) the same module loads without a window: it waits for
+    // the page's messages there (`ui::worker::worker_main`) instead of drawing.
+    if web_sys::window().is_some() {
+        moe_playground::ui::start();
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

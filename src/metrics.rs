@@ -4,7 +4,7 @@
 //! On the GPU, shaders/metrics.wgsl accumulates a window of steps and writes a record whose layout is
 //! given by the `SNAP_*` constants below; `Snapshot::from_record` decodes it. The CPU reference fills
 //! the same struct with [`balance`] as the twin of the `snapshot` kernel.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Offsets in the snapshot record (u32 words; floats are bit-cast): the header, then 7·E words.
 pub const SNAP_HEADER: usize = 24;
@@ -16,7 +16,7 @@ pub fn snap_words(e: usize) -> usize {
 pub const NDOM: usize = 4;
 
 /// Routing of the probe batch (up to 64 rows) at snapshot time.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Probe {
     pub rows: usize,
     pub experts: usize,
@@ -144,7 +144,7 @@ pub fn specialisation(domain_expert: &[u32], e: usize) -> f32 {
 }
 
 /// One metrics snapshot: a window of `steps` training steps ending at step `step`.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     /// Training steps taken so far (batches seen).
     pub step: u32,

@@ -7,9 +7,10 @@ use crate::config::{knob, Balance, Config, KNOBS};
 use crate::knobs::Knob;
 use crate::metrics::Snapshot;
 use crate::presets::{Preset, PRESETS};
+pub use crate::setting::{follow, Side};
 
 /// Query keys of the page itself, not of the model.
-pub const PAGE_KEYS: &[&str] = &["bench", "steps", "debug", "present", "lesson"];
+pub const PAGE_KEYS: &[&str] = &["bench", "steps", "debug", "present", "lesson", "engine"];
 /// The chart cards' ids (`data-card`), in page order.
 pub const CARD_IDS: &[&str] =
     &["region-map", "heatmap", "load", "balance", "losses", "logits", "domains", "similarity", "drops"];
@@ -52,6 +53,9 @@ pub struct PageQuery {
     pub present: bool,
     /// `lesson=ID`: the lesson to start ([`crate::lessons`]).
     pub lesson: Option<String>,
+    /// `engine=main`: train on the page's main thread instead of in a Web Worker (for comparing
+    /// the two, and as a way out should a browser's workers misbehave).
+    pub main_thread: bool,
 }
 
 /// The query key that turns compare mode on (B = A unless `b.KEY=V` keys say otherwise).
@@ -86,7 +90,9 @@ pub fn page_query(search: &str) -> PageQuery {
         .collect::<Vec<_>>()
         .join("&");
     let lesson = pairs.iter().rev().find(|(k, _)| k == "lesson").map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
-    PageQuery { config, bench: bench.then(|| steps.filter(|&n| n > 0).unwrap_or(BENCH_STEPS)), debug, present, lesson }
+    let main_thread = pairs.iter().rev().find(|(k, _)| k == "engine").is_some_and(|(_, v)| v == "main");
+    let bench = bench.then(|| steps.filter(|&n| n > 0).unwrap_or(BENCH_STEPS));
+    PageQuery { config, bench, debug, present, lesson, main_thread }
 }
 
 /// The query `search` (with or without its `?`) with presentation mode on (`present=1`, last) or
@@ -127,7 +133,7 @@ pub fn lesson_of(id: &str) -> Result<&'static crate::lessons::Lesson, String> {
 
 /// A lasting message above the page: plain words, and optionally the technical details behind them
 /// (shown folded, for whoever helps with the setup).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Banner {
     /// What happened and what to do, for a teacher.
     pub text: String,
@@ -139,7 +145,7 @@ pub struct Banner {
 
 /// The browser family a page runs in, read from its user-agent string: the no-WebGPU banner tells
 /// the reader of *this* browser what to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Browser {
     /// Google Chrome, Chromium and other Chromium browsers but Edge.
     Chrome,
@@ -443,16 +449,6 @@ pub fn compare_from_query(query: &str, a: &Config) -> (Option<Config>, Vec<Strin
     }
 }
 
-/// B as "A's new config plus B's differences": when A changes from `a` to `next_a`, B keeps every
-/// knob it set apart from A and follows A in the rest. An error when that B does not validate.
-pub fn follow(a: &Config, b: &Config, next_a: &Config) -> Result<Config, crate::config::ConfigError> {
-    let mut c = next_a.clone();
-    for k in KNOBS.iter().filter(|k| (k.get)(a) != (k.get)(b)) {
-        (k.put)(&mut c, (k.get)(b));
-    }
-    c.validate().map(|()| c)
-}
-
 /// The knobs in which B differs from A, in the knob table's order.
 pub fn differing(a: &Config, b: &Config) -> Vec<&'static Knob> {
     KNOBS.iter().filter(|k| (k.get)(a) != (k.get)(b)).collect()
@@ -668,7 +664,7 @@ mod tests {
 
     #[test]
     fn page_query_splits_off_the_page_keys() {
-        let q = page_query("?bench&steps=100&top-k=2&debug=panic&lr=0.01");
+        let q = page_query("?bench&steps=100&top-k=2&debug=panic&lr=0.01&engine=main");
         assert_eq!(
             q,
             PageQuery {
@@ -677,8 +673,10 @@ mod tests {
                 debug: Some("panic".into()),
                 present: false,
                 lesson: None,
+                main_thread: true,
             }
         );
+        assert!(!page_query("?engine=worker").main_thread);
         // The page's keys never reach the config; unknown keys do (its notice names them).
         let q = page_query("?steps=5&bogus=1&debug=gpu-error&experts=4");
         assert_eq!(q.config, "bogus=1&experts=4");
@@ -1081,12 +1079,4 @@ mod tests {
         c.set("lr", "0.5").unwrap();
         assert!(matching_preset(&c).is_none());
     }
-}
-
-/// Which run of compare mode a knob setting is for: A (the main run), B (the comparison) or both.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    A,
-    B,
-    Both,
 }

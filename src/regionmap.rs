@@ -12,7 +12,7 @@ use crate::model::{Dims, Layout, Params};
 pub const GRID: usize = 40;
 
 /// Routing and prediction over the grid, row-major from the top-left corner (x = −1, y = +1).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RegionMap {
     /// Cells per side.
     pub n: usize,

@@ -7,17 +7,8 @@
 //! seeds 1–5 (`cargo run --profile fast --example lessons`): every lesson passes 5 of 5 except
 //! top1-vs-top2, 4 of 5 (seed 5: top-1 ahead by 0.02).
 mod common;
-use moe_playground::config::Config;
-use moe_playground::gpu::GpuTrainer;
 use moe_playground::lessons::{self, Outcome};
-use moe_playground::trainer::{CpuTrainer, Trainer};
-
-/// Steps per snapshot: as often as the page's (every 15 frames of 2–32 steps).
-const WINDOW: u32 = 50;
-
-fn cpu(c: &Config) -> Box<dyn Trainer> {
-    Box::new(CpuTrainer::new(c).expect("a lesson's config is valid"))
-}
+use moe_playground::session::{native::play_lesson, Device};
 
 fn show(id: &str, seed: u32, out: &Outcome) -> String {
     let checks: Vec<String> = out.checks.iter().map(|(w, ok)| format!("{} {w}", if *ok { "✓" } else { "✗" })).collect();
@@ -34,7 +25,7 @@ fn four_of_five(id: &str) {
     let lesson = lessons::find(id).expect("a lesson of that id");
     let (mut passed, mut failed) = (0, 0);
     for seed in 1..=5 {
-        let out = lessons::play(lesson, seed, WINDOW, &cpu);
+        let out = play_lesson(lesson, seed, Device::Cpu);
         eprintln!("{}", show(id, seed, &out));
         if out.passed() {
             passed += 1;
@@ -91,10 +82,7 @@ const GPU_LESSONS: &[&str] = &["balance-loss", "z-loss"];
 /// hold with the WGSL kernels, live knob changes between beats included.
 #[test]
 fn lessons_on_the_gpu_trainer() {
-    let gpu = |c: &Config| -> Box<dyn Trainer> {
-        common::xdg();
-        Box::new(pollster::block_on(GpuTrainer::new(c)).unwrap_or_else(|e| panic!("needs a GPU adapter: {e}")))
-    };
+    common::xdg();
     let chosen = std::env::var("MOE_GPU_LESSONS").unwrap_or_default();
     let ids: Vec<&str> = match chosen.as_str() {
         "" => GPU_LESSONS.to_vec(),
@@ -103,7 +91,7 @@ fn lessons_on_the_gpu_trainer() {
     };
     for id in ids {
         let t0 = std::time::Instant::now();
-        let out = lessons::play(lessons::find(id).unwrap_or_else(|| panic!("no lesson {id}")), 1, WINDOW, &gpu);
+        let out = play_lesson(lessons::find(id).unwrap_or_else(|| panic!("no lesson {id}")), 1, Device::Gpu);
         eprintln!("GPU ({:.0} s) {}", t0.elapsed().as_secs_f64(), show(id, 1, &out));
         assert!(out.passed(), "{id} on the GPU trainer, seed 1: {:?}", out.checks);
     }

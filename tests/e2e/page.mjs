@@ -143,6 +143,8 @@ async function download(page, action) {
   return { name: dl.suggestedFilename(), body: await readFile(path) };
 }
 
+/** Where the page trains: "worker" (its Web Worker) or "main" (the page's main thread). */
+const engineOf = (page) => page.evaluate(() => document.documentElement.dataset.engine);
 const stepOf = async (page) => Number(await page.locator('[data-testid="step"]').textContent());
 
 /** Wait until the step counter passes `n`. */
@@ -197,6 +199,8 @@ await scenario("webgpu", { webgpu: true }, async (page, problems) => {
   }
   const k1 = await outlined(page);
   if (k1.k !== 1 || k1.outlined !== k1.rows) problems.push(`k = 1: ${JSON.stringify(k1)}`);
+  const engine = await engineOf(page);
+  if (engine !== "worker") problems.push(`trains on the ${engine} thread, not in its worker`);
   const speed = await rate(page);
   await page.locator('[data-testid="top-k"]').fill("2");
   const s = await stepOf(page);
@@ -206,6 +210,22 @@ await scenario("webgpu", { webgpu: true }, async (page, problems) => {
   if (k2.outlined !== 2 * k2.rows) problems.push(`k = 2: ${JSON.stringify(k2)}`);
   console.log(`  steps ${a} → ${b}; heatmap ${(ink * 100).toFixed(0)} % inked; k=1 ${JSON.stringify(k1)}, k=2 ${JSON.stringify(k2)}; default page ${speed} steps/s`);
 });
+
+// Where WebGPU is offered to the window but not to workers (`debug=worker-no-gpu` plays that
+// browser), the page trains on its main thread, on the GPU, and says nothing different; so it does
+// with `engine=main`.
+for (const [name, query] of [["main-thread-fallback", "?debug=worker-no-gpu"], ["main-thread", "?engine=main"]]) {
+  await scenario(name, { webgpu: true, query }, async (page, problems) => {
+    const a = await waitStep(page, 0);
+    const b = await waitStep(page, a);
+    const backend = (await page.locator('[data-testid="backend"]').textContent()).trim();
+    if (!/^gpu/.test(backend)) problems.push(`backend is ${backend}`);
+    const engine = await engineOf(page);
+    if (engine !== "main") problems.push(`trains in the ${engine}`);
+    if (await visible(page, "banner")) problems.push("a banner is shown");
+    console.log(`  engine ${engine}, backend ${backend}, steps ${a} → ${b}`);
+  });
+}
 
 await scenario("malformed", { webgpu: true, query: "?top-k=99&lr=banana&bogus=1&experts=4" }, async (page, problems) => {
   const notice = await page.locator('[data-testid="notice"]').textContent({ timeout });
@@ -230,6 +250,8 @@ await scenario("no-webgpu", { webgpu: false }, async (page, problems) => {
   const backend = (await page.locator('[data-testid="backend"]').textContent()).trim();
   if (!/cpu/.test(backend)) problems.push(`backend is ${backend}`);
   if (/about:config|Feature Flags/.test(banner)) problems.push(`the banner tells a Chromium user about another browser's settings: ${banner}`);
+  const engine = await engineOf(page);
+  if (engine !== "worker") problems.push(`the CPU fallback trains on the ${engine} thread, not in its worker`);
   console.log(`  banner: ${banner.slice(0, 70)}…; details "${raw.slice(0, 60)}…"; backend ${backend}; steps ${a} → ${b}; ${await rate(page)} steps/s`);
 });
 
@@ -605,9 +627,11 @@ await scenario("gpu-error", { webgpu: true, query: "?debug=gpu-error" }, async (
   console.log(`  error shown ("${text.slice(0, 60)}…"); restart trains again (step ${a})`);
 });
 
-await scenario("device-lost", { webgpu: true, query: "?compare&b.alpha=0" }, async (page, problems) => {
+await scenario("device-lost", { webgpu: true, query: "?compare&b.alpha=0&debug=device-loss" }, async (page, problems) => {
   const notice = page.locator('[data-testid="notice"]');
-  const destroy = () => page.evaluate(() => { for (const d of window.__gpuDevices) d.destroy(); });
+  // `debug=device-loss`: the page destroys its GPU devices (in the worker that trains, or on the
+  // main thread), as a driver reset would.
+  const destroy = () => page.evaluate(() => dispatchEvent(new Event("moe-lose-device")));
   const checkpoint = async () => {
     await page.waitForFunction(() => document.documentElement.dataset.checkpoint > 0, null, { timeout });
     return Number(await page.evaluate(() => document.documentElement.dataset.checkpoint));

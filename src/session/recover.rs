@@ -4,14 +4,11 @@
 //! device is lost, both runs are rebuilt on a new device from their last checkpoint, the history
 //! after it is dropped (those steps are trained again, to the same numbers), and a notice says so;
 //! with no checkpoint yet the run restarts from the seed, saying that instead.
-use super::{now_ms, rebuild, send_live, Backend, Engine, Ui};
+use super::{lesson, Backend, Done, DoneKind, Event, Session, Side};
 use crate::config::Config;
 use crate::gpu::Checkpoint;
 use crate::trainer::Trainer;
 use crate::upcycle::Upcycle;
-use leptos::prelude::*;
-use std::cell::RefCell;
-use std::rc::Rc;
 
 /// Time between two checkpoints of a GPU run.
 pub const CHECKPOINT_MS: f64 = 5000.0;
@@ -49,20 +46,6 @@ impl Checkpoints {
     /// A new run: nothing saved, the first checkpoint after `CHECKPOINT_MS` of it.
     pub fn reset(&mut self, now: f64) {
         *self = Checkpoints { due: now + CHECKPOINT_MS, ..Default::default() };
-        mark(None);
-    }
-}
-
-/// The latest checkpoint's step as `data-checkpoint` on the page's root element (end-to-end tests
-/// wait for it before they destroy the device).
-fn mark(step: Option<u32>) {
-    super::web::set_root_data("data-checkpoint", step.map(|s| s.to_string()));
-}
-
-impl Backend {
-    /// Its GPU device was lost.
-    pub(super) fn lost(&self) -> bool {
-        matches!(self, Backend::Gpu(g) if g.inner().lost())
     }
 }
 
@@ -70,17 +53,18 @@ impl Backend {
 /// (only when training has moved on since the last one). In compare mode only a pair of A and B at
 /// the same step is kept; a request that vanished (the upcycling switch consumed its trainer,
 /// compare mode went off, the readback failed) is forgotten, so the next one is asked in time.
-pub(super) fn tend(e: &mut Engine, ui: Ui, t: f64) {
-    if e.reading {
+pub fn tend(s: &mut Session, t: f64) {
+    if s.reading {
         return; // a trainer is lent out (region map, upcycling switch)
     }
-    let with_b = ui.cfg_b.with_untracked(Option::is_some);
-    let ck = &mut e.checkpoints;
-    let Some(Backend::Gpu(a)) = e.backend.as_mut() else { return };
+    let with_b = s.cfg_b.is_some();
+    let ck = &mut s.checkpoints;
+    let Some(Backend::Gpu(a)) = s.backend.as_mut() else { return };
+    let mut marked = None;
     if let Some(c) = a.poll_checkpoint() {
         ck.got_a = Some(c);
     }
-    let mut b = match e.backend_b.as_mut() {
+    let mut b = match s.backend_b.as_mut() {
         Some(Backend::Gpu(b)) => Some(b),
         _ => None,
     };
@@ -100,7 +84,7 @@ pub(super) fn tend(e: &mut Engine, ui: Ui, t: f64) {
             // A pair is only useful whole (both runs at the same step).
             let whole = |a: &RunCheckpoint| !with_b || b.as_ref().is_some_and(|b| b.1.step == a.1.step);
             if let Some(a) = a.filter(whole) {
-                mark(Some(a.1.step));
+                marked = Some(a.1.step);
                 ck.saved = Some(Saved { a, b: b.filter(|_| with_b) });
             }
         }
@@ -112,98 +96,99 @@ pub(super) fn tend(e: &mut Engine, ui: Ui, t: f64) {
         let asked_b = b.is_some_and(|b| b.request_checkpoint());
         ck.asked = Some((asked_a, asked_b));
     }
+    if let Some(step) = marked {
+        s.emit(Event::Checkpoint(Some(step)));
+    }
+}
+
+/// What resuming after a lost device gave.
+pub struct Resumed {
+    /// The step the class last saw when the device was lost.
+    lost_at: u32,
+    result: Result<(Backend, Option<Backend>, Saved), String>,
 }
 
 /// Run A's or B's device was lost: rebuild both runs on a new device from the last checkpoint
 /// pair, or restart from the seed without one; the notice says which, and from which step.
-pub(super) fn recover(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui) {
-    // The saved pair moves into the task and back into the engine once resumed (no copy: a
+pub fn recover(s: &mut Session) {
+    // The saved pair moves into the job and back into the session once resumed (no copy: a
     // checkpoint of a large model is tens of MB).
-    let saved = e.checkpoints.saved.take();
+    let saved = s.checkpoints.saved.take();
     // The step the class last saw, or the checkpoint's when it is newer (snapshots lag behind).
-    let lost_at = ui.step.get_untracked().max(saved.as_ref().map_or(0, Saved::step));
-    e.backend = None;
-    e.backend_b = None;
-    e.error_seen = None;
-    e.failed = true; // the loop waits for the new trainers
+    let lost_at = s.step.max(saved.as_ref().map_or(0, Saved::step));
+    s.backend = None;
+    s.backend_b = None;
+    s.error_seen = None;
+    s.failed = true; // the loop waits for the new trainers
                      // A failed readback may have stopped training and shown the error box before the loss was
                      // known: the loss is handled here, so training goes on as before it.
-    if ui.gpu_error.get_untracked().is_some() {
-        ui.gpu_error.set(None);
-        ui.playing.set(true);
+    if s.gpu_failed {
+        s.set_gpu_error(None);
+        s.set_playing(true);
     }
-    e.reading = false; // a trainer lent out belonged to the lost device; its task sees the new generation
-    e.generation += 1;
-    let generation = e.generation;
-    let engine = engine.clone();
-    leptos::task::spawn_local(async move {
-        let resumed = match saved {
-            Some(s) => {
-                resume(&ui.cfg.get_untracked(), ui.cfg_b.get_untracked().as_ref(), &s).await.map(|(a, b)| (a, b, s))
-            }
+    s.reading = false; // a trainer lent out belonged to the lost device; its job sees the new generation
+    s.generation += 1;
+    let generation = s.generation;
+    let (cfg, cfg_b) = (s.cfg.clone(), s.cfg_b.clone());
+    s.spawn(async move {
+        let result = match saved {
+            Some(saved) => resume(&cfg, cfg_b.as_ref(), &saved).await.map(|(a, b)| (a, b, saved)),
             None => Err("its progress had not been saved yet".to_string()),
         };
-        let (mut a, b, s) = match resumed {
-            Ok(r) => r,
-            Err(why) => {
-                if engine.borrow().generation == generation {
-                    super::lesson::end(&engine, ui);
-                    rebuild(engine, ui);
-                    ui.notice.set(Some(format!(
-                        "The GPU stopped working at step {lost_at} (the browser or its driver reset it) and {why}: \
-                         training restarted from the beginning."
-                    )));
-                }
-                return;
-            }
-        };
-        let mut eng = engine.borrow_mut();
-        if eng.generation != generation {
-            return; // the user restarted meanwhile
-        }
-        let step = s.step();
-        // The knobs as they are now (changed since the checkpoint, or during the resume).
-        send_live(Some(&mut a), &ui.cfg.get_untracked(), ui);
-        // Compare mode may have gone off meanwhile: run B is gone then.
-        let mut b = b.filter(|_| ui.cfg_b.with_untracked(Option::is_some));
-        if let Some(cb) = ui.cfg_b.get_untracked() {
-            send_live(b.as_mut(), &cb, ui);
-        }
-        let now = now_ms();
-        eng.backend = Some(a);
-        eng.backend_b = b;
-        eng.failed = false;
-        eng.reading = false;
-        eng.outstanding = 0;
-        eng.outstanding_b = 0;
-        eng.snap_step = step;
-        eng.snap_step_b = step;
-        eng.since_snapshot = 0;
-        eng.want_snapshot = true;
-        eng.last_progress = now;
-        eng.progress_b = now;
-        eng.recent.clear();
-        eng.map_step = None;
-        eng.checkpoints.reset(now);
-        mark(Some(step));
-        eng.checkpoints.saved = Some(s);
-        drop(eng);
-        let keep = |h: &mut Vec<crate::page::Hist>| h.retain(|x| x.step <= step as f32);
-        ui.hist.update(keep);
-        ui.hist_b.update(keep);
-        ui.events.update(|ev| {
-            ev.retain(|(at, _)| *at <= step as f32);
-            ev.push((step as f32, "GPU reset".into()));
-        });
-        ui.step.set(step);
-        let again =
-            if lost_at > step { format!("; steps {} to {lost_at} are trained again", step + 1) } else { String::new() };
-        ui.notice.set(Some(format!(
-            "The GPU stopped working at step {lost_at} (the browser or its driver reset it). Training goes on \
-             from step {step}, where its progress was last saved (every {} seconds){again}.",
-            CHECKPOINT_MS / 1000.0
-        )));
+        Done { generation, kind: DoneKind::Resumed(Resumed { lost_at, result }) }
     });
+}
+
+/// The resumed runs are back (or could not be): train on from the checkpoint, or restart.
+pub fn resumed(s: &mut Session, r: Resumed) {
+    let lost_at = r.lost_at;
+    let (a, b, saved) = match r.result {
+        Ok(x) => x,
+        Err(why) => {
+            lesson::end(s);
+            s.rebuild();
+            s.set_notice(Some(format!(
+                "The GPU stopped working at step {lost_at} (the browser or its driver reset it) and {why}: training \
+                 restarted from the beginning."
+            )));
+            return;
+        }
+    };
+    let step = saved.step();
+    s.backend = Some(a);
+    // Compare mode may have gone off meanwhile: run B is gone then.
+    s.backend_b = b.filter(|_| s.cfg_b.is_some());
+    // The knobs as they are now (changed since the checkpoint, or during the resume).
+    s.send_live(Side::A);
+    s.send_live(Side::B);
+    let now = s.now();
+    s.failed = false;
+    s.reading = false;
+    s.outstanding = 0;
+    s.outstanding_b = 0;
+    s.snap_step = step;
+    s.snap_step_b = step;
+    s.since_snapshot = 0;
+    s.want_snapshot = true;
+    s.last_progress = now;
+    s.progress_b = now;
+    s.recent.clear();
+    s.map_step = None;
+    s.checkpoints.reset(now);
+    s.checkpoints.saved = Some(saved);
+    s.emit(Event::Checkpoint(Some(step)));
+    s.hist.retain(|x| x.step <= step as f32);
+    s.hist_b.retain(|x| x.step <= step as f32);
+    s.emit(Event::Rewind { step });
+    s.step = step;
+    s.emit(Event::Step(step));
+    let again =
+        if lost_at > step { format!("; steps {} to {lost_at} are trained again", step + 1) } else { String::new() };
+    s.set_notice(Some(format!(
+        "The GPU stopped working at step {lost_at} (the browser or its driver reset it). Training goes on from step \
+         {step}, where its progress was last saved (every {} seconds){again}.",
+        CHECKPOINT_MS / 1000.0
+    )));
 }
 
 /// Both runs rebuilt from `s` on new devices (B only in compare mode, and only if it has a

@@ -1,0 +1,221 @@
+//! The training session the page drives (src/session/), natively: a knob change, compare mode, a
+//! lesson played to its verdict, recovery from a lost device, the benchmark — on the CPU trainer
+//! and on the GPU trainer (Mesa's lavapipe in CI).
+mod common;
+use moe_playground::config::Config;
+use moe_playground::lessons;
+use moe_playground::page::Side;
+use moe_playground::session::native::{options, play_lesson, Host};
+use moe_playground::session::{Cmd, Device, Event, Options, Session};
+use std::cell::Cell;
+use std::rc::Rc;
+
+fn small() -> Config {
+    Config { tokens: 64, d: 16, hidden: 16, experts: 4, top_k: 2, ..Config::default() }
+}
+
+fn host(device: Device, cfg: Config, cfg_b: Option<Config>) -> Host {
+    common::xdg();
+    host_with(options(device), cfg, cfg_b)
+}
+
+fn host_with(opts: Options, cfg: Config, cfg_b: Option<Config>) -> Host {
+    let h = Host::new(Session::new(opts, cfg, cfg_b));
+    assert!(h.session.ready(), "the trainers open: {:?}", h.events);
+    h
+}
+
+fn set(side: Side, key: &'static str, value: &str) -> Cmd {
+    Cmd::SetKnob { side, key, value: value.to_string() }
+}
+
+fn notices(events: &[Event]) -> Vec<String> {
+    events.iter().filter_map(|e| if let Event::Notice(Some(n)) = e { Some(n.clone()) } else { None }).collect()
+}
+
+/// A live knob reaches the running trainer without a restart; a bad value changes nothing and
+/// says why; a structural knob restarts with E clamping k.
+fn knob_change(device: Device) {
+    let mut h = host(device, small(), None);
+    assert!(h.run_until(100, |s| s.step() >= 100), "trains: step {}", h.session.step());
+    let from = h.events.len();
+    h.send(set(Side::A, "lr", "0.002"));
+    assert_eq!(h.session.config().lr, 0.002);
+    assert_eq!(h.session.trainer(Side::A).unwrap().config().lr, 0.002, "the trainer has the new lr");
+    assert!(h.since(from).iter().any(|e| matches!(e, Event::Mark { .. })), "the change is marked on the charts");
+    assert!(!h.since(from).iter().any(|e| matches!(e, Event::Cleared)), "a live knob does not restart");
+    let at = h.session.step();
+    assert!(h.run_until(100, |s| s.step() >= at + 100), "trains on");
+
+    let from = h.events.len();
+    h.send(set(Side::A, "lr", "-1"));
+    assert_eq!(h.session.config().lr, 0.002, "a bad value keeps the old one");
+    let said = notices(h.since(from));
+    assert!(said.iter().any(|n| n.contains("kept lr = 0.002")), "{said:?}");
+
+    let from = h.events.len();
+    h.send(set(Side::A, "experts", "2"));
+    let c = h.session.config().clone();
+    assert_eq!((c.experts, c.top_k), (2, 2), "E = 2 clamps k to 2");
+    assert!(h.since(from).iter().any(|e| matches!(e, Event::Cleared)), "a structural knob restarts");
+    assert!(notices(h.since(from)).iter().any(|n| n.contains("restarted training")));
+    assert_eq!(h.session.step(), 0);
+    assert!(h.run_until(100, |s| s.step() >= 50), "the new model trains");
+}
+
+#[test]
+fn a_knob_change_on_the_cpu() {
+    knob_change(Device::Cpu);
+}
+
+#[test]
+fn a_knob_change_on_the_gpu() {
+    knob_change(Device::Gpu);
+}
+
+/// Compare mode: B as a copy of A trains to the same numbers in lockstep; B's own knob sets B
+/// apart; A's knob reaches B where B has no value of its own; off stops B.
+fn compare(device: Device) {
+    let mut h = host(device, small(), None);
+    h.send(Cmd::Compare(true));
+    assert!(h.session.config_b().is_some() && h.session.ready());
+    assert!(h.run_until(100, |s| s.step() >= 100 && s.history(Side::B).len() == s.history(Side::A).len()));
+    let (a, b) = (h.session.history(Side::A).to_vec(), h.session.history(Side::B).to_vec());
+    assert!(!a.is_empty());
+    assert_eq!(a, b, "B = A: the same seed, batches and numbers");
+
+    h.send(set(Side::B, "alpha", "0"));
+    assert_eq!((h.session.config().alpha, h.session.config_b().unwrap().alpha), (small().alpha, 0.0));
+    h.send(set(Side::A, "lr", "0.002"));
+    let b = h.session.config_b().unwrap();
+    assert_eq!((b.lr, b.alpha), (0.002, 0.0), "B follows A's lr and keeps its own α");
+    let at = h.session.step();
+    assert!(h.run_until(200, |s| s.step() >= at + 200 && s.history(Side::B).len() == s.history(Side::A).len()));
+    let (a, b) = (h.session.history(Side::A), h.session.history(Side::B));
+    let (la, lb) = (a.last().unwrap(), b.last().unwrap());
+    assert_eq!(la.step, lb.step, "lockstep");
+    assert_ne!(la.aux.to_bits(), lb.aux.to_bits(), "without the balance loss B's numbers part from A's");
+
+    let from = h.events.len();
+    h.send(Cmd::Compare(false));
+    assert!(h.session.config_b().is_none() && h.session.history(Side::B).is_empty());
+    assert!(h.since(from).contains(&Event::CompareOff));
+    let at = h.session.step();
+    assert!(h.run_until(100, |s| s.step() > at), "A trains on");
+}
+
+#[test]
+fn compare_mode_on_the_cpu() {
+    compare(Device::Cpu);
+}
+
+#[test]
+fn compare_mode_on_the_gpu() {
+    compare(Device::Gpu);
+}
+
+/// A lesson played as a class sees it (paced as on the page, pausing at every beat until
+/// "space") gives the same captions and checks as the headless runner, to the digit.
+#[test]
+fn a_lesson_played_with_pauses_matches_the_headless_run() {
+    let lesson = lessons::find("balance-loss").unwrap();
+    let headless = play_lesson(lesson, 1, Device::Cpu);
+    assert!(headless.passed(), "{:?}", headless.checks);
+
+    let mut opts = options(Device::Cpu);
+    opts.paced = true;
+    let mut h = host_with(opts, Config::default(), None);
+    h.send(Cmd::Lesson(Some("balance-loss".into())));
+    let mut pauses = 0;
+    let verdict = loop {
+        assert!(h.run_until(20_000, |s| !s.playing()), "the beat ends (step {})", h.session.step());
+        let (_, beat, reached) = h.session.lesson().expect("in the lesson");
+        assert!(reached, "paused at a beat's end");
+        if beat + 1 == lesson.beats.len() {
+            break h.events.iter().rev().find_map(|e| match e {
+                Event::Caption(c) => c.verdict.clone(),
+                _ => None,
+            });
+        }
+        pauses += 1;
+        let at = h.session.step();
+        for _ in 0..10 {
+            h.tick();
+        }
+        assert_eq!(h.session.step(), at, "a shown beat waits for the teacher");
+        h.send(Cmd::Play);
+    };
+    assert_eq!(pauses, lesson.beats.len() - 1);
+    let log = h.session.log();
+    assert_eq!(log.beat_ends, headless.beat_ends);
+    assert_eq!(log.captions, headless.captions, "the same numbers as the headless run");
+    let checks: Vec<_> = h.session.checks().iter().map(|(w, ok)| (*w, ok.unwrap_or(false))).collect();
+    assert_eq!(checks, headless.checks);
+    let verdict = verdict.expect("a verdict");
+    assert!(verdict.contains('✓') && !verdict.contains('✗'), "{verdict}");
+}
+
+/// A lost device: both runs resume from the last checkpoint pair on a new device, the history
+/// after it is dropped, the notice says from which step, and training goes on.
+#[test]
+fn recovery_from_a_lost_device() {
+    common::xdg();
+    let clock = Rc::new(Cell::new(0.0));
+    let mut opts = options(Device::Gpu);
+    let c = clock.clone();
+    opts.clock = Rc::new(move || c.get());
+    let mut h = host_with(opts, small(), Some(Config { alpha: 0.0, ..small() }));
+    assert!(h.run_until(100, |s| s.step() >= 60));
+    clock.set(6000.0); // a checkpoint is due
+    let from = h.events.len();
+    let mut saved = None;
+    for _ in 0..200 {
+        h.tick();
+        saved = h.since(from).iter().find_map(|e| if let Event::Checkpoint(Some(s)) = e { Some(*s) } else { None });
+        if saved.is_some() {
+            break;
+        }
+    }
+    let saved = saved.expect("a checkpoint pair");
+    assert!(h.run_until(200, |s| s.step() >= saved + 100));
+    let lost_at = h.session.step();
+    let from = h.events.len();
+    h.session.backend().unwrap().destroy_device();
+    assert!(h.run_until(200, |s| s.step() > lost_at), "training goes on after the loss");
+    let after = h.since(from);
+    assert!(after.contains(&Event::Rewind { step: saved }), "{after:?}");
+    let said = notices(after);
+    assert!(said.iter().any(|n| n.contains(&format!("Training goes on from step {saved}"))), "{said:?}");
+    assert!(!after.iter().any(|e| matches!(e, Event::GpuError(Some(_)) | Event::Error(Some(_)))), "{after:?}");
+    assert!(h.session.config_b().is_some() && h.session.trainer(Side::B).is_some(), "run B resumed too");
+}
+
+/// The benchmark trains its steps and reports them (with each kernel's time on the GPU).
+fn bench(device: Device) {
+    common::xdg();
+    let mut opts = options(device);
+    opts.bench = Some(60);
+    let mut h = host_with(opts, small(), None);
+    let result =
+        |h: &Host| h.events.iter().find_map(|e| if let Event::BenchResult(r) = e { Some(r.clone()) } else { None });
+    for _ in 0..2000 {
+        if result(&h).is_some() {
+            break;
+        }
+        h.tick();
+    }
+    let json: serde_json::Value = serde_json::from_str(&result(&h).expect("a result")).unwrap();
+    assert_eq!(json["steps"], 60, "{json}");
+    assert_eq!(h.session.step(), 60, "stops at its steps");
+    assert_eq!(json.get("kernels").is_some(), device == Device::Gpu, "{json}");
+}
+
+#[test]
+fn the_benchmark_on_the_cpu() {
+    bench(Device::Cpu);
+}
+
+#[test]
+fn the_benchmark_on_the_gpu() {
+    bench(Device::Gpu);
+}
