@@ -428,7 +428,7 @@ fn refresh_map(engine: &Rc<RefCell<Engine>>, e: &mut Engine, ui: Ui, now: f64) {
             let dims = Dims { k: top_k.min(g.inner().dims().kmax), ..g.inner().dims() };
             let engine = engine.clone();
             leptos::task::spawn_local(async move {
-                let bytes = g.inner().read_bytes("params").await;
+                let bytes = g.inner().read_bytes(crate::gpu::Buf::Params).await;
                 {
                     let mut eng = engine.borrow_mut();
                     if eng.generation != generation {
