@@ -2,18 +2,98 @@
 // which ones each entry point uses), the PCG hash and small helpers.
 // Shapes: T tokens (rows), d width, H expert hidden, E experts, K = k_max ranks per token, V classes.
 
+// The uniform block: the only thing the CPU writes between steps, and only when a knob changes.
+// build.rs generates the Rust `Uniforms` (src/gpu/uniforms.rs) from this struct: field names, types
+// and order, with these `///` comments as its docs.
 struct U {
-    t: u32, d: u32, h: u32, e: u32,
-    k: u32, kmax: u32, v: u32, cap: u32,
-    tokens: u32, pool_n: u32, seed: u32, router: u32,
-    probe: u32, n_params: u32, clip_on: u32, n_dom: u32,
-    alpha: f32, beta: f32, lr: f32, b1: f32,
-    b2: f32, eps: f32, clip: f32, rows: u32,
-    o_emb: u32, o_win: u32, o_bin: u32, o_wr: u32,
-    o_w1: u32, o_b1: u32, o_w2: u32, o_b2: u32,
-    o_wo: u32, o_bo: u32, eval_n: u32, policy: u32,
-    gamma: f32, o_wn: u32, balance: u32, smooth_load: u32,
-    n_shared: u32, ranks: u32, cap_shared: u32, mix: u32,
+    /// Rows of this batch: T for training and evaluation, 64 for the probe.
+    t: u32,
+    /// Model width d.
+    d: u32,
+    /// Expert hidden width H.
+    h: u32,
+    /// Routed experts E.
+    e: u32,
+    /// Routed ranks per token: the live k (at most `kmax`).
+    k: u32,
+    /// Ranks the [T, K] buffers hold per token (K).
+    kmax: u32,
+    /// Output classes V.
+    v: u32,
+    /// Capacity per expert for this batch's rows (rows when dropless).
+    cap: u32,
+    /// Tokens per training batch (the config's T).
+    tokens: u32,
+    /// Training examples in `pool` (the held-out ones follow).
+    pool_n: u32,
+    /// The run's seed.
+    seed: u32,
+    /// The router unit (`RouterKind::id`: its position in shaders/routers/).
+    router: u32,
+    /// 0 training, 1 the probe batch, 2 held-out evaluation (`sample_batch` reads it).
+    probe: u32,
+    /// Parameters in `params` (and `grads`, `adam_m`, `adam_v`).
+    n_params: u32,
+    /// 1 when the gradient norm is clipped at `clip`.
+    clip_on: u32,
+    /// Domains per data set (`metrics::NDOM`).
+    n_dom: u32,
+    /// The balance-loss weight the step uses: α, or 0 with `balance = none`.
+    alpha: f32,
+    /// The router z-loss's weight β.
+    beta: f32,
+    /// Adam's learning rate.
+    lr: f32,
+    /// Adam's β1.
+    b1: f32,
+    /// Adam's β2.
+    b2: f32,
+    /// Adam's ε.
+    eps: f32,
+    /// The gradient-norm clip (0 without one).
+    clip: f32,
+    /// Rows of this batch (as `t`).
+    rows: u32,
+    /// Offset in `params` of the token embedding (`Layout`).
+    o_emb: u32,
+    /// Offset in `params` of the input projection (regions) (`Layout`).
+    o_win: u32,
+    /// Offset in `params` of its bias (`Layout`).
+    o_bin: u32,
+    /// Offset in `params` of the router W_r (`Layout`).
+    o_wr: u32,
+    /// Offset in `params` of the experts' W1 (`Layout`).
+    o_w1: u32,
+    /// Offset in `params` of the experts' b1 (`Layout`).
+    o_b1: u32,
+    /// Offset in `params` of the experts' W2 (`Layout`).
+    o_w2: u32,
+    /// Offset in `params` of the experts' b2 (`Layout`).
+    o_b2: u32,
+    /// Offset in `params` of the output head W_o (`Layout`).
+    o_wo: u32,
+    /// Offset in `params` of the output head's bias (`Layout`).
+    o_bo: u32,
+    /// Examples in the held-out evaluation set (they follow the training examples in `pool`).
+    eval_n: u32,
+    /// The drop policy (`DropPolicy::id`).
+    policy: u32,
+    /// The aux-free router's bias step γ.
+    gamma: f32,
+    /// Offset in `params` of the noisy router's W_noise (`Layout`).
+    o_wn: u32,
+    /// The balance loss (`Balance::id`).
+    balance: u32,
+    /// 1 when the router gives cv2 a smooth load estimate (RouterInfo::smooth_load).
+    smooth_load: u32,
+    /// Shared experts N (experts e..e + N, ranks k..k + N of every token).
+    n_shared: u32,
+    /// Live ranks per token: the routed k, then the shared experts.
+    ranks: u32,
+    /// A shared expert's capacity: T, or 0 with the experts off.
+    cap_shared: u32,
+    /// 1 with the competitive mixture loss (`Config::competitive`).
+    mix: u32,
 }
 
 @group(0) @binding(0) var<uniform> u: U;

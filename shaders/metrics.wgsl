@@ -1,5 +1,5 @@
 // Metrics on the GPU: every step adds its counts and losses to a window; a snapshot turns the window
-// into the record the CPU reads back asynchronously (layout: crate::metrics::SNAP_*), then clears it.
+// into the record the CPU reads back asynchronously (layout: the SN_* constants below), then clears it.
 // win_u: [0] steps [1] dropped [2] all-dropped tokens [3] assignments (Σ T·k); choices at 4, kept at
 // 4 + 64, domain×expert at 4 + 128 ([NDOM, E]), random drops at 4 + 128 + 4·64. win_f: [0] ce [1] aux [2] z [3] accuracy; P_i sums at 4.
 // The held-out evaluation (eval_begin, per chunk the forward kernels and eval_accum, eval_end) keeps
@@ -9,7 +9,39 @@ const WU_KP: u32 = 68u;
 const WU_DM: u32 = 132u;
 const WU_RND: u32 = 388u;
 const WF_P: u32 = 4u;
-const SN: u32 = 24u;
+// The snapshot record `snap` (u32 words, floats bit-cast): SN header words, then SN_PARTS parts of E
+// words each, part i at SN + i·E. src/metrics.rs decodes it with these very constants (build.rs
+// generates them into crate::gpu::wgsl::metrics).
+const SN_STEPS: u32 = 0u;       // steps pooled in the window
+const SN_STEP: u32 = 1u;        // training steps so far (state[0])
+const SN_SKIPPED: u32 = 2u;     // steps skipped for a non-finite loss or gradient (state[1])
+const SN_CE: u32 = 3u;          // window means (f32): cross-entropy, aux loss, z-loss, accuracy
+const SN_AUX: u32 = 4u;
+const SN_Z: u32 = 5u;
+const SN_ACC: u32 = 6u;
+const SN_DROPPED: u32 = 7u;     // assignments dropped over the window
+const SN_ALL_DROPPED: u32 = 8u; // tokens with no routed rank live
+const SN_ENTROPY: u32 = 9u;     // load balance (f32): normalised entropy, CV, max share; starved experts
+const SN_CV: u32 = 10u;
+const SN_MAX_SHARE: u32 = 11u;
+const SN_STARVED: u32 = 12u;
+const SN_CAP: u32 = 13u;        // the knobs at the snapshot: capacity, k, rows
+const SN_K: u32 = 14u;
+const SN_T: u32 = 15u;
+const SN_UPDATES: u32 = 16u;    // Adam updates applied (state[3])
+const SN_EVAL_CE: u32 = 17u;    // the latest held-out evaluation: mean CE, accuracy (f32), its step
+const SN_EVAL_ACC: u32 = 18u;
+const SN_EVAL_STEP: u32 = 19u;
+const SN_ASSIGNED: u32 = 20u;   // assignments made over the window (Σ T·k)
+const SN_RANDOM: u32 = 21u;     // of the dropped, those dropped at random
+const SN_SIM: u32 = 22u;        // the expert similarity (f32), written by `expert_similarity`
+const SN: u32 = 24u;            // header words
+const SN_CHOICES: u32 = 0u;     // parts: [E] top-k choices, [E] kept, [E] mean P_i (f32),
+const SN_KEPT: u32 = 1u;        // [NDOM, E] domain × expert choices, [E] the router bias (f32)
+const SN_P: u32 = 2u;
+const SN_DOM: u32 = 3u;
+const SN_BIAS: u32 = 7u;
+const SN_PARTS: u32 = 8u;
 
 // One workgroup: thread e < E adds expert e's counts and its domain row; thread 64 the drops and losses.
 @compute @workgroup_size(128)
@@ -62,24 +94,24 @@ fn metrics_accum(@builtin(local_invocation_index) li: u32) {
 fn snapshot() {
     let steps = win_u[0];
     let sf = max(f32(steps), 1.0);
-    snap[0] = steps;
-    snap[1] = state[0];
-    snap[2] = state[1];
-    snap[3] = bitcast<u32>(win_f[0] / sf);
-    snap[4] = bitcast<u32>(win_f[1] / sf);
-    snap[5] = bitcast<u32>(win_f[2] / sf);
-    snap[6] = bitcast<u32>(win_f[3] / sf);
-    snap[7] = win_u[1];
-    snap[8] = win_u[2];
-    snap[13] = u.cap;
-    snap[14] = u.k;
-    snap[15] = u.t;
-    snap[16] = state[3];
-    snap[17] = state[ST_EVAL_MEAN];
-    snap[18] = state[ST_EVAL_ACC];
-    snap[19] = state[ST_EVAL_STEP];
-    snap[20] = win_u[3];
-    snap[21] = win_u[WU_RND];
+    snap[SN_STEPS] = steps;
+    snap[SN_STEP] = state[0];
+    snap[SN_SKIPPED] = state[1];
+    snap[SN_CE] = bitcast<u32>(win_f[0] / sf);
+    snap[SN_AUX] = bitcast<u32>(win_f[1] / sf);
+    snap[SN_Z] = bitcast<u32>(win_f[2] / sf);
+    snap[SN_ACC] = bitcast<u32>(win_f[3] / sf);
+    snap[SN_DROPPED] = win_u[1];
+    snap[SN_ALL_DROPPED] = win_u[2];
+    snap[SN_CAP] = u.cap;
+    snap[SN_K] = u.k;
+    snap[SN_T] = u.t;
+    snap[SN_UPDATES] = state[3];
+    snap[SN_EVAL_CE] = state[ST_EVAL_MEAN];
+    snap[SN_EVAL_ACC] = state[ST_EVAL_ACC];
+    snap[SN_EVAL_STEP] = state[ST_EVAL_STEP];
+    snap[SN_ASSIGNED] = win_u[3];
+    snap[SN_RANDOM] = win_u[WU_RND];
     win_u[WU_RND] = 0u;
     var total = 0u;
     for (var e = 0u; e < u.e; e++) { total += win_u[WU_CH + e]; }
@@ -96,19 +128,19 @@ fn snapshot() {
         var_acc += (s - fair) * (s - fair);
         mx = max(mx, s);
         if (s < 0.25 * fair) { starved++; }
-        snap[SN + e] = win_u[WU_CH + e];
-        snap[SN + u.e + e] = win_u[WU_KP + e];
-        snap[SN + 2u * u.e + e] = bitcast<u32>(win_f[WF_P + e] / sf);
-        snap[SN + 7u * u.e + e] = bitcast<u32>(rstate[e]);
+        snap[SN + SN_CHOICES * u.e + e] = win_u[WU_CH + e];
+        snap[SN + SN_KEPT * u.e + e] = win_u[WU_KP + e];
+        snap[SN + SN_P * u.e + e] = bitcast<u32>(win_f[WF_P + e] / sf);
+        snap[SN + SN_BIAS * u.e + e] = bitcast<u32>(rstate[e]);
     }
     var ent_n = 1.0;
     if (u.e > 1u) { ent_n = ent / log(ef); }
-    snap[9] = bitcast<u32>(ent_n);
-    snap[10] = bitcast<u32>(sqrt(var_acc / ef) / fair);
-    snap[11] = bitcast<u32>(mx);
-    snap[12] = starved;
+    snap[SN_ENTROPY] = bitcast<u32>(ent_n);
+    snap[SN_CV] = bitcast<u32>(sqrt(var_acc / ef) / fair);
+    snap[SN_MAX_SHARE] = bitcast<u32>(mx);
+    snap[SN_STARVED] = starved;
     for (var j = 0u; j < NDOM * u.e; j++) {
-        snap[SN + 3u * u.e + j] = win_u[WU_DM + j];
+        snap[SN + SN_DOM * u.e + j] = win_u[WU_DM + j];
         win_u[WU_DM + j] = 0u;
     }
     for (var j = 0u; j < 4u + 2u * MAXE; j++) { win_u[j] = 0u; }
@@ -156,7 +188,6 @@ fn eval_end() {
 // E(E+1)/2 pairs i <= j (i = j: squared norms), each one f32 sum in vector order; after the barrier
 // thread 0 sums the cosines in pair order (i ascending, then j) and writes snap[SN_SIM]. Run after
 // `snapshot`, when a snapshot is taken. A zero vector counts as cosine 0.
-const SN_SIM: u32 = 22u;
 const SIM_WG: u32 = 256u;
 var<workgroup> sim_dots: array<f32, 2080>; // MAXE·(MAXE+1)/2
 

@@ -80,7 +80,7 @@ impl Upcyclable for GpuTrainer {
             if !self.snapshots_pending() {
                 break;
             }
-            self.read_bytes("gnorm").await;
+            self.read_bytes(crate::gpu::Buf::Gnorm).await;
         }
         if let Some(e) = self.error() {
             return Err(e);

@@ -63,7 +63,7 @@ async fn snapshot(g: &mut GpuTrainer, deadline_ms: f64) -> Snapshot {
     }
 }
 
-async fn read_f32(g: &GpuTrainer, name: &str) -> Vec<f32> {
+async fn read_f32(g: &GpuTrainer, name: moe_playground::gpu::Buf) -> Vec<f32> {
     let bytes = g.read_bytes(name).await;
     assert!(!bytes.is_empty(), "reading buffer {name} back failed (map_async error)");
     bytemuck::cast_slice(&bytes).to_vec()
@@ -92,14 +92,14 @@ async fn one_full_step_matches_reference_in_browser() {
         // The router losses of the step, from the GPU's stats against the reference's forward pass.
         let b = Pool::new(cfg.dataset, cfg.seed).batch(cfg.seed, 0, cfg.tokens);
         let fw = forward(&p, &b, cfg.capacity());
-        let st = read_f32(&g, "stats").await;
+        let st = read_f32(&g, moe_playground::gpu::Buf::Stats).await;
         let aux_err = close(&format!("{label}: aux"), &st[1..2], &[fw.aux], 1e-4);
         let z_err = close(&format!("{label}: z"), &st[2..3], &[fw.z], 1e-4);
         console_log!(
             "{label}: ce gpu {ce_g} cpu {ce_c} (rel err {ce_err:.2e}); aux rel err {aux_err:.2e}; z rel err {z_err:.2e}"
         );
 
-        let got = read_f32(&g, "params").await;
+        let got = read_f32(&g, moe_playground::gpu::Buf::Params).await;
         let after = &cpu.params().w;
         assert_eq!(got.len(), after.len(), "{label}: params buffer size");
         let (mut worst_w, mut worst_d) = (0.0f64, 0.0f64);

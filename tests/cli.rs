@@ -483,7 +483,7 @@ fn profile_times_every_kernel_of_the_step() {
         .collect();
     let mut names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     names.sort_unstable();
-    let mut want = moe_playground::gpu::kernels::STEP.to_vec();
+    let mut want: Vec<&str> = moe_playground::gpu::kernels::STEP.iter().map(|k| k.name()).collect();
     want.sort_unstable();
     assert_eq!(names, want, "every kernel of the step once");
     assert!(rows.iter().all(|r| r.1.is_finite() && r.1 >= 0.0), "{out}");

@@ -4,6 +4,7 @@ mod common;
 use common::{close, exact, gpu};
 use moe_playground::config::{Config, LiveKnobs};
 use moe_playground::data::EVAL_N;
+use moe_playground::gpu::Buf;
 use moe_playground::model::{Dims, Params};
 use moe_playground::trainer::{CpuTrainer, Trainer};
 
@@ -61,11 +62,11 @@ fn evaluation_leaves_training_untouched() {
     let mut without = gpu(&Config { eval_every: 0, ..cfg.clone() }, &p);
     with.train(5);
     without.train(5);
-    for name in ["params", "adam_m", "adam_v"] {
+    for name in [Buf::Params, Buf::AdamM, Buf::AdamV] {
         let (a, b) = (with.read_u32(name), without.read_u32(name));
         assert!(a == b, "{name} differs when evaluating");
     }
-    exact("state[0..4]", &with.read_u32("state")[..4], &without.read_u32("state")[..4]);
+    exact("state[0..4]", &with.read_u32(Buf::State)[..4], &without.read_u32(Buf::State)[..4]);
     let (sw, so) = (snap(&mut with), snap(&mut without));
     assert_eq!((sw.eval_step, so.eval_step), (5, 0));
     assert_eq!((sw.ce, sw.choices.clone()), (so.ce, so.choices.clone()));
@@ -253,7 +254,7 @@ fn a_checkpoint_resumes_bit_identically() {
         resumed.train(10);
         for name in moe_playground::gpu::checkpoint::KEPT {
             let (a, b) = (run.read_u32(name), resumed.read_u32(name));
-            let same = if name == "rstate" { a[..cfg.experts] == b[..cfg.experts] } else { a == b };
+            let same = if name == Buf::Rstate { a[..cfg.experts] == b[..cfg.experts] } else { a == b };
             assert!(same, "{router}: {name} differs after resuming");
         }
         let (sa, sb) = (snap(&mut run), snap(&mut resumed));

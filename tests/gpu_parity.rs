@@ -13,7 +13,9 @@ use moe_playground::config::{Balance, DropPolicy, MixtureLoss, RouterKind};
 use moe_playground::config::{Config, Dataset};
 use moe_playground::data::Pool;
 use moe_playground::gpu::kernels;
+use moe_playground::gpu::kernels::Kernel;
 use moe_playground::gpu::trainer::{rstate_part, rstate_words, STATS_WORDS};
+use moe_playground::gpu::Buf as GpuBuf;
 use moe_playground::metrics::{balance, Snapshot};
 use moe_playground::model::adam::{adam_step, grad_norm, AdamHyper};
 use moe_playground::model::backward::{backward, Backward};
@@ -372,10 +374,15 @@ fn every_cpu_stage_alone_gives_the_reference_buffers() {
     );
 }
 
+/// The GPU buffer the reference's buffer `name` mirrors (they share the WGSL binding's name).
+fn gpu_buf(name: &str) -> GpuBuf {
+    GpuBuf::named(name).unwrap_or_else(|| panic!("no GPU buffer {name}"))
+}
+
 fn poison(g: &moe_playground::gpu::GpuTrainer, name: &str, like: &Buf) {
     match like {
-        Buf::F(v) => g.write(name, &vec![f32::NAN; v.len()]),
-        Buf::U(v) => g.write(name, &vec![0xDEAD_BEEFu32; v.len()]),
+        Buf::F(v) => g.write(gpu_buf(name), &vec![f32::NAN; v.len()]),
+        Buf::U(v) => g.write(gpu_buf(name), &vec![0xDEAD_BEEFu32; v.len()]),
     }
 }
 
@@ -401,8 +408,8 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
     };
     // Every kernel of the step is covered by this table (optimiser and metrics have their own tests).
     for k in kernels::STEP {
-        let covered = table.iter().any(|t| t.0 == *k)
-            || ["grad_norm", "adam", "route_update", "metrics_accum", "advance"].contains(k);
+        let covered = table.iter().any(|t| t.0 == k.name())
+            || ["grad_norm", "adam", "route_update", "metrics_accum", "advance"].contains(&k.name());
         assert!(covered, "kernel {k} has no parity check");
     }
     let cv2 = cfg.balance == moe_playground::config::Balance::Cv2;
@@ -415,15 +422,15 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
                 pre[1] = f32::NAN;
                 pre[4] = f32::NAN;
                 pre[136..].iter_mut().for_each(|x| *x = f32::NAN);
-                g.write("stats", &pre);
+                g.write(GpuBuf::Stats, &pre);
                 for b in ["topk", "gates", "counts", "rstate"] {
                     match &c.bufs[b] {
-                        Buf::F(x) => g.write(b, x),
-                        Buf::U(x) => g.write(b, x),
+                        Buf::F(x) => g.write(gpu_buf(b), x),
+                        Buf::U(x) => g.write(gpu_buf(b), x),
                     }
                 }
-                g.run_kernels(&["balance_reduce"], false);
-                let got = g.read_f32("stats");
+                g.run_kernels(&[Kernel::BalanceReduce], false);
+                let got = g.read_f32(GpuBuf::Stats);
                 let e = c.dims.e;
                 for (name, at) in [("importance", 136), ("load", 200), ("dimp", 264), ("dload", 328)] {
                     let what = format!("{label}/balance_reduce/{name}");
@@ -441,8 +448,8 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
             let name = if *kernel == "router_grad" && b.name == "dlog" { "dlog:dp" } else { b.name };
             if let Some(v) = c.bufs.get(name) {
                 match v {
-                    Buf::F(x) => g.write(b.name, x),
-                    Buf::U(x) => g.write(b.name, x),
+                    Buf::F(x) => g.write(gpu_buf(b.name), x),
+                    Buf::U(x) => g.write(gpu_buf(b.name), x),
                 }
             }
         }
@@ -453,7 +460,7 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
                 ("rstate", p) if !p.is_empty() => {
                     let Buf::F(mut v) = c.bufs["rstate"].clone() else { unreachable!() };
                     v[rstate_part(c.dims.t, c.dims.e, p)].iter_mut().for_each(|x| *x = f32::NAN);
-                    g.write("rstate", &v);
+                    g.write(GpuBuf::Rstate, &v);
                 }
                 // dlog is `router_grad`'s input (dp) as well as its output: not poisoned there.
                 ("dlog", _) if *kernel == "router_grad" => {}
@@ -466,17 +473,17 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
             let Buf::U(want) = &c.bufs["slot"] else { unreachable!() };
             let marked = |s: u32| s == routing::RANDOM || s == routing::UNPICKED;
             let marks: Vec<u32> = want.iter().map(|&s| if marked(s) { s } else { 0xDEAD_BEEF }).collect();
-            g.write("slot", &marks);
+            g.write(GpuBuf::Slot, &marks);
         }
         if !segs.is_empty() {
-            g.write("grads", &vec![f32::NAN; c.p.layout.total]);
+            g.write(GpuBuf::Grads, &vec![f32::NAN; c.p.layout.total]);
         }
-        g.run_kernels(&[kernel], false);
+        g.run_kernels(&[Kernel::named(kernel).unwrap()], false);
         let what = format!("{label}/{kernel}");
         for o in outs {
             match &c.bufs[o] {
                 Buf::U(want) => {
-                    let got = g.read_u32(o);
+                    let got = g.read_u32(gpu_buf(o));
                     if *o == "correct" {
                         // argmax can flip on exact ties only; require 99 % agreement.
                         let same = want.iter().zip(&got).filter(|(a, b)| a == b).count();
@@ -487,7 +494,7 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
                 }
                 Buf::F(want) => {
                     let (buf, part) = o.split_once(':').unwrap_or((o, ""));
-                    let mut got = g.read_f32(buf);
+                    let mut got = g.read_f32(gpu_buf(buf));
                     if cv2 && *kernel == "loss_reduce" {
                         // With cv2, `balance_reduce` (checked above) writes aux and the total loss.
                         got[1] = want[1];
@@ -516,7 +523,7 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
                 }
             }
         }
-        let grads = if segs.is_empty() { vec![] } else { g.read_f32("grads") };
+        let grads = if segs.is_empty() { vec![] } else { g.read_f32(GpuBuf::Grads) };
         for s in segs.iter().filter(|s| !s.is_empty()) {
             let err = close(&format!("{what}/grads[{s:?}]"), &grads[s.clone()], &c.bw.grads[s.clone()], *tol);
             track(&format!("{kernel}/grads"), err);
@@ -526,9 +533,9 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
     // (UNPICKED) in `slot`, and only those.
     {
         let Buf::U(want) = &c.bufs["slot"] else { unreachable!() };
-        g.write("slot", &vec![0xDEAD_BEEFu32; want.len()]);
-        g.run_kernels(&["route"], false);
-        let got = g.read_u32("slot");
+        g.write(GpuBuf::Slot, &vec![0xDEAD_BEEFu32; want.len()]);
+        g.run_kernels(&[Kernel::Route], false);
+        let got = g.read_u32(GpuBuf::Slot);
         let m = c.dims;
         for t in 0..m.t {
             for r in 0..m.k {
@@ -549,10 +556,10 @@ fn kernel_parity(label: &str, cfg: &Config, c: &Cpu, g: &mut moe_playground::gpu
     // `route_update` (after the step) moves the router bias as its CPU twin does.
     {
         let Buf::F(st) = &c.bufs["rstate"] else { unreachable!() };
-        g.write("rstate", st);
-        g.write("counts", &c.fw.assign.counts);
-        g.run_kernels(&["route_update"], false);
-        let got = g.read_f32("rstate");
+        g.write(GpuBuf::Rstate, st);
+        g.write(GpuBuf::Counts, &c.fw.assign.counts);
+        g.run_kernels(&[Kernel::RouteUpdate], false);
+        let got = g.read_f32(GpuBuf::Rstate);
         let e = c.dims.e;
         track("route_update/bias", close(&format!("{label}/route_update/bias"), &got[..e], &c.bias_after, 1e-6));
     }
@@ -588,31 +595,31 @@ fn optimizer_kernels_match_adam_twin() {
     let cfg = Config { grad_clip: Some(0.5), ..cfg };
     g.set_live(cfg.live()).unwrap();
     let Buf::F(stats) = &c.bufs["stats"] else { unreachable!() };
-    g.write("stats", stats);
-    g.write("grads", &c.bw.grads);
-    g.write("state", &[0u32; 4]);
-    g.run_kernels(&["grad_norm", "adam", "advance"], false);
+    g.write(GpuBuf::Stats, stats);
+    g.write(GpuBuf::Grads, &c.bw.grads);
+    g.write(GpuBuf::State, &[0u32; 4]);
+    g.run_kernels(&[Kernel::GradNorm, Kernel::Adam, Kernel::Advance], false);
     let norm = grad_norm(&c.bw.grads);
-    let gn = g.read_f32("gnorm");
+    let gn = g.read_f32(GpuBuf::Gnorm);
     close("grad_norm", &gn[..1], &[norm], 1e-6);
     assert_eq!(gn[2], 1.0, "finite step must be ok");
     let (mut w, mut m, mut v) = (c.p.w.clone(), vec![0.0; c.p.w.len()], vec![0.0; c.p.w.len()]);
     let hyper =
         AdamHyper { lr: cfg.lr, beta1: cfg.adam_beta1, beta2: cfg.adam_beta2, eps: cfg.adam_eps, clip: cfg.grad_clip };
     assert!(adam_step(&mut w, &mut m, &mut v, &c.bw.grads, 1, c.fw.loss(cfg.alpha, cfg.beta), hyper));
-    close("adam/m", &g.read_f32("adam_m"), &m, 1e-5);
-    close("adam/v", &g.read_f32("adam_v"), &v, 1e-5);
-    close("adam/params", &g.read_f32("params"), &w, 1e-5);
-    assert_eq!(&g.read_u32("state")[..4], &[1, 0, 0, 1]);
+    close("adam/m", &g.read_f32(GpuBuf::AdamM), &m, 1e-5);
+    close("adam/v", &g.read_f32(GpuBuf::AdamV), &v, 1e-5);
+    close("adam/params", &g.read_f32(GpuBuf::Params), &w, 1e-5);
+    assert_eq!(&g.read_u32(GpuBuf::State)[..4], &[1, 0, 0, 1]);
     // A non-finite loss: the step is skipped, the weights stay, `skipped` counts it.
     let mut bad = stats.clone();
     bad[4] = f32::NAN;
-    g.write("stats", &bad);
-    let before = g.read_f32("params");
-    g.run_kernels(&["grad_norm", "adam", "advance"], false);
-    assert_eq!(g.read_f32("gnorm")[2], 0.0);
-    assert_eq!(g.read_f32("params"), before, "a diverged step must not touch the weights");
-    assert_eq!(&g.read_u32("state")[..4], &[2, 1, 0, 1]);
+    g.write(GpuBuf::Stats, &bad);
+    let before = g.read_f32(GpuBuf::Params);
+    g.run_kernels(&[Kernel::GradNorm, Kernel::Adam, Kernel::Advance], false);
+    assert_eq!(g.read_f32(GpuBuf::Gnorm)[2], 0.0);
+    assert_eq!(g.read_f32(GpuBuf::Params), before, "a diverged step must not touch the weights");
+    assert_eq!(&g.read_u32(GpuBuf::State)[..4], &[2, 1, 0, 1]);
 }
 
 /// Capacity on hand-made routing fixtures, on the GPU: exact slots, counts and drops, each checked
@@ -701,16 +708,16 @@ fn capacity_kernel_on_fixtures() {
         assert_eq!(want.counts, c.counts, "{what}: reference counts");
         assert_eq!(want.kept, c.kept, "{what}: reference kept");
         assert_eq!(routing::drop_counts(&want.slot, t, k, kk), (c.dropped, c.all_dropped), "{what}: reference drops");
-        g.write("topk", &topk);
+        g.write(GpuBuf::Topk, &topk);
         // Position order and no random drops (as `drop_order` and `route` leave them).
-        g.write("order", &(0..cfg.tokens as u32).collect::<Vec<u32>>());
-        g.write("slot", &vec![0u32; topk.len()]);
-        g.run_kernels(&["capacity"], false);
-        let slot = g.read_u32("slot");
+        g.write(GpuBuf::Order, &(0..cfg.tokens as u32).collect::<Vec<u32>>());
+        g.write(GpuBuf::Slot, &vec![0u32; topk.len()]);
+        g.run_kernels(&[Kernel::Capacity], false);
+        let slot = g.read_u32(GpuBuf::Slot);
         exact(&format!("{what} slot"), &slot, &want.slot);
-        exact(&format!("{what} counts"), &g.read_u32("counts"), &c.counts);
-        exact(&format!("{what} kept"), &g.read_u32("kept"), &c.kept);
-        exact(&format!("{what} lists"), &g.read_u32("lists"), &want.lists);
+        exact(&format!("{what} counts"), &g.read_u32(GpuBuf::Counts), &c.counts);
+        exact(&format!("{what} kept"), &g.read_u32(GpuBuf::Kept), &c.kept);
+        exact(&format!("{what} lists"), &g.read_u32(GpuBuf::Lists), &want.lists);
         let dropped = slot[..t * kk].iter().filter(|&&s| s == DROPPED).count() as u32;
         assert_eq!(dropped, c.dropped, "{what}: GPU dropped assignments");
         assert_eq!(routing::drop_counts(&slot, t, k, kk), (c.dropped, c.all_dropped), "{what}: GPU drops");
@@ -740,11 +747,11 @@ fn one_full_step_matches_reference() {
     for (label, cfg) in configs() {
         let (ce_c, ce_g, cpu, g) = full_step_gpu_vs_cpu(&cfg, 1);
         close(&format!("{label}: ce"), &ce_g, &ce_c, 1e-4);
-        let st = g.read_f32("stats");
+        let st = g.read_f32(GpuBuf::Stats);
         let c = reference(&cfg);
         close(&format!("{label}: aux"), &st[1..2], &[c.fw.aux], 1e-4);
         close(&format!("{label}: z"), &st[2..3], &[c.fw.z], 1e-4);
-        let got = g.read_f32("params");
+        let got = g.read_f32(GpuBuf::Params);
         let start = &c.p.w;
         for (name, r) in cpu.params().layout.tensors() {
             let err =
@@ -792,7 +799,7 @@ fn bit_identical(cfg: &Config) {
             g.request_snapshot();
             out.push(g.wait_snapshot().unwrap());
         }
-        (out, g.read_f32("params"))
+        (out, g.read_f32(GpuBuf::Params))
     };
     let (a, pa) = run();
     let (b, pb) = run();
@@ -932,11 +939,11 @@ fn live_knobs_change_the_running_gpu_model() {
     let a = g.wait_snapshot().unwrap();
     c.poll_snapshot().unwrap();
     assert_eq!((a.k, a.probe.k, a.probe.topk.len()), (1, 1, 64));
-    let trained = g.read_f32("params");
+    let trained = g.read_f32(GpuBuf::Params);
     let next = Config { top_k: 2, capacity_factor: 0.75, alpha: 0.05, lr: 1e-3, ..cfg };
     g.set_live(next.live()).unwrap();
     c.set_live(next.live()).unwrap();
-    assert_eq!(g.read_f32("params"), trained, "changing knobs must not touch the weights");
+    assert_eq!(g.read_f32(GpuBuf::Params), trained, "changing knobs must not touch the weights");
     for t in [&mut g as &mut dyn Trainer, &mut c] {
         t.train(10);
         assert!(t.request_snapshot());
@@ -1109,7 +1116,7 @@ fn step_on_both(row: &Row) -> (Config, Cpu, moe_playground::gpu::GpuTrainer) {
         None => {
             let t0 = std::time::Instant::now();
             g.train(1);
-            g.read_u32("state");
+            g.read_u32(GpuBuf::State);
             let t1 = t0.elapsed().as_secs_f64();
             let c = reference(&cfg);
             println!("{}: GPU step {t1:.1} s, reference {:.1} s", row.name, t0.elapsed().as_secs_f64() - t1);
@@ -1121,7 +1128,7 @@ fn step_on_both(row: &Row) -> (Config, Cpu, moe_playground::gpu::GpuTrainer) {
             cpu.train(1);
             g.train(1);
             // The first step's weights on both sides, before the change.
-            let w = g.read_f32("params");
+            let w = g.read_f32(GpuBuf::Params);
             let err = close(&format!("{}: weights after step 1", row.name), &w, &cpu.params().w, 1e-4);
             cpu.set_live(next.live()).unwrap();
             g.set_live(next.live()).unwrap();
@@ -1130,7 +1137,7 @@ fn step_on_both(row: &Row) -> (Config, Cpu, moe_playground::gpu::GpuTrainer) {
             // gradient kernels at the new k from the rounding of the first Adam update (which turns
             // gradients near 0 into updates of ±lr, so tiny differences there move some weights).
             let own = reference_at(next, Params { w, ..cpu.params().clone() }, 1, cpu.bias());
-            let got = g.read_f32("grads");
+            let got = g.read_f32(GpuBuf::Grads);
             let mut worst = Worst::default();
             for (name, r) in own.p.layout.tensors() {
                 worst.close(
@@ -1160,29 +1167,29 @@ fn full_step_parity(label: &str, cfg: &Config, c: &Cpu, g: &moe_playground::gpu:
     let m = c.dims;
     let (t, kk) = (m.t, m.kmax);
     let mut grads = Worst::default();
-    let got = g.read_f32("grads");
+    let got = g.read_f32(GpuBuf::Grads);
     for (name, r) in c.p.layout.tensors() {
         grads.close(label, &format!("d{name}"), &got[r.clone()], &c.bw.grads[r.clone()], TOL);
     }
-    let gn = g.read_f32("gnorm");
+    let gn = g.read_f32(GpuBuf::Gnorm);
     grads.close(label, "|g|", &gn[..1], &[grad_norm(&c.bw.grads)], TOL);
     assert_eq!(gn[2], 1.0, "{label}: the step must be applied");
 
     let mut bufs = Worst::default();
     for name in ["topk", "slot", "counts", "kept", "lists", "correct", "order", "rkey"] {
         let Buf::U(want) = &c.bufs[name] else { unreachable!() };
-        exact(&format!("{label}: {name}"), &g.read_u32(name), want);
+        exact(&format!("{label}: {name}"), &g.read_u32(gpu_buf(name)), want);
     }
     for name in [
         "x", "logits", "probs", "lse", "scores", "gates", "hid", "y", "h", "outp", "ce_t", "dh", "dg", "dpre", "dlog",
         "dxa", "dx",
     ] {
         let Buf::F(want) = &c.bufs[name] else { unreachable!() };
-        let mut got = g.read_f32(name);
+        let mut got = g.read_f32(gpu_buf(name));
         live_ranks_only(&m, name, &mut got, want);
         bufs.close(label, name, &got, want, TOL);
     }
-    let st = g.read_f32("stats");
+    let st = g.read_f32(GpuBuf::Stats);
     let Buf::F(want) = &c.bufs["stats"] else { unreachable!() };
     for (i, name) in ["ce", "aux", "z", "accuracy", "loss"].iter().enumerate() {
         bufs.close(label, name, &st[i..i + 1], &want[i..i + 1], TOL);
@@ -1190,7 +1197,7 @@ fn full_step_parity(label: &str, cfg: &Config, c: &Cpu, g: &moe_playground::gpu:
     bufs.close(label, "f", &st[8..8 + m.e], &want[8..8 + m.e], TOL);
     bufs.close(label, "P", &st[72..72 + m.e], &want[72..72 + m.e], TOL);
     // Drop counts from the GPU's slots (reported below), against the reference's.
-    let slot = g.read_u32("slot");
+    let slot = g.read_u32(GpuBuf::Slot);
     let (dropped, all) = routing::drop_counts(&slot, t, m.k, kk);
     assert_eq!((dropped, all), (c.fw.dropped, c.fw.all_dropped), "{label}: drop counts");
     if cfg.experts_off {
@@ -1506,13 +1513,13 @@ fn snapshot_kernel_on_hand_built_loads() {
             let mut win = vec![0u32; 4 + 128 + 4 * 64];
             win[0] = 5;
             win[4..4 + e].copy_from_slice(&load);
-            g.write("win_u", &win);
-            g.run_kernels(&["snapshot"], false);
-            let s = Snapshot::from_record(&g.read_u32("snap"), e);
+            g.write(GpuBuf::WinU, &win);
+            g.run_kernels(&[Kernel::Snapshot], false);
+            let s = Snapshot::from_record(&g.read_u32(GpuBuf::Snap), e);
             let label = format!("gpu {label}");
             assert_eq!((s.steps, &s.choices), (5, &load), "{label}: steps and choices");
             check_balance(&label, (s.entropy, s.cv, s.max_share, s.starved), (ent, cv, mx, starved));
-            assert!(g.read_u32("win_u").iter().all(|&w| w == 0), "{label}: the snapshot clears the window");
+            assert!(g.read_u32(GpuBuf::WinU).iter().all(|&w| w == 0), "{label}: the snapshot clears the window");
         }
         assert_eq!(g.error(), None, "E = {e}: wgpu reported an error");
     }
@@ -1546,7 +1553,18 @@ fn largest_t_routes_and_fills_its_buffers() {
     let (t, d, h, e, kk) = (dims.t, dims.d, dims.h, dims.e, dims.kmax);
     let p = Params::<f32>::random(dims, cfg.seed);
     let mut g = gpu(&cfg, &p);
-    g.run_kernels(&["sample_batch", "embed", "router", "route", "drop_order", "capacity", "ffn_hidden"], false);
+    g.run_kernels(
+        &[
+            Kernel::SampleBatch,
+            Kernel::Embed,
+            Kernel::Router,
+            Kernel::Route,
+            Kernel::DropOrder,
+            Kernel::Capacity,
+            Kernel::FfnHidden,
+        ],
+        false,
+    );
 
     // The reference's routing of batch 0 (the router stage of `forward`, without its expert FFNs).
     let b = Pool::new(cfg.dataset, cfg.seed).batch(cfg.seed, 0, t);
@@ -1573,20 +1591,20 @@ fn largest_t_routes_and_fills_its_buffers() {
         probs[tok * e..(tok + 1) * e].copy_from_slice(&pr);
     }
     let want = routing::assign(&topk, t, dims.k, kk, e, cfg.capacity());
-    exact("max T: inp", &g.read_u32("inp"), &b.inputs);
-    close("max T: x", &g.read_f32("x"), &x, 1e-4);
-    close("max T: probs", &g.read_f32("probs"), &probs, 1e-4);
-    exact("max T: topk", &g.read_u32("topk"), &topk);
-    close("max T: gates", &g.read_f32("gates"), &gates, 1e-4);
-    exact("max T: slot", &g.read_u32("slot"), &want.slot);
-    exact("max T: counts", &g.read_u32("counts"), &want.counts);
-    exact("max T: kept", &g.read_u32("kept"), &want.kept);
-    exact("max T: lists", &g.read_u32("lists"), &want.lists);
+    exact("max T: inp", &g.read_u32(GpuBuf::Inp), &b.inputs);
+    close("max T: x", &g.read_f32(GpuBuf::X), &x, 1e-4);
+    close("max T: probs", &g.read_f32(GpuBuf::Probs), &probs, 1e-4);
+    exact("max T: topk", &g.read_u32(GpuBuf::Topk), &topk);
+    close("max T: gates", &g.read_f32(GpuBuf::Gates), &gates, 1e-4);
+    exact("max T: slot", &g.read_u32(GpuBuf::Slot), &want.slot);
+    exact("max T: counts", &g.read_u32(GpuBuf::Counts), &want.counts);
+    exact("max T: kept", &g.read_u32(GpuBuf::Kept), &want.kept);
+    exact("max T: lists", &g.read_u32(GpuBuf::Lists), &want.lists);
     let (dropped, _) = routing::drop_counts(&want.slot, t, dims.k, kk);
     assert!(dropped > 0, "cf = 1.25 drops at this size");
 
     // hid rows of sampled assignments, the last token's included: relu(b1 + W1·x) when kept, else 0.
-    let hid = g.read_f32("hid");
+    let hid = g.read_f32(GpuBuf::Hid);
     assert_eq!(hid.len(), moe_playground::config::limits::MAX_BINDING_FLOATS, "hid is the largest binding");
     let n = t * kk;
     let mut sample: Vec<usize> = (0..64).map(|i| i * (n - 1) / 63).chain(n - kk..n).collect();

@@ -1,6 +1,6 @@
 //! Every WGSL family parses and validates with naga, fits WebGPU's binding limits, and every entry
 //! point the step encoder uses exists. Also: with no adapter the GPU path fails with a clear message.
-use moe_playground::gpu::kernels::{self, BindKind};
+use moe_playground::gpu::kernels::{self, BindKind, Kernel};
 
 #[test]
 fn every_wgsl_family_validates_with_naga() {
@@ -30,16 +30,18 @@ fn kernels_fit_webgpu_limits_and_cover_the_step() {
     // Kernels keep per-expert and per-class arrays of 64 in registers (router, embed_grad).
     assert!(moe_playground::data::tokens::VOCAB.len() <= 64);
     const { assert!(moe_playground::config::limits::MAX_EXPERTS <= 64) };
-    let eval_pass: Vec<&str> =
-        ["eval_begin"].into_iter().chain(kernels::EVAL_SCORE.iter().copied()).chain(["eval_end"]).collect();
-    for e in kernels::STEP.iter().chain(kernels::FORWARD).chain(kernels::SNAPSHOT).chain(&eval_pass) {
-        assert!(kernels::info(e).is_some(), "step uses unknown kernel {e}");
+    let eval_pass: Vec<Kernel> =
+        [Kernel::EvalBegin].into_iter().chain(kernels::EVAL_SCORE.iter().copied()).chain([Kernel::EvalEnd]).collect();
+    // The typed kernel list is the table's: `Kernel::ALL[i]` is entry point `KERNELS[i]`.
+    assert_eq!(Kernel::ALL.len(), kernels::KERNELS.len());
+    for (k, info) in Kernel::ALL.iter().zip(kernels::KERNELS) {
+        assert_eq!(k.name(), info.entry);
+        assert_eq!(Kernel::named(info.entry), Some(*k));
     }
     // No kernel is orphaned: each entry point runs in the step, the snapshot or the evaluation pass.
-    for k in kernels::KERNELS {
-        let runs =
-            kernels::STEP.contains(&k.entry) || kernels::SNAPSHOT.contains(&k.entry) || eval_pass.contains(&k.entry);
-        assert!(runs, "kernel {} never runs", k.entry);
+    for k in Kernel::ALL {
+        let runs = kernels::STEP.contains(&k) || kernels::SNAPSHOT.contains(&k) || eval_pass.contains(&k);
+        assert!(runs, "kernel {k} never runs");
     }
 }
 

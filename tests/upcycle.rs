@@ -164,7 +164,11 @@ fn gpu_upcycle_matches_the_cpu_through_the_switch() {
     eprintln!("gpu {:?}\ncpu {:?}", curves.0, curves.1);
     assert_eq!(g.steps(), 40);
     assert!(!g.is_dense());
-    assert_eq!(g.inner().read_u32("state")[0], 40, "the GPU's step counter continued from the dense phase");
+    assert_eq!(
+        g.inner().read_u32(moe_playground::gpu::Buf::State)[0],
+        40,
+        "the GPU's step counter continued from the dense phase"
+    );
     for ((sa, ca, ma), (sb, cb, mb)) in curves.0.iter().zip(&curves.1) {
         assert_eq!(sa, sb);
         assert!((ca - cb).abs() <= 1e-3 * cb.abs(), "step {sa}: ce gpu {ca} cpu {cb}");

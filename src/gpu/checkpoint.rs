@@ -6,6 +6,7 @@
 //! What persists across steps: the weights, Adam's two moments, `state` (step counters, the
 //! held-out evaluation's running sums), `rstate` (the loss-free router's bias), and the metrics
 //! window (`win_f`, `win_u`). Every other buffer is rewritten by each step before it is read.
+use super::buffers::Buf;
 use super::device::open;
 use super::trainer::{GpuTrainer, FAILED, MAPPING, READY};
 use crate::config::Config;
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// The buffers a checkpoint holds (see the module docs).
-pub const KEPT: [&str; 7] = ["params", "adam_m", "adam_v", "state", "rstate", "win_f", "win_u"];
+pub const KEPT: [Buf; 7] = [Buf::Params, Buf::AdamM, Buf::AdamV, Buf::State, Buf::Rstate, Buf::WinF, Buf::WinU];
 
 /// A trainer's state after `step` steps, with the config (live knobs included) it trained under.
 #[derive(Clone, Debug)]
@@ -22,7 +23,7 @@ pub struct Checkpoint {
     pub cfg: Config,
     pub step: u32,
     /// The bytes of each buffer of [`KEPT`], in that order.
-    pub buffers: Vec<(&'static str, Vec<u8>)>,
+    pub buffers: Vec<(Buf, Vec<u8>)>,
 }
 
 impl Checkpoint {
@@ -30,7 +31,7 @@ impl Checkpoint {
     pub fn params(&self) -> Params<f32> {
         let dims = Dims::new(&self.cfg);
         let layout = Layout::new(&dims);
-        let bytes = &self.buffers.iter().find(|(n, _)| *n == "params").expect("a checkpoint holds the weights").1;
+        let bytes = &self.buffers.iter().find(|(b, _)| *b == Buf::Params).expect("a checkpoint holds the weights").1;
         Params { dims, layout, w: bytemuck::cast_slice(bytes).to_vec() }
     }
 
@@ -47,7 +48,7 @@ impl GpuTrainer {
         if self.checkpoint.is_some() {
             return false;
         }
-        let size: u64 = KEPT.iter().map(|n| self.buffers[n].size()).sum();
+        let size: u64 = KEPT.iter().map(|&b| self.buffers[b].size()).sum();
         let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("checkpoint"),
             size,
@@ -56,8 +57,8 @@ impl GpuTrainer {
         });
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         let mut at = 0;
-        for n in KEPT {
-            let src = &self.buffers[n];
+        for b in KEPT {
+            let src = &self.buffers[b];
             enc.copy_buffer_to_buffer(src, 0, &staging, at, src.size());
             at += src.size();
         }
@@ -92,10 +93,10 @@ impl GpuTrainer {
             let view = staging.get_mapped_range(..).ok()?;
             let mut at = 0;
             KEPT.iter()
-                .map(|&n| {
-                    let len = self.buffers[n].size() as usize;
+                .map(|&b| {
+                    let len = self.buffers[b].size() as usize;
                     at += len;
-                    (n, view[at - len..at].to_vec())
+                    (b, view[at - len..at].to_vec())
                 })
                 .collect()
         };
@@ -116,7 +117,7 @@ impl GpuTrainer {
         ck.cfg.validate().map_err(|e| e.to_string())?;
         let gpu = open().await.map_err(|e| e.to_string())?;
         let mut tr = GpuTrainer::build(&ck.cfg, &ck.params(), gpu);
-        for (name, bytes) in &ck.buffers {
+        for &(name, ref bytes) in &ck.buffers {
             match tr.buffers.get(name) {
                 Some(b) if b.size() as usize == bytes.len() => tr.gpu.queue.write_buffer(b, 0, bytes),
                 _ => return Err(format!("the checkpoint's {name} does not fit this model")),

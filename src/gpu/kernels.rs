@@ -1,6 +1,9 @@
-//! The kernel table, reflected from shaders/*.wgsl by build.rs (naga): entry point, workgroup size
-//! and which named buffers it binds. The step order and each kernel's grid live here too.
+//! The kernel table, reflected from shaders/*.wgsl by build.rs (naga): the [`Kernel`] enum (one
+//! variant per entry point), each one's workgroup size and the buffers ([`Buf`]) it binds. The step
+//! order and each kernel's grid live here too.
+pub use super::buffers::Buf;
 use crate::model::Dims;
+use Kernel as K;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BindKind {
@@ -12,7 +15,10 @@ pub enum BindKind {
 #[derive(Clone, Copy, Debug)]
 pub struct Bind {
     pub binding: u32,
+    /// The WGSL variable's name.
     pub name: &'static str,
+    /// Its buffer; None for the uniform block (one per [`Mode`](super::trainer::Mode)).
+    pub buf: Option<Buf>,
     pub kind: BindKind,
 }
 
@@ -41,69 +47,92 @@ pub fn info(entry: &str) -> Option<&'static KernelInfo> {
     KERNELS.iter().find(|k| k.entry == entry)
 }
 
+impl Kernel {
+    /// Its entry in the kernel table.
+    pub const fn info(self) -> &'static KernelInfo {
+        &KERNELS[self as usize]
+    }
+
+    /// Its WGSL entry point.
+    pub const fn name(self) -> &'static str {
+        self.info().entry
+    }
+
+    /// The kernel of this entry point (tests name kernels by their CPU twins' names).
+    pub fn named(entry: &str) -> Option<Kernel> {
+        Kernel::ALL.iter().copied().find(|k| k.name() == entry)
+    }
+}
+
+impl std::fmt::Display for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One training step, in order: forward, loss, backward, optimiser, metrics.
-pub const STEP: &[&str] = &[
-    "sample_batch",
-    "embed",
-    "router",
-    "route",
-    "drop_order",
-    "capacity",
-    "ffn_hidden",
-    "ffn_out",
-    "combine",
-    "head_mix",
-    "head",
-    "loss_token",
-    "loss_reduce",
-    "balance_reduce",
-    "mix_grad",
-    "head_wgrad",
-    "head_dx",
-    "gate_grad",
-    "ffn_dhidden",
-    "ffn_wgrad2",
-    "ffn_wgrad1",
-    "route_grad",
-    "router_grad",
-    "router_wgrad",
-    "ffn_dx",
-    "input_grad",
-    "embed_grad",
-    "grad_norm",
-    "adam",
-    "route_update",
-    "metrics_accum",
-    "advance",
+pub const STEP: &[Kernel] = &[
+    K::SampleBatch,
+    K::Embed,
+    K::Router,
+    K::Route,
+    K::DropOrder,
+    K::Capacity,
+    K::FfnHidden,
+    K::FfnOut,
+    K::Combine,
+    K::HeadMix,
+    K::Head,
+    K::LossToken,
+    K::LossReduce,
+    K::BalanceReduce,
+    K::MixGrad,
+    K::HeadWgrad,
+    K::HeadDx,
+    K::GateGrad,
+    K::FfnDhidden,
+    K::FfnWgrad2,
+    K::FfnWgrad1,
+    K::RouteGrad,
+    K::RouterGrad,
+    K::RouterWgrad,
+    K::FfnDx,
+    K::InputGrad,
+    K::EmbedGrad,
+    K::GradNorm,
+    K::Adam,
+    K::RouteUpdate,
+    K::MetricsAccum,
+    K::Advance,
 ];
 
 /// Closing a metrics window: the snapshot record, then the expert similarity written into it.
-pub const SNAPSHOT: &[&str] = &["snapshot", "expert_similarity"];
+pub const SNAPSHOT: &[Kernel] = &[K::Snapshot, K::ExpertSimilarity];
 
 /// The forward pass of one batch, up to the output head: run with the probe uniforms after a
 /// snapshot, and with the evaluation uniforms for each chunk of the held-out pass.
-pub const FORWARD: &[&str] = &[
-    "sample_batch",
-    "embed",
-    "router",
-    "route",
-    "drop_order",
-    "capacity",
-    "ffn_hidden",
-    "ffn_out",
-    "combine",
-    "head_mix",
-    "head",
+pub const FORWARD: &[Kernel] = &[
+    K::SampleBatch,
+    K::Embed,
+    K::Router,
+    K::Route,
+    K::DropOrder,
+    K::Capacity,
+    K::FfnHidden,
+    K::FfnOut,
+    K::Combine,
+    K::HeadMix,
+    K::Head,
 ];
 
 /// After each evaluation chunk's `FORWARD`: the per-token loss and the chunk's sums.
-pub const EVAL_SCORE: &[&str] = &["loss_token", "eval_accum"];
+pub const EVAL_SCORE: &[Kernel] = &[K::LossToken, K::EvalAccum];
 
-/// Outputs per invocation of the expert kernels (`B` in shaders/expert_ffn.wgsl).
-pub const FFN_BLOCK: usize = 16;
+/// Outputs per invocation of the expert kernels (`B` in shaders/common.wgsl).
+pub const FFN_BLOCK: usize = super::wgsl::common::B as usize;
 
 /// Weights each invocation of `adam` updates (`ADAM_PER` in shaders/adam.wgsl).
-pub const ADAM_PER: usize = 16;
+pub const ADAM_PER: usize = super::wgsl::adam::ADAM_PER as usize;
 
 /// What a kernel's grid covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,50 +144,50 @@ pub enum Grid {
 }
 
 /// The grid of `entry` for dims `m` (with `m.t` rows and the live `m.k`) and `n_params` parameters.
-pub fn grid(entry: &str, m: &Dims, n_params: usize, slots: usize) -> Grid {
+pub fn grid(entry: Kernel, m: &Dims, n_params: usize, slots: usize) -> Grid {
     let (t, d, h, e, kk, v) = (m.t, m.d, m.h, m.e, m.kmax, m.v);
     // Live ranks (routed k, then the shared experts) and experts with weights.
     let (k, x) = (m.ranks(), m.n_experts());
     Grid::Threads(match entry {
-        "sample_batch" | "router" | "route" | "drop_order" | "route_grad" | "router_grad" | "loss_token" => t,
+        K::SampleBatch | K::Router | K::Route | K::DropOrder | K::RouteGrad | K::RouterGrad | K::LossToken => t,
         // The competitive mixture's kernels do nothing without it (one workgroup that returns).
-        "head_mix" => {
+        K::HeadMix => {
             if m.mix {
                 t * m.k * v
             } else {
                 0
             }
         }
-        "mix_grad" => {
+        K::MixGrad => {
             if m.mix {
                 t
             } else {
                 0
             }
         }
-        "route_update" => e,
+        K::RouteUpdate => e,
         // B channels per invocation.
-        "embed" | "combine" => t * d.div_ceil(FFN_BLOCK),
+        K::Embed | K::Combine => t * d.div_ceil(FFN_BLOCK),
         // Blocked like the expert kernels: FFN_BLOCK outputs per invocation, one invocation per row.
-        "head" => v.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
-        "head_dx" | "input_grad" => d.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
-        "head_wgrad" => d.div_ceil(FFN_BLOCK) * v.next_multiple_of(64),
-        "embed_grad" => crate::data::CTX * d,
-        "router_wgrad" => e * d,
-        "gate_grad" => t * kk,
+        K::Head => v.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
+        K::HeadDx | K::InputGrad => d.div_ceil(FFN_BLOCK) * t.next_multiple_of(64),
+        K::HeadWgrad => d.div_ceil(FFN_BLOCK) * v.next_multiple_of(64),
+        K::EmbedGrad => crate::data::CTX * d,
+        K::RouterWgrad => e * d,
+        K::GateGrad => t * kk,
         // The expert kernels (shaders/expert_ffn.wgsl): per expert, one invocation per tile of 4
         // slots × 4 outputs (rounded up to whole workgroups); then one per live-rank row (rows of
         // ranks ≥ k are never read) to zero the rows no expert kept.
         // `slots` ([`expert_slots`]) per expert, not T: at cf = 1.25, E = 8, k = 1 that is 40 of 256.
-        "ffn_hidden" => x * (slots.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64) + t * k,
+        K::FfnHidden => x * (slots.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64) + t * k,
         // ffn_dhidden: per expert, per block of FFN_BLOCK hidden units, one invocation per slot.
-        "ffn_dhidden" => x * h.div_ceil(FFN_BLOCK) * slots.next_multiple_of(64) + t * k,
-        "ffn_out" | "ffn_dx" => x * (slots.div_ceil(4) * d.div_ceil(4)).next_multiple_of(64) + t * k,
+        K::FfnDhidden => x * h.div_ceil(FFN_BLOCK) * slots.next_multiple_of(64) + t * k,
+        K::FfnOut | K::FfnDx => x * (slots.div_ceil(4) * d.div_ceil(4)).next_multiple_of(64) + t * k,
         // Per expert, one invocation per 4×4 tile of W1 or W2 (rounded up to whole workgroups).
-        "ffn_wgrad2" | "ffn_wgrad1" => x * (d.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64),
-        "adam" => n_params.div_ceil(ADAM_PER),
-        "capacity" => return Grid::Groups(x as u32),
-        "balance_reduce" => return Grid::Groups(1),
+        K::FfnWgrad2 | K::FfnWgrad1 => x * (d.div_ceil(4) * h.div_ceil(4)).next_multiple_of(64),
+        K::Adam => n_params.div_ceil(ADAM_PER),
+        K::Capacity => return Grid::Groups(x as u32),
+        K::BalanceReduce => return Grid::Groups(1),
         _ => return Grid::Groups(1),
     })
 }

@@ -140,19 +140,19 @@ impl GpuTrainer {
             mapped_at_creation: false,
         });
         let period_ms = self.gpu.queue.get_timestamp_period() as f64 * 1e-6;
-        let mut samples: Vec<(&'static str, Vec<f64>)> = STEP.iter().map(|e| (*e, Vec::new())).collect();
+        let mut samples: Vec<(&'static str, Vec<f64>)> = STEP.iter().map(|e| (e.name(), Vec::new())).collect();
         for _ in 0..steps {
             let mut enc = self.gpu.device.create_command_encoder(&Default::default());
             for (i, entry) in STEP.iter().enumerate() {
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some(entry),
+                    label: Some(entry.name()),
                     timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
                         query_set: &queries,
                         beginning_of_pass_write_index: Some(2 * i as u32),
                         end_of_pass_write_index: Some(2 * i as u32 + 1),
                     }),
                 });
-                self.record(&mut pass, &[entry], Mode::Train);
+                self.record(&mut pass, &[*entry], Mode::Train);
             }
             enc.resolve_query_set(&queries, 0..2 * n, &resolve, 0);
             enc.copy_buffer_to_buffer(&resolve, 0, &read, 0, bytes);
@@ -178,7 +178,7 @@ impl GpuTrainer {
         self.steps += 1;
         done(&self.gpu).await;
         let mut samples = Vec::with_capacity(STEP.len());
-        for entry in STEP {
+        for &entry in STEP {
             let mut enc = self.gpu.device.create_command_encoder(&Default::default());
             {
                 let mut pass = enc.begin_compute_pass(&Default::default());
@@ -189,7 +189,7 @@ impl GpuTrainer {
             let start = now();
             self.gpu.queue.submit([enc.finish()]);
             done(&self.gpu).await;
-            samples.push((*entry, vec![(now() - start) / steps as f64]));
+            samples.push((entry.name(), vec![(now() - start) / steps as f64]));
         }
         // `advance` ran `steps` times too: the batch counter moved on by as many steps.
         self.steps += steps;

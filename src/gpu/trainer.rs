@@ -4,8 +4,9 @@
 //! live on the GPU (`state`), so many steps go into one submit and the uniform block is written only
 //! when a knob changes. Metrics accumulate on the GPU and are copied, on request, into a ring of
 //! staging buffers mapped asynchronously; nothing waits on a readback.
+use super::buffers::Buf;
 use super::device::{open, Gpu, GpuError};
-use super::kernels::{self, BindKind};
+use super::kernels::{self, BindKind, Kernel};
 use super::uniforms::Uniforms;
 use crate::config::{Config, ConfigError, LiveKnobs};
 use crate::data::{Pool, CTX, EVAL_N, EX_WORDS, PROBE};
@@ -15,6 +16,7 @@ use crate::model::{Dims, Layout, Params};
 use crate::trainer::Trace;
 use crate::trainer::{argmax, Trainer};
 use std::collections::{HashMap, VecDeque};
+use std::ops::Index;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -49,7 +51,8 @@ pub(super) const MAPPING: u8 = 1;
 pub(super) const READY: u8 = 2;
 pub(super) const FAILED: u8 = 3;
 
-struct Kernel {
+/// A kernel's pipeline and bind groups.
+struct Compiled {
     pipeline: wgpu::ComputePipeline,
     /// One bind group per mode, differing only in the uniform block.
     train: wgpu::BindGroup,
@@ -69,19 +72,35 @@ pub enum Mode {
 /// The training step's routing buffers, copied after the last step of every `train` call (so the
 /// probe and evaluation passes that reuse the forward buffers cannot overwrite them), with the
 /// words each holds for T rows: (source buffer, copy, words).
-fn trace_copies(m: &Dims) -> Vec<(&'static str, &'static str, usize)> {
+fn trace_copies(m: &Dims) -> Vec<(Buf, Buf, usize)> {
     vec![
-        ("logits", "tr_logits", m.t * m.e),
-        ("scores", "tr_scores", m.t * m.e),
-        ("rkey", "tr_rkey", m.t * 2),
-        ("probs", "tr_probs", m.t * m.e),
-        ("topk", "tr_topk", m.t * m.kmax),
-        ("gates", "tr_gates", m.t * m.kmax),
-        ("slot", "tr_slot", m.t * m.kmax),
-        ("counts", "tr_counts", m.n_experts()),
-        ("kept", "tr_kept", m.n_experts()),
-        ("stats", "tr_stats", STATS_WORDS),
+        (Buf::Logits, Buf::TrLogits, m.t * m.e),
+        (Buf::Scores, Buf::TrScores, m.t * m.e),
+        (Buf::Rkey, Buf::TrRkey, m.t * 2),
+        (Buf::Probs, Buf::TrProbs, m.t * m.e),
+        (Buf::Topk, Buf::TrTopk, m.t * m.kmax),
+        (Buf::Gates, Buf::TrGates, m.t * m.kmax),
+        (Buf::Slot, Buf::TrSlot, m.t * m.kmax),
+        (Buf::Counts, Buf::TrCounts, m.n_experts()),
+        (Buf::Kept, Buf::TrKept, m.n_experts()),
+        (Buf::Stats, Buf::TrStats, STATS_WORDS),
     ]
+}
+
+/// Every buffer of a trainer, by [`Buf`] (`None` never survives `GpuTrainer::build`).
+pub(super) struct Buffers(Vec<Option<wgpu::Buffer>>);
+
+impl Buffers {
+    pub(super) fn get(&self, buf: Buf) -> Option<&wgpu::Buffer> {
+        self.0[buf as usize].as_ref()
+    }
+}
+
+impl Index<Buf> for Buffers {
+    type Output = wgpu::Buffer;
+    fn index(&self, buf: Buf) -> &wgpu::Buffer {
+        self.get(buf).unwrap_or_else(|| panic!("buffer {buf} was never created"))
+    }
 }
 
 struct RingSlot {
@@ -98,16 +117,16 @@ fn record(sink: &Mutex<Option<String>>, msg: String) {
 }
 
 /// Probe buffers copied after the snapshot record: (buffer, words).
-fn probe_copies(m: &Dims) -> Vec<(&'static str, usize)> {
+fn probe_copies(m: &Dims) -> Vec<(Buf, usize)> {
     vec![
-        ("probs", PROBE * m.e),
-        ("topk", PROBE * m.kmax),
-        ("gates", PROBE * m.kmax),
-        ("slot", PROBE * m.kmax),
-        ("inp", PROBE * CTX),
-        ("tgt", PROBE),
-        ("dom", PROBE),
-        ("outp", PROBE * m.v),
+        (Buf::Probs, PROBE * m.e),
+        (Buf::Topk, PROBE * m.kmax),
+        (Buf::Gates, PROBE * m.kmax),
+        (Buf::Slot, PROBE * m.kmax),
+        (Buf::Inp, PROBE * CTX),
+        (Buf::Tgt, PROBE),
+        (Buf::Dom, PROBE),
+        (Buf::Outp, PROBE * m.v),
     ]
 }
 
@@ -117,11 +136,12 @@ pub struct GpuTrainer {
     layout: Layout,
     pool_n: usize,
     pub(super) gpu: Gpu,
-    pub(super) buffers: HashMap<&'static str, wgpu::Buffer>,
+    pub(super) buffers: Buffers,
     u_train: wgpu::Buffer,
     u_probe: wgpu::Buffer,
     u_eval: wgpu::Buffer,
-    kernels: HashMap<&'static str, Kernel>,
+    /// Indexed by `Kernel as usize`.
+    kernels: Vec<Compiled>,
     pub(super) steps: u32,
     /// (step, k, capacity) of the step whose routing the `tr_*` buffers hold.
     traced: Option<(u32, usize, u32, crate::config::RouterKind)>,
@@ -178,73 +198,74 @@ impl GpuTrainer {
         let rows = dims.t.max(PROBE);
         let (e, kk, n, xe) = (dims.e, dims.kmax, layout.total, dims.n_experts());
         let mixture = !cfg.router.info().capacity;
-        let mut sizes: Vec<(&'static str, usize)> = vec![
-            ("pool", pool.words.len() + pool.eval.len()),
-            ("probe_pool", PROBE * EX_WORDS),
-            ("state", 12),
-            ("inp", rows * CTX),
-            ("tgt", rows),
-            ("dom", rows),
-            ("params", n),
-            ("grads", n),
-            ("adam_m", n),
-            ("adam_v", n),
-            ("x0", rows * dims.d),
-            ("x", rows * dims.d),
-            ("logits", rows * e),
-            ("probs", rows * e),
-            ("lse", rows),
-            ("topk", rows * kk),
-            ("gates", rows * kk),
-            ("slot", rows * kk),
-            ("counts", xe),
-            ("kept", xe),
-            ("lists", xe * rows),
-            ("hid", rows * kk * dims.h),
-            ("y", rows * kk * dims.d),
-            ("h", rows * dims.d),
-            ("outp", rows * dims.v),
-            ("ce_t", rows),
-            ("correct", rows),
-            ("dout", rows * dims.v),
-            ("stats", STATS_WORDS),
-            ("rkey", rows * 2),
-            ("scores", rows * e),
-            ("order", rows),
-            ("rstate", rstate_words(rows, e)),
-            ("dh", rows * dims.d),
+        let mut sizes: Vec<(Buf, usize)> = vec![
+            (Buf::Pool, pool.words.len() + pool.eval.len()),
+            (Buf::ProbePool, PROBE * EX_WORDS),
+            (Buf::State, 12),
+            (Buf::Inp, rows * CTX),
+            (Buf::Tgt, rows),
+            (Buf::Dom, rows),
+            (Buf::Params, n),
+            (Buf::Grads, n),
+            (Buf::AdamM, n),
+            (Buf::AdamV, n),
+            (Buf::X0, rows * dims.d),
+            (Buf::X, rows * dims.d),
+            (Buf::Logits, rows * e),
+            (Buf::Probs, rows * e),
+            (Buf::Lse, rows),
+            (Buf::Topk, rows * kk),
+            (Buf::Gates, rows * kk),
+            (Buf::Slot, rows * kk),
+            (Buf::Counts, xe),
+            (Buf::Kept, xe),
+            (Buf::Lists, xe * rows),
+            (Buf::Hid, rows * kk * dims.h),
+            (Buf::Y, rows * kk * dims.d),
+            (Buf::H, rows * dims.d),
+            (Buf::Outp, rows * dims.v),
+            (Buf::CeT, rows),
+            (Buf::Correct, rows),
+            (Buf::Dout, rows * dims.v),
+            (Buf::Stats, STATS_WORDS),
+            (Buf::Rkey, rows * 2),
+            (Buf::Scores, rows * e),
+            (Buf::Order, rows),
+            (Buf::Rstate, rstate_words(rows, e)),
+            (Buf::Dh, rows * dims.d),
             // The competitive mixture loss's buffers: only the dense mixture can switch it on.
-            ("outm", if mixture { rows * kk * dims.v } else { 1 }),
-            ("doutm", if mixture { rows * kk * dims.v } else { 1 }),
-            ("dhm", if mixture { rows * kk * dims.d } else { 1 }),
-            ("dg", rows * kk),
-            ("dpre", rows * kk * dims.h),
-            ("dlog", rows * e),
-            ("dxa", rows * kk * dims.d),
-            ("dx", rows * dims.d),
-            ("gnorm", 4),
-            ("win_f", 4 + 64),
-            ("win_u", 4 + 128 + 4 * 64 + 1),
-            ("snap", snap_words(64)),
+            (Buf::Outm, if mixture { rows * kk * dims.v } else { 1 }),
+            (Buf::Doutm, if mixture { rows * kk * dims.v } else { 1 }),
+            (Buf::Dhm, if mixture { rows * kk * dims.d } else { 1 }),
+            (Buf::Dg, rows * kk),
+            (Buf::Dpre, rows * kk * dims.h),
+            (Buf::Dlog, rows * e),
+            (Buf::Dxa, rows * kk * dims.d),
+            (Buf::Dx, rows * dims.d),
+            (Buf::Gnorm, 4),
+            (Buf::WinF, 4 + 64),
+            (Buf::WinU, 4 + 128 + 4 * 64 + 1),
+            (Buf::Snap, snap_words(64)),
         ];
         sizes.extend(trace_copies(&dims).into_iter().map(|(_, copy, words)| (copy, words)));
-        sizes.push(("tr_bias", e));
-        let buffers: HashMap<&'static str, wgpu::Buffer> = sizes
-            .into_iter()
-            .map(|(name, words)| {
-                let buf = device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(name),
-                    size: (words.max(1) * 4) as u64,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                (name, buf)
-            })
-            .collect();
-        gpu.queue.write_buffer(&buffers["pool"], 0, bytemuck::cast_slice(&pool.words));
-        gpu.queue.write_buffer(&buffers["pool"], (pool.words.len() * 4) as u64, bytemuck::cast_slice(&pool.eval));
-        gpu.queue.write_buffer(&buffers["probe_pool"], 0, bytemuck::cast_slice(&pool.probe));
-        gpu.queue.write_buffer(&buffers["params"], 0, bytemuck::cast_slice(&params.w));
+        sizes.push((Buf::TrBias, e));
+        let mut buffers = Buffers(Buf::ALL.iter().map(|_| None).collect());
+        for (b, words) in sizes {
+            let buf = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(b.name()),
+                size: (words.max(1) * 4) as u64,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            assert!(buffers.0[b as usize].replace(buf).is_none(), "buffer {b} sized twice");
+        }
+        if let Some(b) = Buf::ALL.iter().find(|b| buffers.get(**b).is_none()) {
+            panic!("buffer {b} has no size");
+        }
+        gpu.queue.write_buffer(&buffers[Buf::Pool], 0, bytemuck::cast_slice(&pool.words));
+        gpu.queue.write_buffer(&buffers[Buf::Pool], (pool.words.len() * 4) as u64, bytemuck::cast_slice(&pool.eval));
+        gpu.queue.write_buffer(&buffers[Buf::ProbePool], 0, bytemuck::cast_slice(&pool.probe));
+        gpu.queue.write_buffer(&buffers[Buf::Params], 0, bytemuck::cast_slice(&params.w));
         // Uniform blocks: UNIFORM for the kernels, COPY_DST so live knobs can be rewritten.
         let mk_uniform = |label| {
             device.create_buffer(&wgpu::BufferDescriptor {
@@ -268,7 +289,7 @@ impl GpuTrainer {
             });
             modules.insert(*family, module);
         }
-        let mut kernels_map = HashMap::new();
+        let mut kernels_map = Vec::with_capacity(kernels::KERNELS.len());
         for info in kernels::KERNELS {
             let entries: Vec<wgpu::BindGroupLayoutEntry> = info
                 .bindings
@@ -311,13 +332,9 @@ impl GpuTrainer {
                     .iter()
                     .map(|b| wgpu::BindGroupEntry {
                         binding: b.binding,
-                        resource: if b.kind == BindKind::Uniform {
-                            uniform.as_entire_binding()
-                        } else {
-                            buffers
-                                .get(b.name)
-                                .unwrap_or_else(|| panic!("kernel {} binds unknown buffer {}", info.entry, b.name))
-                                .as_entire_binding()
+                        resource: match b.buf {
+                            None => uniform.as_entire_binding(),
+                            Some(buf) => buffers[buf].as_entire_binding(),
                         },
                     })
                     .collect();
@@ -328,7 +345,7 @@ impl GpuTrainer {
                 })
             };
             let (train, probe, eval) = (bind(&u_train), bind(&u_probe), bind(&u_eval));
-            kernels_map.insert(info.entry, Kernel { pipeline, train, probe, eval });
+            kernels_map.push(Compiled { pipeline, train, probe, eval });
         }
 
         let staging_words = snap_words(e) + probe_copies(&dims).iter().map(|c| c.1).sum::<usize>();
@@ -381,13 +398,13 @@ impl GpuTrainer {
     /// steps): `state`'s step counter, which picks the batches, and the held-out schedule continue
     /// from it; the optimiser stays fresh (zero moments, bias correction from its first update).
     pub fn start_at(&mut self, step: u32) {
-        self.gpu.queue.write_buffer(&self.buffers["state"], 0, bytemuck::cast_slice(&[step]));
+        self.gpu.queue.write_buffer(&self.buffers[Buf::State], 0, bytemuck::cast_slice(&[step]));
         self.steps = step;
     }
 
     /// The current weights (awaits the readback); None if the readback failed.
     pub async fn read_params(&self) -> Option<Params<f32>> {
-        let bytes = self.read_bytes("params").await;
+        let bytes = self.read_bytes(Buf::Params).await;
         (bytes.len() == self.layout.total * 4).then(|| Params {
             dims: self.dims,
             layout: self.layout.clone(),
@@ -437,7 +454,7 @@ impl GpuTrainer {
 
     /// Record `entries` into a compute pass with the uniforms of `mode`. wgpu orders the dispatches:
     /// each one sees the previous one's storage writes.
-    pub(super) fn record(&self, pass: &mut wgpu::ComputePass, entries: &[&str], mode: Mode) {
+    pub(super) fn record(&self, pass: &mut wgpu::ComputePass, entries: &[Kernel], mode: Mode) {
         let m = Dims {
             t: if mode == Mode::Probe { PROBE } else { self.dims.t },
             k: self.cfg.routed_k(),
@@ -446,15 +463,15 @@ impl GpuTrainer {
         };
         let slots = kernels::expert_slots(&self.cfg, m.shared, m.t);
         let bias = self.cfg.router.info().has_bias;
-        for entry in entries {
+        for &entry in entries {
             let grid = kernels::grid(entry, &m, self.layout.total, slots);
             // A kernel with nothing to do is not dispatched (each dispatch costs tens of µs on the
             // software GPUs): the mixture kernels when the competitive loss is off, and the router's
             // per-step update for routers without a bias (their WGSL update is empty).
-            if grid == kernels::Grid::Threads(0) || (*entry == "route_update" && !bias) {
+            if grid == kernels::Grid::Threads(0) || (entry == Kernel::RouteUpdate && !bias) {
                 continue;
             }
-            let k = &self.kernels[entry];
+            let k = &self.kernels[entry as usize];
             pass.set_pipeline(&k.pipeline);
             pass.set_bind_group(
                 0,
@@ -472,12 +489,12 @@ impl GpuTrainer {
 
     /// Run the given kernels once (tests run single kernels against their CPU twins), with the
     /// probe (true) or the training (false) uniforms.
-    pub fn run_kernels(&mut self, entries: &[&str], probe: bool) {
+    pub fn run_kernels(&mut self, entries: &[Kernel], probe: bool) {
         self.run_kernels_in(entries, if probe { Mode::Probe } else { Mode::Train });
     }
 
     /// Run the given kernels once with the uniforms of `mode`.
-    pub fn run_kernels_in(&mut self, entries: &[&str], mode: Mode) {
+    pub fn run_kernels_in(&mut self, entries: &[Kernel], mode: Mode) {
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
@@ -489,22 +506,22 @@ impl GpuTrainer {
     /// Record one held-out evaluation pass: `eval_begin`, then for each chunk of T rows the forward
     /// kernels, `loss_token` and `eval_accum`, then `eval_end`.
     fn record_eval(&self, pass: &mut wgpu::ComputePass) {
-        self.record(pass, &["eval_begin"], Mode::Eval);
+        self.record(pass, &[Kernel::EvalBegin], Mode::Eval);
         for _ in 0..EVAL_N.div_ceil(self.dims.t) {
             self.record(pass, kernels::FORWARD, Mode::Eval);
             self.record(pass, kernels::EVAL_SCORE, Mode::Eval);
         }
-        self.record(pass, &["eval_end"], Mode::Eval);
+        self.record(pass, &[Kernel::EvalEnd], Mode::Eval);
     }
 
     /// Overwrite a buffer's leading words (tests write fixtures).
-    pub fn write<T: bytemuck::Pod>(&self, name: &str, data: &[T]) {
-        self.gpu.queue.write_buffer(&self.buffers[name], 0, bytemuck::cast_slice(data));
+    pub fn write<T: bytemuck::Pod>(&self, buf: Buf, data: &[T]) {
+        self.gpu.queue.write_buffer(&self.buffers[buf], 0, bytemuck::cast_slice(data));
     }
 
     /// Read a whole buffer back (awaits the map; on native the device is polled to completion).
-    pub async fn read_bytes(&self, name: &str) -> Vec<u8> {
-        let src = &self.buffers[name];
+    pub async fn read_bytes(&self, buf: Buf) -> Vec<u8> {
+        let src = &self.buffers[buf];
         // MAP_READ | COPY_DST: a one-off staging copy of the buffer.
         let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
@@ -535,14 +552,14 @@ impl GpuTrainer {
 
     /// Natively: read a buffer as f32 (blocking).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn read_f32(&self, name: &str) -> Vec<f32> {
-        bytemuck::cast_slice(&pollster::block_on(self.read_bytes(name))).to_vec()
+    pub fn read_f32(&self, buf: Buf) -> Vec<f32> {
+        bytemuck::cast_slice(&pollster::block_on(self.read_bytes(buf))).to_vec()
     }
 
     /// Natively: read a buffer as u32 (blocking).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn read_u32(&self, name: &str) -> Vec<u32> {
-        bytemuck::cast_slice(&pollster::block_on(self.read_bytes(name))).to_vec()
+    pub fn read_u32(&self, buf: Buf) -> Vec<u32> {
+        bytemuck::cast_slice(&pollster::block_on(self.read_bytes(buf))).to_vec()
     }
 
     fn decode(&self, words: &[u32]) -> Snapshot {
@@ -551,27 +568,27 @@ impl GpuTrainer {
         snap.shared = m.shared as u32;
         let mut at = snap_words(m.e);
         let mut parts = HashMap::new();
-        for (name, n) in probe_copies(&m) {
-            parts.insert(name, &words[at..at + n]);
+        for (buf, n) in probe_copies(&m) {
+            parts.insert(buf, &words[at..at + n]);
             at += n;
         }
         let k = snap.k as usize;
-        let pick = |name: &str| -> Vec<u32> {
-            (0..PROBE).flat_map(|t| parts[name][t * m.kmax..t * m.kmax + k].to_vec()).collect()
+        let pick = |buf: Buf| -> Vec<u32> {
+            (0..PROBE).flat_map(|t| parts[&buf][t * m.kmax..t * m.kmax + k].to_vec()).collect()
         };
-        let outp: Vec<f32> = parts["outp"].iter().map(|&w| f32::from_bits(w)).collect();
+        let outp: Vec<f32> = parts[&Buf::Outp].iter().map(|&w| f32::from_bits(w)).collect();
         snap.probe = Probe {
             rows: PROBE,
             experts: m.e,
             k,
-            probs: parts["probs"].iter().map(|&w| f32::from_bits(w)).collect(),
-            topk: pick("topk"),
-            gates: pick("gates").into_iter().map(f32::from_bits).collect(),
-            dropped: pick("slot").into_iter().map(crate::model::routing::is_dropped).collect(),
-            picked: pick("slot").into_iter().map(|s| s != crate::model::routing::UNPICKED).collect(),
-            inputs: parts["inp"].to_vec(),
-            targets: parts["tgt"].to_vec(),
-            domains: parts["dom"].to_vec(),
+            probs: parts[&Buf::Probs].iter().map(|&w| f32::from_bits(w)).collect(),
+            topk: pick(Buf::Topk),
+            gates: pick(Buf::Gates).into_iter().map(f32::from_bits).collect(),
+            dropped: pick(Buf::Slot).into_iter().map(crate::model::routing::is_dropped).collect(),
+            picked: pick(Buf::Slot).into_iter().map(|s| s != crate::model::routing::UNPICKED).collect(),
+            inputs: parts[&Buf::Inp].to_vec(),
+            targets: parts[&Buf::Tgt].to_vec(),
+            domains: parts[&Buf::Dom].to_vec(),
             predicted: (0..PROBE).map(|t| argmax(&outp[t * m.v..(t + 1) * m.v])).collect(),
         };
         snap
@@ -604,9 +621,9 @@ impl Trainer for GpuTrainer {
             if cfg!(not(target_arch = "wasm32")) && i + 1 == n {
                 drop(pass);
                 enc.copy_buffer_to_buffer(
-                    &self.buffers["rstate"],
+                    &self.buffers[Buf::Rstate],
                     0,
-                    &self.buffers["tr_bias"],
+                    &self.buffers[Buf::TrBias],
                     0,
                     (self.dims.e * 4) as u64,
                 );
@@ -655,10 +672,10 @@ impl Trainer for GpuTrainer {
         }
         let dst = &self.ring[i].buffer;
         let words = snap_words(self.dims.e);
-        enc.copy_buffer_to_buffer(&self.buffers["snap"], 0, dst, 0, (words * 4) as u64);
+        enc.copy_buffer_to_buffer(&self.buffers[Buf::Snap], 0, dst, 0, (words * 4) as u64);
         let mut at = words;
-        for (name, n) in probe_copies(&self.dims) {
-            enc.copy_buffer_to_buffer(&self.buffers[name], 0, dst, (at * 4) as u64, (n * 4) as u64);
+        for (buf, n) in probe_copies(&self.dims) {
+            enc.copy_buffer_to_buffer(&self.buffers[buf], 0, dst, (at * 4) as u64, (n * 4) as u64);
             at += n;
         }
         self.gpu.queue.submit([enc.finish()]);
@@ -707,25 +724,25 @@ impl Trainer for GpuTrainer {
     #[cfg(not(target_arch = "wasm32"))]
     fn last_trace(&mut self) -> Trace {
         let (step, k, cap, router) = self.traced.expect("last_trace before any step");
-        let stats = self.read_f32("tr_stats");
+        let stats = self.read_f32(Buf::TrStats);
         let m = Dims { k, ..self.dims };
         Trace::from_flat(
             step,
             m,
-            &self.read_f32("tr_logits"),
-            &self.read_f32("tr_probs"),
-            &self.read_u32("tr_topk"),
-            &self.read_f32("tr_gates"),
-            &self.read_u32("tr_slot"),
-            &self.read_u32("tr_counts"),
-            &self.read_u32("tr_kept"),
+            &self.read_f32(Buf::TrLogits),
+            &self.read_f32(Buf::TrProbs),
+            &self.read_u32(Buf::TrTopk),
+            &self.read_f32(Buf::TrGates),
+            &self.read_u32(Buf::TrSlot),
+            &self.read_u32(Buf::TrCounts),
+            &self.read_u32(Buf::TrKept),
             cap,
             [stats[0], stats[1], stats[2]],
             crate::trainer::TraceRouting {
                 router,
-                scores: &self.read_f32("tr_scores"),
-                keys: &self.read_u32("tr_rkey"),
-                bias: &self.read_f32("tr_bias"),
+                scores: &self.read_f32(Buf::TrScores),
+                keys: &self.read_u32(Buf::TrRkey),
+                bias: &self.read_f32(Buf::TrBias),
             },
         )
     }

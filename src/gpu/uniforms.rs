@@ -1,66 +1,11 @@
 //! The uniform block (shaders/common.wgsl `struct U`), built from the config: the only thing the
-//! CPU writes between steps, and only when a knob changes.
+//! CPU writes between steps, and only when a knob changes. build.rs generates the struct from the
+//! WGSL (fields, types, order and docs; offsets and size checked at compile time); this file fills it.
 use crate::config::Config;
 use crate::model::{Dims, Layout};
 use bytemuck::{Pod, Zeroable};
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable, PartialEq)]
-pub struct Uniforms {
-    pub t: u32,
-    pub d: u32,
-    pub h: u32,
-    pub e: u32,
-    pub k: u32,
-    pub kmax: u32,
-    pub v: u32,
-    pub cap: u32,
-    pub tokens: u32,
-    pub pool_n: u32,
-    pub seed: u32,
-    pub router: u32,
-    pub probe: u32,
-    pub n_params: u32,
-    pub clip_on: u32,
-    pub n_dom: u32,
-    pub alpha: f32,
-    pub beta: f32,
-    pub lr: f32,
-    pub b1: f32,
-    pub b2: f32,
-    pub eps: f32,
-    pub clip: f32,
-    pub rows: u32,
-    pub o_emb: u32,
-    pub o_win: u32,
-    pub o_bin: u32,
-    pub o_wr: u32,
-    pub o_w1: u32,
-    pub o_b1: u32,
-    pub o_w2: u32,
-    pub o_b2: u32,
-    pub o_wo: u32,
-    pub o_bo: u32,
-    /// Examples in the held-out evaluation set (they follow the training examples in `pool`).
-    pub eval_n: u32,
-    /// The drop policy (`DropPolicy::id`).
-    pub policy: u32,
-    /// The aux-free router's bias step γ.
-    pub gamma: f32,
-    pub o_wn: u32,
-    /// The balance loss (`Balance::id`).
-    pub balance: u32,
-    /// 1 when the router gives cv2 a smooth load estimate (RouterInfo::smooth_load).
-    pub smooth_load: u32,
-    /// Shared experts N (experts e..e + N, ranks k..k + N of every token).
-    pub n_shared: u32,
-    /// Live ranks per token: the routed k, then the shared experts.
-    pub ranks: u32,
-    /// A shared expert's capacity: T, or 0 with the experts off.
-    pub cap_shared: u32,
-    /// 1 with the competitive mixture loss (`Config::competitive`).
-    pub mix: u32,
-}
+include!(concat!(env!("OUT_DIR"), "/uniforms.rs"));
 
 impl Uniforms {
     /// Uniforms for a batch of `rows` tokens (T for training and evaluation, 64 for the probe);

@@ -144,7 +144,7 @@ impl Session {
                 self.reading = true;
                 let dims = Dims { k: top_k.min(g.inner().dims().kmax), ..g.inner().dims() };
                 self.spawn(async move {
-                    let bytes = g.inner().read_bytes("params").await;
+                    let bytes = g.inner().read_bytes(crate::gpu::Buf::Params).await;
                     let map = regionmap::params_from_bytes(dims, &bytes)
                         .map(|p| regionmap::compute(&p, regionmap::GRID, step));
                     Done { generation, kind: DoneKind::Map { backend: Some(Backend::Gpu(g)), map } }
