@@ -54,7 +54,7 @@ pub enum ToWorker {
     /// Start the session (the first message). `window_gpu`: the page's window offers WebGPU, so a
     /// worker without it hands the session back to the main thread ([`FromWorker::MainThread`]).
     Start {
-        start: Start,
+        start: Box<Start>,
         window_gpu: bool,
     },
     Cmd(Cmd),
@@ -145,7 +145,7 @@ mod tests {
         ]));
         round_trip(ToWorker::Cmd(Cmd::SetKnob { side: Side::B, key: "top-k", value: "2".into() }));
         round_trip(ToWorker::Start {
-            start: Start {
+            start: Box::new(Start {
                 cfg,
                 cfg_b: None,
                 lesson: Some("z-loss"),
@@ -153,7 +153,7 @@ mod tests {
                 simulate_gpu_error: false,
                 worker_without_gpu: true,
                 browser: Browser::Firefox,
-            },
+            }),
             window_gpu: true,
         });
         // A diverged snapshot's NaN crosses as NaN (PartialEq cannot say so: compare the bits).

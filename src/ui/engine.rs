@@ -59,7 +59,7 @@ pub fn launch(start: Start, main_thread: bool, ui: Ui) -> Eng {
         let window_gpu = web_sys::window()
             .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"gpu".into()).ok())
             .is_some_and(|g| !g.is_undefined() && !g.is_null());
-        post(&eng, &ToWorker::Start { start, window_gpu });
+        post(&eng, &ToWorker::Start { start: Box::new(start), window_gpu });
     }
     frame(eng.clone(), ui);
     eng
