@@ -42,8 +42,9 @@ use std::rc::Rc;
 
 /// Frames between snapshot requests.
 const SNAPSHOT_EVERY: u32 = 15;
-/// Time per frame the CPU fallback may spend training.
-const CPU_BUDGET_MS: f64 = 12.0;
+/// Time per frame the CPU fallback may spend training on the page's main thread (the rest of a
+/// 16.7 ms frame draws).
+pub const CPU_BUDGET_MS: f64 = 12.0;
 /// Batch size of the page's CPU fallback (a browser without WebGPU).
 pub const CPU_TOKENS: usize = 64;
 /// Least time between two region-map refreshes.
@@ -154,6 +155,9 @@ pub struct Options {
     /// Pace training to the frame budget and the GPU backlog (the page); false: as many steps per
     /// tick as a window allows (headless).
     pub paced: bool,
+    /// Time per tick the CPU trainer may spend (paced): [`CPU_BUDGET_MS`] on the main thread; a
+    /// worker, which draws nothing, spends more of its ticks.
+    pub cpu_budget_ms: f64,
 }
 
 impl Options {
@@ -167,6 +171,7 @@ impl Options {
             browser,
             clock,
             paced: true,
+            cpu_budget_ms: CPU_BUDGET_MS,
         }
     }
 }

@@ -26,6 +26,7 @@ pub fn options(device: Device) -> Options {
         browser: Browser::Other,
         clock: Rc::new(move || t0.elapsed().as_secs_f64() * 1000.0),
         paced: false,
+        cpu_budget_ms: super::CPU_BUDGET_MS,
     }
 }
 

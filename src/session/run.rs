@@ -2,7 +2,7 @@
 //! backlog, stopping at a lesson's beat and the end of its metrics window), asks for and collects
 //! snapshots, and watches for GPU errors, stalls and lost devices.
 use super::{
-    lesson, recover, Backend, Event, Session, Side, BACKLOG_S, CPU_BUDGET_MS, LESSON_WINDOW, LOST_GRACE_MS,
+    lesson, recover, Backend, Event, Session, Side, BACKLOG_S, LESSON_WINDOW, LOST_GRACE_MS,
     RATE_WINDOW_MS, SNAPSHOT_EVERY, STALL_MS,
 };
 use crate::config::Dataset;
@@ -149,7 +149,7 @@ impl Session {
             }
             if !gpu {
                 let per = (self.now() - t0) / n as f64;
-                self.steps_per_frame = ((CPU_BUDGET_MS / per.max(0.1)) as u32).clamp(1, 64);
+                self.steps_per_frame = ((self.opts.cpu_budget_ms / per.max(0.1)) as u32).clamp(1, 64);
             }
             self.since_snapshot += n;
         }

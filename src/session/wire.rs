@@ -36,9 +36,11 @@ pub struct Start {
 }
 
 impl Start {
-    /// The page's session for this start, timed by `clock`.
-    pub fn session(&self, clock: Rc<dyn Fn() -> f64>) -> Session {
+    /// The page's session for this start, timed by `clock`; `cpu_budget_ms`: the CPU trainer's
+    /// time per tick.
+    pub fn session(&self, clock: Rc<dyn Fn() -> f64>, cpu_budget_ms: f64) -> Session {
         let mut opts = Options::page(clock, self.browser);
+        opts.cpu_budget_ms = cpu_budget_ms;
         opts.bench = self.bench;
         opts.simulate_gpu_error = self.simulate_gpu_error;
         match self.lesson.and_then(crate::lessons::find) {

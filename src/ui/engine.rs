@@ -46,7 +46,7 @@ pub fn launch(start: Start, main_thread: bool, ui: Ui) -> Eng {
             if !main_thread {
                 web_sys::console::warn_1(&format!("MoE Playground trains on the page's main thread: {why}").into());
             }
-            Host::Here(Box::new(start.session(Rc::new(now_ms))))
+            Host::Here(Box::new(start.session(Rc::new(now_ms), crate::session::CPU_BUDGET_MS)))
         }
     };
     let here = matches!(host, Host::Here(_));
@@ -129,7 +129,7 @@ fn run_here(eng: &Eng, ui: Ui, why: &str) {
         if let Host::Worker { worker, .. } = &e.host {
             worker.terminate();
         }
-        let session = e.start.session(Rc::new(now_ms));
+        let session = e.start.session(Rc::new(now_ms), crate::session::CPU_BUDGET_MS);
         e.host = Host::Here(Box::new(session));
     }
     web::set_root_data("data-engine", Some("main".into()));

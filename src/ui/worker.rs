@@ -15,6 +15,9 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 /// Time between the starts of two ticks (about a display frame).
 const TICK_MS: f64 = 16.0;
+/// Time per tick the CPU trainer may spend here (the worker draws nothing: most of a tick, with a
+/// little left to take the page's messages).
+const CPU_BUDGET_MS: f64 = 14.0;
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -80,7 +83,7 @@ fn receive(state: &Shared, e: MessageEvent) {
             if window_gpu && (!worker_gpu() || start.worker_without_gpu) {
                 return post(&FromWorker::MainThread);
             }
-            *state.borrow_mut() = Some(start.session(Rc::new(now_ms)));
+            *state.borrow_mut() = Some(start.session(Rc::new(now_ms), CPU_BUDGET_MS));
             pump(state);
             tick(state.clone());
         }
