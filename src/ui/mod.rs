@@ -40,9 +40,9 @@ mod recover;
 mod status;
 mod web;
 
-use crate::config::{Balance, Config, Dataset, DenseTwin, Init, RouterKind, KNOBS};
+use crate::config::{Balance, Config, Dataset, DenseTwin, Init, RouterKind};
 use crate::gpu::GpuTrainer;
-use crate::knobs::{Group, Value};
+use crate::knobs::{Group, Value, KNOBS};
 use crate::metrics::Snapshot;
 use crate::model::Dims;
 use crate::page::{
