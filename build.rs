@@ -6,7 +6,7 @@
 //!   to compile), so the Rust side never repeats binding numbers or buffer names;
 //! - `uniforms.rs`: the `Uniforms` struct, field for field from shaders/common.wgsl `struct U` (its
 //!   `///` comments become the docs), with compile-time checks of its offsets and size;
-//! - `wgsl_consts.rs`: every scalar `const` of the shaders, one module per file (crate::gpu::wgsl).
+//! - `wgsl_consts.rs`: every scalar `const` of the shaders, one module per file (crate::wgsl).
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 use naga::{AddressSpace, Expression, Literal, Module, ScalarKind, StorageAccess, TypeInner};
 use std::fmt::Write;

@@ -1,12 +1,16 @@
 //! Every knob of the model in one struct, validated, and (de)serialised to a URL query / CLI flags.
-//! What each key is (label, help, range, live or structural) is in the table [`KNOBS`]
-//! (src/knobs.rs): `set`, `get`, the range checks of `validate` and the URL come from it.
+//! What each key is (label, help, range, live or structural) is in the table `KNOBS` of the knobs
+//! module (src/knobs.rs, one layer up): `set`, `get`, `validate` and the URL are defined there, as
+//! methods of [`Config`], because they come from that table.
 //!
 //! Bad values never panic: `Config::validate` and `Config::set` return a [`ConfigError`] that names the
 //! field, the value and the allowed range. `Config::from_query_lenient` turns any URL into a valid
 //! config plus notices saying what was fixed (the page's "safe state").
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+mod routers;
+pub use routers::{RouterInfo, ROUTERS};
 
 /// Which procedurally generated data set the model trains on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +22,10 @@ pub enum Dataset {
     Regions,
 }
 
+/// Every character the tokens data set's stream uses; a token id is its index here. It is in the
+/// config because [`Config::vocab`] sizes the model's output from it (data::tokens re-exports it).
+pub const VOCAB: &str = "0123456789+-*=; aeiouklmnprstcgACGT()[]{}fhxyzw";
+
 impl Dataset {
     pub fn name(self) -> &'static str {
         match self {
@@ -27,29 +35,25 @@ impl Dataset {
     }
 }
 
-/// The router: an index into the registry [`crate::model::routers::ROUTERS`] (one entry per
-/// router unit; its CPU twin, its WGSL and its description sit together there). Serialised by name.
+/// The router: an index into the registry [`ROUTERS`] (one entry per router: what it is; its CPU
+/// twin is in src/model/routers/, its WGSL in shaders/routers/). Serialised by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RouterKind(pub u8);
 
 impl RouterKind {
     /// The router named `name` (its CLI/URL value), if registered.
     pub fn from_name(name: &str) -> Option<RouterKind> {
-        crate::model::routers::ROUTERS.iter().position(|r| r.name == name).map(|i| RouterKind(i as u8))
+        ROUTERS.iter().position(|r| r.name == name).map(|i| RouterKind(i as u8))
     }
     /// Every registered router, in registry order.
     pub fn all() -> impl Iterator<Item = RouterKind> {
-        (0..crate::model::routers::ROUTERS.len()).map(|i| RouterKind(i as u8))
+        (0..ROUTERS.len()).map(|i| RouterKind(i as u8))
     }
-    pub fn info(self) -> &'static crate::model::routers::RouterInfo {
-        &crate::model::routers::ROUTERS[self.0 as usize]
+    pub fn info(self) -> &'static RouterInfo {
+        &ROUTERS[self.0 as usize]
     }
     pub fn name(self) -> &'static str {
         self.info().name
-    }
-    /// The id the shaders switch on (the position of its WGSL unit in shaders/routers/).
-    pub fn id(self) -> u32 {
-        crate::gpu::kernels::router_id(self.name())
     }
 }
 
@@ -247,12 +251,12 @@ impl DenseTwin {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Init {
-    /// The seed's random weights ([`crate::model::Params::init`]).
+    /// The seed's random weights (`Params::init` of the model).
     #[default]
     Scratch,
     /// Sparse upcycling: first train a dense model (one expert of width H, always used) for
     /// `dense_steps` steps, then copy its feed-forward network into every expert
-    /// ([`crate::upcycle`]).
+    /// (the upcycle module, src/upcycle.rs).
     Upcycle,
 }
 
@@ -439,10 +443,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn err(field: &'static str, value: impl fmt::Display, allowed: impl Into<String>) -> ConfigError {
-    ConfigError { field, value: value.to_string(), allowed: allowed.into() }
-}
-
 /// The knobs a running model takes without a rebuild.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LiveKnobs {
@@ -460,8 +460,6 @@ pub struct LiveKnobs {
     pub experts_off: bool,
     pub eval_every: u32,
 }
-
-pub use crate::knobs::{knob, Knob, KEYS, KNOBS};
 
 impl Config {
     /// Largest k the buffers are sized for: k can move live up to this.
@@ -501,7 +499,7 @@ impl Config {
     /// Number of output classes (vocabulary size or 2).
     pub fn vocab(&self) -> usize {
         match self.dataset {
-            Dataset::Tokens => crate::data::tokens::VOCAB.len(),
+            Dataset::Tokens => VOCAB.len(),
             Dataset::Regions => 2,
         }
     }
@@ -628,134 +626,6 @@ impl Config {
             && self.router.info().capacity == other.router.info().capacity
     }
 
-    /// Check every field (its range in [`KNOBS`]) and every cross-field rule.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        use limits::*;
-        for k in KNOBS {
-            k.check(self)?;
-        }
-        if self.top_k > self.k_max() {
-            return Err(err(
-                "top-k",
-                self.top_k,
-                format!(
-                    "k must be in 1..={} (at most the {} experts, and at most {MAX_TOP_K})",
-                    self.k_max(),
-                    self.experts
-                ),
-            ));
-        }
-        let r = self.router.info();
-        if let Some(k) = r.k {
-            if self.top_k != k && self.dense_twin == DenseTwin::Off {
-                return Err(err(
-                    "top-k",
-                    self.top_k,
-                    format!("the {} router routes every token to exactly {k} experts: set k = {k}", r.name),
-                ));
-            }
-        }
-        if !r.balances.contains(&self.balance) {
-            let names: Vec<&str> = r.balances.iter().map(|b| b.name()).collect();
-            return Err(err(
-                "balance",
-                self.balance.name(),
-                format!("the {} router allows balance {}", r.name, crate::knobs::or_list(&names)),
-            ));
-        }
-        if self.init == Init::Upcycle && self.dense_twin != DenseTwin::Off {
-            return Err(err(
-                "init",
-                self.init.name(),
-                format!(
-                    "upcycling copies a dense model into the experts of a MoE, so it needs the MoE: set model \
-                     (dense-twin) to off, or init to scratch to train the {} dense twin",
-                    self.dense_twin.name()
-                ),
-            ));
-        }
-        if self.init == Init::Upcycle && self.granularity > 1 {
-            return Err(err(
-                "init",
-                self.init.name(),
-                format!(
-                    "upcycling copies the dense model's feed-forward network (width H = {}) into every expert, so \
-                     the experts must have that width: set granularity to 1, or init to scratch",
-                    self.hidden
-                ),
-            ));
-        }
-        if self.dense_twin != DenseTwin::Off {
-            let twin = self.resolved();
-            if twin.hidden > MAX_HIDDEN {
-                return Err(err(
-                    "dense-twin",
-                    self.dense_twin.name(),
-                    format!(
-                        "the {} twin's hidden width {} × {} = {} exceeds {MAX_HIDDEN}; lower hidden, experts or top-k",
-                        self.dense_twin.name(),
-                        if self.dense_twin == DenseTwin::Total { self.experts } else { self.top_k },
-                        self.hidden,
-                        twin.hidden
-                    ),
-                ));
-            }
-            if twin != *self {
-                return twin.validate();
-            }
-        }
-        let m = self.granularity.max(1);
-        if !self.hidden.is_multiple_of(m) {
-            return Err(err(
-                "granularity",
-                m,
-                format!("the expert width H = {} must split into {m} equal parts: pick m dividing H", self.hidden),
-            ));
-        }
-        if self.routed_experts() + self.shared > MAX_EXPERTS {
-            return Err(err(
-                if self.shared > 0 { "shared" } else { "granularity" },
-                if self.shared > 0 { self.shared } else { m },
-                format!(
-                    "E·m + shared = {}·{m} + {} = {} experts exceeds {MAX_EXPERTS}; lower experts, granularity or shared",
-                    self.experts,
-                    self.shared,
-                    self.routed_experts() + self.shared
-                ),
-            ));
-        }
-        let width = if self.router.info().capacity { 0 } else { self.vocab() };
-        let per_assignment = self.tokens * self.rank_slots() * self.expert_hidden().max(self.d).max(width);
-        if per_assignment > MAX_BINDING_FLOATS {
-            return Err(err(
-                "tokens",
-                self.tokens,
-                format!(
-                    "T · (ranks per token {}) · max(H, d{}) = {per_assignment} floats exceeds the 128 MiB GPU buffer the \
-                     per-assignment activations need; lower tokens, experts or hidden",
-                    self.rank_slots(),
-                    if width > 0 { ", classes" } else { "" }
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Set one knob from its string form (URL value or CLI flag). Checks the form, not the range
-    /// or the cross-field rules (`validate` does).
-    pub fn set(&mut self, key: &str, v: &str) -> Result<(), ConfigError> {
-        let k = knob(key)
-            .ok_or_else(|| err("key", format!("{key:?}"), format!("unknown setting; known: {}", KEYS.join(", "))))?;
-        let value = k.parse(v)?;
-        (k.put)(self, value);
-        Ok(())
-    }
-
-    /// The string form of one knob (inverse of `set`).
-    pub fn get(&self, key: &str) -> Option<String> {
-        knob(key).map(|k| k.get_str(self))
-    }
-
     /// Select router `r` with its defaults for every key not in `explicit` (the keys a URL or the
     /// command line names): k = the router's k when it works with one k only, the balance loss =
     /// the router's first (its default), α = its default α if it has one. A balance loss switched
@@ -792,94 +662,6 @@ impl Config {
             }
         }
         notes
-    }
-
-    /// URL query string (`a=1&b=2`): the router if not the default, then every key that differs
-    /// from the default with this router's defaults ([`Config::with_router`]), which is what
-    /// `from_query` starts from.
-    pub fn to_query(&self) -> String {
-        let def = Config::default();
-        let mut base = def.clone();
-        base.with_router(self.router, &[]);
-        KNOBS
-            .iter()
-            .filter(|k| (k.get)(self) != (k.get)(&base) || (k.key == "router" && self.router != def.router))
-            .map(|k| format!("{}={}", k.key, k.get_str(self)))
-            .collect::<Vec<_>>()
-            .join("&")
-    }
-
-    /// Strict parse of a query: the first bad key or value is an error. A `router` key selects
-    /// the router with its defaults for the keys the query does not name ([`Config::with_router`]).
-    pub fn from_query(q: &str) -> Result<Config, ConfigError> {
-        let mut c = Config::default();
-        let pairs = query_pairs(q);
-        for (k, v) in &pairs {
-            c.set(k, v)?;
-        }
-        if pairs.iter().any(|(k, _)| k == "router") {
-            let named: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-            c.with_router(c.router, &named);
-        }
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// Lenient parse for URLs: every unknown key, malformed or out-of-range value is replaced by a
-    /// safe value, and each fix is reported as a notice. A `router` key selects the router with its
-    /// defaults for the keys the URL does not set, as in `from_query`. The result always validates.
-    pub fn from_query_lenient(q: &str) -> (Config, Vec<String>) {
-        let mut c = Config::default();
-        let mut notices = Vec::new();
-        let mut named: Vec<&'static str> = Vec::new();
-        for (k, v) in query_pairs(q) {
-            match c.set(&k, &v) {
-                Ok(()) => named.extend(knob(&k).map(|k| k.key)),
-                Err(e) => notices.push(format!("ignored {e}")),
-            }
-        }
-        if named.contains(&"router") {
-            // The router's defaults are the URL's rule (`to_query` leaves them out), not fixes.
-            c.with_router(c.router, &named);
-        }
-        // Fix field by field, falling back to the default of the offending field (k: the router's
-        // k or clamped to k_max; balance: the router's default).
-        for _ in 0..KNOBS.len() + 4 {
-            let Err(e) = c.validate() else { break };
-            let def = Config::default();
-            let r = c.router.info();
-            let fixed = match e.field {
-                "top-k" => {
-                    let k = r.k.unwrap_or(c.top_k).clamp(1, c.k_max());
-                    if k == c.top_k {
-                        // The router's k does not fit this many experts: back to the default router.
-                        c.router = def.router;
-                        c.top_k = c.top_k.clamp(1, c.k_max());
-                        notices.push(format!("{e}; using router = {}", c.router.name()));
-                        continue;
-                    }
-                    c.top_k = k;
-                    k.to_string()
-                }
-                "balance" => {
-                    c.balance = r.balances[0];
-                    c.balance.name().to_string()
-                }
-                field => {
-                    let v = def.get(field).unwrap_or_default();
-                    if c.set(field, &v).is_err() {
-                        c = def.clone();
-                    }
-                    v
-                }
-            };
-            notices.push(format!("{e}; using {} = {fixed}", e.field));
-        }
-        if c.validate().is_err() {
-            notices.push("settings reset to defaults".into());
-            c = Config::default();
-        }
-        (c, notices)
     }
 }
 

@@ -4,10 +4,10 @@
 //! and `--help`, and the page's controls are all derived from [`KNOBS`]; nothing else lists knobs.
 //!
 //! Which router a knob belongs to is derived from the router registry: a key listed in some
-//! router's [`RouterInfo::knobs`](crate::model::routers::RouterInfo) belongs to those routers only
+//! router's [`RouterInfo::knobs`](crate::config::RouterInfo) belongs to those routers only
 //! (the page shows it only with them); every other knob belongs to all routers.
+use crate::config::ROUTERS;
 use crate::config::{Balance, Config, ConfigError, Dataset, DenseTwin, DropPolicy, Init, MixtureLoss, RouterKind};
-use crate::model::routers::ROUTERS;
 use std::fmt;
 
 /// The `--help` section and the page panel a knob sits in. The knobs of a group are all live or
@@ -308,6 +308,227 @@ impl Knob {
 /// The knob with URL key / flag `key`.
 pub fn knob(key: &str) -> Option<&'static Knob> {
     KNOBS.iter().find(|k| k.key == key)
+}
+
+/// The methods of [`Config`] that go through the table: validation, `set`/`get` by key and the URL.
+/// They are here, not in src/config.rs, because the table is built on the config (the config sits
+/// below the knobs and never names them).
+impl Config {
+    /// Check every field (its range in [`KNOBS`]) and every cross-field rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use crate::config::limits::*;
+        for k in KNOBS {
+            k.check(self)?;
+        }
+        if self.top_k > self.k_max() {
+            return Err(err(
+                "top-k",
+                self.top_k,
+                format!(
+                    "k must be in 1..={} (at most the {} experts, and at most {MAX_TOP_K})",
+                    self.k_max(),
+                    self.experts
+                ),
+            ));
+        }
+        let r = self.router.info();
+        if let Some(k) = r.k {
+            if self.top_k != k && self.dense_twin == DenseTwin::Off {
+                return Err(err(
+                    "top-k",
+                    self.top_k,
+                    format!("the {} router routes every token to exactly {k} experts: set k = {k}", r.name),
+                ));
+            }
+        }
+        if !r.balances.contains(&self.balance) {
+            let names: Vec<&str> = r.balances.iter().map(|b| b.name()).collect();
+            return Err(err(
+                "balance",
+                self.balance.name(),
+                format!("the {} router allows balance {}", r.name, or_list(&names)),
+            ));
+        }
+        if self.init == Init::Upcycle && self.dense_twin != DenseTwin::Off {
+            return Err(err(
+                "init",
+                self.init.name(),
+                format!(
+                    "upcycling copies a dense model into the experts of a MoE, so it needs the MoE: set model \
+                     (dense-twin) to off, or init to scratch to train the {} dense twin",
+                    self.dense_twin.name()
+                ),
+            ));
+        }
+        if self.init == Init::Upcycle && self.granularity > 1 {
+            return Err(err(
+                "init",
+                self.init.name(),
+                format!(
+                    "upcycling copies the dense model's feed-forward network (width H = {}) into every expert, so \
+                     the experts must have that width: set granularity to 1, or init to scratch",
+                    self.hidden
+                ),
+            ));
+        }
+        if self.dense_twin != DenseTwin::Off {
+            let twin = self.resolved();
+            if twin.hidden > MAX_HIDDEN {
+                return Err(err(
+                    "dense-twin",
+                    self.dense_twin.name(),
+                    format!(
+                        "the {} twin's hidden width {} × {} = {} exceeds {MAX_HIDDEN}; lower hidden, experts or top-k",
+                        self.dense_twin.name(),
+                        if self.dense_twin == DenseTwin::Total { self.experts } else { self.top_k },
+                        self.hidden,
+                        twin.hidden
+                    ),
+                ));
+            }
+            if twin != *self {
+                return twin.validate();
+            }
+        }
+        let m = self.granularity.max(1);
+        if !self.hidden.is_multiple_of(m) {
+            return Err(err(
+                "granularity",
+                m,
+                format!("the expert width H = {} must split into {m} equal parts: pick m dividing H", self.hidden),
+            ));
+        }
+        if self.routed_experts() + self.shared > MAX_EXPERTS {
+            return Err(err(
+                if self.shared > 0 { "shared" } else { "granularity" },
+                if self.shared > 0 { self.shared } else { m },
+                format!(
+                    "E·m + shared = {}·{m} + {} = {} experts exceeds {MAX_EXPERTS}; lower experts, granularity or shared",
+                    self.experts,
+                    self.shared,
+                    self.routed_experts() + self.shared
+                ),
+            ));
+        }
+        let width = if self.router.info().capacity { 0 } else { self.vocab() };
+        let per_assignment = self.tokens * self.rank_slots() * self.expert_hidden().max(self.d).max(width);
+        if per_assignment > MAX_BINDING_FLOATS {
+            return Err(err(
+                "tokens",
+                self.tokens,
+                format!(
+                    "T · (ranks per token {}) · max(H, d{}) = {per_assignment} floats exceeds the 128 MiB GPU buffer the \
+                     per-assignment activations need; lower tokens, experts or hidden",
+                    self.rank_slots(),
+                    if width > 0 { ", classes" } else { "" }
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Set one knob from its string form (URL value or CLI flag). Checks the form, not the range
+    /// or the cross-field rules (`validate` does).
+    pub fn set(&mut self, key: &str, v: &str) -> Result<(), ConfigError> {
+        let k = knob(key)
+            .ok_or_else(|| err("key", format!("{key:?}"), format!("unknown setting; known: {}", KEYS.join(", "))))?;
+        let value = k.parse(v)?;
+        (k.put)(self, value);
+        Ok(())
+    }
+
+    /// The string form of one knob (inverse of `set`).
+    pub fn get(&self, key: &str) -> Option<String> {
+        knob(key).map(|k| k.get_str(self))
+    }
+
+    /// URL query string (`a=1&b=2`): the router if not the default, then every key that differs
+    /// from the default with this router's defaults ([`Config::with_router`]), which is what
+    /// `from_query` starts from.
+    pub fn to_query(&self) -> String {
+        let def = Config::default();
+        let mut base = def.clone();
+        base.with_router(self.router, &[]);
+        KNOBS
+            .iter()
+            .filter(|k| (k.get)(self) != (k.get)(&base) || (k.key == "router" && self.router != def.router))
+            .map(|k| format!("{}={}", k.key, k.get_str(self)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Strict parse of a query: the first bad key or value is an error. A `router` key selects
+    /// the router with its defaults for the keys the query does not name ([`Config::with_router`]).
+    pub fn from_query(q: &str) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        let pairs = crate::config::query_pairs(q);
+        for (k, v) in &pairs {
+            c.set(k, v)?;
+        }
+        if pairs.iter().any(|(k, _)| k == "router") {
+            let named: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+            c.with_router(c.router, &named);
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Lenient parse for URLs: every unknown key, malformed or out-of-range value is replaced by a
+    /// safe value, and each fix is reported as a notice. A `router` key selects the router with its
+    /// defaults for the keys the URL does not set, as in `from_query`. The result always validates.
+    pub fn from_query_lenient(q: &str) -> (Config, Vec<String>) {
+        let mut c = Config::default();
+        let mut notices = Vec::new();
+        let mut named: Vec<&'static str> = Vec::new();
+        for (k, v) in crate::config::query_pairs(q) {
+            match c.set(&k, &v) {
+                Ok(()) => named.extend(knob(&k).map(|k| k.key)),
+                Err(e) => notices.push(format!("ignored {e}")),
+            }
+        }
+        if named.contains(&"router") {
+            // The router's defaults are the URL's rule (`to_query` leaves them out), not fixes.
+            c.with_router(c.router, &named);
+        }
+        // Fix field by field, falling back to the default of the offending field (k: the router's
+        // k or clamped to k_max; balance: the router's default).
+        for _ in 0..KNOBS.len() + 4 {
+            let Err(e) = c.validate() else { break };
+            let def = Config::default();
+            let r = c.router.info();
+            let fixed = match e.field {
+                "top-k" => {
+                    let k = r.k.unwrap_or(c.top_k).clamp(1, c.k_max());
+                    if k == c.top_k {
+                        // The router's k does not fit this many experts: back to the default router.
+                        c.router = def.router;
+                        c.top_k = c.top_k.clamp(1, c.k_max());
+                        notices.push(format!("{e}; using router = {}", c.router.name()));
+                        continue;
+                    }
+                    c.top_k = k;
+                    k.to_string()
+                }
+                "balance" => {
+                    c.balance = r.balances[0];
+                    c.balance.name().to_string()
+                }
+                field => {
+                    let v = def.get(field).unwrap_or_default();
+                    if c.set(field, &v).is_err() {
+                        c = def.clone();
+                    }
+                    v
+                }
+            };
+            notices.push(format!("{e}; using {} = {fixed}", e.field));
+        }
+        if c.validate().is_err() {
+            notices.push("settings reset to defaults".into());
+            c = Config::default();
+        }
+        (c, notices)
+    }
 }
 
 fn datasets() -> Vec<Choice> {

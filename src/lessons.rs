@@ -14,7 +14,13 @@
 //! on to step 2000) with the same configs in separate runs, recorded in the README.
 //! tests/lessons.rs holds each lesson to its checks in at least 4 of 5 seeds.
 use crate::config::Config;
-use crate::page::{Hist, Side};
+use crate::history::Hist;
+use crate::setting::Side;
+
+/// The chart cards' ids (`data-card`), in page order (a lesson's `cards` are among them; the page
+/// re-exports them).
+pub const CARD_IDS: &[&str] =
+    &["region-map", "heatmap", "load", "balance", "losses", "logits", "domains", "similarity", "drops"];
 
 /// One knob setting of a beat: `key = value` on run A, B or both (knob keys and values as in the
 /// URL).
@@ -712,7 +718,7 @@ mod tests {
 
     #[test]
     fn every_lesson_is_well_formed() {
-        let cards = crate::page::CARD_IDS;
+        let cards = CARD_IDS;
         let mut ids = std::collections::HashSet::new();
         for l in LESSONS {
             assert!(ids.insert(l.id), "duplicate lesson id {}", l.id);

@@ -2,10 +2,10 @@
 //! balance, the domain × expert matrix and the routing of the fixed probe batch.
 //!
 //! On the GPU, shaders/metrics.wgsl accumulates a window of steps and writes a record whose layout is
-//! given by its `SN_*` constants (generated into `crate::gpu::wgsl::metrics` by build.rs, so there is
+//! given by its `SN_*` constants (generated into `crate::wgsl::metrics` by build.rs, so there is
 //! one copy); `Snapshot::from_record` decodes it. The CPU reference fills
 //! the same struct with [`balance`] as the twin of the `snapshot` kernel.
-use crate::gpu::wgsl::metrics::*;
+use crate::wgsl::metrics::*;
 use serde::{Deserialize, Serialize};
 
 /// Words of the snapshot record's header (u32 words; floats are bit-cast), then `SN_PARTS` parts of
@@ -16,7 +16,7 @@ pub fn snap_words(e: usize) -> usize {
     SNAP_HEADER + SN_PARTS as usize * e
 }
 /// Domains per data set (shaders/common.wgsl `NDOM`).
-pub const NDOM: usize = crate::gpu::wgsl::common::NDOM as usize;
+pub const NDOM: usize = crate::wgsl::common::NDOM as usize;
 
 /// Routing of the probe batch (up to 64 rows) at snapshot time.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -3,8 +3,8 @@
 //! beat, the headless lesson player). A router comes with its defaults (its k, its balance loss,
 //! its α), as its menu does; E clamps k; a balance loss switched on with α = 0 brings α back (the
 //! last positive α, see [`Saved`]).
-use crate::config::{Balance, Config, ConfigError, RouterKind, KNOBS};
-use crate::knobs::Value;
+use crate::config::{Balance, Config, ConfigError, RouterKind};
+use crate::knobs::{Value, KNOBS};
 use std::collections::HashMap;
 
 /// Which run of compare mode a knob setting is for: A (the main run), B (the comparison) or both.

@@ -1,5 +1,5 @@
-//! One trainer interface, two backends: the WGSL trainer (`crate::gpu::GpuTrainer`) and the CPU
-//! reference (`CpuTrainer`, also the fallback for browsers without WebGPU).
+//! One trainer interface, two backends: the WGSL trainer (`GpuTrainer` in src/gpu/trainer.rs) and
+//! the CPU reference (`CpuTrainer`, also the fallback for browsers without WebGPU).
 //!
 //! The interface is built for a UI loop: `train(n)` runs or enqueues n steps without waiting,
 //! `set_live` changes k, capacity factor, α, β, lr on the running model, `request_snapshot` closes

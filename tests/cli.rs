@@ -264,7 +264,8 @@ fn bench_prints_one_json_object() {
 /// `--help` is built from the knob table: every knob's flag, its help sentence and its default.
 #[test]
 fn help_lists_every_knob_with_its_help_and_default() {
-    use moe_playground::config::{Config, KNOBS};
+    use moe_playground::config::Config;
+    use moe_playground::knobs::KNOBS;
     let o = moe_train(&["--help"]);
     assert_eq!(o.status.code(), Some(0));
     // clap wraps lines: compare with whitespace collapsed.

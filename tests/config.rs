@@ -1,6 +1,7 @@
 //! Config: every bad value is a typed error naming the field, value and range; URLs round-trip;
 //! a broken URL always yields a valid config plus notices; every preset validates.
-use moe_playground::config::{capacity, Config, Dataset, LiveKnobs, KEYS};
+use moe_playground::config::{capacity, Config, Dataset, LiveKnobs};
+use moe_playground::knobs::KEYS;
 use moe_playground::presets;
 
 fn field_of(f: impl FnOnce(&mut Config)) -> String {
@@ -173,12 +174,12 @@ fn dense_twins_resolve_and_validate() {
 
 // ---- the knob table ----
 
-use moe_playground::config::{Balance, RouterKind, KNOBS};
-use moe_playground::knobs::{knob, Group, Kind, Value};
+use moe_playground::config::{Balance, RouterKind};
+use moe_playground::knobs::{knob, Group, Kind, Value, KNOBS};
 use moe_playground::model::routers::ROUTERS;
 
 /// String forms of valid values of a knob (its default among them), for round trips.
-fn samples(k: &moe_playground::config::Knob) -> Vec<String> {
+fn samples(k: &moe_playground::knobs::Knob) -> Vec<String> {
     let mut out = vec![k.get_str(&Config::default())];
     match k.kind {
         Kind::Int { min, max } => out.extend([min, max, min + (max - min) / 2].map(|n| n.to_string())),

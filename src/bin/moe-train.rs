@@ -36,8 +36,8 @@ mod cli {
     use clap::builder::{NonEmptyStringValueParser, PossibleValue, PossibleValuesParser};
     use clap::error::ErrorKind;
     use clap::{value_parser, Arg, ArgAction, Command};
-    use moe_playground::config::{Config, Knob, KNOBS};
-    use moe_playground::knobs::{or_list, Group, Kind};
+    use moe_playground::config::Config;
+    use moe_playground::knobs::{or_list, Group, Kind, Knob, KNOBS};
     use moe_playground::metrics::Snapshot;
     use moe_playground::model::{Dims, Layout};
     use moe_playground::presets;

@@ -14,8 +14,9 @@
 use super::{split, Pool, CTX, EVAL_N, EX_WORDS, PROBE};
 use crate::rng::Rng;
 
-/// Every character the stream uses; a token id is its index here.
-pub const VOCAB: &str = "0123456789+-*=; aeiouklmnprstcgACGT()[]{}fhxyzw";
+/// Every character the stream uses; a token id is its index here (defined in the config, which
+/// sizes the model's output from it).
+pub use crate::config::VOCAB;
 pub const DOMAINS: [&str; 4] = ["arith", "words", "dna", "code"];
 const STREAM_LEN: usize = 1 << 17;
 const EVAL_STREAM_LEN: usize = 1 << 16;

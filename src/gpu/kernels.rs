@@ -43,6 +43,14 @@ pub fn router_id(name: &str) -> u32 {
     ROUTER_UNITS.iter().position(|n| *n == name).unwrap_or(u32::MAX as usize) as u32
 }
 
+impl crate::config::RouterKind {
+    /// The id the shaders switch on (the position of its WGSL unit in shaders/routers/). Defined
+    /// here, with the shader table, rather than in the config, which sits below the GPU code.
+    pub fn id(self) -> u32 {
+        router_id(self.name())
+    }
+}
+
 pub fn info(entry: &str) -> Option<&'static KernelInfo> {
     KERNELS.iter().find(|k| k.entry == entry)
 }

@@ -8,7 +8,7 @@ pub mod kernels;
 pub mod profile;
 pub mod trainer;
 pub mod uniforms;
-pub mod wgsl;
+pub use crate::wgsl;
 
 pub use buffers::Buf;
 pub use checkpoint::Checkpoint;

@@ -747,3 +747,9 @@ impl Trainer for GpuTrainer {
         )
     }
 }
+
+// The stats buffer ends with shaders/common.wgsl's ST_DLOAD part.
+const _: () = assert!(
+    crate::wgsl::common::ST_DLOAD as usize + crate::wgsl::common::MAXE as usize == STATS_WORDS,
+    "trainer::STATS_WORDS is not the end of shaders/common.wgsl's ST_DLOAD part"
+);

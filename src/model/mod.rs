@@ -7,8 +7,8 @@
 //! [`STAGES`] lists them in step order. `forward::forward_routed` and `backward::backward` are those
 //! calls in sequence. tests/gpu_parity.rs compares each kernel with its stage buffer by buffer. The
 //! optimiser and metrics kernels have their twins in [`adam`], [`routers::Router::update`] and
-//! crate::trainer. The reference is generic over [`Real`] so the finite-difference gradient check can
-//! run in f64; the trainer uses f32.
+//! the trainer (src/trainer.rs). The reference is generic over [`Real`] so the finite-difference
+//! gradient check can run in f64; the trainer uses f32.
 pub mod adam;
 pub mod backward;
 pub mod forward;

@@ -2,8 +2,8 @@
 //! backlog, stopping at a lesson's beat and the end of its metrics window), asks for and collects
 //! snapshots, and watches for GPU errors, stalls and lost devices.
 use super::{
-    lesson, recover, Backend, Event, Session, Side, BACKLOG_S, LESSON_WINDOW, LOST_GRACE_MS,
-    RATE_WINDOW_MS, SNAPSHOT_EVERY, STALL_MS,
+    lesson, recover, Backend, Event, Session, Side, BACKLOG_S, LESSON_WINDOW, LOST_GRACE_MS, RATE_WINDOW_MS,
+    SNAPSHOT_EVERY, STALL_MS,
 };
 use crate::config::Dataset;
 use crate::metrics::Snapshot;

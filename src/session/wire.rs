@@ -6,7 +6,8 @@
 //! Names that are `&'static str` on both sides (knob keys, card ids, lesson ids) cross as text and
 //! are looked up in their tables on arrival: an unknown one is an error, never a new name.
 use super::{Cmd, Event, Options, Session};
-use crate::config::{Config, KNOBS};
+use crate::config::Config;
+use crate::knobs::KNOBS;
 use crate::page::{Browser, CARD_IDS};
 use crate::setting::Saved;
 use serde::{Deserialize, Deserializer, Serialize};

@@ -1,8 +1,8 @@
 //! Compare mode's controls: the toggle that starts a second run B beside A, and the panel of the
 //! knobs in which B differs (listed, set, removed), all checked against the knob table.
 use super::knob_panel::SetKnob;
-use crate::config::{knob, Config, KNOBS};
-use crate::knobs::{Group, Kind};
+use crate::config::Config;
+use crate::knobs::{knob, Group, Kind, KNOBS};
 use crate::page::{diff_label, differing, shown};
 use leptos::prelude::*;
 

@@ -1,7 +1,7 @@
 //! The knob panels, built from the knob table ([`crate::knobs`]): one [`KnobGroup`] per group,
 //! one [`KnobControl`] per knob.
-use crate::config::{Config, KNOBS};
-use crate::knobs::{Control, Group, Kind, Knob, Scale, Value};
+use crate::config::Config;
+use crate::knobs::{Control, Group, Kind, Knob, Scale, Value, KNOBS};
 use crate::page::{choice_allowed, choices, expert_budget, inert, round2, shown, testid};
 use leptos::prelude::*;
 use std::collections::HashMap;

@@ -3,31 +3,9 @@
 //! probabilities (raw p for k = 1, renormalised over the chosen for k ≥ 2). After each training
 //! step b_i ← b_i + γ·sign(mean load − load_i), load_i = the step's choices of expert i.
 //! WGSL twin: shaders/routers/aux-free.wgsl.
-use super::{prob_gates_grad, put, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
-use crate::config::Balance;
+use super::{prob_gates_grad, put, GateGrad, RouteIn, RouteOut, Router};
 use crate::model::routing::{gates as prob_gates, top_k};
 use crate::model::Real;
-
-pub const INFO: RouterInfo = RouterInfo {
-    name: "aux-free",
-    label: "loss-free bias (DeepSeek-V3)",
-    help: "Each expert has a bias added to its router score only when choosing experts. After every step \
-           the bias of an overloaded expert goes down by γ and that of an underloaded one goes up, so load \
-           evens out without a balance loss (α defaults to 0). The gates use the router's own probabilities.",
-    paper: "DeepSeek-AI 2024 (DeepSeek-V3); Wang et al. 2024",
-    k: None,
-    balances: &[Balance::None, Balance::Switch, Balance::Cv2],
-    knobs: &["gamma"],
-    default_alpha: Some(0.0),
-    learned: true,
-    routing_note: "Loss-free balancing: the choice is made on the router's scores plus each expert's bias; the colours are the probabilities without the bias, which also set the gates.",
-    load_note: "The purple numbers are each expert's bias: it rises by γ after every step an expert gets less than a fair share and falls by γ when it gets more.",
-    drops_note: "",
-    smooth_load: false,
-    all_experts: false,
-    capacity: true,
-    has_bias: true,
-};
 
 pub struct AuxFree;
 

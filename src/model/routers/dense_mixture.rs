@@ -6,31 +6,8 @@
 //! head is linear and Σ p_i = 1); competitive, −log Σ_i p_i·softmax(o_i)[y] (`head_mix`, `head` and
 //! `mix_grad` in the reference; here only the router's gradient, from the posterior).
 //! WGSL twin: shaders/routers/dense-mixture.wgsl.
-use super::{raw_gates_grad, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
-use crate::config::Balance;
+use super::{raw_gates_grad, GateGrad, RouteIn, RouteOut, Router};
 use crate::model::Real;
-
-pub const INFO: RouterInfo = RouterInfo {
-    name: "dense-mixture",
-    label: "dense mixture (1991, every expert)",
-    help: "Every expert processes every token and the outputs are blended with the router's probabilities \
-           (the 1991 adaptive mixture of local experts). Nothing is chosen or dropped, so k and the capacity \
-           factor do not apply; it costs E experts per token.",
-    paper: "Jacobs, Jordan, Nowlan & Hinton 1991",
-    k: None,
-    balances: &[Balance::None],
-    knobs: &["mixture-loss"],
-    default_alpha: None,
-    learned: true,
-    routing_note:
-        "Dense mixture: every expert takes every token; the colours are the weights the outputs are blended with.",
-    load_note: "Dense mixture: every expert processes all T tokens of every batch.",
-    drops_note: "Dense mixture: nothing is ever dropped.",
-    smooth_load: false,
-    all_experts: true,
-    capacity: false,
-    has_bias: false,
-};
 
 pub struct DenseMixture;
 

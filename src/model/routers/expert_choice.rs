@@ -5,31 +5,8 @@
 //! residual carries it). The gate of a pick is the token's probability at that expert. Every token
 //! has one rank per expert (rank r = expert r); the ranks no expert picked are marked unpicked.
 //! WGSL twin: shaders/routers/expert-choice.wgsl.
-use super::{raw_gates_grad, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
-use crate::config::Balance;
+use super::{raw_gates_grad, GateGrad, RouteIn, RouteOut, Router};
 use crate::model::Real;
-
-pub const INFO: RouterInfo = RouterInfo {
-    name: "expert-choice",
-    label: "expert choice (experts pick tokens)",
-    help: "Each expert picks the C tokens of the batch it has the highest router probability for, so every \
-           expert is exactly full and no balance loss is needed. A token may be picked by several experts or \
-           by none (unrouted: it passes on unchanged). k sets C = cf·T·k/E, the average experts per token. \
-           The choice needs the whole batch, so it does not suit generating text one token at a time.",
-    paper: "Zhou et al. 2022",
-    k: None,
-    balances: &[Balance::None],
-    knobs: &[],
-    default_alpha: None,
-    learned: true,
-    routing_note: "Expert choice: each column (expert) outlines the tokens that expert picked, its C highest probabilities in the batch; a row may have several outlines or none.",
-    load_note: "Expert choice: every expert takes exactly its capacity C of tokens, by construction.",
-    drops_note: "Expert choice: nothing is dropped; the line shows the tokens no expert picked (unrouted).",
-    smooth_load: false,
-    all_experts: true,
-    capacity: true,
-    has_bias: false,
-};
 
 /// Rank of token `t` in expert `e`'s column of probs [T, E]: the tokens before it (higher
 /// probability, or equal and earlier).

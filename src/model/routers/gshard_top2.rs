@@ -3,31 +3,9 @@
 //! a draw per token (deterministic per seed and step; training steps only), otherwise that
 //! assignment is dropped as "random" before capacity is applied. k = 2 only.
 //! WGSL twin: shaders/routers/gshard-top2.wgsl.
-use super::{prob_gates_grad, put, unit_draw, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
-use crate::config::Balance;
+use super::{prob_gates_grad, put, unit_draw, GateGrad, RouteIn, RouteOut, Router};
 use crate::model::routing::{gates as prob_gates, top_k};
 use crate::model::Real;
-
-pub const INFO: RouterInfo = RouterInfo {
-    name: "gshard-top2",
-    label: "random top-2 (GShard)",
-    help: "Each token goes to its best expert, and to its second best only with probability twice that \
-           expert's gate, so a weak second choice is often skipped (dropped at random, before capacity). \
-           Needs k = 2.",
-    paper: "Lepikhin et al. 2020",
-    k: Some(2),
-    balances: &[Balance::Switch, Balance::Cv2, Balance::None],
-    knobs: &[],
-    default_alpha: None,
-    learned: true,
-    routing_note: "GShard top-2: while training, the second expert is used only with probability 2 × its gate; this view, without the random draw, outlines both.",
-    load_note: "Orange also counts the second choices dropped at random, before any capacity limit.",
-    drops_note: "The yellow line is the share dropped at random: second choices that lost the draw, whatever the capacity.",
-    smooth_load: false,
-    all_experts: false,
-    capacity: true,
-    has_bias: false,
-};
 
 pub struct GShardTop2;
 

@@ -2,30 +2,8 @@
 //! hash of its current input token id (tokens) or of its cell in an 8 × 8 grid over the plane
 //! (regions), k distinct experts, gates 1/k. Balance comes from the hash, not from a loss.
 //! WGSL twin: shaders/routers/hash.wgsl.
-use super::{put, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
-use crate::config::Balance;
+use super::{put, GateGrad, RouteIn, RouteOut, Router};
 use crate::model::Real;
-
-pub const INFO: RouterInfo = RouterInfo {
-    name: "hash",
-    label: "hash (fixed, not learned)",
-    help: "Each token goes to experts picked by a fixed hash of its current input character (or of its grid \
-           cell for the 2-D points), with equal gates. Nothing about the choice is learned, and no balance \
-           loss is needed: the hash spreads the inputs.",
-    paper: "Roller et al. 2021",
-    k: None,
-    balances: &[Balance::None],
-    knobs: &[],
-    default_alpha: None,
-    learned: false,
-    routing_note: "Hash routing: the outlined experts come from a fixed hash of the input character (of the grid cell for points), not from the colours; the router's probabilities are drawn but not used.",
-    load_note: "",
-    drops_note: "",
-    smooth_load: false,
-    all_experts: false,
-    capacity: true,
-    has_bias: false,
-};
 
 /// The r-th expert of hash key `key`: a fixed hash, moved to the next free expert if taken.
 pub fn hash_experts(key: u32, k: usize, e: usize) -> Vec<u32> {

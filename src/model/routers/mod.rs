@@ -4,16 +4,18 @@
 //! file in shaders/routers/ with the same name (its WGSL: `route_<name>`, `route_grad_<name>`,
 //! `route_update_<name>`); build.rs generates the shaders' dispatch from that folder.
 //!
-//! Adding a router: write `src/model/routers/<name>.rs` (an `INFO` and a unit struct implementing
-//! [`Router`]), write `shaders/routers/<name>.wgsl` (the three functions), and add one line to
-//! [`registry!`] below. Config, URL, CLI, page and the parity and gradient tests pick it up from
-//! [`ROUTERS`].
+//! Adding a router: write `src/model/routers/<name>.rs` (a unit struct implementing [`Router`]),
+//! write `shaders/routers/<name>.wgsl` (the three functions), add its [`RouterInfo`] to the registry
+//! [`ROUTERS`] in src/config/routers.rs (the config sits below the model, so what a router is lives
+//! there) and one line, in the same place, to [`registry!`] below. Config, URL, CLI, page and the
+//! parity and gradient tests pick it up from [`ROUTERS`].
 //!
 //! Shared stages around the unit (`router`: logits, softmax; `drop_order`, `capacity`; the balance
 //! and z losses in `router_grad`) are in src/model/routing.rs and forward.rs/backward.rs.
 use super::routing;
 use super::Real;
-use crate::config::{Balance, RouterKind};
+use crate::config::RouterKind;
+pub use crate::config::{RouterInfo, ROUTERS};
 
 pub mod aux_free;
 pub mod dense_mixture;
@@ -22,46 +24,6 @@ pub mod gshard_top2;
 pub mod hash;
 pub mod noisy_topk;
 pub mod softmax_topk;
-
-/// What a router is, for the config, the CLI's help and the page.
-#[derive(Debug)]
-pub struct RouterInfo {
-    /// CLI/URL value; also the file names of its units.
-    pub name: &'static str,
-    /// The page's selector label.
-    pub label: &'static str,
-    /// One plain-language paragraph for the page and `--help`.
-    pub help: &'static str,
-    /// The paper (authors, year).
-    pub paper: &'static str,
-    /// Some(k): the router works for this k only.
-    pub k: Option<usize>,
-    /// Balance losses it can be combined with (the first is its default).
-    pub balances: &'static [Balance],
-    /// Knob keys only this router uses (the page shows them only with it).
-    pub knobs: &'static [&'static str],
-    /// α when the router is selected without one (aux-free balances without a loss).
-    pub default_alpha: Option<f32>,
-    /// False when the router has no learned choice (hash): W_r gets no gate gradient.
-    pub learned: bool,
-    /// True when it keeps a per-expert bias (shown on the page, traced).
-    pub has_bias: bool,
-    /// What the page's views show that is particular to this router (plain language; "" = nothing):
-    /// under the routing heatmap, the load chart and the drops chart.
-    pub routing_note: &'static str,
-    pub load_note: &'static str,
-    pub drops_note: &'static str,
-    /// True when it gives the cv2 balance loss a smooth (differentiable) load estimate in training
-    /// (`RouteOut::load_p`); otherwise the load is the count of assignments.
-    pub smooth_load: bool,
-    /// True when every token has one rank per routed expert (rank r = expert r): the router marks
-    /// the assignments it does not make as unpicked (expert choice) or makes them all (the dense
-    /// mixture). The buffers then hold E ranks, so switching to or from it rebuilds the model.
-    pub all_experts: bool,
-    /// False when experts take every assignment (no capacity, nothing dropped: the dense mixture);
-    /// k and the capacity factor then do not apply.
-    pub capacity: bool,
-}
 
 /// One batch's router inputs (rows t of [T, E] buffers; `keys` is [T, 2]: hash key, random draw).
 pub struct RouteIn<'a, F> {
@@ -156,11 +118,13 @@ pub trait Router<F: Real>: Sync {
     fn update(&self, _bias: &mut [F], _counts: &[u32], _gamma: F) {}
 }
 
-/// The registry: one line per router unit (module :: unit struct). Order = ids in the config.
+/// The registry: one line per router unit (module :: unit struct), in the order of [`ROUTERS`]
+/// (a test below checks that the two lists agree).
 macro_rules! registry {
     ($($m:ident :: $unit:ident),* $(,)?) => {
-        /// Every router, in the order the page and `--help` list them.
-        pub const ROUTERS: &[RouterInfo] = &[$($m::INFO),*];
+        /// The unit module of every router, in the order of [`ROUTERS`].
+        #[cfg(test)]
+        const UNITS: &[&str] = &[$(stringify!($m)),*];
         /// The CPU twin of router `r`.
         pub fn unit<F: Real>(r: RouterKind) -> &'static dyn Router<F> {
             let all: &[&'static dyn Router<F>] = &[$(&$m::$unit),*];
@@ -230,4 +194,17 @@ pub fn normal_draw(word: u32, e: u32) -> f32 {
     let u1 = ((h1 >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0);
     let u2 = (h2 >> 8) as f32 * (1.0 / 16_777_216.0);
     (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Router `r`'s unit is the module named like it (`softmax-topk`: softmax_topk), so the ids of
+    /// the config and the units of [`unit`] agree.
+    #[test]
+    fn units_follow_the_registry() {
+        let names: Vec<String> = ROUTERS.iter().map(|r| r.name.replace('-', "_")).collect();
+        assert_eq!(names, UNITS);
+    }
 }

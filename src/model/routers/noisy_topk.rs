@@ -2,32 +2,10 @@
 //! with ε ~ N(0, 1) per token and expert (training steps only; ε = 0 in evaluation and the probe);
 //! keep the top k of H, softmax over the kept values: those are the gates (k = 1: gate 1). W_noise is
 //! learned through ε·sigmoid(x·W_noise). WGSL twin: shaders/routers/noisy-topk.wgsl.
-use super::{normal_draw, put, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
-use crate::config::Balance;
+use super::{normal_draw, put, GateGrad, RouteIn, RouteOut, Router};
 use crate::model::routing::top_k;
 use crate::model::routing::UNUSED;
 use crate::model::Real;
-
-pub const INFO: RouterInfo = RouterInfo {
-    name: "noisy-topk",
-    label: "noisy top-k (Shazeer 2017)",
-    help: "The router adds learned random noise to its scores before picking the top k, so tokens sometimes \
-           try other experts while training; the gates are a softmax over the k picked scores. No noise \
-           when evaluating.",
-    paper: "Shazeer et al. 2017",
-    k: None,
-    balances: &[Balance::Switch, Balance::Cv2, Balance::None],
-    knobs: &[],
-    default_alpha: None,
-    learned: true,
-    routing_note: "Noisy top-k: this view shows the router without its training noise, as in evaluation. While training, the noise can send a token to a different expert than the brightest cell.",
-    load_note: "",
-    drops_note: "",
-    smooth_load: true,
-    all_experts: false,
-    capacity: true,
-    has_bias: false,
-};
 
 /// softplus(v) = ln(1 + e^v), stable for large |v|.
 pub fn softplus<F: Real>(v: F) -> F {

@@ -1,31 +1,9 @@
 //! `softmax-topk`: the k largest router probabilities (ties to the lower index); k = 1 keeps the raw
 //! probability as gate (Switch, Fedus et al. 2021), k ≥ 2 renormalises over the chosen k (Mixtral,
 //! Jiang et al. 2024). WGSL twin: shaders/routers/softmax-topk.wgsl.
-use super::{prob_gates_grad, put, GateGrad, RouteIn, RouteOut, Router, RouterInfo};
-use crate::config::Balance;
+use super::{prob_gates_grad, put, GateGrad, RouteIn, RouteOut, Router};
 use crate::model::routing::{gates as prob_gates, top_k};
 use crate::model::Real;
-
-pub const INFO: RouterInfo = RouterInfo {
-    name: "softmax-topk",
-    label: "softmax top-k (Switch / Mixtral)",
-    help: "Each token goes to the k experts with the highest router probability. With k = 1 the expert's \
-           output is scaled by that probability (Switch); with k ≥ 2 the chosen probabilities are \
-           rescaled to sum to 1 (Mixtral).",
-    paper: "Fedus et al. 2021; Jiang et al. 2024",
-    k: None,
-    balances: &[Balance::Switch, Balance::Cv2, Balance::None],
-    knobs: &[],
-    default_alpha: None,
-    learned: true,
-    routing_note: "",
-    load_note: "",
-    drops_note: "",
-    smooth_load: false,
-    all_experts: false,
-    capacity: true,
-    has_bias: false,
-};
 
 pub struct SoftmaxTopK;
 
