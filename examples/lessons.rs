@@ -3,12 +3,16 @@
 //! many seeds passed: the numbers the lessons' captions and the README quote.
 //!
 //!     cargo run --profile fast --example lessons [-- ID ...]   (env SEEDS=5, WORKERS=cores)
+//!
+//! `DEVICE=gpu` plays them on the GPU trainer instead; `CPU_TOKENS=64` on the CPU with the batch
+//! the page's CPU fallback uses (to set beside what the page shows without WebGPU).
 #[path = "common/mod.rs"]
 #[allow(dead_code)] // the job queue only
 mod common;
 
 use moe_playground::lessons::{Lesson, LESSONS};
-use moe_playground::session::{native::play_lesson, Device};
+use moe_playground::session::native::{options, play_lesson_with};
+use moe_playground::session::Device;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,7 +27,10 @@ fn main() {
     let started = std::time::Instant::now();
     let mut results = common::run_jobs(&jobs, workers, |&(l, seed)| {
         let t0 = std::time::Instant::now();
-        let out = play_lesson(chosen[l], seed, Device::Cpu);
+        let gpu = std::env::var("DEVICE").is_ok_and(|d| d == "gpu");
+        let mut opts = options(if gpu { Device::Gpu } else { Device::Cpu });
+        opts.cpu_tokens = std::env::var("CPU_TOKENS").ok().and_then(|t| t.parse().ok());
+        let out = play_lesson_with(chosen[l], seed, opts);
         (l, seed, out, t0.elapsed().as_secs_f64())
     });
     results.sort_by_key(|r| (r.0, r.1));

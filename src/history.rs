@@ -55,10 +55,46 @@ pub fn push_history(h: &mut Vec<Hist>, p: Hist) {
     });
 }
 
-/// The columns of the CSV export, one per [`Hist`] field (the evaluation as three).
-pub const CSV_HEADER: &str = "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share,\
-                              eval_step,eval_ce,eval_accuracy,random_dropped_share,expert_similarity,\
-                              capacity,specialisation";
+/// One column of the CSV export: its name and its text in a point ("" where it has no value).
+pub struct Column {
+    pub name: &'static str,
+    pub text: fn(&Hist) -> String,
+}
+
+fn text<T: ToString>(v: T) -> String {
+    v.to_string()
+}
+
+fn maybe<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The columns of the CSV export, one per [`Hist`] field (the evaluation as three), in order: the
+/// one table the header ([`CSV_HEADER`]) and the rows ([`Hist::csv`]) come from.
+pub const COLUMNS: &[Column] = &[
+    Column { name: "step", text: |p| text(p.step) },
+    Column { name: "ce", text: |p| text(p.ce) },
+    Column { name: "aux", text: |p| text(p.aux) },
+    Column { name: "z", text: |p| text(p.z) },
+    Column { name: "accuracy", text: |p| text(p.accuracy) },
+    Column { name: "max_share", text: |p| text(p.max_share) },
+    Column { name: "entropy", text: |p| text(p.entropy) },
+    Column { name: "cv", text: |p| text(p.cv) },
+    Column { name: "starved", text: |p| text(p.starved) },
+    Column { name: "dropped_share", text: |p| text(p.dropped) },
+    Column { name: "all_dropped_share", text: |p| text(p.all_dropped) },
+    Column { name: "eval_step", text: |p| maybe(p.eval.map(|e| e.0)) },
+    Column { name: "eval_ce", text: |p| maybe(p.eval.map(|e| e.1)) },
+    Column { name: "eval_accuracy", text: |p| maybe(p.eval.map(|e| e.2)) },
+    Column { name: "random_dropped_share", text: |p| text(p.random_dropped) },
+    Column { name: "expert_similarity", text: |p| maybe(p.expert_similarity) },
+    Column { name: "capacity", text: |p| text(p.capacity) },
+    Column { name: "specialisation", text: |p| text(p.specialisation) },
+];
+
+/// The CSV export's header: the names of [`COLUMNS`].
+pub static CSV_HEADER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>().join(","));
 
 impl Hist {
     /// The history point of a snapshot.
@@ -82,37 +118,16 @@ impl Hist {
             specialisation: s.specialisation(),
         }
     }
-    /// Its CSV row (columns as [`CSV_HEADER`]; the evaluation's are empty before the first one, the
-    /// expert similarity with one expert).
+    /// Its CSV row (the [`COLUMNS`]; the evaluation's are empty before the first one, the expert
+    /// similarity with one expert).
     pub fn csv(&self) -> String {
-        let (es, ece, eacc) = match self.eval {
-            Some((step, ce, acc)) => (step.to_string(), ce.to_string(), acc.to_string()),
-            None => Default::default(),
-        };
-        format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{es},{ece},{eacc},{},{},{},{}",
-            self.step,
-            self.ce,
-            self.aux,
-            self.z,
-            self.accuracy,
-            self.max_share,
-            self.entropy,
-            self.cv,
-            self.starved,
-            self.dropped,
-            self.all_dropped,
-            self.random_dropped,
-            self.expert_similarity.map(|v| v.to_string()).unwrap_or_default(),
-            self.capacity,
-            self.specialisation
-        )
+        COLUMNS.iter().map(|c| (c.text)(self)).collect::<Vec<_>>().join(",")
     }
 }
 
 /// Metrics history as CSV: the header and one row per point.
 pub fn history_csv(h: &[Hist]) -> String {
-    let mut s = String::from(CSV_HEADER);
+    let mut s = CSV_HEADER.clone();
     s.push('\n');
     for p in h {
         s.push_str(&p.csv());
@@ -125,7 +140,7 @@ pub fn history_csv(h: &[Hist]) -> String {
 /// which run each row is from (`A` rows, then `B` rows); without it exactly [`history_csv`].
 pub fn history_csv_runs(a: &[Hist], b: Option<&[Hist]>) -> String {
     let Some(b) = b else { return history_csv(a) };
-    let mut s = format!("run,{CSV_HEADER}\n");
+    let mut s = format!("run,{}\n", *CSV_HEADER);
     for (run, h) in [("A", a), ("B", b)] {
         for p in h {
             s.push_str(run);
@@ -169,7 +184,7 @@ mod tests {
         assert_eq!(history_csv_runs(&a, None), history_csv(&a));
         let csv = history_csv_runs(&a, Some(&b));
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], format!("run,{CSV_HEADER}"));
+        assert_eq!(lines[0], format!("run,{}", *CSV_HEADER));
         assert_eq!(lines.len(), 5);
         let runs: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
         assert_eq!(runs, ["A", "A", "B", "B"]);
@@ -178,6 +193,16 @@ mod tests {
         for row in &lines[1..] {
             assert_eq!(row.split(',').count(), lines[0].split(',').count(), "{row}");
         }
+    }
+
+    /// The export's columns stay what spreadsheets made from earlier exports expect.
+    #[test]
+    fn csv_header_is_stable() {
+        assert_eq!(
+            *CSV_HEADER,
+            "step,ce,aux,z,accuracy,max_share,entropy,cv,starved,dropped_share,all_dropped_share,eval_step,eval_ce,\
+             eval_accuracy,random_dropped_share,expert_similarity,capacity,specialisation"
+        );
     }
 
     #[test]
@@ -198,7 +223,7 @@ mod tests {
         let csv = history_csv(&[before, after]);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines[0], CSV_HEADER);
+        assert_eq!(lines[0], *CSV_HEADER);
         for row in &lines[1..] {
             assert_eq!(row.split(',').count(), header.len(), "{row}");
         }
@@ -217,7 +242,7 @@ mod tests {
         assert_eq!(col(lines[1], "expert_similarity"), "");
         assert_eq!(col(lines[2], "expert_similarity"), "0.75");
         assert!(csv.ends_with('\n'));
-        assert_eq!(history_csv(&[]), format!("{CSV_HEADER}\n"));
+        assert_eq!(history_csv(&[]), format!("{}\n", *CSV_HEADER));
     }
 
     #[test]

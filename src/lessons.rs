@@ -166,25 +166,114 @@ pub const RECENT: f32 = 100.0;
 /// Steps of held-out evaluations [`held_out`] averages over (the last three at one per 100 steps).
 pub const EVAL_OVER: f32 = 300.0;
 
-/// A metric a caption can quote, `{a.NAME}` or `{b.NAME}`: its value in run `h` and its text.
+/// How a caption shows a [`Metric`]'s value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Show {
+    /// A share, as a whole percentage ("28 %").
+    Percent,
+    /// A number with this many decimals.
+    Decimals(usize),
+    /// A whole number (a step, a count).
+    Whole,
+}
+
+/// A metric a caption can quote, `{a.NAME}` or `{b.NAME}`, and a check can read: its value in a
+/// run's history and how it is shown.
+pub struct Metric {
+    pub name: &'static str,
+    /// What it is, in words.
+    pub what: &'static str,
+    pub value: fn(&[Hist]) -> f32,
+    pub show: Show,
+}
+
+fn last(h: &[Hist], f: fn(&Hist) -> f32) -> f32 {
+    h.last().map(f).unwrap_or(0.0)
+}
+
+/// Every metric a caption can quote: the one table [`metric`], [`fill`] and
+/// [`unknown_placeholders`] read.
+pub const METRICS: &[Metric] = &[
+    Metric { name: "step", what: "the step of the latest snapshot", value: |h| last(h, |p| p.step), show: Show::Whole },
+    Metric {
+        name: "max_share",
+        what: "the busiest expert's share of the tokens (last 100 steps)",
+        value: |h| recent(h, RECENT, |p| p.max_share),
+        show: Show::Percent,
+    },
+    Metric {
+        name: "entropy",
+        what: "the load's entropy, 1 = even (last 100 steps)",
+        value: |h| recent(h, RECENT, |p| p.entropy),
+        show: Show::Decimals(2),
+    },
+    Metric {
+        name: "starved",
+        what: "experts nearly idle (under a quarter of a fair share) at the latest snapshot",
+        value: |h| last(h, |p| p.starved as f32),
+        show: Show::Whole,
+    },
+    Metric {
+        name: "dropped",
+        what: "share of assignments dropped (last 100 steps)",
+        value: |h| recent(h, RECENT, |p| p.dropped),
+        show: Show::Percent,
+    },
+    Metric {
+        name: "all_dropped",
+        what: "share of tokens with every choice dropped (last 100 steps)",
+        value: |h| recent(h, RECENT, |p| p.all_dropped),
+        show: Show::Percent,
+    },
+    Metric {
+        name: "ce",
+        what: "training cross-entropy (last 100 steps)",
+        value: |h| recent(h, RECENT, |p| p.ce),
+        show: Show::Decimals(3),
+    },
+    Metric {
+        name: "eval_ce",
+        what: "held-out cross-entropy (the evaluations of the last 300 steps)",
+        value: |h| held_out(h).0,
+        show: Show::Decimals(3),
+    },
+    Metric {
+        name: "eval_acc",
+        what: "held-out accuracy (the evaluations of the last 300 steps)",
+        value: |h| held_out(h).1,
+        show: Show::Percent,
+    },
+    Metric { name: "gap", what: "held-out minus training cross-entropy", value: gap, show: Show::Decimals(3) },
+    Metric {
+        name: "logits",
+        what: "the router logits' size, √z (last 100 steps)",
+        value: |h| recent(h, RECENT, |p| p.z.max(0.0).sqrt()),
+        show: Show::Decimals(1),
+    },
+    Metric {
+        name: "spec",
+        what: "how much the chosen expert tells about the token's domain (last 100 steps)",
+        value: |h| recent(h, RECENT, |p| p.specialisation),
+        show: Show::Decimals(2),
+    },
+    Metric {
+        name: "capacity",
+        what: "slots per expert per step",
+        value: |h| last(h, |p| p.capacity as f32),
+        show: Show::Whole,
+    },
+];
+
+/// A metric a caption can quote, `{a.NAME}` or `{b.NAME}`: its value in run `h` as text ("–" where
+/// it has none yet, never NaN).
 pub fn metric(h: &[Hist], name: &str) -> Option<String> {
-    let pct = |v: f32| if v.is_finite() { format!("{:.0} %", 100.0 * v) } else { "–".into() };
-    let num = |v: f32, p: usize| if v.is_finite() { format!("{v:.p$}") } else { "–".into() };
-    Some(match name {
-        "step" => format!("{}", h.last().map(|p| p.step).unwrap_or(0.0)),
-        "max_share" => pct(recent(h, RECENT, |p| p.max_share)),
-        "entropy" => num(recent(h, RECENT, |p| p.entropy), 2),
-        "starved" => format!("{}", h.last().map(|p| p.starved).unwrap_or(0)),
-        "dropped" => pct(recent(h, RECENT, |p| p.dropped)),
-        "all_dropped" => pct(recent(h, RECENT, |p| p.all_dropped)),
-        "ce" => num(recent(h, RECENT, |p| p.ce), 3),
-        "eval_ce" => num(held_out(h).0, 3),
-        "eval_acc" => pct(held_out(h).1),
-        "gap" => num(gap(h), 3),
-        "logits" => num(recent(h, RECENT, |p| p.z.max(0.0).sqrt()), 1),
-        "spec" => num(recent(h, RECENT, |p| p.specialisation), 2),
-        "capacity" => format!("{}", h.last().map(|p| p.capacity).unwrap_or(0)),
-        _ => return None,
+    let m = METRICS.iter().find(|m| m.name == name)?;
+    let v = (m.value)(h);
+    Some(match (m.show, v.is_finite()) {
+        (_, false) => "–".into(),
+        (Show::Percent, _) => format!("{:.0} %", 100.0 * v),
+        (Show::Decimals(p), _) => format!("{v:.p$}"),
+        (Show::Whole, _) => format!("{v}"),
     })
 }
 

@@ -84,8 +84,11 @@ impl Host {
 /// Play `lesson` for seed `seed` headless on `device`, every beat without pausing: both runs'
 /// histories, the step each beat ended at, each beat's filled caption and each check's result.
 pub fn play_lesson(lesson: &'static Lesson, seed: u32, device: Device) -> Outcome {
-    let mut opts = options(device);
-    opts.cpu_tokens = None;
+    play_lesson_with(lesson, seed, options(device))
+}
+
+/// [`play_lesson`] with `opts` (e.g. the page's CPU batch, `cpu_tokens`).
+pub fn play_lesson_with(lesson: &'static Lesson, seed: u32, opts: Options) -> Outcome {
     let session = Session::with_lesson(opts, lesson, seed);
     let mut host = Host::new(session);
     host.session.lesson.as_mut().expect("a lesson").replay_to = lesson.beats.len();
