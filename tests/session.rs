@@ -219,3 +219,14 @@ fn the_benchmark_on_the_cpu() {
 fn the_benchmark_on_the_gpu() {
     bench(Device::Gpu);
 }
+
+/// On the GPU, whose snapshots arrive after the steps, a headless lesson still reads each beat's
+/// condition at the window it first holds: its beats end where the CPU reference's do.
+#[test]
+fn a_gpu_lesson_ends_its_beats_where_the_cpu_does() {
+    common::xdg();
+    let lesson = lessons::find("balance-loss").unwrap();
+    let (gpu, cpu) = (play_lesson(lesson, 1, Device::Gpu), play_lesson(lesson, 1, Device::Cpu));
+    assert_eq!(gpu.beat_ends, cpu.beat_ends);
+    assert!(gpu.passed(), "{:?}", gpu.checks);
+}

@@ -87,6 +87,11 @@ impl Session {
             return 0;
         }
         let paced = self.opts.paced;
+        if !paced && (self.outstanding > 0 || self.outstanding_b > 0 || self.want_snapshot_b) {
+            // Headless, every window's snapshots are in before the next window trains: a beat's
+            // condition is read at the window it first holds (a GPU's snapshots come later).
+            return 0;
+        }
         let mut n = if self.step_once {
             1
         } else if paced {
@@ -217,8 +222,25 @@ impl Session {
         }
     }
 
+    /// Run A's or B's next finished snapshot. Headless (natively, unpaced) it waits for one that
+    /// was asked for, so a window's snapshots are in before the next window trains; the page never
+    /// waits.
+    fn next_snapshot(&mut self, side: Side) -> Option<Snapshot> {
+        let (backend, outstanding) = match side {
+            Side::B => (self.backend_b.as_mut(), self.outstanding_b),
+            _ => (self.backend.as_mut(), self.outstanding),
+        };
+        let tr = backend?.trainer();
+        #[cfg(not(target_arch = "wasm32"))]
+        if !self.opts.paced && outstanding > 0 {
+            return tr.wait_snapshot();
+        }
+        let _ = outstanding;
+        tr.poll_snapshot()
+    }
+
     pub(super) fn collect_snapshots(&mut self, t: f64) {
-        while let Some(s) = self.backend.as_mut().and_then(|b| b.trainer().poll_snapshot()) {
+        while let Some(s) = self.next_snapshot(Side::A) {
             self.outstanding = self.outstanding.saturating_sub(1);
             self.last_progress = t;
             // Speed over the last few seconds of snapshots (they arrive in bursts).
@@ -238,7 +260,7 @@ impl Session {
             self.bench_progress(&s, t);
             self.receive(Side::A, s);
         }
-        while let Some(s) = self.backend_b.as_mut().and_then(|b| b.trainer().poll_snapshot()) {
+        while let Some(s) = self.next_snapshot(Side::B) {
             self.outstanding_b = self.outstanding_b.saturating_sub(1);
             self.progress_b = t;
             self.snap_step_b = s.step;
