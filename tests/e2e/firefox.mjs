@@ -124,7 +124,9 @@ for (const webgpu of [true, false]) {
         if (!re.test(banner || "")) problems.push(`banner lacks ${re}: ${banner}`);
       if (/chrome:\/\/flags|Feature Flags/.test(banner || "")) problems.push(`the banner tells a Firefox user about another browser's settings: ${banner}`);
     }
-    console.log(`  ${backend}; ${rate.toFixed(1)} steps/s (steps ${s0} → ${s1} in 10 s, ${(await fps(page)).toFixed(0)} frames/s); ${Object.keys(ink).length} charts inked (min ${(Math.min(...Object.values(ink)) * 100).toFixed(1)} %)`);
+    // Where it trains: "worker", or "main" where Firefox offers WebGPU to the page but not to workers.
+    const engine = await page.evaluate(() => document.documentElement.dataset.engine);
+    console.log(`  ${backend}, trains in: ${engine}; ${rate.toFixed(1)} steps/s (steps ${s0} → ${s1} in 10 s, ${(await fps(page)).toFixed(0)} frames/s); ${Object.keys(ink).length} charts inked (min ${(Math.min(...Object.values(ink)) * 100).toFixed(1)} %)`);
   });
 
   await scenario(`${side}-malformed`, { webgpu, query: "?top-k=99&lr=banana&bogus=1&experts=4" }, async (page, problems) => {
