@@ -68,6 +68,9 @@ pub enum ToWorker {
 pub enum FromWorker {
     /// What happened since the last message, in order.
     Events(Vec<Event>),
+    /// The commands handled so far (after their events): the page marks it on `<html
+    /// data-handled>` beside `data-sent`, so a test can wait for its click to take effect.
+    Handled(u32),
     /// This browser offers WebGPU to the window but not to workers: run the session on the main
     /// thread instead (the worker stops).
     MainThread,

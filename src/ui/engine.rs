@@ -28,6 +28,8 @@ pub struct Engine {
     start: Start,
     url_dirty: bool,
     url_written: f64,
+    /// Commands sent to the session so far.
+    sent: u32,
 }
 
 /// The engine, shared by the page's callbacks.
@@ -50,7 +52,7 @@ pub fn launch(start: Start, main_thread: bool, ui: Ui) -> Eng {
         }
     };
     let here = matches!(host, Host::Here(_));
-    let eng = Rc::new(RefCell::new(Engine { host, start: start.clone(), url_dirty: false, url_written: 0.0 }));
+    let eng = Rc::new(RefCell::new(Engine { host, start: start.clone(), url_dirty: false, url_written: 0.0, sent: 0 }));
     web::set_root_data("data-engine", Some(if here { "main" } else { "worker" }.into()));
     if here {
         pump(&eng, ui);
@@ -97,6 +99,7 @@ fn listen(eng: &Eng, ui: Ui) {
             }
             match wire::decode::<FromWorker>(&bytes) {
                 Ok(FromWorker::Events(events)) => events.into_iter().for_each(|e| event(&eng, ui, e)),
+                Ok(FromWorker::Handled(n)) => web::set_root_data("data-handled", Some(n.to_string())),
                 Ok(FromWorker::MainThread) => {
                     run_here(&eng, ui, "this browser offers WebGPU to the page but not to workers")
                 }
@@ -131,6 +134,8 @@ fn run_here(eng: &Eng, ui: Ui, why: &str) {
         }
         let session = e.start.session(Rc::new(now_ms), crate::session::CPU_BUDGET_MS);
         e.host = Host::Here(Box::new(session));
+        // What was sent to the worker is moot: this session starts from the page's URL again.
+        web::set_root_data("data-handled", Some(e.sent.to_string()));
     }
     web::set_root_data("data-engine", Some("main".into()));
     pump(eng, ui);
@@ -145,8 +150,15 @@ fn post(eng: &Eng, msg: &ToWorker) {
     }
 }
 
-/// Send `cmd` to the session, wherever it runs.
+/// Send `cmd` to the session, wherever it runs. `<html data-sent>` counts the commands sent and
+/// `data-handled` those handled (at once on this thread; when the worker says so there).
 pub fn send(eng: &Eng, ui: Ui, cmd: Cmd) {
+    let sent = {
+        let mut e = eng.borrow_mut();
+        e.sent += 1;
+        e.sent
+    };
+    web::set_root_data("data-sent", Some(sent.to_string()));
     let cmd = match &mut eng.borrow_mut().host {
         Host::Here(s) => {
             s.handle(cmd);
@@ -155,7 +167,10 @@ pub fn send(eng: &Eng, ui: Ui, cmd: Cmd) {
         Host::Worker { .. } => Some(cmd),
     };
     match cmd {
-        None => pump(eng, ui),
+        None => {
+            pump(eng, ui);
+            web::set_root_data("data-handled", Some(sent.to_string()));
+        }
         Some(cmd) => post(eng, &ToWorker::Cmd(cmd)),
     }
 }

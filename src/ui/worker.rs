@@ -43,6 +43,11 @@ fn worker_gpu() -> bool {
 
 type Shared = Rc<RefCell<Option<Session>>>;
 
+thread_local! {
+    /// Commands handled so far.
+    static HANDLED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 /// Run the jobs the session asked for (their results come back into it) and post its events.
 fn pump(state: &Shared) {
     let (jobs, events) = match state.borrow_mut().as_mut() {
@@ -92,6 +97,11 @@ fn receive(state: &Shared, e: MessageEvent) {
                 s.handle(cmd);
             }
             pump(state);
+            let n = HANDLED.with(|h| {
+                h.set(h.get() + 1);
+                h.get()
+            });
+            post(&FromWorker::Handled(n));
         }
         Err(err) => web_sys::console::error_1(&err.into()),
     }

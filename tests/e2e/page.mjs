@@ -143,6 +143,12 @@ async function download(page, action) {
   return { name: dl.suggestedFilename(), body: await readFile(path) };
 }
 
+/** Until every command the page sent its training session has been handled (in the worker that
+ * trains, a click takes effect a moment later), then a moment more for the page to draw it. */
+const settle = async (page) => {
+  await page.waitForFunction(() => document.documentElement.dataset.sent === document.documentElement.dataset.handled, null, { timeout: 15000 });
+  await page.waitForTimeout(50);
+};
 /** Where the page trains: "worker" (its Web Worker) or "main" (the page's main thread). */
 const engineOf = (page) => page.evaluate(() => document.documentElement.dataset.engine);
 const stepOf = async (page) => Number(await page.locator('[data-testid="step"]').textContent());
@@ -378,6 +384,7 @@ await scenario("export", { webgpu: true }, async (page, problems, context) => {
   const href = await page.evaluate(() => location.href);
   if (!/copied/.test(copied) || clip !== href) problems.push(`copy link: feedback "${copied}", clipboard ${clip}, href ${href}`);
   await page.locator('[data-testid="experts"]').selectOption("4");
+  await settle(page);
   const notice = await page.locator('[data-testid="notice"]').textContent({ timeout });
   if (!/restarted training: experts/.test(notice)) problems.push(`structural change notice: ${notice}`);
   if (!(await urlHas(page, /experts=4/))) problems.push("URL does not carry experts=4");
@@ -402,6 +409,7 @@ await scenario("held-out", { webgpu: true, query: "?eval-every=20&tokens=64" }, 
   if ((await inked(page, "losses")) < 0.05) problems.push("loss chart is blank");
   await shot(page, "held-out");
   await page.locator('[data-testid="dense-twin"]').selectOption("active");
+  await settle(page);
   const notice = await page.locator('[data-testid="notice"]').textContent({ timeout });
   if (!/dense twin at equal compute.*width k·H = 64/.test(notice)) problems.push(`dense twin notice: ${notice}`);
   if (!(await urlHas(page, /dense-twin=active/))) problems.push("URL does not carry dense-twin=active");
@@ -411,7 +419,7 @@ await scenario("held-out", { webgpu: true, query: "?eval-every=20&tokens=64" }, 
 
 await scenario("routers", { webgpu: true, query: "?tokens=64" }, async (page, problems) => {
   const search = () => page.evaluate(() => location.search);
-  const notice = () => page.locator('[data-testid="notice"]').textContent({ timeout });
+  const notice = async () => (await settle(page), page.locator('[data-testid="notice"]').textContent({ timeout }));
   const waitUrl = (re) => page.waitForFunction((src) => new RegExp(src).test(location.search), re.source, { timeout: 10000 })
     .catch(async () => problems.push(`URL ${await search()} does not match ${re}`));
   await waitStep(page, 3);
@@ -445,7 +453,7 @@ await scenario("routers", { webgpu: true, query: "?tokens=64" }, async (page, pr
 });
 
 await scenario("beyond", { webgpu: true, query: "?tokens=64&router=expert-choice" }, async (page, problems) => {
-  const notice = () => page.locator('[data-testid="notice"]').textContent({ timeout });
+  const notice = async () => (await settle(page), page.locator('[data-testid="notice"]').textContent({ timeout }));
   await waitStep(page, 5);
   await page.waitForTimeout(1000);
   const heat = await outlined(page);
@@ -505,7 +513,7 @@ for (const [name, webgpu] of [["upcycle", true], ["upcycle-cpu", false]]) {
 
 await scenario("compare", { webgpu: true, query: "?tokens=64&compare&b.alpha=0" }, async (page, problems) => {
   const search = () => page.evaluate(() => location.search);
-  const notice = () => page.locator('[data-testid="notice"]').textContent({ timeout });
+  const notice = async () => (await settle(page), page.locator('[data-testid="notice"]').textContent({ timeout }));
   const waitUrl = (re) => page.waitForFunction((src) => new RegExp(src).test(location.search), re.source, { timeout: 10000 })
     .catch(async () => problems.push(`URL ${await search()} does not match ${re}`));
   const dataK = (id) => page.evaluate((id) => document.querySelector(`[data-testid="${id}"]`).dataset.k, id);
@@ -562,6 +570,7 @@ await scenario("compare", { webgpu: true, query: "?tokens=64&compare&b.alpha=0" 
   await shot(page, "compare-1920");
   // Off: B's canvases go, the URL forgets B; on again from A's config.
   await toggle.click();
+  await settle(page);
   if ((await toggle.getAttribute("aria-pressed")) !== "false") problems.push("compare toggle still pressed after turning it off");
   if (await visible(page, "heatmap-b")) problems.push("heatmap-b shown with compare mode off");
   await page.waitForFunction(() => !/compare|b\./.test(location.search), null, { timeout: 10000 })
