@@ -117,21 +117,11 @@ pub const STEP: &[Kernel] = &[
 /// Closing a metrics window: the snapshot record, then the expert similarity written into it.
 pub const SNAPSHOT: &[Kernel] = &[K::Snapshot, K::ExpertSimilarity];
 
-/// The forward pass of one batch, up to the output head: run with the probe uniforms after a
-/// snapshot, and with the evaluation uniforms for each chunk of the held-out pass.
-pub const FORWARD: &[Kernel] = &[
-    K::SampleBatch,
-    K::Embed,
-    K::Router,
-    K::Route,
-    K::DropOrder,
-    K::Capacity,
-    K::FfnHidden,
-    K::FfnOut,
-    K::Combine,
-    K::HeadMix,
-    K::Head,
-];
+/// The forward pass of one batch, up to the output head (the step's first 11 kernels, through
+/// `Head`): run with the probe uniforms after a snapshot, and with the evaluation uniforms for
+/// each chunk of the held-out pass.
+pub const FORWARD: &[Kernel] = STEP.split_at(11).0;
+const _: () = assert!(matches!(FORWARD[FORWARD.len() - 1], K::Head), "FORWARD ends at the output head");
 
 /// After each evaluation chunk's `FORWARD`: the per-token loss and the chunk's sums.
 pub const EVAL_SCORE: &[Kernel] = &[K::LossToken, K::EvalAccum];

@@ -382,6 +382,8 @@ pub struct Session {
     checkpoints: recover::Checkpoints,
     error_seen: Option<f64>,
     phase: Option<String>,
+    /// A snapshot arrived since the lesson's beat was last checked against the histories.
+    unchecked: bool,
 }
 
 impl Session {
@@ -437,6 +439,7 @@ impl Session {
             checkpoints: recover::Checkpoints::default(),
             error_seen: None,
             phase: None,
+            unchecked: false,
         };
         setting::remember(&mut s.saved, &s.cfg.clone());
         s.emit_configs();

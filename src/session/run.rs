@@ -70,7 +70,10 @@ impl Session {
         {
             self.refresh_map(t);
         }
-        lesson::check(self);
+        // A beat's end can only change with the histories: check it once per new snapshot.
+        if std::mem::take(&mut self.unchecked) {
+            lesson::check(self);
+        }
     }
 
     /// Steps to train this frame (the trainers are present and healthy).
@@ -295,6 +298,7 @@ impl Session {
     /// A snapshot of run A or B arrived: stop on divergence (saying which run and its learning
     /// rate), add it to that run's history and pass it on.
     pub(super) fn receive(&mut self, side: Side, s: Snapshot) {
+        self.unchecked = true;
         if s.diverged() {
             let who = match (side, self.cfg_b.is_some()) {
                 (Side::B, _) => "Run B",
