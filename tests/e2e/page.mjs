@@ -837,6 +837,7 @@ await scenario("lesson-play", { webgpu: true, query: "?lesson=balance-loss", vie
   await page.locator('[data-testid="lessons"]').selectOption("balance-loss");
   await page.locator('[data-testid="caption"]').waitFor({ state: "visible", timeout });
   await page.locator('[data-testid="lessons"]').selectOption("");
+  await settle(page);
   if (await page.locator('[data-testid="caption"]').isVisible()) problems.push("the caption band stays after leaving the lesson");
   await page.waitForTimeout(500);
   if (!(await urlHas(page, /lesson=/, { absent: true }))) problems.push("URL keeps lesson= after leaving it");
