@@ -5,7 +5,7 @@ mod common;
 use moe_playground::config::Config;
 use moe_playground::lessons;
 use moe_playground::page::Side;
-use moe_playground::session::native::{options, play_lesson, Host};
+use moe_playground::session::native::{options, play_lesson, play_lesson_with, thread_apart, Host};
 use moe_playground::session::{Cmd, Device, Event, Options, Session};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -76,7 +76,12 @@ fn a_knob_change_on_the_gpu() {
 /// Compare mode: B as a copy of A trains to the same numbers in lockstep; B's own knob sets B
 /// apart; A's knob reaches B where B has no value of its own; off stops B.
 fn compare(device: Device) {
-    let mut h = host(device, small(), None);
+    common::xdg();
+    compare_with(options(device));
+}
+
+fn compare_with(opts: Options) {
+    let mut h = host_with(opts, small(), None);
     h.send(Cmd::Compare(true));
     assert!(h.session.config_b().is_some() && h.session.ready());
     assert!(h.run_until(100, |s| s.step() >= 100 && s.history(Side::B).len() == s.history(Side::A).len()));
@@ -112,6 +117,55 @@ fn compare_mode_on_the_cpu() {
 #[test]
 fn compare_mode_on_the_gpu() {
     compare(Device::Gpu);
+}
+
+/// Compare mode on the CPU with run B on a thread of its own (the page: a second worker), behind
+/// the same encoded messages: the same checks as with B beside A.
+#[test]
+fn compare_mode_on_the_cpu_with_run_b_apart() {
+    let mut opts = options(Device::Cpu);
+    opts.apart = Some(thread_apart());
+    compare_with(opts);
+}
+
+/// Paced as on the page (a frame's steps to the CPU budget, a few frames per metrics window), run
+/// B apart stays in lockstep with A: as a copy of A it gives A's numbers in every window.
+#[test]
+fn paced_compare_with_run_b_apart_keeps_lockstep() {
+    let mut opts = options(Device::Cpu);
+    opts.paced = true;
+    opts.apart = Some(thread_apart());
+    let mut h = host_with(opts, small(), None);
+    h.send(Cmd::Compare(true));
+    // Ticks a millisecond apart (the page's are 16 ms), so the thread of run B gets its turn.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let done = |s: &Session| s.step() >= 300 && s.history(Side::B).len() == s.history(Side::A).len();
+    while !done(&h.session) && std::time::Instant::now() < until {
+        h.tick();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(done(&h.session), "step {}", h.session.step());
+    let (a, b) = (h.session.history(Side::A), h.session.history(Side::B));
+    assert!(a.len() >= 3, "{} windows", a.len());
+    assert_eq!(format!("{a:?}"), format!("{b:?}"), "B = A in every window");
+}
+
+/// Run B trained apart gives the numbers it gives beside A, to the bit: a lesson (both runs, knob
+/// changes between beats, fixed windows) played both ways, at the page's CPU batch.
+#[test]
+fn run_b_apart_trains_to_the_same_numbers() {
+    let lesson = lessons::find("capacity-factor").unwrap();
+    let play = |apart: bool| {
+        let mut opts = options(Device::Cpu);
+        opts.cpu_tokens = Some(64);
+        opts.apart = apart.then(thread_apart);
+        play_lesson_with(lesson, 1, opts)
+    };
+    let (beside, apart) = (play(false), play(true));
+    assert!(!apart.b.is_empty() && apart.b.len() == beside.b.len(), "{} vs {}", apart.b.len(), beside.b.len());
+    assert_eq!(format!("{:?}", apart.b), format!("{:?}", beside.b), "run B, every window");
+    assert_eq!(format!("{:?}", apart.a), format!("{:?}", beside.a), "run A, every window");
+    assert_eq!((apart.beat_ends, apart.captions), (beside.beat_ends, beside.captions));
 }
 
 /// A lesson played as a class sees it (paced as on the page, pausing at every beat until

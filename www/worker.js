@@ -1,7 +1,8 @@
-// The training worker (src/ui/worker.rs): the page's own module and wasm, loaded in a module Web
-// Worker, run the training session off the page's main thread. The page's first message names the
-// build's module and wasm (their hashed names, from boot.js's <script> tag); messages that arrive
-// while the wasm loads wait here, then go to the session in order.
+// The training workers: the page's own module and wasm, loaded in a module Web Worker. As role
+// "session" (src/ui/worker.rs) it runs the training session off the page's main thread; as role
+// "trainer" (src/ui/apart.rs) it trains compare mode's run B on the CPU, started by the session.
+// The first message names the build's module and wasm (their hashed names, from boot.js's <script>
+// tag) and the role; messages that arrive while the wasm loads wait here, then go on in order.
 const waiting = [];
 let loading = null;
 self.onmessage = (e) => {
@@ -14,10 +15,11 @@ self.onmessage = (e) => {
       });
     });
 };
-async function start({ js, wasm }) {
+async function start({ js, wasm, role }) {
   const glue = await import(new URL(js, self.location.href).href);
   await glue.default({ module_or_path: new URL(wasm, self.location.href) });
-  glue.worker_main();
+  if (role === "trainer") glue.trainer_main();
+  else glue.worker_main(js, wasm);
   for (const e of waiting) self.onmessage(e);
   waiting.length = 0;
 }

@@ -1,6 +1,7 @@
 //! The session's jobs: work that waits for the device (opening it and building the trainers, a
 //! weights readback for the region map, upcycling's switch, the per-kernel profile), each a future
 //! that owns what it needs — a trainer is lent to it and comes back with its [`Done`].
+use super::apart::{Apart, Link, Spawn};
 use super::{
     lesson, recover, Backend, Built, Device, Done, DoneKind, Event, Session, Side, MAP_EVERY_MS, PROFILE_STEPS,
 };
@@ -9,6 +10,7 @@ use crate::model::Dims;
 use crate::page::{no_webgpu_banner, Browser};
 use crate::regionmap;
 use crate::upcycle::Upcycle;
+use std::rc::Rc;
 
 impl Session {
     // --- building -------------------------------------------------------------------------------
@@ -49,8 +51,9 @@ impl Session {
         self.emit(Event::Backend(self.backend_label.clone()));
         let generation = self.generation;
         let (device, cpu_tokens, browser) = (self.opts.device, self.opts.cpu_tokens, self.opts.browser);
+        let apart = Where { link: self.link.clone(), spawn: self.opts.apart.clone(), generation };
         self.spawn(async move {
-            let built = build(device, cpu_tokens, browser, &cfg, cfg_b.as_ref()).await;
+            let built = build(device, cpu_tokens, browser, &cfg, cfg_b.as_ref(), apart).await;
             Done { generation, kind: DoneKind::Built(built) }
         });
     }
@@ -90,7 +93,12 @@ impl Session {
             Err(e) => return self.emit(Event::Error(Some(e))),
         };
         let backend_b = match b {
-            Some(Ok(be)) => Some(be),
+            Some(Ok(be)) => {
+                if let Backend::Apart(a) = &be {
+                    self.link = Some(a.link());
+                }
+                Some(be)
+            }
             Some(Err(err)) => {
                 lesson::end(self);
                 self.cfg_b = None;
@@ -101,6 +109,8 @@ impl Session {
             }
             None => None,
         };
+        let apart = backend_b.as_ref().map(|b| matches!(b, Backend::Apart(_)));
+        self.emit(Event::RunB(apart));
         self.backend_label = backend.trainer().backend();
         self.emit(Event::Backend(self.backend_label.clone()));
         self.emit(Event::Banner(banner));
@@ -150,7 +160,7 @@ impl Session {
                     Done { generation, kind: DoneKind::Map { backend: Some(Backend::Gpu(g)), map } }
                 });
             }
-            None => {}
+            other => self.backend = other,
         }
     }
 
@@ -165,6 +175,7 @@ impl Session {
             let result = match backend {
                 Backend::Gpu(g) => g.switch().await.map(|g| Backend::Gpu(Box::new(g))),
                 Backend::Cpu(c) => c.switch().await.map(|c| Backend::Cpu(Box::new(c))),
+                apart @ Backend::Apart(_) => Ok(apart), // it switches by itself
             };
             Done { generation, kind: DoneKind::Switched { side, result } }
         });
@@ -227,19 +238,27 @@ impl Session {
     }
 }
 
+/// Where run B may train apart on the CPU: the session's link from an earlier run, else a new
+/// one; and the generation it starts as.
+struct Where {
+    link: Option<Rc<dyn Link>>,
+    spawn: Option<Spawn>,
+    generation: u32,
+}
+
 /// Open the trainers: A's (the GPU's when `device` allows and an adapter opens, else the CPU's
-/// with a banner saying why) and B's on the same kind of device.
+/// with a banner saying why) and B's on the same kind of device (on the CPU apart from A, where
+/// the host offers a link to a trainer elsewhere).
 async fn build(
     device: Device,
     cpu_tokens: Option<usize>,
     browser: Browser,
     cfg: &Config,
     cfg_b: Option<&Config>,
+    apart: Where,
 ) -> Result<Built, String> {
-    let cpu = |c: &Config| {
-        let small = Config { tokens: cpu_tokens.map_or(c.tokens, |t| c.tokens.min(t)), ..c.clone() };
-        Upcycle::cpu(&small).map(|c| Backend::Cpu(Box::new(c))).map_err(|e| e.to_string())
-    };
+    let small = |c: &Config| Config { tokens: cpu_tokens.map_or(c.tokens, |t| c.tokens.min(t)), ..c.clone() };
+    let cpu = |c: &Config| Upcycle::cpu(&small(c)).map(|c| Backend::Cpu(Box::new(c))).map_err(|e| e.to_string());
     let (a, banner) = match device {
         Device::Cpu => (cpu(cfg)?, None),
         Device::Gpu => (Backend::Gpu(Box::new(Upcycle::gpu(cfg).await?)), None),
@@ -253,7 +272,10 @@ async fn build(
     };
     let b = match cfg_b {
         Some(cb) if a.is_gpu() => Some(Upcycle::gpu(cb).await.map(|g| Backend::Gpu(Box::new(g)))),
-        Some(cb) => Some(cpu(cb)),
+        Some(cb) => Some(match apart.link.or_else(|| apart.spawn.and_then(|s| s())) {
+            Some(link) => Apart::start(link, apart.generation, &small(cb)).map(|a| Backend::Apart(Box::new(a))),
+            None => cpu(cb),
+        }),
         None => None,
     };
     Ok((a, banner, b))

@@ -16,6 +16,7 @@
 //! Nothing here touches the DOM or the reactive graph, so the same session runs the page (on its
 //! main thread today), `tests/session.rs`, `tests/lessons.rs` and `examples/lessons.rs` (the
 //! lesson player of [`lesson`] is the only one).
+pub mod apart;
 mod commands;
 mod jobs;
 pub mod lesson;
@@ -68,6 +69,8 @@ const PROFILE_STEPS: u32 = 50;
 pub enum Backend {
     Gpu(Box<Upcycle<GpuTrainer>>),
     Cpu(Box<Upcycle<CpuTrainer>>),
+    /// Compare mode's run B on the CPU, trained apart (a worker of its own) at the same time as A.
+    Apart(Box<apart::Apart>),
 }
 
 impl Backend {
@@ -75,6 +78,7 @@ impl Backend {
         match self {
             Backend::Gpu(g) => &mut **g,
             Backend::Cpu(c) => &mut **c,
+            Backend::Apart(a) => &mut **a,
         }
     }
     pub fn is_gpu(&self) -> bool {
@@ -84,7 +88,14 @@ impl Backend {
     fn error(&self) -> Option<String> {
         match self {
             Backend::Gpu(g) => g.inner().error(),
-            Backend::Cpu(_) => None,
+            Backend::Cpu(_) | Backend::Apart(_) => None,
+        }
+    }
+    /// Why run B's trainer apart stopped, if it did.
+    fn apart_error(&mut self) -> Option<String> {
+        match self {
+            Backend::Apart(a) => a.error(),
+            _ => None,
         }
     }
     /// Its GPU device was lost.
@@ -96,6 +107,7 @@ impl Backend {
         match self {
             Backend::Gpu(g) => g.switch_due(),
             Backend::Cpu(c) => c.switch_due(),
+            Backend::Apart(_) => false, // it switches by itself, in order
         }
     }
     /// Steps it may train before the session must step in (the upcycling switch); unbounded
@@ -104,6 +116,7 @@ impl Backend {
         let dense = match self {
             Backend::Gpu(g) => g.is_dense(),
             Backend::Cpu(c) => c.is_dense(),
+            Backend::Apart(a) => return a.room(),
         };
         let tr = self.trainer();
         if dense {
@@ -117,6 +130,7 @@ impl Backend {
         match self {
             Backend::Gpu(g) => g.phase_note(step),
             Backend::Cpu(c) => c.phase_note(step),
+            Backend::Apart(_) => None, // run B's phase is not shown
         }
     }
     /// Natively: destroy its GPU device (a simulated device loss, as a driver reset would).
@@ -158,6 +172,9 @@ pub struct Options {
     /// Time per tick the CPU trainer may spend (paced): [`CPU_BUDGET_MS`] on the main thread; a
     /// worker, which draws nothing, spends more of its ticks.
     pub cpu_budget_ms: f64,
+    /// Where compare mode's run B can train apart on the CPU (a worker of its own); None: beside
+    /// run A.
+    pub apart: Option<apart::Spawn>,
 }
 
 impl Options {
@@ -172,6 +189,7 @@ impl Options {
             clock,
             paced: true,
             cpu_budget_ms: CPU_BUDGET_MS,
+            apart: None,
         }
     }
 }
@@ -247,6 +265,9 @@ pub enum Event {
     Rate(f32),
     /// Which trainer runs ("starting…" while it is built).
     Backend(String),
+    /// Compare mode's run B trains in a worker of its own (true) or beside run A (false; None
+    /// without run B): `<html data-run-b>`, for the tests.
+    RunB(Option<bool>),
     Banner(Option<Banner>),
     Notice(Option<String>),
     /// The phase of an upcycled run.
@@ -384,6 +405,8 @@ pub struct Session {
     phase: Option<String>,
     /// A snapshot arrived since the lesson's beat was last checked against the histories.
     unchecked: bool,
+    /// The link to run B's trainer apart, kept across restarts (None: none opened yet, or it broke).
+    link: Option<std::rc::Rc<dyn apart::Link>>,
 }
 
 impl Session {
@@ -440,6 +463,7 @@ impl Session {
             error_seen: None,
             phase: None,
             unchecked: false,
+            link: None,
         };
         setting::remember(&mut s.saved, &s.cfg.clone());
         s.emit_configs();

@@ -1,10 +1,12 @@
 //! Natively: a host for a [`Session`] that runs its jobs to completion (pollster), keeps every
 //! event, and the headless lesson runner [`play_lesson`] (the page's lesson player, without the
 //! page).
-use super::{Device, Event, Options, Session};
+use super::apart::{FromApart, Link, Reply, Serve, Spawn, ToApart, ANY_GENERATION};
+use super::{wire, Device, Event, Options, Session};
 use crate::lessons::{Lesson, Outcome};
 use crate::page::{Browser, Side};
 use std::rc::Rc;
+use std::sync::mpsc;
 use std::time::Instant;
 
 /// A session driven natively: every tick runs the jobs it asked for before the next.
@@ -27,6 +29,52 @@ pub fn options(device: Device) -> Options {
         clock: Rc::new(move || t0.elapsed().as_secs_f64() * 1000.0),
         paced: false,
         cpu_budget_ms: super::CPU_BUDGET_MS,
+        apart: None,
+    }
+}
+
+/// Run B apart on a thread of its own, behind a [`Link`] that carries each message encoded as the
+/// page's workers do (postcard bytes), so the native tests exercise the same encoding.
+pub fn thread_apart() -> Spawn {
+    Rc::new(|| {
+        let (to_tx, to_rx) = mpsc::channel::<Vec<u8>>();
+        let (from_tx, from_rx) = mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            let mut serve = Serve::default();
+            for bytes in to_rx {
+                let msg = wire::decode::<ToApart>(&bytes).expect("the session's messages decode");
+                for reply in serve.handle(msg) {
+                    if from_tx.send(wire::encode(&reply)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Some(Rc::new(ThreadLink { to: to_tx, from: from_rx }) as Rc<dyn Link>)
+    })
+}
+
+/// The session's end of [`thread_apart`].
+struct ThreadLink {
+    to: mpsc::Sender<Vec<u8>>,
+    from: mpsc::Receiver<Vec<u8>>,
+}
+
+impl ThreadLink {
+    fn reply(bytes: Vec<u8>) -> Reply {
+        wire::decode(&bytes).unwrap_or_else(|e| Reply { gen: ANY_GENERATION, msg: FromApart::Failed(e) })
+    }
+}
+
+impl Link for ThreadLink {
+    fn send(&self, msg: &ToApart) {
+        let _ = self.to.send(wire::encode(msg)); // a stopped thread says so through `recv`
+    }
+    fn try_recv(&self) -> Option<Reply> {
+        self.from.try_recv().ok().map(ThreadLink::reply)
+    }
+    fn recv(&self) -> Option<Reply> {
+        self.from.recv().ok().map(ThreadLink::reply)
     }
 }
 

@@ -23,6 +23,9 @@ impl Session {
                 b.last_frame = Some(t);
             }
         }
+        if let Some(err) = self.backend_b.as_mut().and_then(Backend::apart_error) {
+            self.apart_failed(err);
+        }
         // A lost device is recovered from even after its failed readbacks stopped training: they
         // often arrive a moment before the device's "lost" signal.
         if self.backend.as_ref().is_some_and(Backend::lost) || self.backend_b.as_ref().is_some_and(Backend::lost) {
@@ -148,12 +151,22 @@ impl Session {
         let gpu = self.backend.as_ref().is_some_and(Backend::is_gpu);
         let n = self.steps_now(t);
         if n > 0 {
+            // Run B apart is sent its steps first, so that it trains them while A does.
+            let apart = matches!(self.backend_b, Some(Backend::Apart(_)));
+            if let Some(b) = self.backend_b.as_mut().filter(|_| apart) {
+                b.trainer().train(n);
+            }
             let t0 = self.now();
             if let Some(a) = self.backend.as_mut() {
                 a.trainer().train(n);
             }
-            if let Some(b) = self.backend_b.as_mut() {
+            if let Some(b) = self.backend_b.as_mut().filter(|_| !apart) {
                 b.trainer().train(n);
+            }
+            // Headless, run B apart has trained them too before the next window.
+            #[cfg(not(target_arch = "wasm32"))]
+            if let Some(b) = self.backend_b.as_mut().filter(|_| apart && !self.opts.paced) {
+                b.trainer().finish();
             }
             if !gpu {
                 let per = (self.now() - t0) / n as f64;
@@ -263,12 +276,29 @@ impl Session {
             self.bench_progress(&s, t);
             self.receive(Side::A, s);
         }
+        if let Some(Backend::Apart(b)) = self.backend_b.as_mut() {
+            if let Some(at) = b.take_switched() {
+                self.emit(Event::Mark { at: at as f32, label: "B upcycled".into() });
+            }
+        }
         while let Some(s) = self.next_snapshot(Side::B) {
             self.outstanding_b = self.outstanding_b.saturating_sub(1);
             self.progress_b = t;
             self.snap_step_b = s.step;
             self.receive(Side::B, s);
         }
+    }
+
+    /// Run B's trainer apart stopped (its worker crashed or could not start): both runs restart
+    /// from the seed with B beside A, and the notice says so.
+    fn apart_failed(&mut self, err: String) {
+        self.link = None;
+        self.opts.apart = None;
+        self.rebuild();
+        self.add_notice(format!(
+            "Run B's own worker stopped ({err}), so both runs restarted from the seed and now train one after the \
+             other on one thread."
+        ));
     }
 
     pub(super) fn bench_progress(&mut self, s: &Snapshot, t: f64) {

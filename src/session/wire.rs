@@ -5,6 +5,7 @@
 //!
 //! Names that are `&'static str` on both sides (knob keys, card ids, lesson ids) cross as text and
 //! are looked up in their tables on arrival: an unknown one is an error, never a new name.
+use super::apart::Spawn;
 use super::{Cmd, Event, Options, Session};
 use crate::config::Config;
 use crate::knobs::KNOBS;
@@ -33,15 +34,19 @@ pub struct Start {
     /// `debug=worker-no-gpu`: the worker acts as if its browser offered WebGPU to the window only
     /// (the end-to-end test of training on the main thread then).
     pub worker_without_gpu: bool,
+    /// `debug=b-beside-a`: compare mode's run B trains beside A on the CPU, not in a worker of its
+    /// own (the benchmark's "before").
+    pub b_beside_a: bool,
     pub browser: Browser,
 }
 
 impl Start {
     /// The page's session for this start, timed by `clock`; `cpu_budget_ms`: the CPU trainer's
-    /// time per tick.
-    pub fn session(&self, clock: Rc<dyn Fn() -> f64>, cpu_budget_ms: f64) -> Session {
+    /// time per tick; `apart`: where compare mode's run B can train apart on the CPU.
+    pub fn session(&self, clock: Rc<dyn Fn() -> f64>, cpu_budget_ms: f64, apart: Option<Spawn>) -> Session {
         let mut opts = Options::page(clock, self.browser);
         opts.cpu_budget_ms = cpu_budget_ms;
+        opts.apart = apart.filter(|_| !self.b_beside_a);
         opts.bench = self.bench;
         opts.simulate_gpu_error = self.simulate_gpu_error;
         match self.lesson.and_then(crate::lessons::find) {
@@ -158,6 +163,7 @@ mod tests {
                 bench: Some(40),
                 simulate_gpu_error: false,
                 worker_without_gpu: true,
+                b_beside_a: false,
                 browser: Browser::Firefox,
             }),
             window_gpu: true,

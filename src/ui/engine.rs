@@ -3,6 +3,7 @@
 //! cannot start, where the browser offers WebGPU to the window but not to workers, or with
 //! `engine=main`. Either way the page sends the same [`Cmd`]s and shows the same [`Event`]s;
 //! nothing on the page says which (but `<html data-engine>`, for tests and benchmarks).
+use super::web::Files;
 use super::{show, web, Ui};
 use crate::session::wire::{self, FromWorker, Start, ToWorker};
 use crate::session::{Cmd, Event, Session};
@@ -48,7 +49,7 @@ pub fn launch(start: Start, main_thread: bool, ui: Ui) -> Eng {
             if !main_thread {
                 web_sys::console::warn_1(&format!("MoE Playground trains on the page's main thread: {why}").into());
             }
-            Host::Here(Box::new(start.session(Rc::new(now_ms), crate::session::CPU_BUDGET_MS)))
+            Host::Here(Box::new(session_here(&start)))
         }
     };
     let here = matches!(host, Host::Here(_));
@@ -67,24 +68,15 @@ pub fn launch(start: Start, main_thread: bool, ui: Ui) -> Eng {
     eng
 }
 
-/// The worker, loading the page's own module and wasm (the names trunk gave this build).
+/// The session's worker, loading the page's own module and wasm (the names trunk gave this build).
 fn spawn_worker() -> Result<web_sys::Worker, String> {
-    let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let tag = doc
-        .query_selector("script[data-trunk-js][data-trunk-wasm]")
-        .ok()
-        .flatten()
-        .ok_or("the page's boot script tag is missing")?;
-    let (js, wasm) = (tag.get_attribute("data-trunk-js"), tag.get_attribute("data-trunk-wasm"));
-    let (Some(js), Some(wasm)) = (js, wasm) else { return Err("the boot script names no module".into()) };
-    let opts = web_sys::WorkerOptions::new();
-    opts.set_type(web_sys::WorkerType::Module);
-    let worker = web_sys::Worker::new_with_options("worker.js", &opts).map_err(|e| format!("{e:?}"))?;
-    let files = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&files, &"js".into(), &js.into());
-    let _ = js_sys::Reflect::set(&files, &"wasm".into(), &wasm.into());
-    worker.post_message(&files).map_err(|e| format!("{e:?}"))?;
-    Ok(worker)
+    Files::of_page()?.start_worker("session")
+}
+
+/// The session on this thread, with compare mode's run B in a worker of its own on the CPU.
+fn session_here(start: &Start) -> Session {
+    let apart = Files::of_page().ok().and_then(super::apart::spawner);
+    start.session(Rc::new(now_ms), crate::session::CPU_BUDGET_MS, apart)
 }
 
 /// The worker's messages and errors.
@@ -132,7 +124,7 @@ fn run_here(eng: &Eng, ui: Ui, why: &str) {
         if let Host::Worker { worker, .. } = &e.host {
             worker.terminate();
         }
-        let session = e.start.session(Rc::new(now_ms), crate::session::CPU_BUDGET_MS);
+        let session = session_here(&e.start);
         e.host = Host::Here(Box::new(session));
         // What was sent to the worker is moot: this session starts from the page's URL again.
         web::set_root_data("data-handled", Some(e.sent.to_string()));
@@ -143,8 +135,8 @@ fn run_here(eng: &Eng, ui: Ui, why: &str) {
 
 fn post(eng: &Eng, msg: &ToWorker) {
     if let Host::Worker { worker, .. } = &eng.borrow().host {
-        let bytes = js_sys::Uint8Array::from(wire::encode(msg).as_slice());
-        if let Err(e) = worker.post_message_with_transfer(&bytes, &js_sys::Array::of1(&bytes.buffer())) {
+        let (bytes, transfer) = web::transferable(&wire::encode(msg));
+        if let Err(e) = worker.post_message_with_transfer(&bytes, &transfer) {
             web_sys::console::error_1(&e);
         }
     }

@@ -21,6 +21,7 @@
 //! sheet's `:root[data-present]`), the charts redrawn larger, the controls folded behind a button,
 //! and only the cards of `ui.focus` (one to three; empty: routing, load and losses). `ui.highlight`
 //! outlines one card in either mode.
+mod apart;
 mod cards;
 mod compare;
 mod controls;
@@ -170,6 +171,9 @@ fn show(ui: Ui, e: Event) {
         Event::Step(s) => ui.step.set(s),
         Event::Rate(r) => ui.rate.set(r),
         Event::Backend(b) => ui.backend.set(b),
+        Event::RunB(apart) => {
+            web::set_root_data("data-run-b", apart.map(|a| if a { "apart" } else { "beside" }.into()))
+        }
         Event::Banner(b) => ui.banner.set(b),
         Event::Notice(n) => ui.notice.set(n),
         Event::Phase(p) => ui.phase.set(p),
@@ -208,6 +212,7 @@ fn show(ui: Ui, e: Event) {
         }
         Event::Map(m) => ui.map.set(Some(*m)),
         Event::CompareOff => {
+            web::set_root_data("data-run-b", None);
             ui.snap_b.set(None);
             ui.hist_b.set(vec![]);
         }
@@ -260,6 +265,7 @@ fn start_session(search: &str) -> (Start, Ui) {
         bench: bench_steps,
         simulate_gpu_error: debug.as_deref() == Some("gpu-error"),
         worker_without_gpu: debug.as_deref() == Some("worker-no-gpu"),
+        b_beside_a: debug.as_deref() == Some("b-beside-a"),
         browser: web::browser(),
     };
     (start, ui)

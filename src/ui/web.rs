@@ -132,3 +132,49 @@ pub fn set_root_data(name: &str, value: Option<String>) {
         };
     }
 }
+
+/// The build's module and wasm (the hashed names trunk gave them): what a worker loads to run the
+/// page's own code.
+#[derive(Clone, Debug)]
+pub struct Files {
+    pub js: String,
+    pub wasm: String,
+}
+
+impl Files {
+    /// From the page's boot `<script>` tag.
+    pub fn of_page() -> Result<Files, String> {
+        let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+        let tag = doc
+            .query_selector("script[data-trunk-js][data-trunk-wasm]")
+            .ok()
+            .flatten()
+            .ok_or("the page's boot script tag is missing")?;
+        match (tag.get_attribute("data-trunk-js"), tag.get_attribute("data-trunk-wasm")) {
+            (Some(js), Some(wasm)) => Ok(Files { js, wasm }),
+            _ => Err("the boot script names no module".into()),
+        }
+    }
+
+    /// A module worker running www/worker.js (beside this page, or beside this worker's script)
+    /// with these files, as `role`: "session" (the training session) or "trainer" (compare mode's
+    /// run B apart).
+    pub fn start_worker(&self, role: &str) -> Result<web_sys::Worker, String> {
+        let opts = web_sys::WorkerOptions::new();
+        opts.set_type(web_sys::WorkerType::Module);
+        let worker = web_sys::Worker::new_with_options("worker.js", &opts).map_err(|e| format!("{e:?}"))?;
+        let first = js_sys::Object::new();
+        for (key, value) in [("js", &self.js), ("wasm", &self.wasm), ("role", &role.to_string())] {
+            let _ = js_sys::Reflect::set(&first, &key.into(), &value.into());
+        }
+        worker.post_message(&first).map_err(|e| format!("{e:?}"))?;
+        Ok(worker)
+    }
+}
+
+/// `bytes` as a `Uint8Array`, and the transfer list that hands its buffer over.
+pub fn transferable(bytes: &[u8]) -> (js_sys::Uint8Array, js_sys::Array) {
+    let array = js_sys::Uint8Array::from(bytes);
+    let transfer = js_sys::Array::of1(&array.buffer());
+    (array, transfer)
+}

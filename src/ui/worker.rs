@@ -5,6 +5,7 @@
 //!
 //! A worker whose browser offers WebGPU to the window but not to workers answers the start with
 //! [`FromWorker::MainThread`], and the page runs the session itself.
+use super::web::Files;
 use crate::session::wire::{self, FromWorker, ToWorker};
 use crate::session::Session;
 use std::cell::RefCell;
@@ -29,8 +30,7 @@ fn now_ms() -> f64 {
 
 /// `msg` to the page, its bytes transferred.
 fn post(msg: &FromWorker) {
-    let bytes = js_sys::Uint8Array::from(wire::encode(msg).as_slice());
-    let transfer = js_sys::Array::of1(&bytes.buffer());
+    let (bytes, transfer) = super::web::transferable(&wire::encode(msg));
     if let Err(e) = scope().post_message_with_transfer(&bytes, &transfer) {
         web_sys::console::error_1(&e);
     }
@@ -81,14 +81,15 @@ fn tick(state: Shared) {
     let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(next.unchecked_ref(), wait);
 }
 
-fn receive(state: &Shared, e: MessageEvent) {
+fn receive(state: &Shared, files: &Files, e: MessageEvent) {
     let bytes = js_sys::Uint8Array::new(&e.data()).to_vec();
     match wire::decode::<ToWorker>(&bytes) {
         Ok(ToWorker::Start { start, window_gpu }) => {
             if window_gpu && (!worker_gpu() || start.worker_without_gpu) {
                 return post(&FromWorker::MainThread);
             }
-            *state.borrow_mut() = Some(start.session(Rc::new(now_ms), CPU_BUDGET_MS));
+            let apart = super::apart::spawner(files.clone());
+            *state.borrow_mut() = Some(start.session(Rc::new(now_ms), CPU_BUDGET_MS, apart));
             pump(state);
             tick(state.clone());
         }
@@ -107,13 +108,15 @@ fn receive(state: &Shared, e: MessageEvent) {
     }
 }
 
-/// The worker's entry point (www/worker.js calls it once the wasm is loaded): take the page's
+/// The worker's entry point (www/worker.js calls it once the wasm is loaded, with the build's
+/// module and wasm, which a worker for compare mode's run B loads in turn): take the page's
 /// messages from now on.
 #[wasm_bindgen]
-pub fn worker_main() {
+pub fn worker_main(js: String, wasm: String) {
     super::web::install_panic_hook();
     let state: Shared = Rc::new(RefCell::new(None));
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| receive(&state, e));
+    let files = Files { js, wasm };
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| receive(&state, &files, e));
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
 }

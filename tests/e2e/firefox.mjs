@@ -137,6 +137,17 @@ for (const webgpu of [true, false]) {
     console.log(`  notice: ${notice.slice(0, 100)}…; trains (step ${s})`);
   });
 
+  // Compare mode; on the CPU run B trains in a worker of its own (nested in the session's).
+  await scenario(`${side}-compare`, { webgpu, query: "?compare&b.alpha=0" }, async (page, problems) => {
+    const s0 = await waitStep(page, 0);
+    await waitStep(page, s0 + 20);
+    const ink = await inks(page);
+    for (const id of ["heatmap", "heatmap-b", "load", "load-b"]) if (!(ink[id] >= 0.01)) problems.push(`${id} is blank (${ink[id]})`);
+    const runB = await page.evaluate(() => document.documentElement.dataset.runB);
+    if (runB !== (webgpu ? "beside" : "apart")) problems.push(`run B trains ${runB}`);
+    console.log(`  step ${await stepOf(page)}; run B trains ${runB}; ${Object.keys(ink).length} charts inked`);
+  });
+
   await scenario(`${side}-lesson`, { webgpu, query: "?lesson=balance-loss&present", viewport: { width: 1920, height: 1080 } }, async (page, problems) => {
     const progress = () => text(page, "beat-progress");
     const t0 = Date.now();

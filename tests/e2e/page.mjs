@@ -591,7 +591,10 @@ await scenario("compare-cpu", { webgpu: false, query: "?compare&b.alpha=0" }, as
   await waitStep(page, a);
   await page.waitForTimeout(1500);
   for (const id of ["heatmap", "heatmap-b"]) if ((await inked(page, id)) < 0.3) problems.push(`${id} is nearly blank`);
-  console.log(`  CPU: both heatmaps drawn, step ${await stepOf(page)}`);
+  // Run B trains in a worker of its own (started by the session's worker), at the same time as A.
+  const runB = await page.evaluate(() => document.documentElement.dataset.runB);
+  if (runB !== "apart") problems.push(`run B trains ${runB ?? "nowhere"}, not in a worker of its own`);
+  console.log(`  CPU: both heatmaps drawn, step ${await stepOf(page)}; run B trains ${runB}`);
 });
 
 await scenario("compare-upcycle", { webgpu: true, query: "?tokens=64&compare&b.init=upcycle&b.dense-steps=40" }, async (page, problems) => {

@@ -256,6 +256,17 @@ try {
     console.log(`  notice: ${notice.slice(0, 100)}…; trains (step ${s})`);
   });
 
+  // Compare mode on the CPU: run B in a worker of its own where WebKit starts workers from workers.
+  await scenario("wk-compare", { query: "?compare&b.alpha=0" }, async (page, problems) => {
+    const s0 = await waitStep(page, 0);
+    await waitStep(page, s0 + 20);
+    const ink = await inks(page);
+    for (const id of ["heatmap", "heatmap-b", "load", "load-b"]) if (!(ink[id] >= 0.01)) problems.push(`${id} is blank (${ink[id]})`);
+    const runB = await page.evaluate(() => document.documentElement.dataset.runB);
+    if (!["apart", "beside"].includes(runB)) problems.push(`run B trains ${runB}`);
+    console.log(`  step ${await stepOf(page)}; run B trains ${runB}; ${Object.keys(ink).length} charts inked`);
+  });
+
   await scenario("wk-lesson", { query: "?lesson=balance-loss&present", viewport: { width: 1920, height: 1080 } }, async (page, problems) => {
     const progress = () => text(page, "beat-progress");
     const t0 = Date.now();
