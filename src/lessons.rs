@@ -13,14 +13,10 @@
 //! lessons`; the two side remarks (overfitting's dense network of width 512, moe-vs-dense trained
 //! on to step 2000) with the same configs in separate runs, recorded in the README.
 //! tests/lessons.rs holds each lesson to its checks in at least 4 of 5 seeds.
+use crate::cards::CardId;
 use crate::config::Config;
 use crate::history::Hist;
 use crate::setting::Side;
-
-/// The chart cards' ids (`data-card`), in page order (a lesson's `cards` are among them; the page
-/// re-exports them).
-pub const CARD_IDS: &[&str] =
-    &["region-map", "heatmap", "load", "balance", "losses", "logits", "domains", "similarity", "drops"];
 
 /// One knob setting of a beat: `key = value` on run A, B or both (knob keys and values as in the
 /// URL).
@@ -72,8 +68,8 @@ pub struct Beat {
     pub doing: &'static str,
     /// Said once the beat's end is reached ([`fill`] fills its placeholders).
     pub caption: &'static str,
-    /// The card that shows it (`data-card` id): highlighted, and shown in classroom mode.
-    pub card: &'static str,
+    /// The card that shows it: highlighted, and shown in classroom mode.
+    pub card: CardId,
     /// A question for the class: the lesson pauses on it until the teacher goes on.
     pub question: Option<&'static str>,
 }
@@ -98,7 +94,7 @@ pub struct Lesson {
     pub base: fn(&mut Config),
     pub beats: &'static [Beat],
     /// The cards classroom mode shows (one to three).
-    pub cards: &'static [&'static str],
+    pub cards: &'static [CardId],
     pub expect: &'static [Check],
 }
 
@@ -364,7 +360,7 @@ pub const LESSONS: &[Lesson] = &[
                           of 8 experts nearly idle (under a quarter of a fair share) and drops {b.dropped} of its assignments; A's busiest expert has \
                           {a.max_share} and A drops {a.dropped}. (5 seeds: B's busiest expert 55–96 %, 5–7 idle, 53–81 % \
                           dropped.)",
-                card: "load",
+                card: CardId::Load,
                 question: Some("What will happen to B if we switch its balance loss on now?"),
             },
             Beat {
@@ -375,11 +371,11 @@ pub const LESSONS: &[Lesson] = &[
                 caption: "Step {a.step}: B's load entropy is {b.entropy} (1 = even), its busiest expert has {b.max_share} \
                           of the tokens and it drops {b.dropped} of its assignments. On the 5 seeds measured the \
                           balance loss repaired the collapsed router within 100–150 steps.",
-                card: "balance",
+                card: CardId::Balance,
                 question: None,
             },
         ],
-        cards: &["load", "balance", "drops"],
+        cards: &[CardId::Load, CardId::Balance, CardId::Drops],
         expect: &[
             Check {
                 beat: 0,
@@ -422,7 +418,7 @@ pub const LESSONS: &[Lesson] = &[
                 caption: "A (cf = 0.5, {a.capacity} slots per expert) drops {a.dropped} of its assignments, B (cf = 2, \
                           {b.capacity} slots) drops {b.dropped}. The right-hand chart is the drop-vs-cf curve of A's \
                           router: drops fall steeply up to cf ≈ 1, then flatten.",
-                card: "drops",
+                card: CardId::Drops,
                 question: Some("B computes four times as many slots as A. Will it learn better?"),
             },
             Beat {
@@ -433,11 +429,11 @@ pub const LESSONS: &[Lesson] = &[
                 caption: "Held-out loss over the last 300 steps (to step {a.step}): A (cf = 0.5) {a.eval_ce}, B (cf = 2) {b.eval_ce}. Over 5 seeds \
                           B is ahead on every one, by 0.03–0.09: the dropped half of A's tokens skip their expert, and \
                           that costs quality.",
-                card: "losses",
+                card: CardId::Losses,
                 question: None,
             },
         ],
-        cards: &["drops", "losses", "load"],
+        cards: &[CardId::Drops, CardId::Losses, CardId::Load],
         expect: &[
             Check {
                 beat: 0,
@@ -475,10 +471,10 @@ pub const LESSONS: &[Lesson] = &[
             caption: "Held-out loss over the last 300 steps: top-1 {a.eval_ce}, top-2 {b.eval_ce}, for twice the expert compute per token \
                       ({b.capacity} slots per expert against {a.capacity}). Over 5 seeds top-2 is ahead on 4, by 0.02–0.06; \
                       on the fifth top-1 is ahead by 0.02. Switch's point: most of the gain at half the cost.",
-            card: "losses",
+            card: CardId::Losses,
             question: None,
         }],
-        cards: &["losses", "heatmap", "load"],
+        cards: &[CardId::Losses, CardId::Heatmap, CardId::Load],
         expect: &[Check {
             beat: 0,
             cond: Cond {
@@ -508,10 +504,10 @@ pub const LESSONS: &[Lesson] = &[
                       Held-out loss A {a.eval_ce}, B {b.eval_ce}. (5 seeds: A 6.5–16, B 0.8–0.9; the held-out losses \
                       within 0.03 of each other; neither run diverged at this scale, so what the z-loss buys here is \
                       the small logits, at no cost in quality.)",
-            card: "logits",
+            card: CardId::Logits,
             question: None,
         }],
-        cards: &["logits", "losses", "load"],
+        cards: &[CardId::Logits, CardId::Losses, CardId::Load],
         expect: &[Check {
             beat: 0,
             cond: Cond {
@@ -540,7 +536,7 @@ pub const LESSONS: &[Lesson] = &[
                 doing: "A learns its router; B routes by a fixed hash of the input character (it cannot learn).",
                 caption: "Step {a.step}: how much the expert tells about the domain (0 = nothing, 1 = everything): \
                           A {a.spec}, B {b.spec}.",
-                card: "domains",
+                card: CardId::Domains,
                 question: None,
             },
             Beat {
@@ -550,11 +546,11 @@ pub const LESSONS: &[Lesson] = &[
                 doing: "Watch each domain's row of the matrix: one bright cell per row is specialisation.",
                 caption: "Step {a.step}: A's experts now tell the domain at {a.spec} (B, hashed: {b.spec}). 5 seeds: A 0.33–0.52, the hash \
                           router 0.24 (what the characters alone give away).",
-                card: "domains",
+                card: CardId::Domains,
                 question: None,
             },
         ],
-        cards: &["domains", "heatmap"],
+        cards: &[CardId::Domains, CardId::Heatmap],
         expect: &[Check {
             beat: 1,
             cond: Cond {
@@ -594,7 +590,7 @@ pub const LESSONS: &[Lesson] = &[
                 doing: "A has no balance loss, B has α = 0.1. The region map shows which expert A sends each point to.",
                 caption: "A leaves {a.starved} of its 8 experts nearly idle (under a quarter of a fair share) and classifies {a.eval_acc} of held-out \
                           points right; B leaves {b.starved} idle and gets {b.eval_acc}. (5 seeds: 3–4 idle, 73–77 % against 84–87 %.)",
-                card: "region-map",
+                card: CardId::RegionMap,
                 question: Some("A's idle experts get almost no tokens and so almost no gradient. Can they come back?"),
             },
             Beat {
@@ -604,11 +600,11 @@ pub const LESSONS: &[Lesson] = &[
                 doing: "A's balance loss is now on (α = 0.1).",
                 caption: "With the balance loss A leaves {a.starved} experts idle and classifies {a.eval_acc} right \
                           (B: {b.eval_acc}). (5 seeds: every expert back, 85–91 %.)",
-                card: "region-map",
+                card: CardId::RegionMap,
                 question: None,
             },
         ],
-        cards: &["region-map", "load"],
+        cards: &[CardId::RegionMap, CardId::Load],
         expect: &[
             Check {
                 beat: 0,
@@ -646,7 +642,7 @@ pub const LESSONS: &[Lesson] = &[
                         its dense twin at equal active compute (one network of width 64, 8× fewer parameters).",
                 caption: "Step {a.step}: both have learned what generalises; held-out loss A {a.eval_ce}, B {b.eval_ce}, \
                           and the gap to the training loss is still small (A {a.gap}, B {b.gap}).",
-                card: "losses",
+                card: CardId::Losses,
                 question: Some("From here on they see the same examples over and over. Which one will memorise more?"),
             },
             Beat {
@@ -657,11 +653,11 @@ pub const LESSONS: &[Lesson] = &[
                 caption: "Held-out minus training loss: A (MoE) {a.gap}, B (dense) {b.gap}. The MoE's gap is the wider \
                           on all 5 seeds measured (1.01–1.30 against 0.90–1.10). It is the parameters: a dense network with the MoE's total \
                           parameters (width 512) memorises even more (gap 1.6–2.2 at this step).",
-                card: "losses",
+                card: CardId::Losses,
                 question: None,
             },
         ],
-        cards: &["losses"],
+        cards: &[CardId::Losses],
         expect: &[Check {
             beat: 1,
             cond: Cond { what: "the MoE's train/held-out gap is the wider", test: |r| gap(r.a) > gap(r.b) },
@@ -689,10 +685,10 @@ pub const LESSONS: &[Lesson] = &[
                       (5 seeds: MoE 1.32–1.39, dense 1.38–1.44; the MoE ahead on all five, by 0.05–0.09. Trained on to \
                       step 2000 the dense twin closes part of the gap, to 0.02–0.06: the MoE's edge here is that it \
                       learns faster.)",
-            card: "losses",
+            card: CardId::Losses,
             question: None,
         }],
-        cards: &["losses", "load"],
+        cards: &[CardId::Losses, CardId::Load],
         expect: &[Check {
             beat: 0,
             cond: Cond { what: "the MoE has the lower held-out loss", test: |r| eval_ce(r.a) < eval_ce(r.b) },
@@ -718,10 +714,10 @@ pub const LESSONS: &[Lesson] = &[
             caption: "Held-out loss over the last 300 steps: learned {a.eval_ce}, hash {b.eval_ce}. The hash's busiest \
                       expert has {b.max_share} of the tokens with no balance loss (learned: {a.max_share}). (5 seeds: the \
                       hash ahead on all five, by 0.01–0.10: at this scale learning where to send a token buys nothing.)",
-            card: "losses",
+            card: CardId::Losses,
             question: None,
         }],
-        cards: &["losses", "load", "heatmap"],
+        cards: &[CardId::Losses, CardId::Load, CardId::Heatmap],
         expect: &[Check {
             beat: 0,
             cond: Cond {
@@ -753,10 +749,10 @@ pub const LESSONS: &[Lesson] = &[
                       the layer passes them through unchanged. A drops {a.dropped} of its assignments. Held-out loss over the last 300 steps: \
                       A {a.eval_ce}, B {b.eval_ce}. (5 seeds at a batch of 256, 40 tokens per expert: B leaves 2–5 % of tokens unpicked; A drops 11–20 %; \
                       the held-out losses within 0.07, A ahead on 4.)",
-            card: "load",
+            card: CardId::Load,
             question: None,
         }],
-        cards: &["load", "drops", "heatmap"],
+        cards: &[CardId::Load, CardId::Drops, CardId::Heatmap],
         expect: &[Check {
             beat: 0,
             cond: Cond {
@@ -807,7 +803,6 @@ mod tests {
 
     #[test]
     fn every_lesson_is_well_formed() {
-        let cards = CARD_IDS;
         let mut ids = std::collections::HashSet::new();
         for l in LESSONS {
             assert!(ids.insert(l.id), "duplicate lesson id {}", l.id);
@@ -821,7 +816,7 @@ mod tests {
             for (i, beat) in l.beats.iter().enumerate() {
                 assert!(beat.until >= last, "{} beat {i}: steps go forward", l.id);
                 last = beat.until;
-                assert!(cards.contains(&beat.card), "{} beat {i}: card {}", l.id, beat.card);
+                assert!(l.cards.contains(&beat.card), "{} beat {i}: card {} is not shown", l.id, beat.card);
                 assert!(
                     unknown_placeholders(beat.caption).is_empty(),
                     "{} beat {i}: {:?}",
@@ -834,9 +829,8 @@ mod tests {
                     assert!(pa.same_structure(&a) && pb.same_structure(&b), "{} beat {i}: live knobs only", l.id);
                 }
             }
-            for c in l.cards {
-                assert!(cards.contains(c), "{}: card {c}", l.id);
-            }
+            let shown: std::collections::HashSet<_> = l.cards.iter().collect();
+            assert_eq!(shown.len(), l.cards.len(), "{}: a card twice", l.id);
             assert!(l.expect.iter().all(|c| c.beat < l.beats.len()), "{}", l.id);
             assert_ne!(ca, cb, "{}: A and B must differ", l.id);
         }

@@ -7,8 +7,9 @@
 //! - data: data
 //! - model: model, regionmap, wgsl (the shaders' constants, generated)
 //! - train: metrics, history, trainer, gpu, upcycle
-//! - app: presets, lessons, page, session (the training session the page drives)
+//! - app: presets, cards (the chart cards' table), lessons, page, session (the training session the page drives)
 //! - ui/bin: ui (wasm only), src/bin/moe-train.rs, src/main.rs
+pub mod cards;
 pub mod config;
 pub mod data;
 pub mod gpu;

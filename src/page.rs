@@ -3,26 +3,26 @@
 //! benchmark summary, how knobs are named, shown and enabled on the page, and compare mode's run B
 //! (its URL keys, its labels, how it follows A). The page itself (Leptos, canvases, the frame loop)
 //! is the wasm-only ui module (src/ui/).
+pub use crate::cards::CardId;
 use crate::config::{Balance, Config};
 pub use crate::history::{history_csv, history_csv_runs, push_history, Hist, CSV_HEADER, HIST_MAX};
 use crate::knobs::{knob, Knob, KNOBS};
-pub use crate::lessons::CARD_IDS;
 use crate::presets::{Preset, PRESETS};
 pub use crate::setting::{follow, Side};
 
 /// Query keys of the page itself, not of the model.
 pub const PAGE_KEYS: &[&str] = &["bench", "steps", "debug", "present", "lesson", "engine"];
 /// The cards presentation mode shows when nothing else is asked for.
-pub const DEFAULT_FOCUS: &[&str] = &["heatmap", "load", "losses"];
+pub const DEFAULT_FOCUS: &[CardId] = &[CardId::Heatmap, CardId::Load, CardId::Losses];
 /// The most cards presentation mode shows at once.
 pub const MAX_FOCUS: usize = 3;
 
-/// The cards presentation mode shows for the focus `focus` (card ids): the known ids among them,
-/// without repeats, at most [`MAX_FOCUS`]; [`DEFAULT_FOCUS`] when none is left.
-pub fn focused_cards(focus: &[&'static str]) -> Vec<&'static str> {
-    let mut shown: Vec<&'static str> = Vec::new();
+/// The cards presentation mode shows for the focus `focus`: its cards without repeats, at most
+/// [`MAX_FOCUS`]; [`DEFAULT_FOCUS`] when it is empty.
+pub fn focused_cards(focus: &[CardId]) -> Vec<CardId> {
+    let mut shown: Vec<CardId> = Vec::new();
     for &id in focus {
-        if CARD_IDS.contains(&id) && !shown.contains(&id) && shown.len() < MAX_FOCUS {
+        if !shown.contains(&id) && shown.len() < MAX_FOCUS {
             shown.push(id);
         }
     }
@@ -532,12 +532,11 @@ mod tests {
 
     #[test]
     fn focus_picks_two_or_three_known_cards() {
+        use CardId::{Drops, Load};
         assert_eq!(focused_cards(&[]), DEFAULT_FOCUS);
-        assert_eq!(focused_cards(&["load", "drops"]), ["load", "drops"]);
-        assert_eq!(focused_cards(&["load", "load", "nonsense", "drops"]), ["load", "drops"]);
-        assert_eq!(focused_cards(&["nonsense"]), DEFAULT_FOCUS);
-        assert_eq!(focused_cards(CARD_IDS).len(), MAX_FOCUS);
-        assert!(DEFAULT_FOCUS.iter().all(|id| CARD_IDS.contains(id)));
+        assert_eq!(focused_cards(&[Load, Drops]), [Load, Drops]);
+        assert_eq!(focused_cards(&[Load, Load, Drops]), [Load, Drops]);
+        assert_eq!(focused_cards(&CardId::ALL), CardId::ALL[..MAX_FOCUS]);
     }
 
     #[test]

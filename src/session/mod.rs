@@ -26,6 +26,7 @@ mod recover;
 mod run;
 pub mod wire;
 
+use crate::cards::CardId;
 use crate::config::Config;
 use crate::gpu::GpuTrainer;
 use crate::lessons::Lesson;
@@ -305,8 +306,8 @@ pub enum Event {
     Lesson(#[serde(deserialize_with = "wire::lesson")] Option<wire::Name>),
     Caption(Caption),
     /// The cards presentation mode shows (empty: its default) and the one outlined.
-    Focus(#[serde(deserialize_with = "wire::cards")] Vec<wire::Name>),
-    Highlight(#[serde(deserialize_with = "wire::card")] Option<wire::Name>),
+    Focus(Vec<CardId>),
+    Highlight(Option<CardId>),
 }
 
 /// What a finished [`Job`] hands back to [`Session::finish`].

@@ -3,18 +3,19 @@
 //! ([`FromWorker`]), encoded with postcard (compact, and exact for every float: a diverged run's
 //! NaN and a dropless capacity factor's ∞ cross as they are, which JSON cannot carry).
 //!
-//! Names that are `&'static str` on both sides (knob keys, card ids, lesson ids) cross as text and
-//! are looked up in their tables on arrival: an unknown one is an error, never a new name.
+//! Names that are `&'static str` on both sides (knob keys, lesson ids) cross as text and are looked
+//! up in their tables on arrival: an unknown one is an error, never a new name. So does a
+//! [`CardId`]: as its name (`data-card`), looked up in the cards' table ([`crate::cards::CARDS`]).
 use super::apart::Spawn;
 use super::{Cmd, Event, Options, Session};
 use crate::config::Config;
 use crate::knobs::KNOBS;
-use crate::page::{Browser, CARD_IDS};
+use crate::page::{Browser, CardId};
 use crate::setting::Saved;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::rc::Rc;
 
-/// A name from one of the crate's tables (a knob key, a card id, a lesson id). An alias, so that
+/// A name from one of the crate's tables (a knob key, a lesson id). An alias, so that
 /// serde's derive does not take the `'static` for a borrow of the message: these are looked up on
 /// arrival instead.
 pub type Name = &'static str;
@@ -121,14 +122,19 @@ pub fn lesson<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D
     Option::<String>::deserialize(d)?.map(|s| find(lesson_ids(), &s, "lesson")).transpose()
 }
 
-/// A card id, if any.
-pub fn card<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
-    Option::<String>::deserialize(d)?.map(|s| find(CARD_IDS.iter().copied(), &s, "card")).transpose()
+/// A card crosses as its name (`data-card`).
+impl Serialize for CardId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
-/// Card ids.
-pub fn cards<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<&'static str>, D::Error> {
-    Vec::<String>::deserialize(d)?.iter().map(|s| find(CARD_IDS.iter().copied(), s, "card")).collect()
+/// A card by its name, looked up in the cards' table: an unknown name is an error.
+impl<'de> Deserialize<'de> for CardId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CardId, D::Error> {
+        let name = String::deserialize(d)?;
+        CardId::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown card {name:?}")))
+    }
 }
 
 #[cfg(test)]
@@ -149,8 +155,8 @@ mod tests {
         let cfg = Config { capacity_factor: f32::INFINITY, ..Config::default() };
         round_trip(FromWorker::Events(vec![
             Event::Configs { a: cfg.clone(), b: Some(Config::default()), saved },
-            Event::Focus(vec!["load", "losses"]),
-            Event::Highlight(Some("heatmap")),
+            Event::Focus(vec![CardId::Load, CardId::Losses]),
+            Event::Highlight(Some(CardId::Heatmap)),
             Event::Lesson(Some("balance-loss")),
             Event::Step(7),
         ]));
@@ -176,8 +182,22 @@ mod tests {
     }
 
     #[test]
+    fn every_card_crosses_by_its_name() {
+        for id in CardId::ALL {
+            // On the wire it is the card's name, as text: the same bytes as the name's.
+            assert_eq!(encode(&id), encode(&id.name()), "{id}");
+            round_trip(id);
+            round_trip(Event::Highlight(Some(id)));
+        }
+        round_trip(Event::Focus(CardId::ALL.to_vec()));
+        round_trip(Event::Highlight(None));
+        let err = decode::<CardId>(&encode(&"nonsense")).unwrap_err();
+        assert!(err.contains("did not decode"), "{err}");
+    }
+
+    #[test]
     fn unknown_names_are_refused() {
-        let bytes = encode(&Event::Highlight(Some("heatmap")));
+        let bytes = encode(&Event::Highlight(Some(CardId::Heatmap)));
         let forged: Vec<u8> = bytes.iter().map(|&b| if b == b'h' { b'x' } else { b }).collect();
         let err = decode::<Event>(&forged).unwrap_err();
         assert!(err.contains("did not decode"), "{err}");

@@ -1,103 +1,121 @@
-//! The views: one [`ChartCard`] per chart, laid out by [`Views`], which redraws them when a
-//! snapshot arrives, a view's knob changes or the window is resized. In compare mode the time
-//! charts overlay runs A and B in two colours, and the routing, load and domain views show B's
-//! canvas beside A's, each labelled with what differs.
+//! The views: one [`ChartCard`] per card of the cards' table ([`CARDS`]), laid out by [`Views`],
+//! which redraws them when a snapshot arrives, a view's knob changes or the window is resized. In
+//! compare mode the time charts overlay runs A and B in two colours, and the routing, load and
+//! domain views show B's canvas beside A's, each labelled with what differs.
 //!
-//! Each card has an id (`data-card`, [`crate::page::CARD_IDS`]): in presentation mode only the
-//! cards of `ui.focus` are shown ([`crate::page::focused_cards`]), and the card of `ui.highlight`
-//! is outlined in both modes; the charts redraw when presentation mode is switched.
+//! Each card has an id ([`CardId`], its name as `data-card`): in presentation mode only the cards of
+//! `ui.focus` are shown ([`crate::page::focused_cards`]), and the card of `ui.highlight` is outlined
+//! in both modes; the charts redraw when presentation mode is switched.
 use super::{draw, web, Ui};
-use crate::config::Dataset;
-use crate::model::routers::RouterInfo;
+use crate::cards::{self, Card, CardId, Chart, Layout, CARDS};
+use crate::config::{Dataset, RouterInfo};
 use crate::page::{diff_label, focused_cards, Hist};
 use crate::palette::{RUN_A, RUN_B};
 use leptos::html;
 use leptos::prelude::*;
 use plotters::style::RGBColor;
+use web_sys::HtmlCanvasElement;
+
+/// The canvases of every card, by what they draw (`Chart as usize`).
+#[derive(Clone, Copy)]
+pub struct Canvases([NodeRef<html::Canvas>; Chart::COUNT]);
+
+impl Canvases {
+    fn new() -> Canvases {
+        Canvases(std::array::from_fn(|_| NodeRef::new()))
+    }
+    /// The canvas drawing `chart`.
+    fn node(self, chart: Chart) -> NodeRef<html::Canvas> {
+        self.0[chart as usize]
+    }
+    /// The element of the canvas drawing `chart`, once it is in the page.
+    fn get(self, chart: Chart) -> Option<HtmlCanvasElement> {
+        self.node(chart).get()
+    }
+}
 
 /// One canvas of a [`ChartCard`], with the PNG button that saves it.
 #[derive(Clone, Copy)]
 pub struct Plot {
+    /// Its row of the cards' table: what it draws, its test id, size, file name and button.
+    pub spec: &'static cards::Plot,
     /// The canvas, for the drawing effects.
     pub node: NodeRef<html::Canvas>,
-    /// Its `data-testid`.
-    pub testid: &'static str,
-    /// The drawing buffer's size until the first draw fits it to the layout (width, height).
-    pub size: (u32, u32),
-    /// The PNG's file name is `moe-{file}-step{N}.png`.
-    pub file: &'static str,
-    /// The PNG button's tooltip.
-    pub tooltip: &'static str,
-    /// The PNG button's label.
-    pub button: &'static str,
     /// Above the canvas: which run it shows and what differs ("A: α = 0.01"); none while empty.
     pub label: Option<Signal<String>>,
     /// Shown only while true (run B's canvases: in compare mode).
     pub shown: Option<Signal<bool>>,
 }
 
-impl Plot {
-    /// A canvas with a "PNG" button.
-    pub fn new(
-        node: NodeRef<html::Canvas>,
-        testid: &'static str,
-        size: (u32, u32),
-        file: &'static str,
-        tooltip: &'static str,
-    ) -> Plot {
-        Plot { node, testid, size, file, tooltip, button: "PNG", label: None, shown: None }
-    }
-    /// The same with a run label above the canvas.
-    pub fn labelled(self, label: Signal<String>) -> Plot {
-        Plot { label: Some(label), ..self }
-    }
-    /// The same, shown (canvas and PNG button) only while `shown` is true.
-    pub fn shown_when(self, shown: Signal<bool>) -> Plot {
-        Plot { shown: Some(shown), ..self }
-    }
-    /// The same with another label on its button.
-    pub fn button(self, button: &'static str) -> Plot {
-        Plot { button, ..self }
-    }
-}
-
 /// What a PNG button does: save its canvas as `moe-{file}-step{N}.png`.
 pub type SavePng = Callback<(NodeRef<html::Canvas>, &'static str)>;
 
+/// A plot shown only while `shown` (run B's: compare mode) is true, or always.
+fn only_while(shown: Option<Signal<bool>>, v: impl Fn() -> AnyView + Send + Sync + 'static) -> AnyView {
+    match shown {
+        None => v(),
+        Some(s) => view! { <Show when=move || s.get()>{v()}</Show> }.into_any(),
+    }
+}
+
+/// A plot's PNG button.
+fn png_button(p: &Plot, png: SavePng) -> AnyView {
+    let (node, file, tooltip, button) = (p.node, p.spec.file, p.spec.tooltip, p.spec.button);
+    only_while(p.shown, move || {
+        view! { <button class="png" title=tooltip on:click=move |_| png.run((node, file))>{button}</button> }.into_any()
+    })
+}
+
+/// A plot's canvas, under its run label if it has one.
+fn plot_canvas(p: &Plot) -> AnyView {
+    let (node, testid, size) = (p.node, p.spec.testid, p.spec.size);
+    let c = move || view! { <canvas node_ref=node data-testid=testid width=size.0 height=size.1></canvas> };
+    let Some(label) = p.label else { return only_while(p.shown, move || c().into_any()) };
+    only_while(p.shown, move || {
+        view! {
+            <figure class="run">
+                <figcaption class="run-label" prop:hidden=move || label.with(String::is_empty)>{move || label.get()}</figcaption>
+                {c()}
+            </figure>
+        }
+        .into_any()
+    })
+}
+
 /// A chart card: its title with one PNG button per canvas, the canvas (two side by side in a
-/// `.pair`), the caption, and what the caller puts under it (a [`RouterNote`]).
+/// `.pair`), the caption, and what the caller puts under it (a [`RouterNote`], a [`CompareNote`]).
 #[component]
 pub fn ChartCard(
-    /// The card's id, rendered as `data-card` (one of [`crate::page::CARD_IDS`]).
-    id: &'static str,
-    /// The card's heading.
-    title: &'static str,
+    /// The card's row of the cards' table: its id (rendered as `data-card`), title, caption and
+    /// layout (class `wide` spans the whole row, `tall` two rows).
+    card: &'static Card,
     /// Its canvases: one, or two side by side.
     plots: Vec<Plot>,
-    /// What the chart shows, in a sentence or three under it.
-    caption: &'static str,
     /// Saves a canvas as PNG (the PNG buttons).
     png: SavePng,
-    /// A layout class besides `card`: `wide` spans the whole row, `tall` two rows.
-    #[prop(optional)]
-    class: Option<&'static str>,
     /// Hides the whole card while true.
     #[prop(optional, into)]
     hidden: Signal<bool>,
-    /// While true the card spans the whole row instead of its `class` (compare mode's canvases
+    /// While true the card spans the whole row instead of its layout (compare mode's canvases
     /// side by side).
     #[prop(optional, into)]
     wide: Signal<bool>,
-    /// The highlighted card's id: this card is outlined (class `highlight`) while it is `id`.
+    /// The highlighted card: this card is outlined (class `highlight`) while it is this one.
     #[prop(optional, into)]
-    highlight: Signal<Option<&'static str>>,
+    highlight: Signal<Option<CardId>>,
     /// Under the caption: notes that depend on the knobs.
     #[prop(optional)]
     children: Option<Children>,
 ) -> impl IntoView {
+    let id = card.id;
     let lit = move || highlight.get() == Some(id);
+    let layout = match card.layout {
+        Layout::Normal => None,
+        Layout::Wide => Some("wide"),
+        Layout::Tall => Some("tall"),
+    };
     let class = move || {
-        let base = match (wide.get(), class) {
+        let base = match (wide.get(), layout) {
             (true, _) => "card wide".to_string(),
             (false, Some(c)) => format!("card {c}"),
             (false, None) => "card".to_string(),
@@ -108,50 +126,16 @@ pub fn ChartCard(
             base
         }
     };
-    // A plot with `shown` (run B's) is only in the page while it is true.
-    let only_while = |shown: Option<Signal<bool>>, v: Box<dyn Fn() -> AnyView + Send + Sync>| match shown {
-        None => v(),
-        Some(s) => view! { <Show when=move || s.get()>{v()}</Show> }.into_any(),
-    };
-    let buttons = plots
-        .iter()
-        .map(|p| {
-            let (node, file, tooltip, button) = (p.node, p.file, p.tooltip, p.button);
-            only_while(
-                p.shown,
-                Box::new(move || {
-                    view! { <button class="png" title=tooltip on:click=move |_| png.run((node, file))>{button}</button> }
-                        .into_any()
-                }),
-            )
-        })
-        .collect_view();
-    let canvas = move |p: &Plot| {
-        let (node, testid, size) = (p.node, p.testid, p.size);
-        let c = move || view! { <canvas node_ref=node data-testid=testid width=size.0 height=size.1></canvas> };
-        let Some(label) = p.label else { return only_while(p.shown, Box::new(move || c().into_any())) };
-        only_while(
-            p.shown,
-            Box::new(move || {
-                view! {
-                    <figure class="run">
-                        <figcaption class="run-label" prop:hidden=move || label.with(String::is_empty)>{move || label.get()}</figcaption>
-                        {c()}
-                    </figure>
-                }
-                .into_any()
-            }),
-        )
-    };
+    let buttons = plots.iter().map(|p| png_button(p, png)).collect_view();
     let canvases = match plots.as_slice() {
-        [one] => canvas(one).into_any(),
-        many => view! { <div class="pair">{many.iter().map(canvas).collect_view()}</div> }.into_any(),
+        [one] => plot_canvas(one),
+        many => view! { <div class="pair">{many.iter().map(plot_canvas).collect_view()}</div> }.into_any(),
     };
     view! {
-        <article class=class data-card=id prop:hidden=hidden aria-current=move || lit().then_some("true")>
-            <header><h2>{title}</h2>{buttons}</header>
+        <article class=class data-card=card.name prop:hidden=hidden aria-current=move || lit().then_some("true")>
+            <header><h2>{card.title}</h2>{buttons}</header>
             {canvases}
-            <p class="caption">{caption}</p>
+            <p class="caption">{card.caption}</p>
             {children.map(|c| c())}
         </article>
     }
@@ -196,15 +180,9 @@ fn held_out(h: &[Hist]) -> Vec<(f32, f32)> {
 
 /// The time charts of compare mode: runs A and B (`runs`) each in its colour, with fewer series
 /// per chart than a single run's so the two stay readable: training CE (solid) and held-out CE
-/// (dashed); the busiest expert's share; dropped assignments; the experts' similarity.
-fn draw_runs(
-    runs: [&[Hist]; 2],
-    ev: &[draw::Event],
-    losses: Option<web_sys::HtmlCanvasElement>,
-    balance: Option<web_sys::HtmlCanvasElement>,
-    drops: Option<web_sys::HtmlCanvasElement>,
-    similarity: Option<web_sys::HtmlCanvasElement>,
-) {
+/// (dashed); the busiest expert's share; the router logits' size; dropped assignments; the
+/// experts' similarity.
+fn draw_runs(runs: [&[Hist]; 2], ev: &[draw::Event], canvases: Canvases) {
     let color = |i: usize| {
         let (r, g, b) = [RUN_A, RUN_B][i];
         RGBColor(r, g, b)
@@ -213,7 +191,7 @@ fn draw_runs(
     let per_run = |names: [&'static str; 2], f: fn(&Hist) -> Option<f32>| -> Vec<draw::Series<'static>> {
         (0..2).map(|i| (names[i], color(i), pts(runs[i], f))).collect()
     };
-    if let Some(c) = losses {
+    if let Some(c) = canvases.get(Chart::Losses) {
         let mut series = Vec::new();
         for (i, name) in [("A training", "A held-out"), ("B training", "B held-out")].into_iter().enumerate() {
             series.push((name.0, color(i), pts(runs[i], |p| Some(p.ce))));
@@ -221,16 +199,97 @@ fn draw_runs(
         }
         draw::lines_dashed(c, &series, &[false, true, false, true], 0.0, None, ev);
     }
-    if let Some(c) = balance {
+    if let Some(c) = canvases.get(Chart::Balance) {
         draw::lines(c, &per_run(["A max share", "B max share"], |p| Some(p.max_share)), 0.0, Some(1.05), ev);
     }
-    if let Some(c) = drops {
+    if let Some(c) = canvases.get(Chart::Drops) {
         let series = per_run(["A dropped assignments", "B dropped assignments"], |p| Some(p.dropped));
         draw::lines(c, &series, 0.0, Some(1.05), ev);
     }
-    if let Some(c) = similarity {
+    if let Some(c) = canvases.get(Chart::Similarity) {
         let series = per_run(["A expert similarity", "B expert similarity"], |p| p.expert_similarity);
         draw::lines(c, &series, -0.2, Some(1.05), ev);
+    }
+    if let Some(c) = canvases.get(Chart::Logits) {
+        let series: Vec<draw::Series> = (0..2).map(|i| (["A", "B"][i], color(i), logit_size(runs[i]))).collect();
+        draw::lines(c, &series, 0.0, None, ev);
+    }
+}
+
+/// The time charts of one run (history `h`, knob changes `ev`): losses (the z-loss with `beta` >
+/// 0), balance, the router logits' size, the experts' similarity and dropped tokens (`router`
+/// says what an expert-choice router leaves out).
+fn draw_run(h: &[Hist], ev: &[draw::Event], canvases: Canvases, beta: f32, router: &RouterInfo) {
+    let pts = |f: fn(&Hist) -> f32| h.iter().map(|p| (p.step, f(p))).collect::<Vec<_>>();
+    if let Some(c) = canvases.get(Chart::Losses) {
+        let mut series = vec![
+            ("training CE", RGBColor(0, 114, 178), pts(|p| p.ce)),
+            ("held-out CE", RGBColor(0, 0, 0), held_out(h)),
+            ("balance aux", RGBColor(213, 94, 0), pts(|p| p.aux)),
+        ];
+        if beta > 0.0 {
+            series.push(("z-loss", RGBColor(0, 158, 115), pts(|p| p.z)));
+        }
+        draw::lines(c, &series, 0.0, None, ev);
+    }
+    if let Some(c) = canvases.get(Chart::Balance) {
+        let series = [
+            ("max share", RGBColor(213, 94, 0), pts(|p| p.max_share)),
+            ("entropy (normalised)", RGBColor(0, 114, 178), pts(|p| p.entropy)),
+        ];
+        draw::lines(c, &series, 0.0, Some(1.05), ev);
+    }
+    if let Some(c) = canvases.get(Chart::Logits) {
+        draw::lines(c, &[("router logit size", RGBColor(0, 158, 115), logit_size(h))], 0.0, None, ev);
+    }
+    if let Some(c) = canvases.get(Chart::Similarity) {
+        let sim: Vec<(f32, f32)> = h.iter().filter_map(|p| p.expert_similarity.map(|v| (p.step, v))).collect();
+        draw::lines(c, &[("expert similarity", RGBColor(0, 114, 178), sim)], -0.2, Some(1.05), ev);
+    }
+    if let Some(c) = canvases.get(Chart::Drops) {
+        // Expert choice drops nothing; what it leaves out are the tokens no expert picked.
+        let picks = router.all_experts && router.capacity;
+        let first = if picks { "unrouted tokens (no expert picked them)" } else { "tokens with every choice dropped" };
+        let mut series = vec![
+            (first, RGBColor(86, 180, 233), pts(|p| p.all_dropped)),
+            ("dropped assignments", RGBColor(204, 121, 167), pts(|p| p.dropped)),
+        ];
+        // Random drops (GShard top-2) apart from the total, whenever there have been any.
+        if h.iter().any(|p| p.random_dropped > 0.0) {
+            series.push(("at random", RGBColor(230, 159, 0), pts(|p| p.random_dropped)));
+        }
+        draw::lines(c, &series, 0.0, Some(1.05), ev);
+    }
+}
+
+/// Draw what follows a snapshot: each run's routing, load and domains from its latest snapshot
+/// (run B's in compare mode, `both`), then the time charts of one run or both.
+fn draw_snapshots(ui: Ui, canvases: Canvases, both: bool) {
+    let snap_b = ui.snap_b.get();
+    let Some(s) = ui.snap.get() else { return };
+    let ds = ui.cfg.get_untracked().dataset;
+    let a = (Some(&s), Chart::Routing, Chart::Load, Chart::Domains);
+    let b = (snap_b.as_ref().filter(|_| both), Chart::RoutingB, Chart::LoadB, Chart::DomainsB);
+    for (snap, heat, load, doms) in [a, b] {
+        let Some(s) = snap else { continue };
+        if let Some(c) = canvases.get(heat) {
+            draw::heatmap(c, s, ds, if ui.present.get_untracked() { PRESENT_ROWS } else { 32 });
+        }
+        if let Some(c) = canvases.get(load) {
+            draw::load(c, s);
+        }
+        if let Some(c) = canvases.get(doms) {
+            draw::domains(c, s, ds);
+        }
+    }
+    let h = ui.hist.get_untracked();
+    let ev = ui.events.get_untracked();
+    if both {
+        let hb = ui.hist_b.get_untracked();
+        draw_runs([&h, &hb], &ev, canvases);
+    } else {
+        let (beta, router) = ui.cfg.with_untracked(|c| (c.beta, c.router.info()));
+        draw_run(&h, &ev, canvases, beta, router);
     }
 }
 
@@ -246,36 +305,17 @@ pub fn CompareNote(
     view! { <p class="caption compare-note" prop:hidden=move || !on.get()>{text}</p> }
 }
 
-/// The charts: region map (for the `regions` data set), routing heatmap, expert load, balance,
-/// losses, domains × experts and dropped tokens, each redrawn when a snapshot arrives. In compare
-/// mode the time charts overlay both runs and run B's routing, load and domains stand beside A's.
+/// The charts: one [`ChartCard`] per card of [`CARDS`], in its order (the region map only for the
+/// `regions` data set), each redrawn when a snapshot arrives. In compare mode the time charts
+/// overlay both runs and run B's routing, load and domains stand beside A's.
 #[component]
 pub fn Views(
     /// The page's state: the views read the config, the latest snapshot, the history, the knob
     /// change markers and the region map, and report failed exports as notices.
     ui: Ui,
 ) -> impl IntoView {
-    let heat: NodeRef<html::Canvas> = NodeRef::new();
-    let load: NodeRef<html::Canvas> = NodeRef::new();
-    let losses: NodeRef<html::Canvas> = NodeRef::new();
-    let balance: NodeRef<html::Canvas> = NodeRef::new();
-    let drops: NodeRef<html::Canvas> = NodeRef::new();
-    let drops_cf: NodeRef<html::Canvas> = NodeRef::new();
-    let doms: NodeRef<html::Canvas> = NodeRef::new();
-    let region: NodeRef<html::Canvas> = NodeRef::new();
-    let similarity: NodeRef<html::Canvas> = NodeRef::new();
-    let logits: NodeRef<html::Canvas> = NodeRef::new();
-    let heat_b: NodeRef<html::Canvas> = NodeRef::new();
-    let load_b: NodeRef<html::Canvas> = NodeRef::new();
-    let doms_b: NodeRef<html::Canvas> = NodeRef::new();
+    let canvases = Canvases::new();
     let compare = Memo::new(move |_| ui.cfg_b.with(Option::is_some));
-    // "A: α = 0.01" / "B: α = 0" over the side-by-side canvases (empty with compare mode off).
-    let labels = Memo::new(move |_| {
-        ui.cfg_b.with(|b| b.as_ref().map(|b| ui.cfg.with(|a| diff_label(a, b))).unwrap_or_default())
-    });
-    let label_a = Signal::derive(move || labels.with(|l| l.0.clone()));
-    let label_b = Signal::derive(move || labels.with(|l| l.1.clone()));
-    let on = Signal::from(compare);
     // Bumped on resize: every chart refits its canvas.
     let redraw = RwSignal::new(0u32);
     let dataset = Memo::new(move |_| ui.cfg.with(|c| c.dataset));
@@ -286,102 +326,21 @@ pub fn Views(
         // After the cards' visibility has changed in the page, so they fit their new width.
         request_animation_frame(move || redraw.update(|n| *n += 1));
     });
-    // The cards shown in presentation mode.
-    let focus = Memo::new(move |_| ui.focus.with(|f| focused_cards(f)));
-    let hide = move |id: &'static str| ui.present.get() && !focus.with(|f| f.contains(&id));
     Effect::new(move |_| {
         redraw.track();
-        let snap_b = ui.snap_b.get();
-        let Some(s) = ui.snap.get() else { return };
-        let ds = ui.cfg.get_untracked().dataset;
-        let both = compare.get_untracked();
-        for (snap, heat, load, doms) in
-            [(Some(&s), heat, load, doms), (snap_b.as_ref().filter(|_| both), heat_b, load_b, doms_b)]
-        {
-            let Some(s) = snap else { continue };
-            if let Some(c) = heat.get() {
-                draw::heatmap(c, s, ds, if ui.present.get_untracked() { PRESENT_ROWS } else { 32 });
-            }
-            if let Some(c) = load.get() {
-                draw::load(c, s);
-            }
-            if let Some(c) = doms.get() {
-                draw::domains(c, s, ds);
-            }
-        }
-        let h = ui.hist.get_untracked();
-        let ev = ui.events.get_untracked();
-        if both {
-            let hb = ui.hist_b.get_untracked();
-            draw_runs([&h, &hb], &ev, losses.get(), balance.get(), drops.get(), similarity.get());
-            if let Some(c) = logits.get() {
-                let series: Vec<draw::Series> = [("A", &h), ("B", &hb)]
-                    .into_iter()
-                    .zip([RUN_A, RUN_B])
-                    .map(|((name, h), (r, g, b))| (name, RGBColor(r, g, b), logit_size(h)))
-                    .collect();
-                draw::lines(c, &series, 0.0, None, &ev);
-            }
-            return;
-        }
-        let pts = |f: fn(&Hist) -> f32| h.iter().map(|p| (p.step, f(p))).collect::<Vec<_>>();
-        if let Some(c) = losses.get() {
-            let mut series = vec![
-                ("training CE", RGBColor(0, 114, 178), pts(|p| p.ce)),
-                ("held-out CE", RGBColor(0, 0, 0), held_out(&h)),
-                ("balance aux", RGBColor(213, 94, 0), pts(|p| p.aux)),
-            ];
-            if ui.cfg.with_untracked(|c| c.beta > 0.0) {
-                series.push(("z-loss", RGBColor(0, 158, 115), pts(|p| p.z)));
-            }
-            draw::lines(c, &series, 0.0, None, &ev);
-        }
-        if let Some(c) = balance.get() {
-            draw::lines(
-                c,
-                &[
-                    ("max share", RGBColor(213, 94, 0), pts(|p| p.max_share)),
-                    ("entropy (normalised)", RGBColor(0, 114, 178), pts(|p| p.entropy)),
-                ],
-                0.0,
-                Some(1.05),
-                &ev,
-            );
-        }
-        if let Some(c) = logits.get() {
-            draw::lines(c, &[("router logit size", RGBColor(0, 158, 115), logit_size(&h))], 0.0, None, &ev);
-        }
-        if let Some(c) = similarity.get() {
-            let sim: Vec<(f32, f32)> = h.iter().filter_map(|p| p.expert_similarity.map(|v| (p.step, v))).collect();
-            draw::lines(c, &[("expert similarity", RGBColor(0, 114, 178), sim)], -0.2, Some(1.05), &ev);
-        }
-        if let Some(c) = drops.get() {
-            // Expert choice drops nothing; what it leaves out are the tokens no expert picked.
-            let picks = ui.cfg.with_untracked(|c| c.router.info().all_experts && c.router.info().capacity);
-            let first =
-                if picks { "unrouted tokens (no expert picked them)" } else { "tokens with every choice dropped" };
-            let mut series = vec![
-                (first, RGBColor(86, 180, 233), pts(|p| p.all_dropped)),
-                ("dropped assignments", RGBColor(204, 121, 167), pts(|p| p.dropped)),
-            ];
-            // Random drops (GShard top-2) apart from the total, whenever there have been any.
-            if h.iter().any(|p| p.random_dropped > 0.0) {
-                series.push(("at random", RGBColor(230, 159, 0), pts(|p| p.random_dropped)));
-            }
-            draw::lines(c, &series, 0.0, Some(1.05), &ev);
-        }
+        draw_snapshots(ui, canvases, compare.get_untracked());
     });
     Effect::new(move |_| {
         redraw.track();
         let cf = cf.get();
-        if let (Some(c), Some(s)) = (drops_cf.get(), ui.snap.get()) {
+        if let (Some(c), Some(s)) = (canvases.get(Chart::DropCurve), ui.snap.get()) {
             draw::drop_curve(c, &s, cf);
         }
     });
     Effect::new(move |_| {
         redraw.track();
         let regions = dataset.get() == Dataset::Regions;
-        let (Some(c), true) = (region.get(), regions) else { return };
+        let (Some(c), true) = (canvases.get(Chart::RegionMap), regions) else { return };
         ui.map.with(|m| {
             if let Some(m) = m {
                 draw::region_map(c, m);
@@ -398,73 +357,78 @@ pub fn Views(
             }
         }
     });
-    let note = move |which: fn(&RouterInfo) -> &'static str| Signal::derive(move || which(ui.cfg.get().router.info()));
-
+    let shared = Shared {
+        canvases,
+        png,
+        compare: compare.into(),
+        dataset,
+        // "A: α = 0.01" / "B: α = 0" over the side-by-side canvases (empty with compare mode off).
+        labels: Memo::new(move |_| {
+            ui.cfg_b.with(|b| b.as_ref().map(|b| ui.cfg.with(|a| diff_label(a, b))).unwrap_or_default())
+        }),
+        // The cards shown in presentation mode.
+        focus: Memo::new(move |_| ui.focus.with(|f| focused_cards(f))),
+    };
     view! {
         <main class="views">
-            <ChartCard id="region-map" class="wide" title="Region map" png=png highlight=ui.highlight
-                hidden=Signal::derive(move || dataset.get() != Dataset::Regions || hide("region-map"))
-                plots=vec![Plot::new(region, "region-map", (880, 490), "region-map", "download the region map as PNG")]
-                caption="The plane [−1, 1]² on a 40 × 40 grid, run through the current weights every 2 s. Left: the expert each point is routed to (paler = the router is less sure). Right: the class the model predicts (paler = closer to 50/50), with data points in their true class. Each quadrant has its own rule; watch whether the router learns to split the plane along them.">
-                <CompareNote on=on text="Compare mode: this map is run A's." />
-            </ChartCard>
-            <ChartCard id="heatmap" class="tall" title="Routing of probe tokens" png=png highlight=ui.highlight hidden=Signal::derive(move || hide("heatmap")) wide=on
-                plots=vec![
-                    Plot::new(heat, "heatmap", (460, 570), "routing", "download the routing heatmap as PNG").labelled(label_a),
-                    Plot::new(heat_b, "heatmap-b", (460, 570), "routing-b", "download run B's routing heatmap as PNG")
-                        .labelled(label_b).shown_when(on).button("PNG B"),
-                ]
-                caption="Fixed probe inputs (rows) × experts: colour = router probability; the chosen expert is outlined (red first, orange second); a cross marks an assignment dropped over capacity. The stripe shows the input's domain.">
-                <RouterNote testid="routing-note" text=note(|r| r.routing_note) />
-                <CompareNote on=on text="Left: run A; right: run B, on the same 32 probe inputs. Where B's colours or outlines differ, the changed knob made its router decide differently." />
-            </ChartCard>
-            <ChartCard id="load" title="Expert load" png=png highlight=ui.highlight hidden=Signal::derive(move || hide("load")) wide=on
-                plots=vec![
-                    Plot::new(load, "load", (460, 250), "load", "download the load chart as PNG").labelled(label_a),
-                    Plot::new(load_b, "load-b", (460, 250), "load-b", "download run B's load chart as PNG")
-                        .labelled(label_b).shown_when(on).button("PNG B"),
-                ]
-                caption="Assignments per expert per step: blue is kept, orange is dropped over capacity; the black line is the capacity C, the green line a fair share T·k/E.">
-                <RouterNote testid="load-note" text=note(|r| r.load_note) />
-                <CompareNote on=on text="Left: run A; right: run B. Compare how evenly each spreads its tokens over the experts." />
-            </ChartCard>
-            <ChartCard id="balance" title="Balance" png=png highlight=ui.highlight hidden=Signal::derive(move || hide("balance"))
-                plots=vec![Plot::new(balance, "balance", (460, 230), "balance", "download the balance chart as PNG")]
-                caption="The busiest expert's share of tokens and the normalised entropy of the load (1 = even). Switch the balance loss off and watch one or two experts take over. Dashed lines mark knob changes.">
-                <CompareNote on=on text="Compare mode: the busiest expert's share in run A (blue) and run B (orange). The higher line is the run whose router leans on fewer experts." />
-            </ChartCard>
-            <ChartCard id="losses" title="Losses" png=png highlight=ui.highlight hidden=Signal::derive(move || hide("losses"))
-                plots=vec![Plot::new(losses, "losses", (460, 230), "losses", "download the loss chart as PNG")]
-                caption="Cross-entropy on the batches being trained on (blue) and on the held-out examples the model never trains on (black, measured every few hundred steps; the gap is what it memorised rather than learned). The balance loss aux is 1 for a perfectly even load; it is trained only with the balance loss on. The router z-loss joins when β > 0.">
-                <CompareNote on=on text="Compare mode: run A in blue, run B in orange; solid lines are the training batches, dashed lines the held-out examples. The balance and z-losses are left out to keep the two runs readable." />
-            </ChartCard>
-            <ChartCard id="logits" title="Router logits" png=png highlight=ui.highlight hidden=Signal::derive(move || hide("logits"))
-                plots=vec![Plot::new(logits, "logits", (460, 230), "logits", "download the router logits chart as PNG")]
-                caption="How large the router's scores (logits) are: the root mean square, over the batch, of logsumexp(logits). Large logits make the softmax all-or-nothing and its rounding errors large; the router z-loss (β > 0) keeps them small.">
-                <CompareNote on=on text="Compare mode: run A in blue, run B in orange." />
-            </ChartCard>
-            <ChartCard id="domains" title="Domains × experts" png=png highlight=ui.highlight hidden=Signal::derive(move || hide("domains")) wide=on
-                plots=vec![
-                    Plot::new(doms, "domains", (460, 174), "domains", "download the domain matrix as PNG").labelled(label_a),
-                    Plot::new(doms_b, "domains-b", (460, 174), "domains-b", "download run B's domain matrix as PNG")
-                        .labelled(label_b).shown_when(on).button("PNG B"),
-                ]
-                caption="Each row is one domain's share of choices per expert. Specialisation shows as one bright cell per row." />
-            <ChartCard id="similarity" title="Expert similarity" png=png highlight=ui.highlight hidden=Signal::derive(move || hide("similarity"))
-                plots=vec![Plot::new(similarity, "similarity", (460, 230), "similarity", "download the expert similarity chart as PNG")]
-                caption="How alike the experts are: the mean cosine similarity, over every pair of experts, of their weights (W1, b1, W2, b2 as one vector). Random experts sit near 0; upcycled ones start at 1 and drift apart as they specialise.">
-                <CompareNote on=on text="Compare mode: run A in blue, run B in orange." />
-            </ChartCard>
-            <ChartCard id="drops" class="wide" title="Dropped tokens" png=png highlight=ui.highlight hidden=Signal::derive(move || hide("drops"))
-                plots=vec![
-                    Plot::new(drops, "drops", (440, 220), "drops", "download the drops-over-time chart as PNG"),
-                    Plot::new(drops_cf, "drops-cf", (440, 220), "drops-vs-cf", "download the drops-vs-capacity chart as PNG")
-                        .button("PNG ·cf"),
-                ]
-                caption="Left: the share of assignments dropped because their expert was full (they skip the expert and ride the residual stream) over training. Right: the share that would be dropped at each capacity factor for the router's current load, against an evenly balanced router; the dot is the current cf.">
-                <RouterNote testid="drops-note" text=note(|r| r.drops_note) />
-                <CompareNote on=on text="Compare mode: left, the share of assignments dropped in run A (blue) and run B (orange); the curve on the right is run A's." />
-            </ChartCard>
+            {CARDS.iter().map(|card| view! { <CardView ui=ui card=card shared=shared /> }).collect_view()}
         </main>
+    }
+}
+
+/// What every card of [`Views`] reads besides the page's state.
+#[derive(Clone, Copy)]
+struct Shared {
+    /// Every card's canvases, by what they draw.
+    canvases: Canvases,
+    /// Saves a canvas as PNG.
+    png: SavePng,
+    /// Compare mode is on.
+    compare: Signal<bool>,
+    /// The data set (a card may be shown for one data set only).
+    dataset: Memo<Dataset>,
+    /// Compare mode's run labels, A's and B's (empty with compare mode off).
+    labels: Memo<(String, String)>,
+    /// The cards presentation mode shows.
+    focus: Memo<Vec<CardId>>,
+}
+
+/// One card of [`Views`]: its [`ChartCard`] with its canvases, hidden for other data sets than its
+/// own and in presentation mode unless focused, and its notes (the router's, compare mode's).
+#[component]
+fn CardView(
+    /// The page's state: the router (its note), presentation mode and the highlight.
+    ui: Ui,
+    /// The card's row of the cards' table.
+    card: &'static Card,
+    /// The canvases, the PNG export, compare mode and its labels, the data set and the focus.
+    shared: Shared,
+) -> impl IntoView {
+    let Shared { canvases, png, compare: on, dataset, labels, focus } = shared;
+    let plots = card
+        .plots
+        .iter()
+        .map(|spec| {
+            let (a, b) = (spec.chart.run_a(), spec.chart.run_b());
+            let label = move || labels.with(|l| if b { l.1.clone() } else { l.0.clone() });
+            let label = (a || b).then(|| Signal::derive(label));
+            Plot { spec, node: canvases.node(spec.chart), label, shown: b.then_some(on) }
+        })
+        .collect();
+    let hidden = Signal::derive(move || {
+        let other_data = card.only_for.is_some_and(|d| dataset.get() != d);
+        other_data || (ui.present.get() && !focus.with(|f| f.contains(&card.id)))
+    });
+    let wide = if card.wide_in_compare() { on } else { Signal::from(false) };
+    let note = card.router_note.map(|n| {
+        let text = Signal::derive(move || (n.text)(ui.cfg.get().router.info()));
+        view! { <RouterNote testid=n.testid text=text /> }
+    });
+    let compare_note = card.compare_note.map(|text| view! { <CompareNote on=on text=text /> });
+    view! {
+        <ChartCard card=card plots=plots png=png hidden=hidden wide=wide highlight=ui.highlight>
+            {note}
+            {compare_note}
+        </ChartCard>
     }
 }

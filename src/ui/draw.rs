@@ -5,6 +5,7 @@ use crate::data::{domain_names, regions, tokens, CTX};
 use crate::metrics::Snapshot;
 use crate::palette;
 use crate::regionmap::{cell_center, RegionMap};
+use plotters::coord::types::RangedCoordf32;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
@@ -252,41 +253,108 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
     root.present().ok()
 }
 
+/// What the load chart draws, per step: each expert's kept and chosen assignments (the routed
+/// experts', then the shared experts' at every token), the fair share and the capacity.
+struct LoadBars {
+    /// Routed experts (the first bars).
+    routed: usize,
+    /// Shared experts (the last bars; 0 with them off).
+    shared: usize,
+    kept: Vec<f32>,
+    chosen: Vec<f32>,
+    /// A fair share of the routed assignments (T·k/E for token choice; C with expert choice).
+    fair: f32,
+    /// The capacity C, and whether it caps anything (C below the tokens).
+    cap: f32,
+    capped: bool,
+    /// The y axis's top.
+    ymax: f32,
+}
+
+impl LoadBars {
+    fn of(s: &Snapshot) -> LoadBars {
+        let routed = s.choices.len();
+        // Shared experts after the routed ones: every token, every step (none with the experts off).
+        let shared = s.shared as usize;
+        let steps = s.steps.max(1) as f32;
+        let full = if s.capacity > 0 { s.tokens as f32 } else { 0.0 };
+        let kept: Vec<f32> = s.kept.iter().map(|&v| v as f32 / steps).chain((0..shared).map(|_| full)).collect();
+        let chosen: Vec<f32> = s.choices.iter().map(|&v| v as f32 / steps).chain((0..shared).map(|_| full)).collect();
+        let fair = chosen[..routed].iter().sum::<f32>() / routed.max(1) as f32;
+        let cap = s.capacity as f32;
+        let capped = cap < s.tokens as f32;
+        let ymax = chosen.iter().cloned().fold(if capped { cap.max(fair) } else { fair }, f32::max) * 1.1 + 1.0;
+        LoadBars { routed, shared, kept, chosen, fair, cap, capped, ymax }
+    }
+
+    /// All bars: routed and shared experts.
+    fn experts(&self) -> usize {
+        self.routed + self.shared
+    }
+}
+
+const LOAD_BLUE: RGBColor = RGBColor(0, 114, 178);
+const LOAD_GREEN: RGBColor = RGBColor(0, 158, 115);
+const LOAD_GREY: RGBColor = RGBColor(120, 120, 120);
+
+/// The load chart's legend row.
+fn load_legend(top: &Area, s: &Snapshot, bars: &LoadBars) -> Option<()> {
+    let mut items = vec![
+        ("kept".to_string(), Swatch::Box(LOAD_BLUE)),
+        ("dropped".to_string(), Swatch::Box(RGBColor(242, 207, 186))),
+        ("fair share".to_string(), Swatch::Line(LOAD_GREEN)),
+    ];
+    if bars.shared > 0 {
+        items.push(("shared (every token)".to_string(), Swatch::Box(LOAD_GREY)));
+    }
+    if bars.capped {
+        items.insert(2, (format!("capacity C = {}", s.capacity), Swatch::Line(BLACK)));
+    }
+    legend_row(top, 48, &items)
+}
+
+/// The load chart's x label at `v`: `E{i}` for every `every`-th routed expert, `S{i}` for a shared
+/// one, nothing between bars.
+fn expert_label(v: f32, routed: usize, experts: usize, every: usize) -> String {
+    let i = v.round();
+    if (v - i).abs() < 0.01 && i >= 0.0 && (i as usize) >= routed && (i as usize) < experts {
+        format!("S{}", i as usize - routed)
+    } else if (v - i).abs() < 0.01 && i >= 0.0 && (i as usize) < experts && (i as usize).is_multiple_of(every) {
+        format!("E{}", i as usize)
+    } else {
+        String::new()
+    }
+}
+
+type LoadChart<'a> = ChartContext<'a, CanvasBackend, Cartesian2d<RangedCoordf32, RangedCoordf32>>;
+
+/// The aux-free router's bias, printed over each routed expert's bar (it raises an underloaded
+/// expert's score and lowers an overloaded one's); nothing without a bias or with over 16 experts.
+fn load_bias(chart: &mut LoadChart, s: &Snapshot, bars: &LoadBars) -> Option<()> {
+    if s.bias.iter().all(|&b| b == 0.0) || bars.routed > 16 {
+        return Some(());
+    }
+    let style = ("sans-serif", sc(10)).into_font().color(&RGBColor(80, 40, 120));
+    // Enough decimals to show the first steps of γ = 1e-3.
+    let prec = if s.bias.iter().any(|b| b.abs() >= 0.1) { 2 } else { 3 };
+    let (chosen, ymax) = (&bars.chosen, bars.ymax);
+    chart
+        .draw_series((0..bars.routed).map(|i| {
+            Text::new(format!("{:+.prec$}", s.bias[i]), (i as f32 - 0.38, chosen[i] + ymax * 0.06), style.clone())
+        }))
+        .ok()?;
+    Some(())
+}
+
 /// Per-expert load: kept and dropped assignments per step against the capacity and fair-share lines.
 pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
     fit(&canvas, |w| (w * 11 / 20).clamp(usc(200), usc(320)));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let (top, plot) = root.split_vertically(legend_h());
-    let routed = s.choices.len();
-    // Shared experts after the routed ones: every token, every step (none with the experts off).
-    let shared = s.shared as usize;
-    let e = routed + shared;
-    let steps = s.steps.max(1) as f32;
-    let full = if s.capacity > 0 { s.tokens as f32 } else { 0.0 };
-    let kept: Vec<f32> = s.kept.iter().map(|&v| v as f32 / steps).chain((0..shared).map(|_| full)).collect();
-    let chosen: Vec<f32> = s.choices.iter().map(|&v| v as f32 / steps).chain((0..shared).map(|_| full)).collect();
-    // A fair share of the routed assignments (T·k/E for token choice; C with expert choice).
-    let fair = chosen[..routed].iter().sum::<f32>() / routed.max(1) as f32;
-    let cap = s.capacity as f32;
-    let capped = cap < s.tokens as f32;
-    let ymax = chosen.iter().cloned().fold(if capped { cap.max(fair) } else { fair }, f32::max) * 1.1 + 1.0;
-    let orange = RGBColor(213, 94, 0).mix(0.35);
-    let blue = RGBColor(0, 114, 178);
-    let green = RGBColor(0, 158, 115);
-    let grey = RGBColor(120, 120, 120);
-    let mut items = vec![
-        ("kept".to_string(), Swatch::Box(blue)),
-        ("dropped".to_string(), Swatch::Box(RGBColor(242, 207, 186))),
-        ("fair share".to_string(), Swatch::Line(green)),
-    ];
-    if shared > 0 {
-        items.push(("shared (every token)".to_string(), Swatch::Box(grey)));
-    }
-    if capped {
-        items.insert(2, (format!("capacity C = {}", s.capacity), Swatch::Line(BLACK)));
-    }
-    legend_row(&top, 48, &items)?;
+    let bars = LoadBars::of(s);
+    let (routed, e, ymax) = (bars.routed, bars.experts(), bars.ymax);
+    load_legend(&top, s, &bars)?;
     let mut chart = ChartBuilder::on(&plot)
         .margin(sc(6))
         .x_label_area_size(sc(22))
@@ -301,52 +369,32 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
         .axis_desc_style(axis_font())
         .light_line_style(RGBColor(236, 236, 236))
         .x_labels(e + 1)
-        .x_label_formatter(&|v| {
-            let i = v.round();
-            if (v - i).abs() < 0.01 && i >= 0.0 && (i as usize) >= routed && (i as usize) < e {
-                format!("S{}", i as usize - routed)
-            } else if (v - i).abs() < 0.01 && i >= 0.0 && (i as usize) < e && (i as usize).is_multiple_of(every) {
-                format!("E{}", i as usize)
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|v| expert_label(*v, routed, e, every))
         .y_desc("per step")
         .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .ok()?;
-    chart
-        .draw_series(
-            (0..e).map(|i| Rectangle::new([(i as f32 - 0.4, 0.0), (i as f32 + 0.4, chosen[i])], orange.filled())),
-        )
-        .ok()?;
+    let orange = RGBColor(213, 94, 0).mix(0.35);
+    let bar = |i: usize, top: f32| [(i as f32 - 0.4, 0.0), (i as f32 + 0.4, top)];
+    chart.draw_series((0..e).map(|i| Rectangle::new(bar(i, bars.chosen[i]), orange.filled()))).ok()?;
     chart
         .draw_series((0..e).map(|i| {
-            let c = if i < routed { blue } else { grey };
-            Rectangle::new([(i as f32 - 0.4, 0.0), (i as f32 + 0.4, kept[i])], c.filled())
+            let c = if i < routed { LOAD_BLUE } else { LOAD_GREY };
+            Rectangle::new(bar(i, bars.kept[i]), c.filled())
         }))
         .ok()?;
     // The capacity and fair-share lines span the routed experts only.
     let end = routed as f32 - 0.5;
-    if shared > 0 {
-        chart.draw_series(LineSeries::new(vec![(end, 0.0), (end, ymax)], grey.stroke_width(1))).ok()?;
+    if bars.shared > 0 {
+        chart.draw_series(LineSeries::new(vec![(end, 0.0), (end, ymax)], LOAD_GREY.stroke_width(1))).ok()?;
     }
-    if capped {
+    if bars.capped {
+        let cap = bars.cap;
         chart.draw_series(LineSeries::new(vec![(-0.5, cap), (end, cap)], BLACK.stroke_width(usc(2)))).ok()?;
     }
-    chart.draw_series(LineSeries::new(vec![(-0.5, fair), (end, fair)], green.stroke_width(usc(2)))).ok()?;
-    // The aux-free router's bias: printed over each expert's bar (it raises an underloaded expert's
-    // score and lowers an overloaded one's).
-    if s.bias.iter().any(|&b| b != 0.0) && routed <= 16 {
-        let style = ("sans-serif", sc(10)).into_font().color(&RGBColor(80, 40, 120));
-        // Enough decimals to show the first steps of γ = 1e-3.
-        let prec = if s.bias.iter().any(|b| b.abs() >= 0.1) { 2 } else { 3 };
-        chart
-            .draw_series((0..routed).map(|i| {
-                Text::new(format!("{:+.prec$}", s.bias[i]), (i as f32 - 0.38, chosen[i] + ymax * 0.06), style.clone())
-            }))
-            .ok()?;
-    }
+    let fair = bars.fair;
+    chart.draw_series(LineSeries::new(vec![(-0.5, fair), (end, fair)], LOAD_GREEN.stroke_width(usc(2)))).ok()?;
+    load_bias(&mut chart, s, &bars)?;
     root.present().ok()
 }
 

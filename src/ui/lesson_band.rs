@@ -2,6 +2,7 @@
 //! the current beat, a question for the class, where the lesson is ("beat 2 of 4") and buttons to
 //! go back, play and go on. The lesson player fills its signals ([`Caption`]); `?debug=caption`
 //! fills them with [`SAMPLE_BEATS`] to show the band without a lesson.
+use crate::cards::CardId;
 use leptos::prelude::*;
 
 /// What the caption band shows, as signals the lesson player writes (all empty: no band).
@@ -33,7 +34,7 @@ impl Default for Caption {
 }
 
 /// One beat of the sample lesson of `?debug=caption`: (caption, question, the card to highlight).
-pub type SampleBeat = (&'static str, Option<&'static str>, &'static str);
+pub type SampleBeat = (&'static str, Option<&'static str>, CardId);
 
 /// The sample lesson's title.
 pub const SAMPLE_TITLE: &str = "Sample lesson: how a router learns (a demonstration of the caption band)";
@@ -44,21 +45,25 @@ pub const SAMPLE_BEATS: [SampleBeat; 4] = [
         "Each row of the routing chart is one input; each column is one expert. The outlined cell is the expert the \
          router picked for that input.",
         None,
-        "heatmap",
+        CardId::Heatmap,
     ),
     (
         "The blue bars count how many inputs each expert took in the last step. The green line is a fair share: what \
          each expert would get if the router spread the work evenly.",
         Some("Which expert is doing the most work right now? Is that fair?"),
-        "load",
+        CardId::Load,
     ),
     (
         "The blue line is the model's error on what it is learning from. It falls as the experts get better at their \
          share of the work.",
         Some("What do you expect the line to do if we make the experts smaller?"),
-        "losses",
+        CardId::Losses,
     ),
-    ("That was the tour: routing, load and loss. Now change a setting and watch all three react.", None, "heatmap"),
+    (
+        "That was the tour: routing, load and loss. Now change a setting and watch all three react.",
+        None,
+        CardId::Heatmap,
+    ),
 ];
 
 /// The caption band: a title line, the caption in large type, a question for the class (prominent,

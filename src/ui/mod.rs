@@ -33,6 +33,7 @@ mod status;
 mod web;
 pub mod worker;
 
+use crate::cards::CardId;
 use crate::config::Config;
 use crate::knobs::Group;
 use crate::metrics::Snapshot;
@@ -90,11 +91,10 @@ struct Ui {
     present: RwSignal<bool>,
     /// In presentation mode, whether the controls are unfolded.
     controls_open: RwSignal<bool>,
-    /// The cards presentation mode shows (ids of [`crate::page::CARD_IDS`], one to three; empty:
-    /// [`crate::page::DEFAULT_FOCUS`]).
-    focus: RwSignal<Vec<&'static str>>,
+    /// The cards presentation mode shows (one to three; empty: [`crate::page::DEFAULT_FOCUS`]).
+    focus: RwSignal<Vec<CardId>>,
     /// The card outlined for the class, if any (in both modes).
-    highlight: RwSignal<Option<&'static str>>,
+    highlight: RwSignal<Option<CardId>>,
     /// The caption band's content (empty: no band); a lesson fills it.
     caption: Caption,
     /// The id of the lesson being played.
