@@ -165,19 +165,30 @@ const ST_DIMP: u32 = 264u;
 const ST_DLOAD: u32 = 328u;
 const BAL_SWITCH: u32 = 0u;
 const BAL_CV2: u32 = 2u;
-// rstate: the router's per-expert bias (aux-free; kept across steps) at 0, then per token row the
-// noise logits x·W_noise, their gradient, and the unit's direct part of d loss / d logits.
-fn rs_nlog(t: u32, e: u32) -> u32 { return 64u + t * u.e + e; }
-fn rs_dn(t: u32, e: u32) -> u32 { return 64u + (u.t + t) * u.e + e; }
-fn rs_dl(t: u32, e: u32) -> u32 { return 64u + (2u * u.t + t) * u.e + e; }
-// The noisy router's ε, its smooth load estimate P(t, e) and that estimate's argument z, and [T] the
-// expert of the (k+1)-th largest noisy score (u32 bits).
-fn rs_eps(t: u32, e: u32) -> u32 { return 64u + (3u * u.t + t) * u.e + e; }
-fn rs_pload(t: u32, e: u32) -> u32 { return 64u + (4u * u.t + t) * u.e + e; }
-fn rs_pz(t: u32, e: u32) -> u32 { return 64u + (5u * u.t + t) * u.e + e; }
+// rstate: the router's per-expert bias (aux-free; kept across steps) in its first RS_BIAS words, then
+// RS_PARTS parts of [T, E] (part RS_x at RS_BIAS + RS_x·T·E), then [T] words. src/gpu/trainer.rs
+// sizes and slices it with these constants (crate::wgsl::common).
+const RS_BIAS: u32 = 64u;
+// Per token row the noise logits x·W_noise, their gradient, and the unit's direct part of d loss / d logits.
+const RS_NLOG: u32 = 0u;
+const RS_DN: u32 = 1u;
+const RS_DL: u32 = 2u;
+// The noisy router's ε, its smooth load estimate P(t, e) and that estimate's argument z.
+const RS_EPS: u32 = 3u;
+const RS_PLOAD: u32 = 4u;
+const RS_PZ: u32 = 5u;
 // The competitive mixture's posterior of each expert.
-fn rs_post(t: u32, e: u32) -> u32 { return 64u + (6u * u.t + t) * u.e + e; }
-fn rs_next(t: u32) -> u32 { return 64u + 7u * u.t * u.e + t; }
+const RS_POST: u32 = 6u;
+const RS_PARTS: u32 = 7u;
+fn rs_nlog(t: u32, e: u32) -> u32 { return RS_BIAS + (RS_NLOG * u.t + t) * u.e + e; }
+fn rs_dn(t: u32, e: u32) -> u32 { return RS_BIAS + (RS_DN * u.t + t) * u.e + e; }
+fn rs_dl(t: u32, e: u32) -> u32 { return RS_BIAS + (RS_DL * u.t + t) * u.e + e; }
+fn rs_eps(t: u32, e: u32) -> u32 { return RS_BIAS + (RS_EPS * u.t + t) * u.e + e; }
+fn rs_pload(t: u32, e: u32) -> u32 { return RS_BIAS + (RS_PLOAD * u.t + t) * u.e + e; }
+fn rs_pz(t: u32, e: u32) -> u32 { return RS_BIAS + (RS_PZ * u.t + t) * u.e + e; }
+fn rs_post(t: u32, e: u32) -> u32 { return RS_BIAS + (RS_POST * u.t + t) * u.e + e; }
+// [T] after the parts: the expert of the (k+1)-th largest noisy score (u32 bits).
+fn rs_next(t: u32) -> u32 { return RS_BIAS + RS_PARTS * u.t * u.e + t; }
 // state words of the held-out evaluation: the running pass (chunk, CE sum as f32 bits, correct
 // count) and its last result (CE mean and accuracy as f32 bits, the training step it followed).
 const ST_EVAL_CHUNK: u32 = 4u;
@@ -186,6 +197,8 @@ const ST_EVAL_OK: u32 = 6u;
 const ST_EVAL_MEAN: u32 = 7u;
 const ST_EVAL_ACC: u32 = 8u;
 const ST_EVAL_STEP: u32 = 9u;
+// Words of `state` (the last two spare; src/gpu/trainer.rs sizes the buffer with it).
+const ST_WORDS: u32 = 12u;
 
 // PCG output hash (bit-identical to crate::rng::hash).
 fn pcg_hash(v: u32) -> u32 {

@@ -9,6 +9,9 @@ const WU_KP: u32 = 68u;
 const WU_DM: u32 = 132u;
 const WU_RND: u32 = 388u;
 const WF_P: u32 = 4u;
+// Words of win_u and win_f (src/gpu/trainer.rs sizes the buffers with them).
+const WU_WORDS: u32 = WU_RND + 1u;
+const WF_WORDS: u32 = WF_P + MAXE;
 // The snapshot record `snap` (u32 words, floats bit-cast): SN header words, then SN_PARTS parts of E
 // words each, part i at SN + i·E. src/metrics.rs decodes it with these very constants (build.rs
 // generates them into crate::gpu::wgsl::metrics).

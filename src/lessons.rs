@@ -173,9 +173,60 @@ pub enum Show {
     Whole,
 }
 
-/// A metric a caption can quote, `{a.NAME}` or `{b.NAME}`, and a check can read: its value in a
-/// run's history and how it is shown.
+/// A metric of a run's history that a caption can quote (`{a.NAME}`, `{b.NAME}`) and a lesson's
+/// conditions and checks read: its row of [`METRICS`]. `M::MaxShare.of(r.b)` is the number
+/// `{b.max_share}` shows, so what a caption quotes and what a check tests are one function.
+/// A new metric is a new variant here, last, and its row at the end of [`METRICS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum M {
+    Step,
+    MaxShare,
+    Entropy,
+    Starved,
+    Dropped,
+    AllDropped,
+    Ce,
+    EvalCe,
+    EvalAcc,
+    Gap,
+    Logits,
+    Spec,
+    Capacity,
+}
+
+impl M {
+    /// Its row of [`METRICS`].
+    pub fn metric(self) -> &'static Metric {
+        &METRICS[self as usize]
+    }
+    /// Its name in a placeholder (`max_share` of `{a.max_share}`).
+    pub fn name(self) -> &'static str {
+        self.metric().name
+    }
+    /// The metric a placeholder names; None for a name [`METRICS`] does not have.
+    pub fn parse(name: &str) -> Option<M> {
+        METRICS.iter().find(|m| m.name == name).map(|m| m.id)
+    }
+    /// Its value in run `h`.
+    pub fn of(self, h: &[Hist]) -> f32 {
+        (self.metric().value)(h)
+    }
+    /// Its value in run `h` as a caption shows it ("–" where it has none yet, never NaN).
+    pub fn text(self, h: &[Hist]) -> String {
+        let v = self.of(h);
+        match (self.metric().show, v.is_finite()) {
+            (_, false) => "–".into(),
+            (Show::Percent, _) => format!("{:.0} %", 100.0 * v),
+            (Show::Decimals(p), _) => format!("{v:.p$}"),
+            (Show::Whole, _) => format!("{v}"),
+        }
+    }
+}
+
+/// One row of [`METRICS`]: a metric's id, its name in placeholders, its value in a run's history
+/// and how a caption shows it.
 pub struct Metric {
+    pub id: M,
     pub name: &'static str,
     /// What it is, in words.
     pub what: &'static str,
@@ -187,72 +238,95 @@ fn last(h: &[Hist], f: fn(&Hist) -> f32) -> f32 {
     h.last().map(f).unwrap_or(0.0)
 }
 
-/// Every metric a caption can quote: the one table [`metric`], [`fill`] and
-/// [`unknown_placeholders`] read.
+/// Every metric a caption can quote and a check reads, the row of each [`M`] at its index: the
+/// one table [`M::of`], [`fill`] and [`unknown_placeholders`] read.
 pub const METRICS: &[Metric] = &[
-    Metric { name: "step", what: "the step of the latest snapshot", value: |h| last(h, |p| p.step), show: Show::Whole },
     Metric {
+        id: M::Step,
+        name: "step",
+        what: "the step of the latest snapshot",
+        value: |h| last(h, |p| p.step),
+        show: Show::Whole,
+    },
+    Metric {
+        id: M::MaxShare,
         name: "max_share",
         what: "the busiest expert's share of the tokens (last 100 steps)",
         value: |h| recent(h, RECENT, |p| p.max_share),
         show: Show::Percent,
     },
     Metric {
+        id: M::Entropy,
         name: "entropy",
         what: "the load's entropy, 1 = even (last 100 steps)",
         value: |h| recent(h, RECENT, |p| p.entropy),
         show: Show::Decimals(2),
     },
     Metric {
+        id: M::Starved,
         name: "starved",
         what: "experts nearly idle (under a quarter of a fair share) at the latest snapshot",
         value: |h| last(h, |p| p.starved as f32),
         show: Show::Whole,
     },
     Metric {
+        id: M::Dropped,
         name: "dropped",
         what: "share of assignments dropped (last 100 steps)",
         value: |h| recent(h, RECENT, |p| p.dropped),
         show: Show::Percent,
     },
     Metric {
+        id: M::AllDropped,
         name: "all_dropped",
         what: "share of tokens with every choice dropped (last 100 steps)",
         value: |h| recent(h, RECENT, |p| p.all_dropped),
         show: Show::Percent,
     },
     Metric {
+        id: M::Ce,
         name: "ce",
         what: "training cross-entropy (last 100 steps)",
         value: |h| recent(h, RECENT, |p| p.ce),
         show: Show::Decimals(3),
     },
     Metric {
+        id: M::EvalCe,
         name: "eval_ce",
         what: "held-out cross-entropy (the evaluations of the last 300 steps)",
         value: |h| held_out(h).0,
         show: Show::Decimals(3),
     },
     Metric {
+        id: M::EvalAcc,
         name: "eval_acc",
         what: "held-out accuracy (the evaluations of the last 300 steps)",
         value: |h| held_out(h).1,
         show: Show::Percent,
     },
-    Metric { name: "gap", what: "held-out minus training cross-entropy", value: gap, show: Show::Decimals(3) },
     Metric {
+        id: M::Gap,
+        name: "gap",
+        what: "held-out minus training cross-entropy (both over the last 300 steps)",
+        value: gap,
+        show: Show::Decimals(3),
+    },
+    Metric {
+        id: M::Logits,
         name: "logits",
         what: "the router logits' size, √z (last 100 steps)",
         value: |h| recent(h, RECENT, |p| p.z.max(0.0).sqrt()),
         show: Show::Decimals(1),
     },
     Metric {
+        id: M::Spec,
         name: "spec",
         what: "how much the chosen expert tells about the token's domain (last 100 steps)",
         value: |h| recent(h, RECENT, |p| p.specialisation),
         show: Show::Decimals(2),
     },
     Metric {
+        id: M::Capacity,
         name: "capacity",
         what: "slots per expert per step",
         value: |h| last(h, |p| p.capacity as f32),
@@ -260,21 +334,19 @@ pub const METRICS: &[Metric] = &[
     },
 ];
 
-/// A metric a caption can quote, `{a.NAME}` or `{b.NAME}`: its value in run `h` as text ("–" where
-/// it has none yet, never NaN).
-pub fn metric(h: &[Hist], name: &str) -> Option<String> {
-    let m = METRICS.iter().find(|m| m.name == name)?;
-    let v = (m.value)(h);
-    Some(match (m.show, v.is_finite()) {
-        (_, false) => "–".into(),
-        (Show::Percent, _) => format!("{:.0} %", 100.0 * v),
-        (Show::Decimals(p), _) => format!("{v:.p$}"),
-        (Show::Whole, _) => format!("{v}"),
-    })
-}
+// Every row sits at its id's index (so `M::metric` finds it), and every variant has a row
+// (`Capacity`, the last variant, has the last).
+const _: () = {
+    let mut i = 0;
+    while i < METRICS.len() {
+        assert!(METRICS[i].id as usize == i, "METRICS: a row out of M's order");
+        i += 1;
+    }
+    assert!(METRICS.len() == M::Capacity as usize + 1, "METRICS: a row per M");
+};
 
-/// The caption `text` with each `{a.NAME}` / `{b.NAME}` replaced by that run's [`metric`]; an
-/// unknown placeholder is left as it is (the tests check every lesson's).
+/// The caption `text` with each `{a.NAME}` / `{b.NAME}` replaced by that run's metric ([`M::text`]);
+/// an unknown placeholder is left as it is (the tests check every lesson's).
 pub fn fill(text: &str, runs: &Runs) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -285,17 +357,23 @@ pub fn fill(text: &str, runs: &Runs) -> String {
             out.push_str(tail);
             return out;
         };
-        let inner = &tail[1..close];
-        let value = match inner.split_once('.') {
-            Some(("a", m)) => metric(runs.a, m),
-            Some(("b", m)) => metric(runs.b, m),
-            _ => None,
-        };
+        let value = placeholder(&tail[1..close]).map(|(side, m)| m.text(if side == Side::B { runs.b } else { runs.a }));
         out.push_str(value.as_deref().unwrap_or(&tail[..=close]));
         rest = &tail[close + 1..];
     }
     out.push_str(rest);
     out
+}
+
+/// The run and metric a placeholder's inside (`b.max_share`) names; None if it names none.
+fn placeholder(inner: &str) -> Option<(Side, M)> {
+    let (run, name) = inner.split_once('.')?;
+    let side = match run {
+        "a" => Side::A,
+        "b" => Side::B,
+        _ => return None,
+    };
+    Some((side, M::parse(name)?))
 }
 
 /// The placeholders of `text` that [`fill`] does not know.
@@ -309,8 +387,7 @@ pub fn unknown_placeholders(text: &str) -> Vec<String> {
             break;
         };
         let inner = &tail[1..close];
-        let ok = matches!(inner.split_once('.'), Some(("a" | "b", m)) if metric(&[], m).is_some());
-        if !ok {
+        if placeholder(inner).is_none() {
             bad.push(inner.to_string());
         }
         rest = &tail[close + 1..];
@@ -318,22 +395,13 @@ pub fn unknown_placeholders(text: &str) -> Vec<String> {
     bad
 }
 
-fn eval_ce(h: &[Hist]) -> f32 {
-    held_out(h).0
-}
-fn eval_acc(h: &[Hist]) -> f32 {
-    held_out(h).1
-}
-/// The held-out accuracy ([`held_out`]) as it was at step `step`.
-fn eval_acc_at(h: &[Hist], step: u32) -> f32 {
-    held_out(&h[..h.iter().take_while(|p| p.step <= step as f32).count()]).1
-}
-fn last_starved(h: &[Hist]) -> u32 {
-    h.last().map(|p| p.starved).unwrap_or(0)
+/// The history `h` as it was at step `step` (its points up to that step).
+fn upto(h: &[Hist], step: u32) -> &[Hist] {
+    &h[..h.iter().take_while(|p| p.step <= step as f32).count()]
 }
 /// Held-out minus training CE, both over the last [`EVAL_OVER`] steps.
 fn gap(h: &[Hist]) -> f32 {
-    eval_ce(h) - recent(h, EVAL_OVER, |p| p.ce)
+    held_out(h).0 - recent(h, EVAL_OVER, |p| p.ce)
 }
 
 /// Every lesson, in teaching order.
@@ -366,7 +434,7 @@ pub const LESSONS: &[Lesson] = &[
             Beat {
                 set: &[b("alpha", "0.1")],
                 until: 900,
-                when: Some(Cond { what: "B's load entropy ≥ 0.9", test: |r| recent(r.b, RECENT, |p| p.entropy) >= 0.9 }),
+                when: Some(Cond { what: "B's load entropy ≥ 0.9", test: |r| M::Entropy.of(r.b) >= 0.9 }),
                 doing: "B's balance loss is now on (α = 0.1). Watch B's load even out.",
                 caption: "Step {a.step}: B's load entropy is {b.entropy} (1 = even), its busiest expert has {b.max_share} \
                           of the tokens and it drops {b.dropped} of its assignments. On the 5 seeds measured the \
@@ -383,17 +451,16 @@ pub const LESSONS: &[Lesson] = &[
                     what: "without the balance loss B is concentrated (busiest expert ≥ 35 % and 15 points above A's, \
                            ≥ 3 nearly idle) and drops 10 points more than A",
                     test: |r| {
-                        let max = |h: &[Hist]| recent(h, RECENT, |p| p.max_share);
-                        max(r.b) >= 0.35
-                            && max(r.b) >= max(r.a) + 0.15
-                            && last_starved(r.b) >= 3
-                            && recent(r.b, RECENT, |p| p.dropped) > recent(r.a, RECENT, |p| p.dropped) + 0.1
+                        M::MaxShare.of(r.b) >= 0.35
+                            && M::MaxShare.of(r.b) >= M::MaxShare.of(r.a) + 0.15
+                            && M::Starved.of(r.b) >= 3.0
+                            && M::Dropped.of(r.b) > M::Dropped.of(r.a) + 0.1
                     },
                 },
             },
             Check {
                 beat: 1,
-                cond: Cond { what: "B recovers: load entropy ≥ 0.9", test: |r| recent(r.b, RECENT, |p| p.entropy) >= 0.9 },
+                cond: Cond { what: "B recovers: load entropy ≥ 0.9", test: |r| M::Entropy.of(r.b) >= 0.9 },
             },
         ],
     },
@@ -440,14 +507,14 @@ pub const LESSONS: &[Lesson] = &[
                 cond: Cond {
                     what: "A drops at least 30 points more of its assignments than B, which has 4× the slots",
                     test: |r| {
-                        recent(r.a, RECENT, |p| p.dropped) >= recent(r.b, RECENT, |p| p.dropped) + 0.3
-                            && r.b.last().map(|p| p.capacity) == r.a.last().map(|p| 4 * p.capacity)
+                        M::Dropped.of(r.a) >= M::Dropped.of(r.b) + 0.3
+                            && M::Capacity.of(r.b) == 4.0 * M::Capacity.of(r.a)
                     },
                 },
             },
             Check {
                 beat: 1,
-                cond: Cond { what: "B has the lower held-out loss", test: |r| eval_ce(r.b) < eval_ce(r.a) },
+                cond: Cond { what: "B has the lower held-out loss", test: |r| M::EvalCe.of(r.b) < M::EvalCe.of(r.a) },
             },
         ],
     },
@@ -479,7 +546,7 @@ pub const LESSONS: &[Lesson] = &[
             beat: 0,
             cond: Cond {
                 what: "top-2 reaches a lower held-out loss",
-                test: |r| eval_ce(r.b) < eval_ce(r.a),
+                test: |r| M::EvalCe.of(r.b) < M::EvalCe.of(r.a),
             },
         }],
     },
@@ -513,8 +580,7 @@ pub const LESSONS: &[Lesson] = &[
             cond: Cond {
                 what: "B's router scores stay at most half the size of A's, at a held-out loss within 0.05 of A's",
                 test: |r| {
-                    let size = |h: &[Hist]| recent(h, RECENT, |p| p.z.max(0.0).sqrt());
-                    size(r.b) <= 0.5 * size(r.a) && (eval_ce(r.a) - eval_ce(r.b)).abs() <= 0.05
+                    M::Logits.of(r.b) <= 0.5 * M::Logits.of(r.a) && (M::EvalCe.of(r.a) - M::EvalCe.of(r.b)).abs() <= 0.05
                 },
             },
         }],
@@ -556,14 +622,15 @@ pub const LESSONS: &[Lesson] = &[
             cond: Cond {
                 what: "A's specialisation grows over training and ends above the hash router's",
                 test: |r| {
-                    // The snapshots up to step 100 (the first one if none is that early).
+                    // The snapshots up to step 100 (the first one if none is that early): a window no
+                    // caption quotes, so it reads the history's field itself.
                     let mut first: Vec<f32> = r.a.iter().filter(|p| p.step <= 100.0).map(|p| p.specialisation).collect();
                     if first.is_empty() {
                         first.extend(r.a.first().map(|p| p.specialisation));
                     }
                     let early = first.iter().sum::<f32>() / first.len() as f32;
-                    let late = recent(r.a, RECENT, |p| p.specialisation);
-                    late >= early + 0.05 && late > recent(r.b, RECENT, |p| p.specialisation)
+                    let late = M::Spec.of(r.a);
+                    late >= early + 0.05 && late > M::Spec.of(r.b)
                 },
             },
         }],
@@ -610,14 +677,14 @@ pub const LESSONS: &[Lesson] = &[
                 beat: 0,
                 cond: Cond {
                     what: "without the balance loss A leaves ≥ 2 experts nearly idle, at least 2 more than B",
-                    test: |r| last_starved(r.a) >= 2 && last_starved(r.b) + 2 <= last_starved(r.a),
+                    test: |r| M::Starved.of(r.a) >= 2.0 && M::Starved.of(r.b) + 2.0 <= M::Starved.of(r.a),
                 },
             },
             Check {
                 beat: 1,
                 cond: Cond {
                     what: "with the balance loss A's experts come back and its accuracy rises",
-                    test: |r| last_starved(r.a) == 0 && eval_acc(r.a) > eval_acc_at(r.a, 500),
+                    test: |r| M::Starved.of(r.a) == 0.0 && M::EvalAcc.of(r.a) > M::EvalAcc.of(upto(r.a, 500)),
                 },
             },
         ],
@@ -660,7 +727,7 @@ pub const LESSONS: &[Lesson] = &[
         cards: &[CardId::Losses],
         expect: &[Check {
             beat: 1,
-            cond: Cond { what: "the MoE's train/held-out gap is the wider", test: |r| gap(r.a) > gap(r.b) },
+            cond: Cond { what: "the MoE's train/held-out gap is the wider", test: |r| M::Gap.of(r.a) > M::Gap.of(r.b) },
         }],
     },
     Lesson {
@@ -691,7 +758,7 @@ pub const LESSONS: &[Lesson] = &[
         cards: &[CardId::Losses, CardId::Load],
         expect: &[Check {
             beat: 0,
-            cond: Cond { what: "the MoE has the lower held-out loss", test: |r| eval_ce(r.a) < eval_ce(r.b) },
+            cond: Cond { what: "the MoE has the lower held-out loss", test: |r| M::EvalCe.of(r.a) < M::EvalCe.of(r.b) },
         }],
     },
     Lesson {
@@ -723,7 +790,7 @@ pub const LESSONS: &[Lesson] = &[
             cond: Cond {
                 what: "the hash router's held-out loss is at most 0.03 above the learned router's, and its busiest \
                        expert has at most 30 % of the tokens",
-                test: |r| eval_ce(r.b) <= eval_ce(r.a) + 0.03 && recent(r.b, RECENT, |p| p.max_share) <= 0.3,
+                test: |r| M::EvalCe.of(r.b) <= M::EvalCe.of(r.a) + 0.03 && M::MaxShare.of(r.b) <= 0.3,
             },
         }],
     },
@@ -759,10 +826,10 @@ pub const LESSONS: &[Lesson] = &[
                 what: "B's load is exactly even (each expert 1/8), it drops nothing, some of its tokens get no expert, \
                        and A drops some",
                 test: |r| {
-                    (recent(r.b, RECENT, |p| p.max_share) - 0.125).abs() < 0.005
-                        && recent(r.b, RECENT, |p| p.dropped) == 0.0
-                        && recent(r.b, RECENT, |p| p.all_dropped) > 0.0
-                        && recent(r.a, RECENT, |p| p.dropped) > 0.0
+                    (M::MaxShare.of(r.b) - 0.125).abs() < 0.005
+                        && M::Dropped.of(r.b) == 0.0
+                        && M::AllDropped.of(r.b) > 0.0
+                        && M::Dropped.of(r.a) > 0.0
                 },
             },
         }],
@@ -859,5 +926,24 @@ mod tests {
         assert_eq!(fill("{a.eval_ce} {b.eval_acc} {a.max_share} {a.step}", &none), "– – – 0");
         assert_eq!(unknown_placeholders("{a.step} {b.bogus} {c.step} {open"), vec!["b.bogus", "c.step", "{open"]);
         assert_eq!(fill("x {a.step} y {open", &runs), "x 100 y {open");
+    }
+
+    /// Each metric's name parses to its id (names are unique), a placeholder of another name does
+    /// not, and a metric's caption text is its value as the checks read it.
+    #[test]
+    fn metrics_are_found_by_id_and_by_name() {
+        for m in METRICS {
+            assert_eq!(M::parse(m.name), Some(m.id), "{}", m.name);
+            assert_eq!(m.id.name(), m.name);
+        }
+        assert_eq!((M::parse("nope"), M::parse("")), (None, None));
+        let h = [
+            Hist { step: 50.0, max_share: 0.5, starved: 1, ..Default::default() },
+            Hist { step: 100.0, max_share: 0.25, starved: 3, capacity: 40, ..Default::default() },
+        ];
+        assert_eq!((M::MaxShare.of(&h), M::MaxShare.text(&h)), (0.375, "38 %".to_string()));
+        assert_eq!((M::Starved.of(&h), M::Capacity.of(&h[..1]), M::Step.of(&h)), (3.0, 0.0, 100.0));
+        assert_eq!(upto(&h, 99).len(), 1);
+        assert!(M::EvalCe.of(&h).is_nan() && M::EvalCe.text(&h) == "–");
     }
 }

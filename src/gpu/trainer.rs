@@ -24,25 +24,52 @@ use std::sync::{Arc, Mutex};
 /// (64 each).
 pub const STATS_WORDS: usize = 8 + 128 + 256;
 
-/// Words of `rstate` for `rows` rows and `e` experts: the router bias (64), then [rows, E] each: the
-/// noise logits, their gradient, the unit's direct logit gradient, ε, the smooth load estimate and
-/// its argument; then [rows] the (k+1)-th expert (shaders/common.wgsl `rs_*`).
+/// Words of `rstate` for `rows` rows and `e` experts: the router bias (`RS_BIAS`, 64), then [rows, E]
+/// each: the noise logits, their gradient, the unit's direct logit gradient, ε, the smooth load
+/// estimate and its argument, the mixture's posterior; then [rows] the (k+1)-th expert
+/// (shaders/common.wgsl `RS_*`, `rs_*`).
 pub fn rstate_words(rows: usize, e: usize) -> usize {
-    RSTATE_PARTS.len() * rows * e + 64 + rows
+    rstate_part(rows, e, "next").end
 }
 
-/// The [rows, E] parts of `rstate`, in order after the 64 bias words (shaders/common.wgsl `rs_*`).
-pub const RSTATE_PARTS: &[&str] = &["nlog", "dn", "dl", "eps", "pload", "pz", "post"];
+/// The [rows, E] parts of `rstate` by name, each with its index (shaders/common.wgsl `RS_*`: part
+/// `i` at `RS_BIAS + i·rows·E`).
+pub const RSTATE_PARTS: &[(&str, u32)] = {
+    use crate::wgsl::common::*;
+    &[
+        ("nlog", RS_NLOG),
+        ("dn", RS_DN),
+        ("dl", RS_DL),
+        ("eps", RS_EPS),
+        ("pload", RS_PLOAD),
+        ("pz", RS_PZ),
+        ("post", RS_POST),
+    ]
+};
 
 /// The words of part `name` of `rstate` (one of [`RSTATE_PARTS`], or "next": [rows] after them).
 pub fn rstate_part(rows: usize, e: usize, name: &str) -> std::ops::Range<usize> {
-    let te = rows * e;
-    match RSTATE_PARTS.iter().position(|p| *p == name) {
-        Some(i) => 64 + i * te..64 + (i + 1) * te,
-        None if name == "next" => 64 + RSTATE_PARTS.len() * te..64 + RSTATE_PARTS.len() * te + rows,
+    use crate::wgsl::common::{RS_BIAS, RS_PARTS};
+    let (bias, te) = (RS_BIAS as usize, rows * e);
+    match RSTATE_PARTS.iter().find(|p| p.0 == name) {
+        Some(&(_, i)) => bias + i as usize * te..bias + (i as usize + 1) * te,
+        None if name == "next" => bias + RS_PARTS as usize * te..bias + RS_PARTS as usize * te + rows,
         None => panic!("no rstate part {name}"),
     }
 }
+
+// RSTATE_PARTS names every part of shaders/common.wgsl's rstate once, in order, and its bias has a
+// word per expert.
+const _: () = {
+    use crate::wgsl::common::{MAXE, RS_BIAS, RS_PARTS};
+    assert!(RSTATE_PARTS.len() == RS_PARTS as usize, "RSTATE_PARTS: not every part of shaders/common.wgsl's rstate");
+    let mut i = 0;
+    while i < RSTATE_PARTS.len() {
+        assert!(RSTATE_PARTS[i].1 as usize == i, "RSTATE_PARTS: out of shaders/common.wgsl's order");
+        i += 1;
+    }
+    assert!(RS_BIAS == MAXE, "shaders/common.wgsl RS_BIAS: a bias word per expert");
+};
 
 /// Staging buffers in the metrics ring.
 const RING: usize = 3;
@@ -201,7 +228,7 @@ impl GpuTrainer {
         let mut sizes: Vec<(Buf, usize)> = vec![
             (Buf::Pool, pool.words.len() + pool.eval.len()),
             (Buf::ProbePool, PROBE * EX_WORDS),
-            (Buf::State, 12),
+            (Buf::State, crate::wgsl::common::ST_WORDS as usize),
             (Buf::Inp, rows * CTX),
             (Buf::Tgt, rows),
             (Buf::Dom, rows),
@@ -243,9 +270,9 @@ impl GpuTrainer {
             (Buf::Dxa, rows * kk * dims.d),
             (Buf::Dx, rows * dims.d),
             (Buf::Gnorm, 4),
-            (Buf::WinF, 4 + 64),
-            (Buf::WinU, 4 + 128 + 4 * 64 + 1),
-            (Buf::Snap, snap_words(64)),
+            (Buf::WinF, crate::wgsl::metrics::WF_WORDS as usize),
+            (Buf::WinU, crate::wgsl::metrics::WU_WORDS as usize),
+            (Buf::Snap, snap_words(crate::wgsl::common::MAXE as usize)),
         ];
         sizes.extend(trace_copies(&dims).into_iter().map(|(_, copy, words)| (copy, words)));
         sizes.push((Buf::TrBias, e));
@@ -747,6 +774,16 @@ impl Trainer for GpuTrainer {
         )
     }
 }
+
+// The metrics window's parts (shaders/metrics.wgsl WU_*, WF_*) follow each other, E words each
+// (NDOM·E the domain × expert counts), and `state` holds the held-out evaluation's words.
+const _: () = {
+    use crate::wgsl::common::{MAXE, NDOM, ST_EVAL_STEP, ST_WORDS};
+    use crate::wgsl::metrics::*;
+    assert!(WU_KP == WU_CH + MAXE && WU_DM == WU_KP + MAXE && WU_RND == WU_DM + NDOM * MAXE);
+    assert!(WU_WORDS == WU_RND + 1 && WF_WORDS == WF_P + MAXE);
+    assert!(ST_EVAL_STEP < ST_WORDS);
+};
 
 // The stats buffer ends with shaders/common.wgsl's ST_DLOAD part.
 const _: () = assert!(
