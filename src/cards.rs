@@ -204,8 +204,9 @@ pub const CARDS: [Card; 9] = [
         only_for: None,
         router_note: Some(RouterNote { testid: "routing-note", text: |r| r.routing_note }),
         compare_note: Some(
-            "Left: run A; right: run B, on the same 32 probe inputs. Where B's colours or outlines differ, the \
-             changed knob made its router decide differently.",
+            "Compare mode: the heatmap marked A is run A's, the one marked B is run B's, on the same probe inputs \
+             and the same colour scale. Where B's colours or outlines differ, the changed knob made its router \
+             decide differently.",
         ),
     },
     Card {
@@ -221,7 +222,10 @@ pub const CARDS: [Card; 9] = [
         ],
         only_for: None,
         router_note: Some(RouterNote { testid: "load-note", text: |r| r.load_note }),
-        compare_note: Some("Left: run A; right: run B. Compare how evenly each spreads its tokens over the experts."),
+        compare_note: Some(
+            "Compare mode: the chart marked A is run A's, the one marked B is run B's. Both use the same scale, so \
+             equal heights mean equal load. Compare how evenly each spreads its tokens over the experts.",
+        ),
     },
     Card {
         id: CardId::Balance,
@@ -281,7 +285,9 @@ pub const CARDS: [Card; 9] = [
         ],
         only_for: None,
         router_note: None,
-        compare_note: None,
+        compare_note: Some(
+            "Compare mode: the matrix marked A is run A's, the one marked B is run B's, coloured on the same scale.",
+        ),
     },
     Card {
         id: CardId::Similarity,
@@ -306,10 +312,10 @@ pub const CARDS: [Card; 9] = [
         id: CardId::Drops,
         name: "drops",
         title: "Dropped tokens",
-        caption: "Left: the share of assignments dropped because their expert was full (they skip the expert and \
-                  ride the residual stream) over training. Right: the share that would be dropped at each capacity \
-                  factor for the router's current load, against an evenly balanced router; the dot is the current \
-                  cf.",
+        caption: "The first chart: the share of assignments dropped because their expert was full (they skip the \
+                  expert and ride the residual stream) over training. The second: the share that would be dropped \
+                  at each capacity factor for the router's current load, against an evenly balanced router; the \
+                  dot is the current cf.",
         layout: Layout::Wide,
         plots: &[
             plot(Chart::Drops, "drops", (440, 220), "drops", "download the drops-over-time chart as PNG"),
@@ -327,8 +333,8 @@ pub const CARDS: [Card; 9] = [
         only_for: None,
         router_note: Some(RouterNote { testid: "drops-note", text: |r| r.drops_note }),
         compare_note: Some(
-            "Compare mode: left, the share of assignments dropped in run A (blue) and run B (orange); the curve on \
-             the right is run A's.",
+            "Compare mode: the chart over training shows the share of assignments dropped in run A (blue) and run \
+             B (orange); the curve against the capacity factor is run A's.",
         ),
     },
 ];

@@ -483,7 +483,7 @@ pub const LESSONS: &[Lesson] = &[
                 when: None,
                 doing: "A gives each expert half a fair share of slots (cf = 0.5), B twice a fair share (cf = 2).",
                 caption: "A (cf = 0.5, {a.capacity} slots per expert) drops {a.dropped} of its assignments, B (cf = 2, \
-                          {b.capacity} slots) drops {b.dropped}. The right-hand chart is the drop-vs-cf curve of A's \
+                          {b.capacity} slots) drops {b.dropped}. The second chart is the drop-vs-cf curve of A's \
                           router: drops fall steeply up to cf ≈ 1, then flatten.",
                 card: CardId::Drops,
                 question: Some("B computes four times as many slots as A. Will it learn better?"),

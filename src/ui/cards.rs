@@ -270,13 +270,16 @@ fn draw_snapshots(ui: Ui, canvases: Canvases, both: bool) {
     let ds = ui.cfg.get_untracked().dataset;
     let a = (Some(&s), Chart::Routing, Chart::Load, Chart::Domains);
     let b = (snap_b.as_ref().filter(|_| both), Chart::RoutingB, Chart::LoadB, Chart::DomainsB);
+    // Compare mode: A's and B's load charts share one y axis, up to the larger of their tops, so
+    // equal heights are equal loads. (The heatmaps and domain matrices colour a 0–1 share alike.)
+    let load_top = b.0.map(|sb| draw::load_top(&s).max(draw::load_top(sb)));
     for (snap, heat, load, doms) in [a, b] {
         let Some(s) = snap else { continue };
         if let Some(c) = canvases.get(heat) {
             draw::heatmap(c, s, ds, if ui.present.get_untracked() { PRESENT_ROWS } else { 32 });
         }
         if let Some(c) = canvases.get(load) {
-            draw::load(c, s);
+            draw::load(c, s, load_top);
         }
         if let Some(c) = canvases.get(doms) {
             draw::domains(c, s, ds);

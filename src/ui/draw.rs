@@ -180,8 +180,9 @@ pub fn row_label(s: &Snapshot, dataset: Dataset, t: usize) -> String {
     }
 }
 
-/// Routing heatmap: probe rows × experts, colour = router probability, chosen experts outlined,
-/// dropped assignments struck through, a domain stripe on the left.
+/// Routing heatmap: probe rows × experts, colour = router probability (the fixed 0–1 scale, so runs
+/// A and B compare as drawn), chosen experts outlined, dropped assignments struck through, a domain
+/// stripe on the left.
 pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: usize) -> Option<()> {
     let p = &s.probe;
     let (e, k) = (p.experts, p.k);
@@ -202,6 +203,7 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
     let _ = canvas.set_attribute("data-outlined", &outlined.to_string());
     let dropped = idx.iter().flat_map(|&t| (0..k).map(move |r| t * k + r)).filter(|&a| p.dropped[a]).count();
     let _ = canvas.set_attribute("data-dropped", &dropped.to_string());
+    color_scale(&canvas);
     fit(&canvas, |_| usc(22) + shown as u32 * usc(17) + 4);
     let top = sc(22);
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
@@ -346,13 +348,24 @@ fn load_bias(chart: &mut LoadChart, s: &Snapshot, bars: &LoadBars) -> Option<()>
     Some(())
 }
 
-/// Per-expert load: kept and dropped assignments per step against the capacity and fair-share lines.
-pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
+/// The load chart's y-axis top for snapshot `s` on its own: above its tallest bar and its capacity
+/// and fair-share lines. Compare mode draws runs A and B up to the larger of theirs ([`load`]).
+pub fn load_top(s: &Snapshot) -> f32 {
+    LoadBars::of(s).ymax
+}
+
+/// Per-expert load: kept and dropped assignments per step against the capacity and fair-share
+/// lines, the y axis up to `shared` (compare mode: both runs' [`load_top`]) or its own top. The
+/// canvas says the top it drew with in `data-y-max` (from 0), and its own top in `data-y-own`.
+pub fn load(canvas: HtmlCanvasElement, s: &Snapshot, shared: Option<f32>) -> Option<()> {
     fit(&canvas, |w| (w * 11 / 20).clamp(usc(200), usc(320)));
+    let el = canvas.clone();
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let (top, plot) = root.split_vertically(legend_h());
-    let bars = LoadBars::of(s);
+    let mut bars = LoadBars::of(s);
+    let own = bars.ymax;
+    bars.ymax = shared.map_or(own, |y| y.max(own));
     let (routed, e, ymax) = (bars.routed, bars.experts(), bars.ymax);
     load_legend(&top, s, &bars)?;
     let mut chart = ChartBuilder::on(&plot)
@@ -395,7 +408,9 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot) -> Option<()> {
     let fair = bars.fair;
     chart.draw_series(LineSeries::new(vec![(-0.5, fair), (end, fair)], LOAD_GREEN.stroke_width(usc(2)))).ok()?;
     load_bias(&mut chart, s, &bars)?;
-    root.present().ok()
+    root.present().ok()?;
+    el.set_attribute("data-y-own", &own.to_string()).ok()?;
+    el.set_attribute("data-y-max", &ymax.to_string()).ok()
 }
 
 /// A knob change to mark on the time charts: (step, label).
@@ -483,9 +498,18 @@ pub fn lines_dashed(
     root.present().ok()
 }
 
-/// Domain × expert matrix: share of each domain's choices going to each expert.
+/// Say on a canvas coloured with [`viridis`] that its colour scale is the fixed 0–1 (a probability
+/// or a share), the same for every run: `data-color-min` and `data-color-max`.
+fn color_scale(canvas: &HtmlCanvasElement) {
+    let _ = canvas.set_attribute("data-color-min", "0");
+    let _ = canvas.set_attribute("data-color-max", "1");
+}
+
+/// Domain × expert matrix: share of each domain's choices going to each expert (colour on the
+/// fixed 0–1 scale, so runs A and B compare as drawn).
 pub fn domains(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset) -> Option<()> {
     fit(&canvas, |_| usc(22 + 4 * 38));
+    color_scale(&canvas);
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let e = s.choices.len();

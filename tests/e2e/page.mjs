@@ -42,12 +42,16 @@
 //                expert_similarity is empty in the dense phase and starts near 1 after it; the
 //                similarity chart is drawn (WebGPU, then the CPU reference).
 //   compare    — ?tokens=64&compare&b.alpha=0: the compare toggle is pressed, the panel says
-//                "A: α = 0.01" / "B: α = 0", both heatmaps are drawn and training goes on; A's top-k
+//                "A: α = 0.01" / "B: α = 0", both heatmaps are drawn and training goes on; each A/B pair
+//                of canvases shares its scale (load: the same data-y-max, the larger of the two runs'
+//                own tops; heatmaps and domains: the fixed 0–1 colour scale), and with compare off
+//                A's load chart is back on its own; A's top-k
 //                reaches B (it has no value of its own for it), B's own top-k from the panel does
 //                not reach A; a bad B value is refused with a notice; the URL carries b.alpha=0 and
 //                b.top-k=1; the CSV has a `run` column with A and B rows at the same steps and the
 //                JSON `a` and `b`; screenshots at 1280 and 1920 wide; the toggle turns it off.
-//   compare-cpu — compare mode without WebGPU: both runs train on the CPU reference.
+//   compare-cpu — compare mode without WebGPU: both runs train on the CPU reference; the A/B
+//                pairs share their scales as in compare.
 //   compare-upcycle — ?compare&b.init=upcycle&b.dense-steps=40: B's dense phase and switch (the CSV's
 //                B rows), A and B at the same steps.
 //   compare-regions — ?dataset=regions&compare&b.experts=4: a structural difference; the region map
@@ -135,6 +139,28 @@ async function scenario(name, { webgpu, query = "", allow = [], viewport }, chec
 
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 const visible = (page, id) => page.locator(`[data-testid="${id}"]`).isVisible();
+// Compare mode's A/B canvas pairs share their scales: the load charts' y axis (`data-y-max`, from
+// 0) and the heatmaps' and domain matrices' colour scale (`data-color-min`/`-max`, the fixed 0–1).
+// Problems for a pair whose canvases differ or lack it; returns what each pair drew with.
+async function sharedScales(page, problems) {
+  const pairs = [["load", "load-b", "yMax"], ["heatmap", "heatmap-b", "colorMax"], ["domains", "domains-b", "colorMax"]];
+  const seen = {};
+  for (const [a, b, key] of pairs) {
+    const [va, vb] = await page.evaluate(([a, b, key]) => [a, b].map((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset[key]), [a, b, key]);
+    seen[a] = `${va} / ${vb}`;
+    if (va === undefined || va !== vb || !(Number(va) > 0)) problems.push(`${a} and ${b} do not share a scale: ${key} ${va} / ${vb}`);
+  }
+  // The shared top is the larger of the two runs' own tops (`data-y-own`).
+  const load = await page.evaluate(() => ["load", "load-b"].map((id) => document.querySelector(`[data-testid="${id}"]`).dataset));
+  const [max, ownA, ownB] = [Number(load[0].yMax), Number(load[0].yOwn), Number(load[1].yOwn)];
+  if (!(max > 0) || max !== Math.max(ownA, ownB)) problems.push(`load y-max ${max} is not the larger of A's ${ownA} and B's ${ownB}`);
+  seen.loadOwn = `${ownA} / ${ownB}`;
+  for (const id of ["heatmap", "heatmap-b", "domains", "domains-b"]) {
+    const min = await page.evaluate((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.colorMin, id);
+    if (min !== "0") problems.push(`${id} colour scale starts at ${min}`);
+  }
+  return seen;
+}
 
 /** Run `action` and return the download it starts: (suggested name, content as a Buffer). */
 async function download(page, action) {
@@ -531,6 +557,7 @@ await scenario("compare", { webgpu: true, query: "?tokens=64&compare&b.alpha=0" 
   for (const id of ["load-b", "domains-b", "losses", "balance", "drops"]) {
     if ((await inked(page, id)) < 0.01) problems.push(`${id} chart is blank`);
   }
+  const scales = await sharedScales(page, problems);
   // A live knob on A reaches B, which has no value of its own for it.
   await page.locator('[data-testid="top-k"]').fill("2");
   await page.waitForFunction(() => ["heatmap", "heatmap-b"].every((id) => document.querySelector(`[data-testid="${id}"]`).dataset.k === "2"), null, { timeout })
@@ -573,6 +600,13 @@ await scenario("compare", { webgpu: true, query: "?tokens=64&compare&b.alpha=0" 
   await settle(page);
   if ((await toggle.getAttribute("aria-pressed")) !== "false") problems.push("compare toggle still pressed after turning it off");
   if (await visible(page, "heatmap-b")) problems.push("heatmap-b shown with compare mode off");
+  // One run: its load chart goes back to a scale of its own (drawn on the next snapshot).
+  const ownTop = await page.waitForFunction((shared) => {
+    const y = document.querySelector('[data-testid="load"]').dataset.yMax;
+    return y !== shared && y;
+  }, scales.load.split(" / ")[0], { timeout }).then((h) => h.jsonValue()).catch(() => null);
+  const single = await page.evaluate(() => document.querySelector('[data-testid="load"]').dataset);
+  if (single.yMax !== single.yOwn) problems.push(`compare off: load y-max ${single.yMax} is not its own top ${single.yOwn}`);
   await page.waitForFunction(() => !/compare|b\./.test(location.search), null, { timeout: 10000 })
     .catch(async () => problems.push(`URL keeps compare mode: ${await search()}`));
   await toggle.click();
@@ -580,6 +614,7 @@ await scenario("compare", { webgpu: true, query: "?tokens=64&compare&b.alpha=0" 
   await waitUrl(/compare/);
   await waitStep(page, 3);
   console.log(`  label "${label}"; CSV ${rows.length} rows, ${common.length} common steps; URL ${await search()}`);
+  console.log(`  shared scales (A / B): ${JSON.stringify(scales)}; load y-max with compare off: ${ownTop}`);
 });
 
 // Compare mode on the CPU reference (B falls back with A, same smaller batch), and a run B that is
@@ -591,10 +626,11 @@ await scenario("compare-cpu", { webgpu: false, query: "?compare&b.alpha=0" }, as
   await waitStep(page, a);
   await page.waitForTimeout(1500);
   for (const id of ["heatmap", "heatmap-b"]) if ((await inked(page, id)) < 0.3) problems.push(`${id} is nearly blank`);
+  const scales = await sharedScales(page, problems);
   // Run B trains in a worker of its own (started by the session's worker), at the same time as A.
   const runB = await page.evaluate(() => document.documentElement.dataset.runB);
   if (runB !== "apart") problems.push(`run B trains ${runB ?? "nowhere"}, not in a worker of its own`);
-  console.log(`  CPU: both heatmaps drawn, step ${await stepOf(page)}; run B trains ${runB}`);
+  console.log(`  CPU: both heatmaps drawn, step ${await stepOf(page)}; run B trains ${runB}; shared scales (A / B): ${JSON.stringify(scales)}`);
 });
 
 await scenario("compare-upcycle", { webgpu: true, query: "?tokens=64&compare&b.init=upcycle&b.dense-steps=40" }, async (page, problems) => {
