@@ -70,157 +70,216 @@ pub fn KnobControl(
     /// Sets a knob.
     on_set: SetKnob,
 ) -> impl IntoView {
-    let k = knob;
-    let key = k.key;
-    let hidden = move || cfg.with(|c| !k.used_by(c.router));
-    let why = move || cfg.with(|c| inert(key, c));
-    let text = move || cfg.with(|c| k.get_str(c));
-    let set = move |v: String| on_set.run((key, v));
-    let value_of = move |ev: &leptos::ev::Event| event_target_value(ev);
-    let off = match k.kind {
-        Kind::Real { off, .. } => off,
-        _ => None,
+    let c = Ctl { k: knob, cfg, saved, on_set };
+    let key = knob.key;
+    let hidden = move || cfg.with(|cf| !knob.used_by(cf.router));
+    let why = move || cfg.with(|cf| inert(key, cf));
+    let control = match (knob.kind, knob.control) {
+        (Kind::Choice(_), _) => c.choice(),
+        (Kind::Bool, _) => c.check(),
+        (Kind::Int { .. }, Control::Menu(usual)) => c.menu(usual),
+        (Kind::Int { .. }, Control::Slider { min, max, step }) => c.int_slider(min, max, step),
+        (Kind::Real { .. }, Control::Slider { min, max, step }) => c.real_slider(min, max, step),
+        _ => c.field(),
     };
-    let is_off = move || cfg.with(|c| (k.get)(c) == Value::Off);
-    let inactive = move || is_off() || why().is_some();
-    // The number shown while the knob sits at its word.
-    let number = move || {
-        cfg.with(|c| match (k.get)(c) {
-            Value::Real(x) => x,
-            _ => saved.with(|m| m.get(key).copied()).or(off.map(|o| o.restore)).unwrap_or(1.0),
-        })
-    };
-    let control = match (k.kind, k.control) {
-        (Kind::Choice(_), _) => {
-            let router = key == "router";
-            let options = k
-                .choices()
-                .into_iter()
-                .map(|c| {
-                    let disabled = move || cfg.with(|cfg| !choice_allowed(key, c.value, cfg));
-                    view! { <option value=c.value title=c.help prop:disabled=disabled>{c.label}</option> }
-                })
-                .collect_view();
-            // The router's own description under its menu.
-            let about = router.then(|| {
-                let info = move || cfg.with(|c| c.router.info());
-                view! {
-                    <p class="hint" data-testid="router-help">{move || info().help}
-                        <small>{move || format!(" ({})", info().paper)}</small></p>
-                }
-            });
-            view! {
-                <label class=if router { "control stack" } else { "control" } title=k.help>
-                    <span class="name">{k.label}</span>
-                    <select data-testid=testid(key) prop:value=text on:change=move |ev| set(value_of(&ev))>{options}</select>
-                </label>
-                {about}
-            }
-            .into_any()
-        }
-        (Kind::Bool, _) => view! {
-            <label class="check" title=k.help>
-                <input type="checkbox" data-testid=testid(key) prop:checked=move || text() == "true"
-                    on:change=move |ev| set(event_target_checked(&ev).to_string()) />
-                {k.label}
-            </label>
-        }
-        .into_any(),
-        (Kind::Int { .. }, Control::Menu(usual)) => {
-            let cur = move || cfg.with(|c| (k.get)(c));
-            view! {
-                <label class="control" title=k.help>
-                    <span class="name">{k.label}</span>
-                    <select data-testid=testid(key) prop:value=text on:change=move |ev| set(value_of(&ev))>
-                        {move || {
-                            let c = match cur() { Value::Int(n) => n as u32, _ => 0 };
-                            choices(usual, c)
-                                .into_iter()
-                                .map(|v| view! { <option value=v.to_string() selected=v == c>{v}</option> })
-                                .collect_view()
-                        }}
-                    </select>
-                </label>
-            }
-            .into_any()
-        }
-        (Kind::Int { .. }, Control::Slider { min, max, step }) => {
-            let max = move || cfg.with(|c| if key == "top-k" { c.k_max() as f32 } else { max });
-            view! {
-                <label class="control" title=k.help>
-                    <span class="name">{k.label}</span><output>{text}</output>
-                    <input type="range" data-testid=testid(key) min=min max=max step=step
-                        prop:value=text prop:disabled=inactive on:input=move |ev| set(value_of(&ev)) />
-                </label>
-            }
-            .into_any()
-        }
-        (Kind::Real { .. }, Control::Slider { min, max, step }) => {
-            let log = k.scale() == Scale::Log;
-            // A log slider of a knob that allows 0 gets one more notch, at its left end, for 0.
-            let zero = log && k.admits(Value::Real(0.0));
-            let low = if zero { min - step } else { min };
-            let pos = move || {
-                let x = number();
-                if !log {
-                    x.to_string()
-                } else if x > 0.0 {
-                    x.log10().to_string()
-                } else {
-                    low.to_string()
-                }
-            };
-            view! {
-                <label class="control" title=k.help>
-                    <span class="name">{k.label}</span><output data-testid=format!("{}-value", testid(key))>{move || cfg.with(|c| shown(k, c))}</output>
-                    <input type="range" data-testid=testid(key) min=low max=max step=step
-                        prop:value=pos prop:disabled=inactive
-                        on:input=move |ev| {
-                            let v = value_of(&ev);
-                            if !log {
-                                set(v);
-                            } else {
-                                let p: f32 = v.parse().unwrap_or(min);
-                                let x = if zero && p < min - step / 2.0 { 0.0 } else { round2(10f32.powf(p)) };
-                                set(x.to_string());
-                            }
-                        } />
-                </label>
-            }
-            .into_any()
-        }
-        _ => {
-            let (lo, hi, step) = match k.kind {
-                Kind::Int { min, max } => (min.to_string(), max.to_string(), "1".to_string()),
-                _ => (String::new(), String::new(), "any".to_string()),
-            };
-            view! {
-                <label class="control" title=k.help>
-                    <span class="name">{k.label}</span>
-                    <input type="number" data-testid=testid(key) min=lo max=hi step=step
-                        prop:value=move || if off.is_some() { number().to_string() } else { text() }
-                        prop:disabled=inactive on:change=move |ev| set(value_of(&ev)) />
-                </label>
-            }
-            .into_any()
-        }
-    };
-    let word = off.map(|o| {
-        view! {
-            <label class="check" title=k.help>
-                <input type="checkbox" data-testid=format!("{}-{}", testid(key), o.word) prop:checked=is_off
-                    on:change=move |ev| {
-                        if event_target_checked(&ev) { set(o.word.to_string()) } else { set(number().to_string()) }
-                    } />
-                {if o.word == "inf" { format!("∞ {}", o.label) } else { o.label.to_string() }}
-            </label>
-        }
-    });
     view! {
         <div class="knob" data-knob=key prop:hidden=hidden>
             {control}
-            {word}
+            {c.word()}
             <p class="hint why">{why}</p>
         </div>
+    }
+}
+
+/// What each kind of [`KnobControl`] reads and writes: the knob, the config, the remembered
+/// numbers and the setter.
+#[derive(Clone, Copy)]
+struct Ctl {
+    k: &'static Knob,
+    cfg: Signal<Config>,
+    saved: Signal<HashMap<&'static str, f32>>,
+    on_set: SetKnob,
+}
+
+impl Ctl {
+    fn set(self, v: String) {
+        self.on_set.run((self.k.key, v));
+    }
+    /// The knob's value as text.
+    fn text(self) -> String {
+        self.cfg.with(|c| self.k.get_str(c))
+    }
+    /// A real knob's word (∞, none), if it has one.
+    fn off(self) -> Option<crate::knobs::Off> {
+        match self.k.kind {
+            Kind::Real { off, .. } => off,
+            _ => None,
+        }
+    }
+    fn is_off(self) -> bool {
+        self.cfg.with(|c| (self.k.get)(c) == Value::Off)
+    }
+    /// Off, or without effect in this config: the slider or field is disabled.
+    fn inactive(self) -> bool {
+        self.is_off() || self.cfg.with(|c| inert(self.k.key, c)).is_some()
+    }
+    /// The number shown, also while the knob sits at its word (the last one set, else its default).
+    fn number(self) -> f32 {
+        self.cfg.with(|c| match (self.k.get)(c) {
+            Value::Real(x) => x,
+            _ => {
+                let saved = self.saved.with(|m| m.get(self.k.key).copied());
+                saved.or(self.off().map(|o| o.restore)).unwrap_or(1.0)
+            }
+        })
+    }
+
+    /// A menu of the knob's choices (the router's with its description under it).
+    fn choice(self) -> AnyView {
+        let (k, cfg, key) = (self.k, self.cfg, self.k.key);
+        let router = key == "router";
+        let options = k
+            .choices()
+            .into_iter()
+            .map(|c| {
+                let disabled = move || cfg.with(|cfg| !choice_allowed(key, c.value, cfg));
+                view! { <option value=c.value title=c.help prop:disabled=disabled>{c.label}</option> }
+            })
+            .collect_view();
+        let about = router.then(|| {
+            let info = move || cfg.with(|c| c.router.info());
+            view! {
+                <p class="hint" data-testid="router-help">{move || info().help}
+                    <small>{move || format!(" ({})", info().paper)}</small></p>
+            }
+        });
+        view! {
+            <label class=if router { "control stack" } else { "control" } title=k.help>
+                <span class="name">{k.label}</span>
+                <select data-testid=testid(key) prop:value=move || self.text()
+                    on:change=move |ev| self.set(event_target_value(&ev))>{options}</select>
+            </label>
+            {about}
+        }
+        .into_any()
+    }
+
+    /// A checkbox for a yes/no knob.
+    fn check(self) -> AnyView {
+        let k = self.k;
+        view! {
+            <label class="check" title=k.help>
+                <input type="checkbox" data-testid=testid(k.key) prop:checked=move || self.text() == "true"
+                    on:change=move |ev| self.set(event_target_checked(&ev).to_string()) />
+                {k.label}
+            </label>
+        }
+        .into_any()
+    }
+
+    /// A menu of usual whole numbers (and the current one).
+    fn menu(self, usual: &'static [u32]) -> AnyView {
+        let (k, cfg) = (self.k, self.cfg);
+        let cur = move || cfg.with(|c| (k.get)(c));
+        view! {
+            <label class="control" title=k.help>
+                <span class="name">{k.label}</span>
+                <select data-testid=testid(k.key) prop:value=move || self.text()
+                    on:change=move |ev| self.set(event_target_value(&ev))>
+                    {move || {
+                        let c = match cur() { Value::Int(n) => n as u32, _ => 0 };
+                        choices(usual, c)
+                            .into_iter()
+                            .map(|v| view! { <option value=v.to_string() selected=v == c>{v}</option> })
+                            .collect_view()
+                    }}
+                </select>
+            </label>
+        }
+        .into_any()
+    }
+
+    /// A slider for a whole number (top-k's end is the config's k_max).
+    fn int_slider(self, min: f32, max: f32, step: f32) -> AnyView {
+        let (k, cfg) = (self.k, self.cfg);
+        let max = move || cfg.with(|c| if k.key == "top-k" { c.k_max() as f32 } else { max });
+        view! {
+            <label class="control" title=k.help>
+                <span class="name">{k.label}</span><output>{move || self.text()}</output>
+                <input type="range" data-testid=testid(k.key) min=min max=max step=step
+                    prop:value=move || self.text() prop:disabled=move || self.inactive()
+                    on:input=move |ev| self.set(event_target_value(&ev)) />
+            </label>
+        }
+        .into_any()
+    }
+
+    /// A slider for a real number; on a log scale in powers of ten, with one more notch at its left
+    /// end for 0 where the knob allows 0.
+    fn real_slider(self, min: f32, max: f32, step: f32) -> AnyView {
+        let (k, cfg) = (self.k, self.cfg);
+        let log = k.scale() == Scale::Log;
+        let zero = log && k.admits(Value::Real(0.0));
+        let low = if zero { min - step } else { min };
+        let pos = move || match self.number() {
+            x if !log => x.to_string(),
+            x if x > 0.0 => x.log10().to_string(),
+            _ => low.to_string(),
+        };
+        let input = move |v: String| {
+            if !log {
+                return self.set(v);
+            }
+            let p: f32 = v.parse().unwrap_or(min);
+            let x = if zero && p < min - step / 2.0 { 0.0 } else { round2(10f32.powf(p)) };
+            self.set(x.to_string());
+        };
+        view! {
+            <label class="control" title=k.help>
+                <span class="name">{k.label}</span>
+                <output data-testid=format!("{}-value", testid(k.key))>{move || cfg.with(|c| shown(k, c))}</output>
+                <input type="range" data-testid=testid(k.key) min=low max=max step=step
+                    prop:value=pos prop:disabled=move || self.inactive()
+                    on:input=move |ev| input(event_target_value(&ev)) />
+            </label>
+        }
+        .into_any()
+    }
+
+    /// A number field.
+    fn field(self) -> AnyView {
+        let k = self.k;
+        let (lo, hi, step) = match k.kind {
+            Kind::Int { min, max } => (min.to_string(), max.to_string(), "1".to_string()),
+            _ => (String::new(), String::new(), "any".to_string()),
+        };
+        let has_word = self.off().is_some();
+        view! {
+            <label class="control" title=k.help>
+                <span class="name">{k.label}</span>
+                <input type="number" data-testid=testid(k.key) min=lo max=hi step=step
+                    prop:value=move || if has_word { self.number().to_string() } else { self.text() }
+                    prop:disabled=move || self.inactive() on:change=move |ev| self.set(event_target_value(&ev)) />
+            </label>
+        }
+        .into_any()
+    }
+
+    /// The checkbox of a real knob's word (∞ dropless, no clipping), if it has one.
+    fn word(self) -> Option<AnyView> {
+        let (k, o) = (self.k, self.off()?);
+        let label = if o.word == "inf" { format!("∞ {}", o.label) } else { o.label.to_string() };
+        let change =
+            move |on: bool| if on { self.set(o.word.to_string()) } else { self.set(self.number().to_string()) };
+        Some(
+            view! {
+                <label class="check" title=k.help>
+                    <input type="checkbox" data-testid=format!("{}-{}", testid(k.key), o.word)
+                        prop:checked=move || self.is_off() on:change=move |ev| change(event_target_checked(&ev)) />
+                    {label}
+                </label>
+            }
+            .into_any(),
+        )
     }
 }
