@@ -86,6 +86,9 @@ pub struct Lesson {
     /// URL value of `lesson=`.
     pub id: &'static str,
     pub title: &'static str,
+    /// What the lesson asks, in one plain sentence for a teacher choosing a lesson (the start
+    /// panel's card): a question its own captions answer, no numbers, no jargon.
+    pub teaser: &'static str,
     /// The claim in a sentence.
     pub claim: &'static str,
     /// Paper(s) and year.
@@ -409,6 +412,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "balance-loss",
         title: "Why a balance loss",
+        teaser: "What happens to the experts when nothing keeps their work even, and can it be repaired?",
         claim: "Without a balance loss the router feeds its own winners: a few experts take most tokens, \
                 the others starve, and the busy ones drop tokens at their capacity. The balance loss prevents it \
                 and repairs it.",
@@ -467,6 +471,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "capacity-factor",
         title: "Capacity factor and dropped tokens",
+        teaser: "Each expert takes only so many tokens per batch: what does dropping the rest cost?",
         claim: "Each expert computes at most a fixed number of tokens per batch, its capacity: the capacity factor \
                 times a fair share. A small capacity factor saves compute but drops the tokens over it; a larger one \
                 drops fewer, and the loss improves, at the price of more compute.",
@@ -521,6 +526,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "top1-vs-top2",
         title: "Top-1 versus top-2",
+        teaser: "Is sending each token to two experts worth twice the work?",
         claim: "Routing each token to two experts (GShard, Mixtral) instead of one (Switch) doubles the expert \
                 compute per token and lowers the loss; Switch's argument is that one expert is enough for most of \
                 the gain at half the cost.",
@@ -553,6 +559,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "z-loss",
         title: "The router z-loss keeps the router's logits small",
+        teaser: "Can a small penalty keep the router's scores from growing, at no cost in quality?",
         claim: "Router logits grow during training, and large logits make the softmax brittle and round-off \
                 errors large. Penalising logsumexp² (the z-loss) keeps them small at no cost in quality.",
         source: "ST-MoE, Zoph et al. 2022",
@@ -588,6 +595,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "specialisation",
         title: "Experts specialise by domain",
+        teaser: "Do the experts learn to take one kind of text each: arithmetic, words, DNA or code?",
         claim: "A learned router sends the text of each domain (arithmetic, words, DNA, code) to experts of its own.",
         source: "ST-MoE, Zoph et al. 2022",
         base: |c| {
@@ -638,6 +646,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "dead-experts",
         title: "Dead experts",
+        teaser: "Some experts get no work from the start. Can they come back?",
         claim: "A linear router over 2-D points splits the plane into a few wedges and leaves some experts unused \
                 from the first steps; the balance loss brings them back.",
         source: "Shazeer et al. 2017 (the balance loss); the regions data set of this page",
@@ -692,6 +701,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "overfitting",
         title: "Sparse models overfit sooner",
+        teaser: "On a small data set, which memorises more: a mixture of experts or a dense model?",
         claim: "On a small data set a sparse model, with more parameters per unit of compute, memorises more than its \
                 dense twin: the gap between training and held-out loss opens wider.",
         source: "ST-MoE, Zoph et al. 2022 (fine-tuning on small tasks); Switch Transformer 2021",
@@ -733,6 +743,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "moe-vs-dense",
         title: "MoE versus dense at equal active compute",
+        teaser: "For the same work per token, does a mixture of experts learn faster than a dense model?",
         claim: "At the same compute per token, a mixture of experts learns faster than a dense model: it has E times \
                 the parameters, and each token uses only its share.",
         source: "Switch Transformer, Fedus et al. 2021",
@@ -764,6 +775,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "hash-vs-learned",
         title: "Learned versus hash routing",
+        teaser: "Does the router need to learn at all, or does a fixed rule do as well?",
         claim: "A router that cannot learn, sending each token to a fixed expert by a hash of its input, trains about \
                 as well as a learned one, and its load is balanced without any balance loss.",
         source: "Hash Layers, Roller et al. 2021",
@@ -797,6 +809,7 @@ pub const LESSONS: &[Lesson] = &[
     Lesson {
         id: "expert-choice",
         title: "Experts choose their tokens",
+        teaser: "What if each expert picks its tokens, instead of each token picking its expert?",
         claim: "When each expert picks its C best tokens instead of each token picking its experts, the load is \
                 balanced by construction and nothing is dropped; the price is that some tokens are picked by no expert.",
         source: "Expert Choice routing, Zhou et al. 2022",
@@ -873,6 +886,11 @@ mod tests {
         let mut ids = std::collections::HashSet::new();
         for l in LESSONS {
             assert!(ids.insert(l.id), "duplicate lesson id {}", l.id);
+            assert!(
+                l.teaser.ends_with('?') && l.teaser.chars().count() <= 100 && !l.teaser.contains('{'),
+                "{}: a teaser is one short question",
+                l.id
+            );
             assert!(!l.beats.is_empty() && !l.expect.is_empty(), "{}", l.id);
             assert!((2..=3).contains(&l.cards.len()) || l.cards.len() == 1, "{}: 1–3 cards", l.id);
             let (ca, cb) = l.start(1);

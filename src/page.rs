@@ -129,6 +129,64 @@ pub fn lesson_of(id: &str) -> Result<&'static crate::lessons::Lesson, String> {
     })
 }
 
+/// Whether the page's query `search` (with or without its `?`) skips the start panel: any key at
+/// all — a deep link to a lesson, compare mode, a knob, `present`, `bench`, `debug` — opens the page
+/// directly, as it was shared; only a plain visit (no query, or an empty one) shows the start panel.
+pub fn skips_start(search: &str) -> bool {
+    search.trim_start_matches('?').split('&').any(|kv| !kv.is_empty())
+}
+
+/// One lesson as the start panel offers it: a card a teacher picks from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartLesson {
+    /// The lesson's id (what the card starts).
+    pub id: &'static str,
+    pub title: &'static str,
+    /// What the lesson asks, in plain words ([`crate::lessons::Lesson::teaser`]).
+    pub teaser: &'static str,
+    /// The step its last beat ends at ([`crate::lessons::Lesson::end`]).
+    pub steps: u32,
+    /// How many times it pauses with a question for the class.
+    pub questions: usize,
+}
+
+/// The lessons the start panel offers: every lesson, in teaching order.
+pub fn start_lessons() -> Vec<StartLesson> {
+    crate::lessons::LESSONS
+        .iter()
+        .map(|l| StartLesson {
+            id: l.id,
+            title: l.title,
+            teaser: l.teaser,
+            steps: l.end(),
+            questions: l.beats.iter().filter(|b| b.question.is_some()).count(),
+        })
+        .collect()
+}
+
+/// How much slower per step a lesson trains than the page's single run: it trains two runs side
+/// by side (on WebGPU 63 against 36 steps/s, README; a little less on the processor, where B has a
+/// worker of its own), so the estimate errs on the long side.
+pub const LESSON_SLOWDOWN: f32 = 2.0;
+
+/// A lesson's length on a start card: its steps, and with the page's measured speed `rate` (steps
+/// per second of the single run training now; 0 or less before it is known) about how long its
+/// training takes on this device ("900 steps · about 30 s here"; pauses for questions not counted).
+pub fn lesson_length(steps: u32, rate: f32) -> String {
+    if !(rate > 0.0 && rate.is_finite()) {
+        return format!("{steps} steps");
+    }
+    let secs = steps as f32 * LESSON_SLOWDOWN / rate;
+    let about = if secs < 55.0 {
+        format!("{} s", ((secs / 10.0).round() * 10.0).max(10.0))
+    } else if secs < 90.0 {
+        "1 min".into()
+    } else {
+        format!("{} min", (secs / 60.0).round())
+    };
+    format!("{steps} steps · about {about} here")
+}
+
 /// A lasting message above the page: plain words, and optionally the technical details behind them
 /// (shown folded, for whoever helps with the setup).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -485,6 +543,34 @@ pub fn matching_preset(cfg: &Config) -> Option<&'static Preset> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_plain_visit_shows_the_start_panel_and_a_deep_link_skips_it() {
+        for plain in ["", "?", "?&", "&"] {
+            assert!(!skips_start(plain), "{plain:?}");
+        }
+        for deep in
+            ["?lesson=z-loss", "?compare", "?top-k=2", "?present", "present=1", "?bench", "?debug=caption", "?&seed=3"]
+        {
+            assert!(skips_start(deep), "{deep:?}");
+        }
+    }
+
+    #[test]
+    fn the_start_panel_offers_every_lesson_with_its_teaser_and_length() {
+        let cards = start_lessons();
+        assert_eq!(cards.iter().map(|c| c.id).collect::<Vec<_>>(), crate::lessons::ids());
+        let first = cards[0];
+        assert_eq!((first.id, first.steps, first.questions), ("balance-loss", 900, 1));
+        assert!(cards.iter().all(|c| !c.teaser.is_empty() && c.steps > 0));
+        assert_eq!(lesson_length(900, 0.0), "900 steps");
+        assert_eq!(lesson_length(900, f32::NAN), "900 steps");
+        // Two runs at half the single run's speed: 900 steps at 60 steps/s take about 30 s.
+        assert_eq!(lesson_length(900, 60.0), "900 steps · about 30 s here");
+        assert_eq!(lesson_length(600, 200.0), "600 steps · about 10 s here");
+        assert_eq!(lesson_length(1500, 40.0), "1500 steps · about 1 min here");
+        assert_eq!(lesson_length(1500, 10.0), "1500 steps · about 5 min here");
+    }
+
     use super::*;
     use crate::config::RouterKind;
 

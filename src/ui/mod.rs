@@ -5,9 +5,10 @@
 //! The page sends the session typed commands ([`Cmd`]) from its controls, calls
 //! [`Session::tick`] once per animation frame, runs the jobs it asks for (opening the device, GPU
 //! readbacks) with `spawn_local`, and turns its [`Event`]s into the signals of [`Ui`] that the
-//! components draw: [`status`] (header, notices, GPU error, benchmark), [`controls`] (playback,
-//! presets, share and export), [`knob_panel`] (the knob panels), [`compare`] (compare mode's
-//! panel), [`lesson_band`] (the caption band) and [`cards`] (the charts). The page itself keeps
+//! components draw: [`status`] (header, notices, GPU error, benchmark), [`start`] (the start panel
+//! of a plain visit), [`controls`] (playback, presets, share and export), [`knob_panel`] (the knob
+//! panels), [`compare`] (compare mode's panel), [`lesson_band`] (the caption band) and [`cards`]
+//! (the charts). The page itself keeps
 //! only what is the page's: the address bar, presentation mode, and the charts' data.
 //!
 //! Query keys besides the config's: `bench` (with optional `steps=N`) trains the default model for
@@ -15,7 +16,8 @@
 //! presentation mode (the top bar's toggle keeps it in the URL); `debug=panic` panics on purpose
 //! to show the error box; `debug=gpu-error` reports a (simulated) GPU error once training runs, to
 //! show the restart path; `debug=caption` fills the caption band with a sample lesson;
-//! `lesson=ID` starts a lesson; `compare` / `b.KEY=V` compare mode's run B.
+//! `lesson=ID` starts a lesson; `compare` / `b.KEY=V` compare mode's run B. Any key skips the
+//! start panel that a plain visit opens on ([`crate::page::skips_start`]).
 //!
 //! Presentation mode (`ui.present`) is for a class in front of a projector: large type (the style
 //! sheet's `:root[data-present]`), the charts redrawn larger, the controls folded behind a button,
@@ -29,6 +31,7 @@ mod draw;
 mod engine;
 mod knob_panel;
 mod lesson_band;
+mod start;
 mod status;
 mod web;
 pub mod worker;
@@ -51,6 +54,7 @@ use draw::Event as Mark;
 use knob_panel::{KnobGroup, SetKnob};
 use leptos::prelude::*;
 use lesson_band::{Caption, CaptionBand, SAMPLE_BEATS, SAMPLE_TITLE};
+use start::StartPanel;
 use status::{AboutLine, BenchCard, GpuError, Notices, PhaseLine, TopBar};
 use std::time::Duration;
 
@@ -99,11 +103,14 @@ struct Ui {
     caption: Caption,
     /// The id of the lesson being played.
     lesson: RwSignal<Option<&'static str>>,
+    /// The start panel is shown (a plain visit, until a way in is picked or a lesson starts).
+    start_open: RwSignal<bool>,
 }
 
 impl Ui {
     fn new(cfg: Config, cfg_b: Option<Config>, bench: bool, present: bool, notice: Option<String>) -> Ui {
         Ui {
+            start_open: RwSignal::new(false),
             saved: RwSignal::new(Saved::new()),
             cfg: RwSignal::new(cfg),
             cfg_b: RwSignal::new(cfg_b),
@@ -222,6 +229,9 @@ fn show(ui: Ui, e: Event) {
         Event::BenchKernels(t) => ui.bench_kernels.set(t),
         Event::Lesson(id) => {
             ui.lesson.set(id);
+            if id.is_some() {
+                ui.start_open.set(false);
+            }
             if !ui.bench {
                 replace_query(&crate::page::with_lesson(&current_query(), id));
             }
@@ -258,6 +268,7 @@ fn start_session(search: &str) -> (Start, Ui) {
     };
     let notice = (!notices.is_empty()).then(|| notices.join("; "));
     let ui = Ui::new(cfg0.clone(), cfg_b.clone(), bench_steps.is_some(), present, notice);
+    ui.start_open.set(!crate::page::skips_start(search));
     let start = Start {
         cfg: cfg0,
         cfg_b,
@@ -310,6 +321,7 @@ pub fn App() -> impl IntoView {
         <div class="app" class:present=move || ui.present.get()>
             <TopBar backend=ui.backend step=ui.step rate=ui.rate collapsed=collapsed present=ui.present
                 controls_open=ui.controls_open />
+            <StartHere ui=ui send=send />
             <Band ui=ui send=send sample=debug.as_deref() == Some("caption") />
             <Notices banner=ui.banner notice=ui.notice error=ui.error />
             <PhaseLine text=ui.phase />
@@ -321,6 +333,24 @@ pub fn App() -> impl IntoView {
             </div>
             <AboutLine />
         </div>
+    }
+}
+
+/// The start panel of a plain visit: a lesson's card starts it, "explore freely" closes the panel,
+/// "compare two settings" turns compare mode on (the model trains below it all along).
+#[component]
+fn StartHere(
+    /// The page's state (whether the panel is open, the training speed).
+    ui: Ui,
+    /// Sends a command to the session.
+    send: Callback<Cmd>,
+) -> impl IntoView {
+    let close = move || ui.start_open.set(false);
+    view! {
+        <StartPanel shown=ui.start_open lessons=crate::page::start_lessons() rate=ui.rate
+            on_lesson=move |id: &'static str| { close(); send.run(Cmd::Lesson(Some(id.to_string()))) }
+            on_explore=move |()| close()
+            on_compare=move |()| { close(); send.run(Cmd::Compare(true)) } />
     }
 }
 

@@ -79,6 +79,12 @@
 //                the page; p restarts it at the first beat and clears the verdict; a knob changed by
 //                hand leaves the lesson with a notice; leaving from the menu removes the band and
 //                the key.
+//   first-use — a teacher's first visit at 1366×768, by clicks only: the bare URL opens on the start
+//                panel (every lesson as a card, with its length once training runs below; explore
+//                freely; compare two settings); the balance-loss card starts the lesson, the band's ▶
+//                goes on at its pause, the verdict holds. Screenshot first-use-start.png.
+//   first-use-ways — the panel's "compare two settings" turns compare mode on (a reload of that URL
+//                skips the panel); "explore freely" closes it and training goes on.
 //   lesson-unknown — ?lesson=nope: a notice names the known lessons; training goes on.
 // Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), TIMEOUT_MS (default 120000),
 // ONLY (comma-separated scenario names to run).
@@ -880,6 +886,70 @@ await scenario("lesson-play", { webgpu: true, query: "?lesson=balance-loss", vie
   if (await page.locator('[data-testid="caption"]').isVisible()) problems.push("the caption band stays after leaving the lesson");
   await page.waitForTimeout(500);
   if (!(await urlHas(page, /lesson=/, { absent: true }))) problems.push("URL keeps lesson= after leaving it");
+});
+
+// A teacher's first visit on a laptop (1366×768), clicking only what the page offers: the bare URL
+// opens on the start panel — every lesson as a card, "explore freely", "compare two settings" — with
+// the model training below it (the cards then say about how long each lesson takes here); the
+// balance-loss card starts that lesson (by its steps the longest of the short ones, 900, but its
+// second beat ends once B recovers, ~450 steps, and its one pause asks the class a question: the
+// shortest to play through, as lesson-play says); the band's ▶ goes on after each pause, until
+// the verdict. Screenshot first-use-start.png: the first screen as the teacher sees it.
+await scenario("first-use", { webgpu: true, viewport: { width: 1366, height: 768 } }, async (page, problems) => {
+  const start = page.locator('[data-testid="start"]');
+  await start.waitFor({ state: "visible", timeout });
+  const cards = await page.locator('[data-testid^="start-lesson-"]').evaluateAll((bs) => bs.map((b) => b.dataset.lesson));
+  if (JSON.stringify(cards) !== JSON.stringify(LESSONS)) problems.push(`the start panel offers ${cards}; the lessons are ${LESSONS}`);
+  for (const id of ["start-explore", "start-compare"]) if (!(await visible(page, id))) problems.push(`${id} is not shown`);
+  const card = page.locator('[data-testid="start-lesson-balance-loss"]');
+  const box = await card.boundingBox();
+  if (!box || box.y + box.height > 768) problems.push(`the first lesson card is below the first screen: ${JSON.stringify(box)}`);
+  await waitStep(page, 0);
+  await page.waitForFunction(() => /steps · about \d+ (s|min) here/.test(document.querySelector('[data-testid="start-lesson-balance-loss"]').textContent), null, { timeout: 30000 })
+    .catch(() => problems.push("the lesson cards give no duration once training runs"));
+  await page.screenshot({ path: join(artifacts, "first-use-start.png") });
+  console.log(`  first card: ${(await card.innerText()).replace(/\n/g, " | ")}`);
+  await card.click();
+  await settle(page);
+  await page.locator('[data-testid="caption"]').waitFor({ state: "visible", timeout });
+  if (await start.isVisible()) problems.push("the start panel stays once a lesson is chosen");
+  if (!(await urlHas(page, /lesson=balance-loss/))) problems.push("the URL lacks lesson=balance-loss");
+  let pauses = 0;
+  for (;;) {
+    await page.waitForFunction(() => /goes on|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout: 300000 });
+    if (/end of the lesson/.test(await progressText(page))) break;
+    if (!(await page.locator('[data-testid="caption-question"]').isVisible())) problems.push("a pause without its question");
+    pauses++;
+    await page.locator('[data-testid="beat-play"]').click();
+    await settle(page);
+    await page.waitForFunction(() => /training to step/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
+  }
+  const verdict = await page.locator('[data-testid="caption-verdict"]').textContent();
+  if (pauses !== 1) problems.push(`${pauses} pauses, the lesson has one question`);
+  if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
+  console.log(`  ${pauses} pause, ended at step ${await stepOf(page)}: ${verdict}`);
+});
+
+// The start panel's two other ways in: "compare two settings" turns compare mode on (the URL says
+// so, and a reload of it opens directly, no panel); "explore freely" closes the panel, training goes on.
+await scenario("first-use-ways", { webgpu: false, viewport: { width: 1366, height: 768 } }, async (page, problems) => {
+  const start = page.locator('[data-testid="start"]');
+  await start.waitFor({ state: "visible", timeout });
+  await page.locator('[data-testid="start-compare"]').click();
+  await settle(page);
+  if (await start.isVisible()) problems.push("the start panel stays after compare two settings");
+  if ((await page.locator('[data-testid="compare"]').getAttribute("aria-pressed")) !== "true") problems.push("compare mode is not on");
+  if (!(await urlHas(page, /compare/))) problems.push("the URL lacks compare");
+  await page.reload({ waitUntil: "load" });
+  await page.locator('[data-testid="step"]').waitFor({ state: "visible", timeout });
+  await waitStep(page, 0);
+  if (await start.isVisible()) problems.push("a link with keys (compare) opens on the start panel");
+  await page.goto(url, { waitUntil: "load", timeout });
+  await start.waitFor({ state: "visible", timeout });
+  await page.locator('[data-testid="start-explore"]').click();
+  if (await start.isVisible()) problems.push("the start panel stays after explore freely");
+  const s = await waitStep(page, 0);
+  await waitStep(page, s);
 });
 
 // An unknown lesson id: the page loads, trains, and names the known lessons.
