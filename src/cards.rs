@@ -93,6 +93,33 @@ impl Chart {
     pub fn run_a(self) -> bool {
         matches!(self, Chart::Routing | Chart::Load | Chart::Domains)
     }
+
+    /// What it draws from.
+    pub fn source(self) -> Source {
+        match self {
+            Chart::RegionMap => Source::Map,
+            Chart::Routing
+            | Chart::RoutingB
+            | Chart::Load
+            | Chart::LoadB
+            | Chart::Domains
+            | Chart::DomainsB
+            | Chart::DropCurve => Source::Snapshot,
+            Chart::Losses | Chart::Balance | Chart::Logits | Chart::Similarity | Chart::Drops => Source::History,
+        }
+    }
+}
+
+/// What a chart draws from; until it has some, its card shows the card's placeholder
+/// ([`Card::waiting`]) over the canvases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The latest snapshot (the first arrives as training starts).
+    Snapshot,
+    /// The history of trained steps (its first point after the first steps).
+    History,
+    /// The region map (computed every 2 s).
+    Map,
 }
 
 /// One canvas of a card, with its PNG button.
@@ -155,6 +182,9 @@ pub struct Card {
     pub title: &'static str,
     /// What the chart shows, in a sentence or three under it.
     pub caption: &'static str,
+    /// Over the canvases until the chart has something to draw (the trainer starting, or
+    /// restarting): what is coming, in a line.
+    pub waiting: &'static str,
     pub layout: Layout,
     /// Its canvases: one, or two side by side.
     pub plots: &'static [Plot],
@@ -183,6 +213,7 @@ pub const CARDS: [Card; 9] = [
                   each point is routed to (paler = the router is less sure). Right: the class the model predicts \
                   (paler = closer to 50/50), with data points in their true class. Each quadrant has its own rule; \
                   watch whether the router learns to split the plane along them.",
+        waiting: "Starting the model… the region map appears a few seconds into training, then is redrawn every 2 s.",
         layout: Layout::Wide,
         plots: &[plot(Chart::RegionMap, "region-map", (880, 490), "region-map", "download the region map as PNG")],
         only_for: Some(Dataset::Regions),
@@ -196,6 +227,7 @@ pub const CARDS: [Card; 9] = [
         caption: "Fixed probe inputs (rows) × experts: colour = router probability; the chosen expert is outlined \
                   (red first, orange second); a cross marks an assignment dropped over capacity. The stripe shows \
                   the input's domain.",
+        waiting: "Starting the model… the routing of the probe tokens appears with the first steps.",
         layout: Layout::Tall,
         plots: &[
             plot(Chart::Routing, "heatmap", (460, 570), "routing", "download the routing heatmap as PNG"),
@@ -215,6 +247,7 @@ pub const CARDS: [Card; 9] = [
         title: "Expert load",
         caption: "Assignments per expert per step: blue is kept, orange is dropped over capacity; the black line is \
                   the capacity C, the green line a fair share T·k/E.",
+        waiting: "Starting the model… each expert's load appears with the first steps.",
         layout: Layout::Normal,
         plots: &[
             plot(Chart::Load, "load", (460, 250), "load", "download the load chart as PNG"),
@@ -233,6 +266,7 @@ pub const CARDS: [Card; 9] = [
         title: "Balance",
         caption: "The busiest expert's share of tokens and the normalised entropy of the load (1 = even). Switch the \
                   balance loss off and watch one or two experts take over. Dashed lines mark knob changes.",
+        waiting: "Starting the model… the balance lines begin with the first steps.",
         layout: Layout::Normal,
         plots: &[plot(Chart::Balance, "balance", (460, 230), "balance", "download the balance chart as PNG")],
         only_for: None,
@@ -250,6 +284,7 @@ pub const CARDS: [Card; 9] = [
                   trains on (black, measured every few hundred steps; the gap is what it memorised rather than \
                   learned). The balance loss aux is 1 for a perfectly even load; it is trained only with the \
                   balance loss on. The router z-loss joins when β > 0.",
+        waiting: "Starting the model… the loss curves begin with the first steps.",
         layout: Layout::Normal,
         plots: &[plot(Chart::Losses, "losses", (460, 230), "losses", "download the loss chart as PNG")],
         only_for: None,
@@ -266,6 +301,7 @@ pub const CARDS: [Card; 9] = [
         caption: "How large the router's scores (logits) are: the root mean square, over the batch, of \
                   logsumexp(logits). Large logits make the softmax all-or-nothing and its rounding errors large; \
                   the router z-loss (β > 0) keeps them small.",
+        waiting: "Starting the model… the size of the router's logits is plotted from the first steps.",
         layout: Layout::Normal,
         plots: &[plot(Chart::Logits, "logits", (460, 230), "logits", "download the router logits chart as PNG")],
         only_for: None,
@@ -278,6 +314,7 @@ pub const CARDS: [Card; 9] = [
         title: "Domains × experts",
         caption: "Each row is one domain's share of choices per expert. Specialisation shows as one bright cell per \
                   row.",
+        waiting: "Starting the model… each domain's choice of experts appears with the first steps.",
         layout: Layout::Normal,
         plots: &[
             plot(Chart::Domains, "domains", (460, 174), "domains", "download the domain matrix as PNG"),
@@ -296,6 +333,7 @@ pub const CARDS: [Card; 9] = [
         caption: "How alike the experts are: the mean cosine similarity, over every pair of experts, of their \
                   weights (W1, b1, W2, b2 as one vector). Random experts sit near 0; upcycled ones start at 1 and \
                   drift apart as they specialise.",
+        waiting: "Starting the model… how alike the experts are is plotted from the first steps.",
         layout: Layout::Normal,
         plots: &[plot(
             Chart::Similarity,
@@ -316,6 +354,7 @@ pub const CARDS: [Card; 9] = [
                   expert and ride the residual stream) over training. The second: the share that would be dropped \
                   at each capacity factor for the router's current load, against an evenly balanced router; the \
                   dot is the current cf.",
+        waiting: "Starting the model… the dropped tokens are plotted from the first steps.",
         layout: Layout::Wide,
         plots: &[
             plot(Chart::Drops, "drops", (440, 220), "drops", "download the drops-over-time chart as PNG"),
@@ -365,6 +404,12 @@ mod tests {
         }
         assert_eq!(charts.len(), Chart::COUNT, "every chart is on a card");
         assert_eq!(CardId::from_name("nonsense"), None);
+        for card in &CARDS {
+            assert!(card.waiting.starts_with("Starting the model…") && card.waiting.len() < 110, "{}", card.name);
+        }
+        assert_eq!(CardId::RegionMap.card().plots[0].chart.source(), Source::Map);
+        assert_eq!(Chart::Losses.source(), Source::History);
+        assert_eq!(Chart::RoutingB.source(), Source::Snapshot);
         // The names the page's end-to-end tests select (`data-card`).
         let page = ["region-map", "heatmap", "load", "balance", "losses", "logits", "domains", "similarity", "drops"];
         assert_eq!(CARDS.map(|c| c.name), page);

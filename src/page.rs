@@ -199,6 +199,35 @@ pub struct Banner {
     pub details: Option<String>,
 }
 
+/// What the header says about where the model trains, from the trainer's own label (its
+/// `backend()`: "gpu: {adapter}", "cpu reference…", or the session's "starting…").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendWords {
+    /// Plain words for a class: "Training on the graphics chip (WebGPU)", "Training on the
+    /// processor" or "Starting…"; no adapter or type names.
+    pub text: &'static str,
+    /// Whether it trains on the GPU (the badge's colour).
+    pub gpu: bool,
+    /// The trainer's label, for whoever helps with the setup (behind the badge's "details"); None
+    /// while starting.
+    pub details: Option<String>,
+}
+
+/// The header's [`BackendWords`] for the trainer's label `label`.
+pub fn backend_words(label: &str) -> BackendWords {
+    let label = label.trim();
+    let details = Some(label.to_string());
+    if label.is_empty() || label.starts_with("starting") {
+        BackendWords { text: "Starting…", gpu: false, details: None }
+    } else if label.starts_with("gpu") {
+        BackendWords { text: "Training on the graphics chip (WebGPU)", gpu: true, details }
+    } else if label.starts_with("cpu") {
+        BackendWords { text: "Training on the processor", gpu: false, details }
+    } else {
+        BackendWords { text: "Training", gpu: false, details }
+    }
+}
+
 /// The browser family a page runs in, read from its user-agent string: the no-WebGPU banner tells
 /// the reader of *this* browser what to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -684,6 +713,32 @@ mod tests {
     fn browsers_are_told_apart_by_their_user_agent() {
         for (ua, want) in UAS {
             assert_eq!(Browser::from_user_agent(ua), want, "{ua}");
+        }
+    }
+
+    #[test]
+    fn the_backend_in_plain_words() {
+        let gpu = backend_words("gpu: WebGPU adapter (BrowserWebGpu)");
+        assert_eq!(gpu.text, "Training on the graphics chip (WebGPU)");
+        assert!(gpu.gpu);
+        // The adapter stays in the details, word for word.
+        assert_eq!(gpu.details.as_deref(), Some("gpu: WebGPU adapter (BrowserWebGpu)"));
+        let native = backend_words("gpu: NVIDIA GeForce RTX 4090 (Vulkan)");
+        assert_eq!((native.text, native.gpu), (gpu.text, true));
+        for cpu in ["cpu reference", "cpu reference (run B in a worker of its own)"] {
+            let w = backend_words(cpu);
+            assert_eq!((w.text, w.gpu, w.details.as_deref()), ("Training on the processor", false, Some(cpu)));
+        }
+        for starting in ["starting…", "", "  "] {
+            assert_eq!(backend_words(starting), BackendWords { text: "Starting…", gpu: false, details: None });
+        }
+        assert_eq!(backend_words("fake").text, "Training");
+        // No adapter, backend or Rust type names in what the class reads.
+        for label in ["gpu: WebGPU adapter (BrowserWebGpu)", "gpu: llvmpipe (Vulkan)", "cpu reference", "fake"] {
+            let text = backend_words(label).text;
+            for jargon in ["adapter", "Browser", "Vulkan", "llvmpipe", "reference", "gpu", "cpu", "fake"] {
+                assert!(!text.contains(jargon), "{jargon}: {text}");
+            }
         }
     }
 

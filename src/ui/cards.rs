@@ -7,7 +7,7 @@
 //! `ui.focus` are shown ([`crate::page::focused_cards`]), and the card of `ui.highlight` is outlined
 //! in both modes; the charts redraw when presentation mode is switched.
 use super::{draw, web, Ui};
-use crate::cards::{self, Card, CardId, Chart, Layout, CARDS};
+use crate::cards::{self, Card, CardId, Chart, Layout, Source, CARDS};
 use crate::config::{Dataset, RouterInfo};
 use crate::page::{diff_label, focused_cards, Hist};
 use crate::palette::{RUN_A, RUN_B};
@@ -83,7 +83,8 @@ fn plot_canvas(p: &Plot) -> AnyView {
 }
 
 /// A chart card: its title with one PNG button per canvas, the canvas (two side by side in a
-/// `.pair`), the caption, and what the caller puts under it (a [`RouterNote`], a [`CompareNote`]).
+/// `.pair`; covered by the card's placeholder while `waiting`), the caption, and what the caller
+/// puts under it (a [`RouterNote`], a [`CompareNote`]).
 #[component]
 pub fn ChartCard(
     /// The card's row of the cards' table: its id (rendered as `data-card`), title, caption and
@@ -103,6 +104,10 @@ pub fn ChartCard(
     /// The highlighted card: this card is outlined (class `highlight`) while it is this one.
     #[prop(optional, into)]
     highlight: Signal<Option<CardId>>,
+    /// While true the chart has nothing to draw yet: the card's placeholder (`card.waiting`)
+    /// covers its canvases.
+    #[prop(optional, into)]
+    waiting: Signal<bool>,
     /// Under the caption: notes that depend on the knobs.
     #[prop(optional)]
     children: Option<Children>,
@@ -134,7 +139,12 @@ pub fn ChartCard(
     view! {
         <article class=class data-card=card.name prop:hidden=hidden aria-current=move || lit().then_some("true")>
             <header><h2>{card.title}</h2>{buttons}</header>
-            {canvases}
+            <div class="plots">
+                {canvases}
+                <p class="waiting" data-testid=format!("waiting-{}", card.name) prop:hidden=move || !waiting.get()>
+                    {card.waiting}
+                </p>
+            </div>
             <p class="caption">{card.caption}</p>
             {children.map(|c| c())}
         </article>
@@ -428,8 +438,13 @@ fn CardView(
         view! { <RouterNote testid=n.testid text=text /> }
     });
     let compare_note = card.compare_note.map(|text| view! { <CompareNote on=on text=text /> });
+    let waiting = Signal::derive(move || match card.plots[0].chart.source() {
+        Source::Snapshot => ui.snap.with(Option::is_none),
+        Source::History => ui.hist.with(Vec::is_empty),
+        Source::Map => ui.map.with(Option::is_none),
+    });
     view! {
-        <ChartCard card=card plots=plots png=png hidden=hidden wide=wide highlight=ui.highlight>
+        <ChartCard card=card plots=plots png=png hidden=hidden wide=wide highlight=ui.highlight waiting=waiting>
             {note}
             {compare_note}
         </ChartCard>

@@ -1,6 +1,6 @@
 //! What the page says about the run: the header's status pills and the presentation-mode toggle,
 //! the banners and notices, the GPU error box and the benchmark's result.
-use crate::page::Banner;
+use crate::page::{backend_words, Banner};
 use leptos::prelude::*;
 
 /// The page header: the title, status pills for the backend, the step counter, the training speed
@@ -8,7 +8,8 @@ use leptos::prelude::*;
 /// button that shows the controls).
 #[component]
 pub fn TopBar(
-    /// Where the model trains ("gpu …", "cpu …", or "starting…").
+    /// Where the model trains: the trainer's label ("gpu: {adapter}", "cpu reference…", or
+    /// "starting…"), shown in plain words ([`backend_words`]) with the label behind "details".
     #[prop(into)]
     backend: Signal<String>,
     /// Training steps so far (of the latest snapshot).
@@ -32,8 +33,7 @@ pub fn TopBar(
                 <p class="tagline">"A Mixture-of-Experts layer training live in your browser"</p>
             </div>
             <div class="status" aria-live="polite">
-                <span class="pill backend" data-testid="backend" data-webgpu=move || backend.with(|b| b.starts_with("gpu").to_string())
-                    title="where the model trains: your GPU through WebGPU, or the CPU reference">{move || backend.get()}</span>
+                <BackendPill backend=backend />
                 <span class="pill" title="training steps so far (batches seen)">"step "<b data-testid="step">{move || step.get()}</b></span>
                 <span class="pill muted" title="training speed">{move || {
                     let r = rate.get();
@@ -55,6 +55,36 @@ pub fn TopBar(
                 </button>
             </div>
         </header>
+    }
+}
+
+/// The backend badge: where the model trains in plain words ("Training on the graphics chip
+/// (WebGPU)", "Training on the processor", "Starting…"), and behind its "details" toggle (and in
+/// its tooltip) the trainer's own label, with the adapter's name; presentation mode leaves the
+/// details to the tooltip.
+#[component]
+fn BackendPill(
+    /// The trainer's label (see [`backend_words`]).
+    backend: Signal<String>,
+) -> impl IntoView {
+    let words = Memo::new(move |_| backend.with(|b| backend_words(b)));
+    let details = move || words.with(|w| w.details.clone());
+    let open = RwSignal::new(false);
+    let title = move || match details() {
+        Some(d) => format!("where the model trains: {d}"),
+        None => "where the model trains: your graphics chip through WebGPU, or the processor".into(),
+    };
+    view! {
+        // `data-webgpu` colours the badge: the GPU's, the processor's, none while starting.
+        <span class="pill backend" title=title
+            data-webgpu=move || words.with(|w| w.details.as_ref().map(|_| w.gpu.to_string()))>
+            <span data-testid="backend">{move || words.with(|w| w.text)}</span>
+            <button class="details-toggle normal-only" data-testid="backend-details-toggle" aria-expanded=move || open.get().to_string()
+                prop:hidden=move || details().is_none() on:click=move |_| open.update(|o| *o = !*o)>"details"</button>
+            <span class="backend-details normal-only" data-testid="backend-details" prop:hidden=move || !open.get() || details().is_none()>
+                {details}
+            </span>
+        </span>
     }
 }
 

@@ -99,6 +99,11 @@ export const chartInks = () => Object.fromEntries(
   }));
 
 /** Animation frames per second over 2 s (the page trains and draws once a frame). */
+/** The chart placeholders ("Starting the model…") shown now, by data-testid: none once every
+ * shown chart has drawn. Run in the page. */
+export const placeholdersShown = () =>
+  [...document.querySelectorAll("[data-card] .waiting")].filter((e) => !e.hidden && e.offsetParent !== null).map((e) => e.dataset.testid);
+
 export const framesPerSecond = () => new Promise((ok) => {
   let n = 0;
   const t0 = performance.now();

@@ -8,8 +8,9 @@
 // Scenarios, each with WebGPU on (ff-gpu-…) and off (ff-cpu-…); each saves a screenshot under
 // artifacts/ and fails on any console error, uncaught exception, CSP violation, failed request, HTTP
 // error or request to another origin:
-//   trains     — the default page: the backend is the GPU (on) or the processor (off), the step
-//                counter advances, every chart card draws ink; steps/s over 10 s of training is
+//   trains     — the default page: the backend badge says the graphics chip (on) or the processor
+//                (off), the step counter advances, every chart card draws ink and no placeholder
+//                is left; steps/s over 10 s of training is
 //                printed. Off: the banner tells a Firefox user what to do (about:config,
 //                dom.webgpu.enabled), and nothing about Chrome's flags.
 //   malformed  — a URL with bad values loads with a notice naming them, and trains.
@@ -22,7 +23,7 @@
 import puppeteer from "puppeteer-core";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { chartInks, framesPerSecond, root, serveDir, watchPage } from "./common.mjs";
+import { chartInks, framesPerSecond, placeholdersShown, root, serveDir, watchPage } from "./common.mjs";
 import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 180000);
@@ -105,7 +106,7 @@ for (const webgpu of [true, false]) {
   await scenario(`${side}-trains`, { webgpu }, async (page, problems) => {
     const first = await waitStep(page, 0);
     const backend = (await text(page, "backend")).trim();
-    if (webgpu ? !/^gpu/.test(backend) : !/^cpu/.test(backend)) problems.push(`backend is "${backend}"`);
+    if (!(webgpu ? /^Training on the graphics chip/ : /^Training on the processor/).test(backend)) problems.push(`backend is "${backend}"`);
     // Training speed of the default page: steps over 10 s, after the first snapshots.
     const s0 = await waitStep(page, first + 1);
     const t0 = Date.now();
@@ -117,6 +118,8 @@ for (const webgpu of [true, false]) {
     const blank = Object.entries(ink).filter(([, v]) => v < 0.01).map(([k]) => k);
     if (Object.keys(ink).length < 7) problems.push(`only ${Object.keys(ink).length} charts shown: ${Object.keys(ink)}`);
     if (blank.length) problems.push(`blank charts: ${blank}`);
+    const waiting = await page.evaluate(placeholdersShown);
+    if (waiting.length) problems.push(`placeholders still shown while training: ${waiting}`);
     const banner = await text(page, "banner");
     if (webgpu && banner) problems.push(`a banner with WebGPU on: ${banner}`);
     if (!webgpu) {

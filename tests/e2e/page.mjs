@@ -6,11 +6,14 @@
 // Scenarios (each saves a screenshot under artifacts/, each fails on any console error, uncaught
 // exception, CSP violation, failed request or request to another origin):
 //   webgpu     — loads with --enable-unsafe-webgpu (SwiftShader): steps/s of the default page over
-//                10 s is printed (also without WebGPU, below); backend is the GPU, the step
-//                counter advances, the heatmap canvas is not blank; top-k 1 → 2 gives two outlined
+//                10 s is printed (also without WebGPU, below); the backend badge says "Training on
+//                the graphics chip (WebGPU)" (the adapter behind its "details"); every chart card
+//                shows its placeholder ("Starting the model…") until it draws, none once training
+//                has steps; the step counter advances, the heatmap canvas is not blank; top-k 1 → 2 gives two outlined
 //                experts per probe row.
 //   malformed  — a URL with bad values loads with a notice naming them, and trains.
-//   no-webgpu  — without the flag: the CPU reference trains and the banner says so in plain words
+//   no-webgpu  — without the flag: the CPU reference trains (the badge says "Training on the
+//                processor", no placeholder is left) and the banner says so in plain words
 //                (which browsers have WebGPU, how to switch it on in Chrome, no other browser's
 //                settings); the raw error stays folded until "technical details" is opened.
 //   present    — ?present&debug=caption at 1920×1080 (a projector): the presentation-mode toggle is
@@ -91,7 +94,7 @@
 
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { launch, root, serveDir, watchPage } from "./common.mjs";
+import { launch, placeholdersShown, root, serveDir, watchPage } from "./common.mjs";
 import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 120000);
@@ -126,6 +129,13 @@ async function scenario(name, { webgpu, query = "", allow = [], viewport }, chec
         };
       }
       window.__csp = [];
+      // The most chart placeholders ("Starting the model…") shown at once, as the page mounts and
+      // while its trainer starts (read by `webgpu`).
+      window.__waitingMost = 0;
+      new MutationObserver(() => {
+        const n = [...document.querySelectorAll("[data-card] .waiting")].filter((e) => !e.hidden).length;
+        window.__waitingMost = Math.max(window.__waitingMost, n);
+      }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["hidden"] });
       document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));
     });
     await page.goto(url + query, { waitUntil: "load", timeout });
@@ -224,12 +234,24 @@ async function urlHas(page, re, { absent = false, ms = 5000 } = {}) {
 }
 
 await scenario("webgpu", { webgpu: true }, async (page, problems) => {
-  const backend = await page.locator('[data-testid="backend"]').textContent();
+  // The page as the class first sees it (the placeholders, "Starting…", while the trainer starts).
+  await shot(page, "webgpu-starting");
   await waitStep(page, 0);
   const a = await stepOf(page);
   const b = await waitStep(page, a);
-  if (!/^gpu/.test(backend.trim()) && !/^gpu/.test((await page.locator('[data-testid="backend"]').textContent()).trim()))
-    problems.push(`backend is ${backend}`);
+  const backend = (await page.locator('[data-testid="backend"]').textContent()).trim();
+  if (backend !== "Training on the graphics chip (WebGPU)") problems.push(`backend is ${backend}`);
+  // The adapter's name stays behind the badge's "details".
+  if (await visible(page, "backend-details")) problems.push("the backend's details are shown before they are asked for");
+  await page.locator('[data-testid="backend-details-toggle"]').click();
+  const adapter = (await page.locator('[data-testid="backend-details"]').textContent()).trim();
+  if (!/^gpu: ./.test(adapter)) problems.push(`backend details: "${adapter}"`);
+  // Each chart showed its placeholder until it drew, and none is left now that it trains.
+  const most = await page.evaluate(() => window.__waitingMost);
+  if (most < 8) problems.push(`only ${most} chart placeholders were shown before the first steps`);
+  await waitStep(page, b + 1);
+  const waiting = await page.evaluate(placeholdersShown);
+  if (waiting.length) problems.push(`placeholders still shown at step ${await stepOf(page)}: ${waiting}`);
   const ink = await inked(page, "heatmap");
   if (ink < 0.3) problems.push(`heatmap is nearly blank (${(ink * 100).toFixed(1)} % inked)`);
   for (const id of ["load", "losses", "balance", "drops", "domains"]) {
@@ -246,7 +268,7 @@ await scenario("webgpu", { webgpu: true }, async (page, problems) => {
   await page.waitForFunction(() => document.querySelector('[data-testid="heatmap"]').dataset.k === "2", null, { timeout });
   const k2 = await outlined(page);
   if (k2.outlined !== 2 * k2.rows) problems.push(`k = 2: ${JSON.stringify(k2)}`);
-  console.log(`  steps ${a} → ${b}; heatmap ${(ink * 100).toFixed(0)} % inked; k=1 ${JSON.stringify(k1)}, k=2 ${JSON.stringify(k2)}; default page ${speed} steps/s`);
+  console.log(`  ${backend} ("${adapter}"); ${most} placeholders before the first steps; steps ${a} → ${b}; heatmap ${(ink * 100).toFixed(0)} % inked; k=1 ${JSON.stringify(k1)}, k=2 ${JSON.stringify(k2)}; default page ${speed} steps/s`);
 });
 
 // Where WebGPU is offered to the window but not to workers (`debug=worker-no-gpu` plays that
@@ -257,7 +279,7 @@ for (const [name, query] of [["main-thread-fallback", "?debug=worker-no-gpu"], [
     const a = await waitStep(page, 0);
     const b = await waitStep(page, a);
     const backend = (await page.locator('[data-testid="backend"]').textContent()).trim();
-    if (!/^gpu/.test(backend)) problems.push(`backend is ${backend}`);
+    if (!/^Training on the graphics chip/.test(backend)) problems.push(`backend is ${backend}`);
     const engine = await engineOf(page);
     if (engine !== "main") problems.push(`trains in the ${engine}`);
     if (await visible(page, "banner")) problems.push("a banner is shown");
@@ -286,7 +308,9 @@ await scenario("no-webgpu", { webgpu: false }, async (page, problems) => {
   const a = await waitStep(page, 0);
   const b = await waitStep(page, a);
   const backend = (await page.locator('[data-testid="backend"]').textContent()).trim();
-  if (!/cpu/.test(backend)) problems.push(`backend is ${backend}`);
+  if (backend !== "Training on the processor") problems.push(`backend is ${backend}`);
+  const waiting = await page.evaluate(placeholdersShown);
+  if (waiting.length) problems.push(`placeholders still shown at step ${b}: ${waiting}`);
   if (/about:config|Feature Flags/.test(banner)) problems.push(`the banner tells a Chromium user about another browser's settings: ${banner}`);
   const engine = await engineOf(page);
   if (engine !== "worker") problems.push(`the CPU fallback trains on the ${engine} thread, not in its worker`);

@@ -11,7 +11,8 @@
 // unhandled rejections and CSP violations into window.__errors; requests to other origins are read
 // from the page's resource timing. Scenarios (each saves a screenshot under artifacts/):
 //   wk-trains    — the page says in plain words that this browser trains on the processor (and
-//                  which browsers train on the GPU), trains, and every chart card draws ink;
+//                  which browsers train on the GPU), the badge says "Training on the processor",
+//                  it trains, every chart card draws ink and no placeholder is left;
 //                  steps/s over 10 s of training is printed.
 //   wk-malformed — a URL with bad values loads with a notice naming them, and trains.
 //   wk-lesson    — ?lesson=balance-loss&present at 1920×1080: played to its end with space at each
@@ -26,7 +27,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { chartInks, framesPerSecond, root, serveDir } from "./common.mjs";
+import { chartInks, framesPerSecond, placeholdersShown, root, serveDir } from "./common.mjs";
 import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 180000);
@@ -236,7 +237,7 @@ try {
     if (/adapter|not requested/i.test(banner)) problems.push(`the banner shows the raw error: ${banner}`);
     const first = await waitStep(page, 0);
     const backend = (await text(page, "backend")).trim();
-    if (!/^cpu/.test(backend)) problems.push(`backend is "${backend}"`);
+    if (!/^Training on the processor/.test(backend)) problems.push(`backend is "${backend}"`);
     const s0 = await waitStep(page, first + 1);
     const t0 = Date.now();
     await sleep(10000);
@@ -246,6 +247,8 @@ try {
     const blank = Object.entries(ink).filter(([, v]) => v < 0.01).map(([k]) => k);
     if (Object.keys(ink).length < 7) problems.push(`only ${Object.keys(ink).length} charts shown: ${Object.keys(ink)}`);
     if (blank.length) problems.push(`blank charts: ${blank}`);
+    const waiting = await page.evaluate(placeholdersShown);
+    if (waiting.length) problems.push(`placeholders still shown while training: ${waiting}`);
     console.log(`  ${backend}; ${rate.toFixed(1)} steps/s (steps ${s0} → ${s1} in 10 s, ${(await fps(page)).toFixed(0)} frames/s); ${Object.keys(ink).length} charts inked; banner "${banner.slice(0, 80)}…"`);
   });
 
