@@ -9,6 +9,7 @@ use moe_playground::session::native::{options, play_lesson, play_lesson_with, th
 use moe_playground::session::{Cmd, Device, Event, Options, Session};
 use std::cell::Cell;
 use std::rc::Rc;
+use std::time::Instant;
 
 fn small() -> Config {
     Config { tokens: 64, d: 16, hidden: 16, experts: 4, top_k: 2, ..Config::default() }
@@ -207,6 +208,127 @@ fn a_lesson_played_with_pauses_matches_the_headless_run() {
     assert_eq!(checks, headless.checks);
     let verdict = verdict.expect("a verdict");
     assert!(verdict.contains('✓') && !verdict.contains('✗'), "{verdict}");
+}
+
+/// The band's last caption.
+fn caption(h: &Host) -> moe_playground::session::Caption {
+    h.events.iter().rev().find_map(|e| if let Event::Caption(c) = e { Some(c.clone()) } else { None }).unwrap()
+}
+
+/// balance-loss played as a class sees it (paced as on the page, play at each pause) to its end.
+/// At every pause, with the snapshots still on their way in: training stopped at the step the
+/// caption quotes ("Step N: …"), which is the step counter's, and the band says it is paused.
+fn play_to_end(opts: Options) -> Host {
+    let lesson = lessons::find("balance-loss").unwrap();
+    let mut h = host_with(opts, Config::default(), None);
+    h.send(Cmd::Lesson(Some(lesson.id.into())));
+    loop {
+        // On the GPU (lavapipe, on the CPU) a window's snapshots take a while: wait by the clock.
+        let t0 = Instant::now();
+        while h.session.playing() {
+            assert!(t0.elapsed().as_secs() < 300, "the beat ends (step {})", h.session.step());
+            h.tick();
+        }
+        let (_, beat, reached) = h.session.lesson().expect("in the lesson");
+        assert!(reached, "paused at a beat's end");
+        // Whatever is still on its way arrives.
+        let t0 = Instant::now();
+        while t0.elapsed().as_millis() < 1000 {
+            h.tick();
+        }
+        let (at, c) = (h.session.step(), caption(&h));
+        assert_eq!(h.session.trainer(Side::A).unwrap().steps(), at, "training stopped at the step shown");
+        assert!(c.text.starts_with(&format!("Step {at}:")), "the caption quotes step {at}: {}", c.text);
+        assert!(c.progress.contains(&format!("step {at}")), "{}", c.progress);
+        let said = c.paused.clone().expect("the band says it is paused");
+        if beat + 1 == lesson.beats.len() {
+            assert!(said.contains("End of the lesson") && c.next_lesson.is_some(), "{c:?}");
+            return h;
+        }
+        assert!(said.starts_with("Paused — press space") && c.next_lesson.is_none(), "{c:?}");
+        h.send(Cmd::Play);
+        let c = caption(&h);
+        assert!(c.paused.is_none(), "{c:?}");
+        if lesson.beats[beat + 1].when.is_some() {
+            // It may end on its condition: the band does not promise its last step as the end.
+            assert!(c.progress.contains("training until B's load entropy ≥ 0.9, at most to step 900"), "{c:?}");
+        }
+    }
+}
+
+/// After a lesson's end training stays stopped on the verdict's numbers: play, the play button's
+/// signal and one step do not train. "Explore from here" leaves the lesson keeping the runs'
+/// histories and settings, and play then trains on past the lesson's last step.
+#[test]
+fn after_a_lessons_end_training_stops_until_explored() {
+    let mut opts = options(Device::Cpu);
+    opts.paced = true;
+    let mut h = play_to_end(opts);
+    let (at, hist, hist_b) =
+        (h.session.step(), h.session.history(Side::A).to_vec(), h.session.history(Side::B).to_vec());
+    let (cfg, cfg_b) = (h.session.config().clone(), h.session.config_b().cloned());
+    for cmd in [Cmd::Play, Cmd::Playing(true), Cmd::Step, Cmd::Play] {
+        let from = h.events.len();
+        h.send(cmd.clone());
+        assert!(h.since(from).contains(&Event::Playing(false)), "{cmd:?}: play shows as off");
+        for _ in 0..20 {
+            h.tick();
+        }
+        assert!(!h.session.playing(), "{cmd:?}");
+        assert_eq!((h.session.step(), h.session.trainer(Side::A).unwrap().steps()), (at, at), "{cmd:?} trains nothing");
+    }
+    let from = h.events.len();
+    h.send(Cmd::Explore);
+    assert!(h.session.lesson().is_none() && !h.session.playing());
+    assert!(
+        h.since(from).contains(&Event::Lesson(None)) && !h.since(from).contains(&Event::Cleared),
+        "{:?}",
+        h.since(from)
+    );
+    assert_eq!(
+        (h.session.history(Side::A), h.session.history(Side::B)),
+        (&hist[..], &hist_b[..]),
+        "the histories stay"
+    );
+    assert_eq!((h.session.config(), h.session.config_b()), (&cfg, cfg_b.as_ref()), "the settings stay");
+    assert!(notices(h.since(from)).iter().any(|n| n.contains("explore from here")));
+    h.send(Cmd::Play);
+    assert!(h.session.playing());
+    assert!(h.run_until(20_000, |s| s.step() >= at + 200), "trains on freely (step {})", h.session.step());
+}
+
+/// On the GPU (whose snapshots come after its steps) too, each pause holds training at the step
+/// the caption quotes; at the end n starts the next lesson, restarted from its first beat.
+#[test]
+fn on_the_gpu_a_pause_stops_where_the_caption_says_and_n_starts_the_next_lesson() {
+    common::xdg();
+    let mut opts = options(Device::Gpu);
+    opts.paced = true;
+    let mut h = play_to_end(opts);
+    assert_eq!(caption(&h).next_lesson.as_deref(), Some("next lesson: Capacity factor and dropped tokens ▶"));
+    let from = h.events.len();
+    h.send(Cmd::Next);
+    let (l, beat, reached) = h.session.lesson().expect("in the next lesson");
+    assert_eq!((l.id, beat, reached), ("capacity-factor", 0, false));
+    assert!(h.since(from).contains(&Event::Cleared) && h.session.playing(), "{:?}", h.since(from));
+    assert!(caption(&h).title.starts_with("Capacity factor and dropped tokens"), "{:?}", caption(&h));
+    assert!(h.run_until(20_000, |s| s.step() >= 50), "the next lesson trains");
+}
+
+/// "next lesson" goes through the lessons in order, from the last back to the first.
+#[test]
+fn next_lesson_follows_the_lessons_order() {
+    let all = lessons::LESSONS;
+    for (i, l) in all.iter().enumerate() {
+        assert_eq!(moe_playground::session::lesson::following(l).id, all[(i + 1) % all.len()].id);
+    }
+    let mut h = host(Device::Cpu, small(), None);
+    h.send(Cmd::Lesson(Some(all[0].id.into())));
+    h.send(Cmd::NextLesson);
+    assert_eq!(h.session.lesson().map(|l| l.0.id), Some(all[1].id));
+    h.send(Cmd::Lesson(None));
+    h.send(Cmd::NextLesson);
+    assert!(h.session.lesson().is_none(), "outside a lesson there is no next one");
 }
 
 /// A lost device: both runs resume from the last checkpoint pair on a new device, the history

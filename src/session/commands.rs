@@ -14,6 +14,9 @@ impl Session {
             Cmd::SetKnob { side, key, value } => self.set_knob(side, key, &value),
             Cmd::Play => lesson::play(self),
             Cmd::Pause => self.set_playing(false),
+            // After a lesson's end training stays stopped on the verdict's numbers (the play
+            // button, drawn as playing by the page a moment ago, shows "play" again).
+            Cmd::Playing(true) | Cmd::Step if lesson::ended(self) => self.emit(Event::Playing(false)),
             Cmd::Playing(on) => self.set_playing(on),
             Cmd::Step => {
                 self.set_playing(false);
@@ -39,24 +42,37 @@ impl Session {
             Cmd::Compare(on) => self.set_compare(on.then(|| self.cfg.clone())),
             Cmd::CompareWith(b) => self.set_compare(Some(*b)),
             Cmd::Lesson(Some(id)) => match crate::page::lesson_of(&id) {
-                Ok(l) => {
-                    self.set_notice(Some(format!(
-                        "lesson “{}”: runs A and B restarted from the seed with the lesson's settings. Space goes \
-                         on at each pause; n skips to the next beat, p goes back one.",
-                        l.title
-                    )));
-                    lesson::start(self, l, 0);
-                }
+                Ok(l) => self.start_lesson(l),
                 Err(text) => self.set_notice(Some(text)),
             },
             Cmd::Lesson(None) => lesson::end(self),
+            Cmd::Next if lesson::ended(self) => self.next_lesson(),
             Cmd::Next => lesson::next(self),
+            Cmd::NextLesson => self.next_lesson(),
+            Cmd::Explore => lesson::explore(self),
             Cmd::LoseDevice => {
                 for b in [&self.backend, &self.backend_b].into_iter().flatten() {
                     b.destroy_device();
                 }
             }
             Cmd::Back => lesson::prev(self),
+        }
+    }
+
+    /// Start lesson `l` from its first beat, saying what happened and which keys step through it.
+    fn start_lesson(&mut self, l: &'static crate::lessons::Lesson) {
+        self.set_notice(Some(format!(
+            "lesson “{}”: runs A and B restarted from the seed with the lesson's settings. Space goes on at each \
+             pause; n skips to the next beat, p goes back one.",
+            l.title
+        )));
+        lesson::start(self, l, 0);
+    }
+
+    /// The lesson after the current one in [`crate::lessons::LESSONS`] (after the last, the first).
+    fn next_lesson(&mut self) {
+        if let Some(l) = self.lesson.map(|p| lesson::following(p.lesson)) {
+            self.start_lesson(l);
         }
     }
 

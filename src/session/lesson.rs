@@ -3,12 +3,17 @@
 //!
 //! Starting a lesson sets A's and B's configs from the lesson (keeping the session's seed),
 //! restarts both, shows the lesson's cards in presentation mode and trains the first beat. The
-//! loop stops training at the beat's `until` step ([`Session::stop_at`]); when both runs' latest
-//! snapshots reach it, or the beat's condition holds on their histories, the player shows the
-//! beat's caption filled with the runs' numbers ([`lessons::fill`]), highlights its card, checks
-//! the lesson's expected outcome for that beat, and pauses until the teacher goes on (space, the
-//! band's play button or n). Going back (p) restarts the lesson and replays, without pausing, up
-//! to the previous beat; a headless run replays every beat without pausing.
+//! loop stops training at the beat's `until` step ([`Session::stop_at`]); in a beat that may end
+//! earlier, on its condition, it trains each window only once the last one's snapshots are in
+//! (as headless), so training never runs past the window the condition held at. When both runs'
+//! latest snapshots reach the beat's end, the player shows the beat's caption filled with the
+//! runs' numbers ([`lessons::fill`]) — its step is the step training stopped at — highlights its
+//! card, checks the lesson's expected outcome for that beat, and pauses ("Paused — press space or
+//! ▶ to continue") until the teacher goes on (space, the band's play button or n). Going back (p)
+//! restarts the lesson and replays, without pausing, up to the previous beat; a headless run
+//! replays every beat without pausing. After the last beat training stays stopped on the
+//! verdict's numbers: the band offers the next lesson ([`following`]) or to explore from here
+//! ([`explore`]: the lesson is left, the runs and settings kept).
 use super::{Caption, Event, Session};
 use crate::lessons::{self, Lesson, Runs};
 
@@ -24,6 +29,9 @@ pub struct Playing {
     pub from: u32,
     /// Beats before this one do not pause at their end (going back replays up to it).
     pub replay_to: usize,
+    /// n on the running last beat: it ends once both runs' snapshots reach the step training
+    /// stopped at ([`Session::stop_at`]).
+    pub cut: bool,
 }
 
 /// What the player recorded: each shown beat's end step and filled caption.
@@ -43,7 +51,7 @@ pub fn start(s: &mut Session, lesson: &'static Lesson, replay_to: usize) {
     s.emit(Event::Focus(lesson.cards.to_vec()));
     s.checks.clear();
     s.log = Log::default();
-    s.lesson = Some(Playing { lesson, beat: 0, reached: false, from: 0, replay_to });
+    s.lesson = Some(Playing { lesson, beat: 0, reached: false, from: 0, replay_to, cut: false });
     s.emit(Event::Lesson(Some(lesson.id)));
     s.rebuild();
     show_running(s);
@@ -68,12 +76,16 @@ pub fn end(s: &mut Session) {
 fn show_running(s: &mut Session) {
     let Some(p) = s.lesson else { return };
     let beat = &p.lesson.beats[p.beat];
+    // A beat that ends on a condition says so: its `until` is only where it gives up.
+    let target = match beat.when {
+        Some(c) => format!("training until {}, at most to step {}", c.what, beat.until),
+        None => format!("training to step {}", beat.until),
+    };
     s.emit(Event::Caption(Caption {
         title: format!("{} — {}", p.lesson.title, p.lesson.source),
         text: beat.doing.to_string(),
-        question: None,
-        progress: format!("beat {} of {} · training to step {}", p.beat + 1, p.lesson.beats.len(), beat.until),
-        verdict: None,
+        progress: format!("beat {} of {} · {target}", p.beat + 1, p.lesson.beats.len()),
+        ..Caption::default()
     }));
     s.emit(Event::Highlight(Some(beat.card)));
     s.stop_at = Some(beat.until);
@@ -89,7 +101,7 @@ fn begin(s: &mut Session, i: usize) {
         s.apply(a, Some(b), first.key, None);
     }
     let from = s.hist.last().map(|p| p.step as u32).unwrap_or(0);
-    s.lesson = Some(Playing { beat: i, reached: false, from, ..p });
+    s.lesson = Some(Playing { beat: i, reached: false, from, cut: false, ..p });
     show_running(s);
     s.set_playing(true);
 }
@@ -106,15 +118,40 @@ pub fn check(s: &mut Session) {
     if sa != sb {
         return; // the other run's snapshot of this step is on its way
     }
+    let (ha, hb, ca) = (s.hist.clone(), s.hist_b.clone(), s.cfg.clone());
+    let runs = Runs { a: &ha, b: &hb, cfg_a: &ca, cfg_b: &cfg_b };
+    if p.cut {
+        if s.stop_at.is_none_or(|stop| sa >= stop) {
+            reach(s, p, &runs);
+        }
+        return;
+    }
     if sa <= p.from && sa < beat.until {
         return; // nothing new since the beat began
     }
-    let (ha, hb, ca) = (s.hist.clone(), s.hist_b.clone(), s.cfg.clone());
-    let runs = Runs { a: &ha, b: &hb, cfg_a: &ca, cfg_b: &cfg_b };
     let met = beat.when.is_some_and(|c| sa > p.from && (c.test)(&runs));
     if sa >= beat.until || met {
         reach(s, p, &runs);
     }
+}
+
+/// Whether the beat being played waits for each window's snapshots before training the next:
+/// one that may end on its condition (so that it ends at the window the condition held at,
+/// where the headless run ends it, and training stops there).
+pub(super) fn gated(s: &Session) -> bool {
+    s.lesson.is_some_and(|p| !p.reached && !p.cut && p.lesson.beats[p.beat].when.is_some())
+}
+
+/// The lesson has shown its last beat's end: training stays stopped on the verdict's numbers.
+pub fn ended(s: &Session) -> bool {
+    s.lesson.is_some_and(|p| p.reached && p.beat + 1 == p.lesson.beats.len())
+}
+
+/// The lesson after `l` in [`lessons::LESSONS`] (after the last, the first).
+pub fn following(l: &'static Lesson) -> &'static Lesson {
+    let all = lessons::LESSONS;
+    let i = all.iter().position(|x| x.id == l.id).unwrap_or(all.len() - 1);
+    &all[(i + 1) % all.len()]
 }
 
 /// The beat's end: its caption with the runs' numbers, its card, its checks; then pause (or go
@@ -149,58 +186,65 @@ fn reach(s: &mut Session, p: Playing, runs: &Runs) {
     s.set_playing(false);
     let n = beats.len();
     let caption = if last {
-        let verdict: Vec<String> = s
-            .checks
-            .iter()
-            .map(|(what, ok)| match ok {
-                Some(true) => format!("✓ {what}"),
-                Some(false) => format!("✗ not this time: {what}"),
-                None => format!("– not checked (skipped before its step): {what}"),
-            })
-            .collect();
-        // Without WebGPU the page trains on the CPU with a smaller batch than the lessons were
-        // measured with.
-        let cpu = s.backend.as_ref().is_some_and(|b| !b.is_gpu());
-        let note = match s.opts.cpu_tokens.filter(|&t| cpu && t < runs.cfg_a.tokens) {
-            Some(t) => format!(
-                " (These runs trained on the CPU with a batch of {t}; the lesson's numbers were measured with {}.)",
-                runs.cfg_a.tokens
-            ),
-            None => String::new(),
-        };
         Caption {
             title,
             text,
-            question: None,
-            progress: format!("end of the lesson ({n} of {n}) · p goes back a beat"),
-            verdict: Some(format!("The claim, checked on these two runs: {}.{note}", verdict.join("; "))),
+            progress: format!(
+                "end of the lesson ({n} of {n}) · stopped at step {step} · n: next lesson · p: back a beat"
+            ),
+            verdict: Some(verdict(s, runs)),
+            paused: Some(format!("End of the lesson — training stopped at step {step}.")),
+            next_lesson: Some(format!("next lesson: {} ▶", following(p.lesson).title)),
+            ..Caption::default()
         }
     } else {
         Caption {
             title,
             text,
             question: beat.question.map(String::from),
-            progress: format!("beat {} of {n} · space or ▶ goes on", p.beat + 1),
-            verdict: None,
+            progress: format!("beat {} of {n} · paused at step {step}", p.beat + 1),
+            paused: Some("Paused — press space or ▶ to continue".into()),
+            ..Caption::default()
         }
     };
     s.emit(Event::Caption(caption));
 }
 
-/// Space or the band's play button: go on after a shown beat; otherwise play/pause.
+/// The lesson's claim checked on these runs, one ✓ or ✗ per check (a note when they trained on
+/// the CPU with a smaller batch than the lessons were measured with).
+fn verdict(s: &Session, runs: &Runs) -> String {
+    let verdict: Vec<String> = s
+        .checks
+        .iter()
+        .map(|(what, ok)| match ok {
+            Some(true) => format!("✓ {what}"),
+            Some(false) => format!("✗ not this time: {what}"),
+            None => format!("– not checked (skipped before its step): {what}"),
+        })
+        .collect();
+    let cpu = s.backend.as_ref().is_some_and(|b| !b.is_gpu());
+    let note = match s.opts.cpu_tokens.filter(|&t| cpu && t < runs.cfg_a.tokens) {
+        Some(t) => format!(
+            " (These runs trained on the CPU with a batch of {t}; the lesson's numbers were measured with {}.)",
+            runs.cfg_a.tokens
+        ),
+        None => String::new(),
+    };
+    format!("The claim, checked on these two runs: {}.{note}", verdict.join("; "))
+}
+
+/// Space or the band's play button: go on after a shown beat; otherwise play/pause. After the
+/// lesson's end training stays stopped (the band offers the next lesson or to explore).
 pub fn play(s: &mut Session) {
     match s.lesson {
         Some(p) if p.reached && p.beat + 1 < p.lesson.beats.len() => begin(s, p.beat + 1),
-        Some(p) if p.reached => {
-            // After the end: the runs train on, without a step limit (the band stays).
-            s.stop_at = None;
-            s.set_playing(!s.playing);
-        }
+        Some(p) if p.reached => s.emit(Event::Playing(false)),
         _ => s.set_playing(!s.playing),
     }
 }
 
-/// n: the next beat now (the last beat's end shown now). A beat left before its end has its
+/// n: the next beat now. On the running last beat, training stops where it is and the lesson's
+/// end is shown once both runs' snapshots reach that step. A beat left before its end has its
 /// checks counted as not reached.
 pub fn next(s: &mut Session) {
     let Some(p) = s.lesson else { return };
@@ -210,14 +254,38 @@ pub fn next(s: &mut Session) {
         }
         begin(s, p.beat + 1);
     } else if !p.reached {
-        let (ha, hb) = (s.hist.clone(), s.hist_b.clone());
-        let (ca, cb) = (s.cfg.clone(), s.cfg_b.clone().unwrap_or_else(|| s.cfg.clone()));
-        reach(s, p, &Runs { a: &ha, b: &hb, cfg_a: &ca, cfg_b: &cb });
+        let trained = s.backend.as_mut().map(|b| b.trainer().steps());
+        match (trained, s.hist.last()) {
+            // Steps trained past the latest snapshot (on the GPU, still in flight): wait for them.
+            (Some(at), Some(h)) if at > h.step as u32 => {
+                s.stop_at = Some(at);
+                s.lesson = Some(Playing { cut: true, ..p });
+                s.unchecked = true;
+            }
+            _ => {
+                let (ha, hb) = (s.hist.clone(), s.hist_b.clone());
+                let (ca, cb) = (s.cfg.clone(), s.cfg_b.clone().unwrap_or_else(|| s.cfg.clone()));
+                reach(s, p, &Runs { a: &ha, b: &hb, cfg_a: &ca, cfg_b: &cb });
+            }
+        }
     }
 }
 
-/// p: back to the previous beat (the lesson restarts and replays up to it without pausing).
+/// p: back to the previous beat (the lesson restarts and replays up to it).
 pub fn prev(s: &mut Session) {
     let Some(p) = s.lesson else { return };
     start(s, p.lesson, p.beat.saturating_sub(1));
+}
+
+/// "Explore from here": leave the lesson, keeping both runs as trained, their histories and
+/// settings; training waits for play and then goes on without the lesson's step limits.
+pub fn explore(s: &mut Session) {
+    let Some(p) = s.lesson else { return };
+    s.set_playing(false);
+    end(s);
+    s.set_notice(Some(format!(
+        "Left the lesson “{}” to explore from here: both runs keep what they learned and their settings. Press ▶ to \
+         train on, and change any knob.",
+        p.lesson.title
+    )));
 }

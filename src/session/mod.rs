@@ -231,6 +231,12 @@ pub enum Cmd {
     Next,
     /// The lesson's previous beat (p; the lesson restarts and replays up to it).
     Back,
+    /// At a lesson's end: start the next lesson of [`crate::lessons::LESSONS`] (after the last,
+    /// the first).
+    NextLesson,
+    /// At a lesson's end (or during one): leave the lesson, keeping both runs, their histories
+    /// and settings; training stays paused until play.
+    Explore,
     /// Destroy the GPU devices, as a driver reset would (`debug=device-loss`; the end-to-end test
     /// of recovery).
     LoseDevice,
@@ -247,6 +253,12 @@ pub struct Caption {
     pub progress: String,
     /// At a lesson's end: its claim checked on the runs just trained.
     pub verdict: Option<String>,
+    /// A beat has ended and the lesson waits for the teacher: the line shown in large type
+    /// ("Paused — press space or ▶ to continue"; at the end, where training stopped).
+    pub paused: Option<String>,
+    /// At the lesson's end: the label of the button that starts the next lesson; the band then
+    /// also offers "explore from here" (None: the lesson has not ended).
+    pub next_lesson: Option<String>,
 }
 
 /// What happened, for the page to show; in order.

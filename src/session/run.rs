@@ -93,9 +93,11 @@ impl Session {
             return 0;
         }
         let paced = self.opts.paced;
-        if !paced && (self.outstanding > 0 || self.outstanding_b > 0 || self.want_snapshot_b) {
-            // Headless, every window's snapshots are in before the next window trains: a beat's
-            // condition is read at the window it first holds (a GPU's snapshots come later).
+        let waiting = self.outstanding > 0 || self.outstanding_b > 0 || self.want_snapshot_b;
+        if (!paced || lesson::gated(self)) && waiting {
+            // Headless, and in a lesson's beat that may end on its condition, every window's
+            // snapshots are in before the next window trains: the condition is read at the window
+            // it first holds, and training stops there (a GPU's snapshots come later).
             return 0;
         }
         let mut n = if self.step_once {

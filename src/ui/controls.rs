@@ -16,7 +16,8 @@ pub fn Playback(
     playing: RwSignal<bool>,
     /// The speed limit in steps per second; 0 = as fast as the device allows.
     speed: RwSignal<u32>,
-    /// Disables play while true (training stopped on a GPU error until a restart).
+    /// Disables play while true (training stopped on a GPU error until a restart, or at a
+    /// lesson's end until the next lesson or "explore from here").
     #[prop(into)]
     blocked: Signal<bool>,
     /// Pauses and trains exactly one step (the step button and →).
@@ -121,7 +122,7 @@ pub fn LessonMenu(
                 </select>
             </label>
             <p class="hint" data-testid="lesson-claim">{claim}</p>
-            <p class="hint">"keys in a lesson: "<kbd>"space"</kbd>" go on · "<kbd>"n"</kbd>" next beat · "<kbd>"p"</kbd>" previous beat"</p>
+            <p class="hint">"keys in a lesson: "<kbd>"space"</kbd>" go on · "<kbd>"n"</kbd>" next beat (at the end: next lesson) · "<kbd>"p"</kbd>" previous beat"</p>
         </fieldset>
     }
 }

@@ -1,6 +1,7 @@
 //! The caption band of a lesson: one band above the charts with the lesson's title, the caption of
 //! the current beat, a question for the class, where the lesson is ("beat 2 of 4") and buttons to
-//! go back, play and go on. The lesson player fills its signals ([`Caption`]); `?debug=caption`
+//! go back, play and go on; while the lesson waits for the teacher, "Paused — press space or ▶ to
+//! continue" in large type; at its end, "next lesson" and "explore from here". The lesson player fills its signals ([`Caption`]); `?debug=caption`
 //! fills them with [`SAMPLE_BEATS`] to show the band without a lesson.
 use crate::cards::CardId;
 use leptos::prelude::*;
@@ -18,6 +19,10 @@ pub struct Caption {
     pub progress: RwSignal<String>,
     /// At a lesson's end: its claim checked on the runs just trained (✓ or ✗ per check).
     pub verdict: RwSignal<Option<String>>,
+    /// A beat has ended and the lesson waits for the teacher: the line shown large.
+    pub paused: RwSignal<Option<String>>,
+    /// At the lesson's end: the next-lesson button's label (None: not at the end).
+    pub next_lesson: RwSignal<Option<String>>,
 }
 
 impl Default for Caption {
@@ -29,6 +34,8 @@ impl Default for Caption {
             question: RwSignal::new(None),
             progress: RwSignal::new(String::new()),
             verdict: RwSignal::new(None),
+            paused: RwSignal::new(None),
+            next_lesson: RwSignal::new(None),
         }
     }
 }
@@ -67,8 +74,10 @@ pub const SAMPLE_BEATS: [SampleBeat; 4] = [
 ];
 
 /// The caption band: a title line, the caption in large type, a question for the class (prominent,
-/// on a pale yellow), the progress and three buttons (back, play, next). Hidden while `text` is
-/// empty.
+/// on a pale yellow), the progress and three buttons (back, play, next); while the lesson waits,
+/// the paused line in large type; at its end, the verdict and the buttons "next lesson" and
+/// "explore from here" (play and next are then off: training stays stopped). Hidden while `text`
+/// is empty.
 #[component]
 pub fn CaptionBand(
     /// The lesson's title and its source, on the band's first line.
@@ -98,7 +107,22 @@ pub fn CaptionBand(
     /// At a lesson's end, its claim checked on the runs (shown under the caption); none if not given.
     #[prop(optional, into)]
     verdict: Signal<Option<String>>,
+    /// While the lesson waits for the teacher: "Paused — press space or ▶ to continue" (or, at the
+    /// end, where training stopped), in large type; none if not given.
+    #[prop(optional, into)]
+    paused: Signal<Option<String>>,
+    /// At the lesson's end: the label of the next-lesson button (`lesson-next`); the band then
+    /// also shows "explore from here" (`lesson-explore`). None if not given: no such buttons.
+    #[prop(optional, into)]
+    next_lesson: Signal<Option<String>>,
+    /// The next-lesson button: starts the next lesson.
+    #[prop(optional, into)]
+    on_next_lesson: Option<Callback<()>>,
+    /// The explore button: leaves the lesson, keeping the runs, to train on freely.
+    #[prop(optional, into)]
+    on_explore: Option<Callback<()>>,
 ) -> impl IntoView {
+    let ended = move || next_lesson.with(Option::is_some);
     view! {
         <section class="caption-band" data-testid="caption" aria-label="lesson" aria-live="polite"
             prop:hidden=move || text.with(String::is_empty)>
@@ -110,12 +134,16 @@ pub fn CaptionBand(
                     <span class="band-progress" data-testid="beat-progress">{move || progress.get()}</span>
                     <button data-testid="beat-prev" on:click=move |ev| { super::web::blur_target(&ev); on_prev.run(()) }>"◀ back"</button>
                     <button class="primary" data-testid="beat-play" aria-pressed=move || playing.get().to_string()
-                        on:click=move |ev| { super::web::blur_target(&ev); on_play.run(()) }>
+                        prop:disabled=ended on:click=move |ev| { super::web::blur_target(&ev); on_play.run(()) }>
                         {move || if playing.get() { "❚❚ pause" } else { "▶ play" }}
                     </button>
-                    <button data-testid="beat-next" on:click=move |ev| { super::web::blur_target(&ev); on_next.run(()) }>"next ▶"</button>
+                    <button data-testid="beat-next" prop:disabled=ended
+                        on:click=move |ev| { super::web::blur_target(&ev); on_next.run(()) }>"next ▶"</button>
                 </div>
             </div>
+            <Show when=move || paused.with(Option::is_some)>
+                <p class="band-paused" data-testid="beat-paused" role="status">{move || paused.get()}</p>
+            </Show>
             <p class="band-text" data-testid="caption-text">{move || text.get()}</p>
             <Show when=move || question.with(Option::is_some)>
                 <p class="band-question" data-testid="caption-question">
@@ -125,6 +153,37 @@ pub fn CaptionBand(
             <Show when=move || verdict.with(Option::is_some)>
                 <p class="band-verdict" data-testid="caption-verdict">{move || verdict.get()}</p>
             </Show>
+            <Show when=ended>
+                <LessonEnd label=next_lesson on_next_lesson=on_next_lesson on_explore=on_explore />
+            </Show>
         </section>
+    }
+}
+
+/// The end of a lesson's choices: the next lesson (`lesson-next`) or explore from here
+/// (`lesson-explore`).
+#[component]
+fn LessonEnd(
+    /// The next-lesson button's label ("next lesson: … ▶").
+    label: Signal<Option<String>>,
+    /// Starts the next lesson.
+    on_next_lesson: Option<Callback<()>>,
+    /// Leaves the lesson, keeping the runs.
+    on_explore: Option<Callback<()>>,
+) -> impl IntoView {
+    let run = |cb: Option<Callback<()>>| {
+        move |ev: leptos::ev::MouseEvent| {
+            super::web::blur_target(&ev);
+            if let Some(cb) = cb {
+                cb.run(())
+            }
+        }
+    };
+    view! {
+        <div class="band-end">
+            <button class="primary" data-testid="lesson-next" on:click=run(on_next_lesson)>{move || label.get()}</button>
+            <button data-testid="lesson-explore" title="leave the lesson; both runs and their settings stay, ▶ trains on"
+                on:click=run(on_explore)>"explore from here"</button>
+        </div>
     }
 }

@@ -242,6 +242,8 @@ fn show(ui: Ui, e: Event) {
             ui.caption.question.set(c.question);
             ui.caption.progress.set(c.progress);
             ui.caption.verdict.set(c.verdict);
+            ui.caption.paused.set(c.paused);
+            ui.caption.next_lesson.set(c.next_lesson);
         }
         Event::Focus(f) => ui.focus.set(f),
         Event::Highlight(h) => ui.highlight.set(h),
@@ -389,7 +391,9 @@ fn Band(
     view! {
         <CaptionBand title=ui.caption.title text=ui.caption.text question=ui.caption.question
             progress=ui.caption.progress verdict=ui.caption.verdict playing=ui.playing on_prev=move || step(-1)
-            on_play=move || send.run(Cmd::Play) on_next=move || step(1) />
+            on_play=move || send.run(Cmd::Play) on_next=move || step(1) paused=ui.caption.paused
+            next_lesson=ui.caption.next_lesson on_next_lesson=move || send.run(Cmd::NextLesson)
+            on_explore=move || send.run(Cmd::Explore) />
     }
 }
 
@@ -402,7 +406,8 @@ fn Controls(
     send: Callback<Cmd>,
 ) -> impl IntoView {
     let in_lesson = move || ui.lesson.with_untracked(Option::is_some);
-    // A lesson's keys: space goes on after a shown beat, n and p step through the beats.
+    // A lesson's keys: space goes on after a shown beat, n and p step through the beats (at the
+    // end n starts the next lesson).
     let lesson_key = Callback::new(move |key: String| {
         let c = match key.as_str() {
             " " => Cmd::Play,
@@ -420,10 +425,12 @@ fn Controls(
     let on_set_b = SetKnob::new(move |(key, value)| send.run(Cmd::SetKnob { side: Side::B, key, value }));
     let choose_lesson = move |id: String| send.run(Cmd::Lesson(crate::lessons::find(&id).map(|l| l.id.to_string())));
     let controls_class = move || if ui.controls_open.get() { "controls open" } else { "controls" };
-    let gpu_failed = Signal::derive(move || ui.gpu_error.with(|e| e.is_some()));
+    // Play is off after a GPU error and at a lesson's end (training stays on the verdict's numbers).
+    let blocked =
+        Signal::derive(move || ui.gpu_error.with(|e| e.is_some()) || ui.caption.next_lesson.with(Option::is_some));
     view! {
         <aside class=controls_class id="controls" aria-label="controls">
-            <Playback playing=ui.playing speed=ui.speed blocked=gpu_failed on_step=move || send.run(Cmd::Step)
+            <Playback playing=ui.playing speed=ui.speed blocked=blocked on_step=move || send.run(Cmd::Step)
                 on_reset=move || send.run(Cmd::Reset) keys=lesson_key on_play=Callback::new(move |()| send.run(Cmd::Play)) />
             <LessonMenu current=Signal::derive(move || ui.lesson.get()) on_choose=choose_lesson />
             <CompareToggle on=Signal::derive(move || ui.cfg_b.with(Option::is_some)) on_toggle=move |on| send.run(Cmd::Compare(on)) />

@@ -155,12 +155,18 @@ for (const webgpu of [true, false]) {
     const progress = () => text(page, "beat-progress");
     const t0 = Date.now();
     for (;;) {
-      await page.waitForFunction(() => /goes on|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), { timeout: 600000 });
+      await page.waitForFunction(() => /paused at step|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), { timeout: 600000 });
       if (/end of the lesson/.test(await progress())) break;
+      const paused = await text(page, "beat-paused");
+      if (!/^Paused — press space/.test(paused || "")) problems.push(`a pause without the paused line: ${paused}`);
       await page.keyboard.press(" ");
-      await page.waitForFunction(() => /training to step/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), { timeout });
+      await page.waitForFunction(() => /training (to|until) /.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), { timeout });
     }
     const seconds = (Date.now() - t0) / 1000;
+    // After the end training stays stopped on the verdict's numbers.
+    const endStep = await stepOf(page);
+    await new Promise((r) => setTimeout(r, 2000));
+    if ((await stepOf(page)) !== endStep) problems.push(`after the end the step moves on: ${endStep} → ${await stepOf(page)}`);
     const verdict = await text(page, "caption-verdict");
     if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
     const lit = await page.evaluate(() => [...document.querySelectorAll("[data-card].highlight")].map((c) => c.dataset.card));

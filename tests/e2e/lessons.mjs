@@ -53,16 +53,16 @@ for (const id of ids) {
     let finished = true;
     for (;;) {
       const t0 = Date.now();
-      // Training until the beat's end: the progress says "space or ▶ goes on", or "end of the lesson".
+      // Training until the beat's end: the progress says "paused at step N", or "end of the lesson".
       const left = cap - training;
-      const reached = await page.waitForFunction(() => /goes on|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), null, { timeout: Math.max(left, 1) }).then(() => true, () => false);
+      const reached = await page.waitForFunction(() => /paused at step|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), null, { timeout: Math.max(left, 1) }).then(() => true, () => false);
       training += Date.now() - t0;
       if (!reached) { finished = false; break; }
       const progress = await page.locator('[data-testid="beat-progress"]').textContent();
       if (process.env.CAPTIONS) console.log(`  ${id} at step ${await stepNow()}: ${await page.locator('[data-testid="caption"]').textContent()}`);
       if (/end of the lesson/.test(progress)) break;
       await page.keyboard.press(" ");
-      await page.waitForFunction(() => /training to step/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), null, { timeout });
+      await page.waitForFunction(() => /training (to|until) /.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), null, { timeout });
     }
     const step = await stepNow();
     const backend = await page.locator('[data-testid="backend"]').textContent();

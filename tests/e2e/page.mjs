@@ -78,10 +78,13 @@
 //                compare mode is on, each beat's highlighted card is shown and drawn, n steps
 //                through the beats, the last shows the claim's check; screenshot
 //                lesson-<id>-present.png.
-//   lesson-play — balance-loss played to its end with space at each pause: both checks hold on
-//                the page; p restarts it at the first beat and clears the verdict; a knob changed by
-//                hand leaves the lesson with a notice; leaving from the menu removes the band and
-//                the key.
+//   lesson-play — balance-loss played to its end with space at each pause, each pause saying
+//                "Paused — press space or ▶ to continue" in large type: both checks hold on the
+//                page; after the end the step counter stays (the caption quotes its step) and
+//                space trains nothing; "next lesson" starts capacity-factor (its title in the band,
+//                the verdict gone); p restarts it; a knob changed by hand leaves the lesson with a
+//                notice; leaving from the menu removes the band and the key. Screenshots
+//                lesson-play-paused.png and lesson-play-end.png.
 //   first-use — a teacher's first visit at 1366×768, by clicks only: the bare URL opens on the start
 //                panel (every lesson as a card, with its length once training runs below; explore
 //                freely; compare two settings); the balance-loss card starts the lesson, the band's ▶
@@ -881,22 +884,48 @@ for (const id of LESSONS) {
 // One lesson played through as a teacher would, to its claim: balance-loss (the shortest) with
 // space at each pause; the claim's checks must hold on the page (WebGPU on SwiftShader).
 await scenario("lesson-play", { webgpu: true, query: "?lesson=balance-loss", viewport: { width: 1920, height: 1080 } }, async (page, problems) => {
-  for (;;) {
-    await page.waitForFunction(() => /goes on|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout: 300000 });
+  const paused = () => page.locator('[data-testid="beat-paused"]');
+  for (let pause = 1; ; pause++) {
+    await page.waitForFunction(() => /paused at step|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout: 300000 });
     if (/end of the lesson/.test(await progressText(page))) break;
-    if (!(await page.locator('[data-testid="caption-question"]').isVisible())) problems.push("the first beat ends without its question");
+    if (pause === 1 && !(await page.locator('[data-testid="caption-question"]').isVisible())) problems.push("the first beat ends without its question");
+    // The lesson waits for the teacher, and says so in large type.
+    if (!(await paused().isVisible()) || !/^Paused — press space or ▶ to continue/.test(await paused().textContent())) problems.push(`pause ${pause}: no paused line`);
+    const size = await paused().evaluate((e) => parseFloat(getComputedStyle(e).fontSize)).catch(() => 0);
+    if (!(size >= 24)) problems.push(`pause ${pause}: the paused line is ${size}px`);
+    if (pause === 1) await shot(page, "lesson-play-paused");
     await page.keyboard.press(" ");
-    await page.waitForFunction(() => /training to step/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
+    await page.waitForFunction(() => /training (to|until) /.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
+    if (await paused().isVisible()) problems.push(`after pause ${pause}: the paused line stays while training`);
   }
   const verdict = await page.locator('[data-testid="caption-verdict"]').textContent();
   if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
-  // Back one beat (p): the lesson restarts (the step counter starts over) and trains beat 1 again.
-  const before = await stepOf(page);
-  await page.keyboard.press("p");
-  await page.waitForFunction(() => /beat 1 of 2 · training to step 300/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
-  await page.waitForFunction((b) => Number((document.querySelector('[data-testid="step"]')?.textContent ?? Infinity)) < b, before, { timeout });
+  // The end: training stays stopped on the verdict's numbers; the caption quotes the counter's step.
+  const end = await stepOf(page);
+  await page.waitForTimeout(2000);
+  if ((await stepOf(page)) !== end) problems.push(`after the end the step counter moves: ${end} → ${await stepOf(page)}`);
+  const quoted = Number((await page.locator('[data-testid="caption-text"]').textContent()).match(/^Step (\d+)/)?.[1]);
+  if (quoted !== end) problems.push(`the caption says step ${quoted}, the counter ${end}`);
+  if (!/End of the lesson — training stopped at step/.test(await paused().textContent())) problems.push(`end line: ${await paused().textContent()}`);
+  await page.keyboard.press(" ");
+  await settle(page);
+  await page.waitForTimeout(1000);
+  if ((await stepOf(page)) !== end) problems.push("space after the end trains on");
+  if (!(await page.locator('[data-testid="lesson-explore"]').isVisible())) problems.push("no “explore from here” at the end");
+  await shot(page, "lesson-play-end");
+  // "next lesson": the next lesson starts (its title in the band), the old verdict goes.
+  await page.locator('[data-testid="lesson-next"]').click();
+  await settle(page);
+  await page.waitForFunction(() => /^Capacity factor/.test(document.querySelector('[data-testid="caption-title"]').textContent), null, { timeout })
+    .catch(async () => problems.push(`next lesson: the band shows “${await page.locator('[data-testid="caption-title"]').textContent()}”`));
+  await page.waitForFunction(() => /beat 1 of \d+ · training to step/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
+  if (!(await urlHas(page, /lesson=capacity-factor/))) problems.push("URL lacks lesson=capacity-factor");
   const stale = page.locator('[data-testid="caption-verdict"]');
-  if ((await stale.count()) && (await stale.textContent()).trim()) problems.push(`the old verdict stays after p: ${await stale.textContent()}`);
+  if ((await stale.count()) && (await stale.textContent()).trim()) problems.push(`the old verdict stays in the next lesson: ${await stale.textContent()}`);
+  // Back (p) on the first beat: the lesson restarts (the step counter starts over).
+  const before = await waitStep(page, 60);
+  await page.keyboard.press("p");
+  await page.waitForFunction((b) => Number((document.querySelector('[data-testid="step"]')?.textContent ?? Infinity)) < b, before, { timeout });
   // A live knob changed by hand (A's α to 0.1): the lesson is left with a notice, training goes on.
   await page.locator('[data-testid="alpha"]').fill("-1");
   await page.waitForFunction(() => /Left the lesson/.test(document.querySelector('[data-testid="notice"]')?.textContent || ""), null, { timeout: 10000 })

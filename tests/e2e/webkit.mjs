@@ -274,10 +274,10 @@ try {
     const progress = () => text(page, "beat-progress");
     const t0 = Date.now();
     for (;;) {
-      await page.waitFor(() => /goes on|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), null, 600000);
+      await page.waitFor(() => /paused at step|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""), null, 600000);
       if (/end of the lesson/.test(await progress())) break;
       await page.press(" ");
-      await page.waitFor(() => /training to step/.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""));
+      await page.waitFor(() => /training (to|until) /.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""));
     }
     const verdict = await text(page, "caption-verdict");
     if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
