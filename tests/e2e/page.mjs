@@ -88,7 +88,8 @@
 //   first-use — a teacher's first visit at 1366×768, by clicks only: the bare URL opens on the start
 //                panel (every lesson as a card, with its length once training runs below; explore
 //                freely; compare two settings); the balance-loss card starts the lesson, the band's ▶
-//                goes on at its pause, the verdict holds. Screenshot first-use-start.png.
+//                goes on at its pause, the verdict holds, "next lesson" starts capacity-factor.
+//                Screenshot first-use-start.png.
 //   first-use-ways — the panel's "compare two settings" turns compare mode on (a reload of that URL
 //                skips the panel); "explore freely" closes it and training goes on.
 //   lesson-unknown — ?lesson=nope: a notice names the known lessons; training goes on.
@@ -969,18 +970,23 @@ await scenario("first-use", { webgpu: true, viewport: { width: 1366, height: 768
   if (!(await urlHas(page, /lesson=balance-loss/))) problems.push("the URL lacks lesson=balance-loss");
   let pauses = 0;
   for (;;) {
-    await page.waitForFunction(() => /goes on|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout: 300000 });
+    await page.waitForFunction(() => /paused at step|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout: 300000 });
     if (/end of the lesson/.test(await progressText(page))) break;
     if (!(await page.locator('[data-testid="caption-question"]').isVisible())) problems.push("a pause without its question");
     pauses++;
     await page.locator('[data-testid="beat-play"]').click();
     await settle(page);
-    await page.waitForFunction(() => /training to step/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
+    await page.waitForFunction(() => /training (to|until) /.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
   }
   const verdict = await page.locator('[data-testid="caption-verdict"]').textContent();
   if (pauses !== 1) problems.push(`${pauses} pauses, the lesson has one question`);
   if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
   console.log(`  ${pauses} pause, ended at step ${await stepOf(page)}: ${verdict}`);
+  // The end offers the next lesson, by a click as well.
+  await page.locator('[data-testid="lesson-next"]').click();
+  await settle(page);
+  await page.waitForFunction(() => /^Capacity factor/.test(document.querySelector('[data-testid="caption-title"]').textContent), null, { timeout })
+    .catch(async () => problems.push(`next lesson: the band shows “${await page.locator('[data-testid="caption-title"]').textContent()}”`));
 });
 
 // The start panel's two other ways in: "compare two settings" turns compare mode on (the URL says
