@@ -13,10 +13,10 @@ use crate::model::forward::{forward_routed, Forward, Routing};
 use crate::model::routers;
 use crate::model::routing::{self, RANDOM};
 use crate::model::{Dims, Params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The routing of one training step, for `--trace`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
 pub struct Trace {
     pub step: u32,
     pub router_logits: Vec<Vec<f32>>, // [T][E]
@@ -41,18 +41,7 @@ pub struct Trace {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_ids: Option<Vec<u32>>,
     /// [T][k] `kept`, `capacity` or `random`.
-    #[serde(deserialize_with = "drop_reasons")]
     pub drop_reason: Vec<Vec<&'static str>>,
-}
-
-/// [`Trace::drop_reason`] from text: each one of [`routing::drop_reason`]'s words.
-fn drop_reasons<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Vec<&'static str>>, D::Error> {
-    let words: Vec<Vec<String>> = Deserialize::deserialize(d)?;
-    let known = [routing::DROPPED, RANDOM, routing::UNUSED, routing::UNPICKED, 0].map(routing::drop_reason);
-    let find = |w: &String| {
-        known.iter().copied().find(|k| k == w).ok_or_else(|| serde::de::Error::custom(format!("drop reason {w:?}")))
-    };
-    words.iter().map(|row| row.iter().map(find).collect()).collect()
 }
 
 /// The router-specific part of a trace: router, scores [T, E], the router words [T, 2], the bias.

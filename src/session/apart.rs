@@ -47,8 +47,6 @@ pub enum ToApart {
     Eval,
     /// Close the metrics window; the snapshot comes back as [`FromApart::Snapshot`].
     Snapshot,
-    /// The routing of the last step ([`Trainer::last_trace`], natively).
-    Trace,
     /// Drop the trainer (compare mode went off).
     Stop,
 }
@@ -63,7 +61,6 @@ pub enum FromApart {
     Switched(u32),
     /// The trainer could not start or go on.
     Failed(String),
-    Trace(Box<crate::trainer::Trace>),
 }
 
 /// An answer, and the generation of the trainer it comes from.
@@ -102,7 +99,6 @@ pub struct Apart {
     snaps: VecDeque<Snapshot>,
     switched: Option<u32>,
     error: Option<String>,
-    trace: Option<crate::trainer::Trace>,
 }
 
 impl Apart {
@@ -122,7 +118,6 @@ impl Apart {
             snaps: VecDeque::new(),
             switched: None,
             error: None,
-            trace: None,
         })
     }
 
@@ -170,7 +165,6 @@ impl Apart {
             }
             FromApart::Switched(at) => self.switched = Some(at),
             FromApart::Failed(e) => self.error = Some(e),
-            FromApart::Trace(t) => self.trace = Some(*t),
         }
     }
 
@@ -248,12 +242,11 @@ impl Trainer for Apart {
     fn finish(&mut self) {
         self.wait(|a| a.trained >= a.sent);
     }
+    /// Not offered: the routing trace is moe-train's `--trace`, which runs a trainer of its own;
+    /// a session's run B apart never serves it.
     #[cfg(not(target_arch = "wasm32"))]
     fn last_trace(&mut self) -> crate::trainer::Trace {
-        self.trace = None;
-        self.link.send(&ToApart::Trace);
-        self.wait(|a| a.trace.is_some());
-        self.trace.take().unwrap_or_default()
+        unimplemented!("run B apart keeps no routing trace (moe-train --trace runs its own trainer)")
     }
 }
 
@@ -279,10 +272,9 @@ impl Serve {
             }
             (ToApart::Stop, _) => self.tr = None,
             (_, None) => {} // its start failed (said so) or it was stopped: nothing to run
+            // The session clamped k to this trainer's buffers already (Session::send_live).
             (ToApart::Live(cfg), Some(tr)) => {
-                let mut live = cfg.live();
-                live.top_k = live.top_k.min(tr.config().k_max());
-                if let Err(e) = tr.set_live(live) {
+                if let Err(e) = tr.set_live(cfg.live()) {
                     said.push(FromApart::Failed(e.to_string()));
                 }
             }
@@ -297,10 +289,6 @@ impl Serve {
             (ToApart::Snapshot, Some(tr)) => {
                 tr.request_snapshot();
             }
-            #[cfg(not(target_arch = "wasm32"))]
-            (ToApart::Trace, Some(tr)) => said.push(FromApart::Trace(Box::new(tr.last_trace()))),
-            #[cfg(target_arch = "wasm32")]
-            (ToApart::Trace, Some(_)) => {}
         }
         if let Some(tr) = self.tr.as_mut() {
             said.extend(std::iter::from_fn(|| tr.poll_snapshot()).map(|s| FromApart::Snapshot(Box::new(s))));

@@ -93,12 +93,7 @@ impl Session {
             Err(e) => return self.emit(Event::Error(Some(e))),
         };
         let backend_b = match b {
-            Some(Ok(be)) => {
-                if let Backend::Apart(a) = &be {
-                    self.link = Some(a.link());
-                }
-                Some(be)
-            }
+            Some(Ok(be)) => Some(be),
             Some(Err(err)) => {
                 lesson::end(self);
                 self.cfg_b = None;
@@ -109,8 +104,10 @@ impl Session {
             }
             None => None,
         };
-        let apart = backend_b.as_ref().map(|b| matches!(b, Backend::Apart(_)));
-        self.emit(Event::RunB(apart));
+        if let Some(Backend::Apart(a)) = &backend_b {
+            self.link = Some(a.link());
+        }
+        self.emit(Event::RunB(backend_b.as_ref().map(|b| matches!(b, Backend::Apart(_)))));
         self.backend_label = backend.trainer().backend();
         self.emit(Event::Backend(self.backend_label.clone()));
         self.emit(Event::Banner(banner));
