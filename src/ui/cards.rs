@@ -166,10 +166,20 @@ pub fn RouterNote(
     }
 }
 
-/// How much larger the charts draw text, legends and rows in presentation mode.
-const PRESENT_SCALE: f32 = 1.75;
-/// Probe rows of the routing heatmap in presentation mode (32 otherwise): larger rows, same height.
-const PRESENT_ROWS: usize = 12;
+/// Probe rows of the routing heatmap in presentation mode (32 otherwise): larger rows; fewer where
+/// its box is too short for their labels at full size.
+const PRESENT_ROWS: usize = 16;
+
+/// How the charts draw text ([`draw::set_scale`]): normally at scale 1; in presentation mode
+/// scaled with the screen, 1.5 times larger and no text under 18 px on a 1920-wide screen.
+fn set_chart_scale(present: bool) {
+    if !present {
+        return draw::set_scale(1.0, 0);
+    }
+    let vw = web_sys::window().and_then(|w| w.inner_width().ok()).and_then(|v| v.as_f64()).unwrap_or(1280.0) as f32;
+    let scale = (1.5 * vw / 1920.0).clamp(1.0, 2.5);
+    draw::set_scale(scale, (18.0 * vw / 1920.0).round().clamp(12.0, 40.0) as i32);
+}
 
 /// The size of the router's logits over training: √z, the root mean square over tokens of
 /// logsumexp(router logits) (z is the router z-loss's value, measured whether or not it is trained).
@@ -335,7 +345,7 @@ pub fn Views(
     let cf = Memo::new(move |_| ui.cfg.with(|c| c.capacity_factor));
     // Presentation mode: larger text in the charts, fewer heatmap rows; redraw on the switch.
     Effect::new(move |_| {
-        draw::set_scale(if ui.present.get() { PRESENT_SCALE } else { 1.0 });
+        set_chart_scale(ui.present.get());
         // After the cards' visibility has changed in the page, so they fit their new width.
         request_animation_frame(move || redraw.update(|n| *n += 1));
     });
@@ -360,7 +370,12 @@ pub fn Views(
             }
         });
     });
-    let _ = window_event_listener(leptos::ev::resize, move |_| redraw.update(|n| *n += 1));
+    // A chart's box resized (the caption band above grew, a caption changed): refit and redraw.
+    request_animation_frame(move || web::on_resize(".plots", move || redraw.update(|n| *n += 1)));
+    let _ = window_event_listener(leptos::ev::resize, move |_| {
+        set_chart_scale(ui.present.get_untracked());
+        redraw.update(|n| *n += 1)
+    });
 
     let png = SavePng::new(move |(node, name): (NodeRef<html::Canvas>, &'static str)| {
         if let Some(c) = node.get_untracked() {

@@ -29,7 +29,7 @@ pub fn CompareToggle(
                 </button>
             </div>
             <p class="hint">{move || if on.get() {
-                "Two models train side by side: A (blue) with the knobs on the left, B (orange) with the differences below."
+                "Two models train side by side: A (blue) with the knobs of this panel, B (orange) with the same knobs except the differences listed below."
             } else {
                 "Train a second model beside this one and change one knob to see what it does."
             }}</p>
@@ -87,7 +87,7 @@ pub fn DiffersPanel(
                 </p>
                 <ul class="differences">{rows}</ul>
                 <SetDifference cfg_b=cfg_b on_set_b=on_set_b />
-                <p class="hint">"The knobs on the left change both runs, except those B has its own value for. A change that restarts one restarts both, so they stay in step."</p>
+                <p class="hint">"The knobs of this panel (Routing, Training, Model) change both runs, except those B has its own value for. A change that restarts one restarts both, so they stay in step."</p>
             </fieldset>
         </Show>
     }

@@ -10,27 +10,45 @@ use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use web_sys::HtmlCanvasElement;
 
-/// Size the canvas's drawing buffer to its on-screen width (so text keeps its size at any layout
-/// width) and `height(width)`, and set the scale this drawing uses: the requested one
-/// ([`set_scale`]), less on a canvas too narrow for it (320 px per unit of scale). False when the
-/// canvas is not laid out (hidden).
+/// Size the canvas's drawing buffer to its on-screen size and set the scale this drawing uses: the
+/// requested one ([`set_scale`]), less on a canvas too narrow for it (320 px per unit of scale).
+/// The buffer's width is the canvas's on-screen width (so text keeps its size at any layout
+/// width); its height is `height(width)`, or, where the style sheet makes the canvas fill a box
+/// (presentation mode on a large screen: `--fill: 1`), the box's height. False when the canvas is
+/// not laid out (hidden).
 pub fn fit(canvas: &HtmlCanvasElement, height: impl Fn(u32) -> u32) -> bool {
     let w = canvas.client_width();
     if w <= 0 {
         return false;
     }
     let w = w as u32;
+    let fill = fills(canvas);
+    FILL.with(|f| f.set(fill));
     // Presentation mode's larger text only where the canvas has room for it (not on a phone).
     let wanted = SCALE.with(|s| s.get());
     EFFECTIVE.with(|e| e.set(wanted.min((w as f32 / 320.0).max(1.0))));
-    let h = height(w).max(40);
+    let h = if fill { canvas.client_height().max(40) as u32 } else { height(w).max(40) };
     if canvas.width() != w {
         canvas.set_width(w);
     }
     if canvas.height() != h {
         canvas.set_height(h);
     }
+    DRAWN.with(|d| d.set(i32::MAX));
+    CURRENT.with(|c| *c.borrow_mut() = Some(canvas.clone()));
     true
+}
+
+/// Whether the style sheet sizes `canvas` to fill its box (`--fill: 1`): its height is then the
+/// layout's, not the chart's own.
+fn fills(canvas: &HtmlCanvasElement) -> bool {
+    let style = web_sys::window().and_then(|w| w.get_computed_style(canvas).ok().flatten());
+    style.and_then(|s| s.get_property_value("--fill").ok()).is_some_and(|v| v.trim() == "1")
+}
+
+/// Whether the chart being drawn fills its box ([`fit`]).
+fn filled() -> bool {
+    FILL.with(|f| f.get())
 }
 
 /// The experts' colours ([`palette::EXPERTS`], Okabe–Ito with grey for black); viridis beyond
@@ -51,13 +69,47 @@ fn rgb(c: palette::Rgb) -> RGBColor {
 thread_local! {
     /// How much larger text, legends and rows are drawn: 1 normally, more in presentation mode.
     static SCALE: std::cell::Cell<f32> = const { std::cell::Cell::new(1.0) };
+    /// The smallest text drawn, in pixels (presentation mode: 18 on a 1920-wide screen; 0: none).
+    static MIN_TEXT: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
     /// The scale of the chart being drawn ([`fit`] sets it from [`SCALE`] and the canvas width).
     static EFFECTIVE: std::cell::Cell<f32> = const { std::cell::Cell::new(1.0) };
+    /// The chart being drawn fills its box ([`fit`]).
+    static FILL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The canvas being drawn, and the smallest text drawn on it so far (its `data-min-text`).
+    static CURRENT: std::cell::RefCell<Option<HtmlCanvasElement>> = const { std::cell::RefCell::new(None) };
+    static DRAWN: std::cell::Cell<i32> = const { std::cell::Cell::new(i32::MAX) };
 }
 
-/// Draw every chart from now on at `scale` times the normal text and row size (presentation mode).
-pub fn set_scale(scale: f32) {
+/// Draw every chart from now on at `scale` times the normal text and row size, and no text under
+/// `min_text` pixels (presentation mode; 1 and 0 otherwise).
+pub fn set_scale(scale: f32, min_text: i32) {
     SCALE.with(|s| s.set(scale.clamp(0.5, 4.0)));
+    MIN_TEXT.with(|m| m.set(min_text.clamp(0, 64)));
+}
+
+/// The size of text that is `n` pixels at scale 1: scaled, at least the smallest text. The canvas
+/// says the smallest size drawn on it in `data-min-text` (what the end-to-end tests read: its
+/// buffer is its on-screen size, so these are screen pixels).
+fn text_px(n: i32) -> i32 {
+    drawn(sc(n).max(MIN_TEXT.with(|m| m.get())))
+}
+
+/// Note text of `px` pixels drawn on the current canvas (its `data-min-text`); returns `px`.
+fn drawn(px: i32) -> i32 {
+    if px < DRAWN.with(|d| d.get()) {
+        DRAWN.with(|d| d.set(px));
+        CURRENT.with(|c| {
+            if let Some(c) = c.borrow().as_ref() {
+                let _ = c.set_attribute("data-min-text", &px.to_string());
+            }
+        });
+    }
+    px
+}
+
+/// The sans-serif font of text `n` pixels at scale 1 ([`text_px`]).
+fn font(n: i32) -> FontDesc<'static> {
+    ("sans-serif", text_px(n)).into_font()
 }
 
 /// `n` pixels at the scale of the chart being drawn.
@@ -90,67 +142,53 @@ pub enum Swatch {
 
 type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
 
-/// Height of the legend row above each chart (at scale 1).
-const LEGEND_H: u32 = 20;
-
-/// The legend row's height at the current scale.
-fn legend_h() -> u32 {
-    usc(LEGEND_H)
-}
-
 /// Mesh labels and axis titles at the current scale (plotters draws them at 12 px by default).
 fn axis_font() -> FontDesc<'static> {
-    ("sans-serif", sc(12)).into_font()
+    font(12)
 }
 
-/// A legend as one row of entries above the plot (so it never hides data), starting at x = `left`
-/// (at scale 1; scaled like the rest).
-fn legend_row(area: &Area, left: i32, items: &[(String, Swatch)]) -> Option<()> {
-    let (w, _) = area.dim_in_pixel();
-    let left = sc(left);
-    let (sw_w, sw_gap) = (sc(14), sc(18));
-    let width = |size: i32, gap: i32| -> i32 {
-        let font = ("sans-serif", size).into_font();
-        items
-            .iter()
-            .map(|(label, _)| {
-                sw_gap
-                    + gap
-                    + area
-                        .estimate_text_size(label, &font.clone().into())
-                        .map(|s| s.0 as i32)
-                        .unwrap_or(6 * label.len() as i32)
-            })
-            .sum()
-    };
-    // A smaller font and tighter spacing when the entries do not fit at 12 px (so none is lost).
-    let (size, gap) = if left + width(sc(12), sc(14)) <= w as i32 { (sc(12), sc(14)) } else { (sc(10), sc(8)) };
-    let font = ("sans-serif", size).into_font();
-    let stroke = usc(2);
-    let mut x = left;
-    let y = sc(10);
-    for (label, sw) in items {
-        let tw =
-            area.estimate_text_size(label, &font.clone().into()).map(|s| s.0 as i32).unwrap_or(6 * label.len() as i32);
-        if x + sw_gap + tw > w as i32 {
-            break;
+/// A legend above the plot (so it never hides data): its entries in rows from x = `left` (at
+/// scale 1; scaled like the rest), as many rows as they need (none is lost, whatever the text
+/// size). Returns the area under it, for the plot.
+fn with_legend(root: &Area, left: i32, items: &[(String, Swatch)]) -> Option<Area> {
+    let (w, _) = root.dim_in_pixel();
+    let (left, w) = (sc(left), w as i32);
+    let size = text_px(12);
+    let f = ("sans-serif", size).into_font();
+    let (sw_w, sw_gap, gap) = (sc(14), sc(18), sc(14));
+    let row_h = sc(20).max(size + 8);
+    let text_w = |label: &str| root.estimate_text_size(label, &f.clone().into()).map(|s| s.0 as i32);
+    // Each entry's (x, row): a new row where the next entry would run past the right edge.
+    let mut at = Vec::with_capacity(items.len());
+    let (mut x, mut row) = (left, 0);
+    for (label, _) in items {
+        let tw = text_w(label).unwrap_or(6 * label.len() as i32);
+        if x > left && x + sw_gap + tw > w {
+            (x, row) = (left, row + 1);
         }
-        match *sw {
-            Swatch::Line(c) => {
-                area.draw(&PathElement::new(vec![(x, y), (x + sw_w, y)], c.stroke_width(stroke))).ok()?
-            }
-            Swatch::Dashed(c) => {
-                area.draw(&PathElement::new(vec![(x, y), (x + sc(5), y)], c.stroke_width(stroke))).ok()?;
-                area.draw(&PathElement::new(vec![(x + sc(9), y), (x + sw_w, y)], c.stroke_width(stroke))).ok()?
-            }
-            Swatch::Box(c) => {
-                area.draw(&Rectangle::new([(x + sc(2), y - sc(5)), (x + sc(12), y + sc(5))], c.filled())).ok()?
-            }
-        }
-        area.draw(&Text::new(label.clone(), (x + sw_gap, y - size * 7 / 12), font.clone())).ok()?;
+        at.push((x, row));
         x += sw_gap + tw + gap;
     }
-    Some(())
+    let rows = at.last().map_or(0, |a| a.1 + 1);
+    let (head, plot) = root.split_vertically((rows * row_h) as u32);
+    let stroke = usc(2);
+    for ((label, sw), &(x, row)) in items.iter().zip(&at) {
+        let y = row * row_h + row_h / 2;
+        match *sw {
+            Swatch::Line(c) => {
+                head.draw(&PathElement::new(vec![(x, y), (x + sw_w, y)], c.stroke_width(stroke))).ok()?
+            }
+            Swatch::Dashed(c) => {
+                head.draw(&PathElement::new(vec![(x, y), (x + sc(5), y)], c.stroke_width(stroke))).ok()?;
+                head.draw(&PathElement::new(vec![(x + sc(9), y), (x + sw_w, y)], c.stroke_width(stroke))).ok()?
+            }
+            Swatch::Box(c) => {
+                head.draw(&Rectangle::new([(x + sc(2), y - sc(5)), (x + sc(12), y + sc(5))], c.filled())).ok()?
+            }
+        }
+        head.draw(&Text::new(label.clone(), (x + sw_gap, y - size * 7 / 12), f.clone())).ok()?;
+    }
+    Some(plot)
 }
 
 /// Colour-blind-safe viridis scale, t in [0, 1] ([`palette::viridis`]).
@@ -188,8 +226,20 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
     let (e, k) = (p.experts, p.k);
     // Tokens: the first `rows` consecutive positions (running text). Regions: the probe holds 16
     // points per quadrant in order, so take every other one to show all four quadrants.
-    let stride = if dataset == Dataset::Regions { p.rows.div_ceil(rows.max(1)).max(1) } else { 1 };
-    let idx: Vec<usize> = (0..p.rows).step_by(stride).take(rows).collect();
+    let pick = |rows: usize| -> Vec<usize> {
+        let stride = if dataset == Dataset::Regions { p.rows.div_ceil(rows.max(1)).max(1) } else { 1 };
+        (0..p.rows).step_by(stride).take(rows).collect()
+    };
+    color_scale(&canvas);
+    fit(&canvas, |_| usc(22) + pick(rows).len() as u32 * usc(17) + 4);
+    let top = sc(22).max(text_px(12) + 10);
+    // Filling a box: as many rows as fit with their labels at full size (at most `rows`).
+    let rows = if filled() {
+        rows.min(((canvas.height() as i32 - top - 4) / (text_px(13) + 6)).max(4) as usize)
+    } else {
+        rows
+    };
+    let idx = pick(rows);
     let shown = idx.len();
     // What is drawn, for tests and screen readers: k, rows shown, outlined cells, dropped cells.
     let _ = canvas.set_attribute("data-k", &k.to_string());
@@ -203,25 +253,23 @@ pub fn heatmap(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset, rows: 
     let _ = canvas.set_attribute("data-outlined", &outlined.to_string());
     let dropped = idx.iter().flat_map(|&t| (0..k).map(move |r| t * k + r)).filter(|&a| p.dropped[a]).count();
     let _ = canvas.set_attribute("data-dropped", &dropped.to_string());
-    color_scale(&canvas);
-    fit(&canvas, |_| usc(22) + shown as u32 * usc(17) + 4);
-    let top = sc(22);
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
     let (w, h) = root.dim_in_pixel();
     let ch = ((h as i32 - top - 4) / shown.max(1) as i32).max(4);
-    let fs = (ch - 2).clamp(8, sc(13));
+    let fs = drawn((ch - 2).clamp(8, text_px(13)));
     let font = ("monospace", fs).into_font();
     let longest = idx.iter().map(|&t| row_label(s, dataset, t).chars().count()).max().unwrap_or(8) as i32;
     let left = sc(10) + longest * (fs * 62 / 100 + 1) + 6;
     let cw = ((w as i32 - left - 8) / e as i32).max(4);
     let wide = cw >= sc(22);
-    let head = ("sans-serif", if wide { sc(12) } else { sc(9) }).into_font();
+    let head_px = if wide { text_px(12) } else { text_px(9) };
+    let head = ("sans-serif", head_px).into_font();
     for i in 0..e {
         let x = left + i as i32 * cw;
-        if cw >= sc(14) || i % 4 == 0 {
-            let label = format!("E{i}");
-            let tw = label.len() as i32 * if wide { sc(7) } else { sc(5) };
+        let label = format!("E{i}");
+        let tw = label.len() as i32 * head_px * 58 / 100;
+        if cw >= tw + 4 || i % 4 == 0 {
             root.draw(&Text::new(label, (x + cw / 2 - tw / 2, 2), head.clone())).ok()?;
         }
         root.draw(&Rectangle::new([(x + 1, top - sc(6)), (x + cw - 2, top - 3)], expert_color(i, e).filled())).ok()?;
@@ -299,8 +347,8 @@ const LOAD_BLUE: RGBColor = RGBColor(0, 114, 178);
 const LOAD_GREEN: RGBColor = RGBColor(0, 158, 115);
 const LOAD_GREY: RGBColor = RGBColor(120, 120, 120);
 
-/// The load chart's legend row.
-fn load_legend(top: &Area, s: &Snapshot, bars: &LoadBars) -> Option<()> {
+/// The load chart's legend, over the area it returns for the chart.
+fn load_legend(root: &Area, s: &Snapshot, bars: &LoadBars) -> Option<Area> {
     let mut items = vec![
         ("kept".to_string(), Swatch::Box(LOAD_BLUE)),
         ("dropped".to_string(), Swatch::Box(RGBColor(242, 207, 186))),
@@ -312,7 +360,7 @@ fn load_legend(top: &Area, s: &Snapshot, bars: &LoadBars) -> Option<()> {
     if bars.capped {
         items.insert(2, (format!("capacity C = {}", s.capacity), Swatch::Line(BLACK)));
     }
-    legend_row(top, 48, &items)
+    with_legend(root, 48, &items)
 }
 
 /// The load chart's x label at `v`: `E{i}` for every `every`-th routed expert, `S{i}` for a shared
@@ -336,7 +384,7 @@ fn load_bias(chart: &mut LoadChart, s: &Snapshot, bars: &LoadBars) -> Option<()>
     if s.bias.iter().all(|&b| b == 0.0) || bars.routed > 16 {
         return Some(());
     }
-    let style = ("sans-serif", sc(10)).into_font().color(&RGBColor(80, 40, 120));
+    let style = font(10).color(&RGBColor(80, 40, 120));
     // Enough decimals to show the first steps of γ = 1e-3.
     let prec = if s.bias.iter().any(|b| b.abs() >= 0.1) { 2 } else { 3 };
     let (chosen, ymax) = (&bars.chosen, bars.ymax);
@@ -362,19 +410,21 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot, shared: Option<f32>) -> Opt
     let el = canvas.clone();
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
-    let (top, plot) = root.split_vertically(legend_h());
     let mut bars = LoadBars::of(s);
     let own = bars.ymax;
     bars.ymax = shared.map_or(own, |y| y.max(own));
     let (routed, e, ymax) = (bars.routed, bars.experts(), bars.ymax);
-    load_legend(&top, s, &bars)?;
+    let plot = load_legend(&root, s, &bars)?;
     let mut chart = ChartBuilder::on(&plot)
         .margin(sc(6))
-        .x_label_area_size(sc(22))
-        .y_label_area_size(sc(44))
+        .x_label_area_size(sc(22).max(text_px(12) + 8))
+        .y_label_area_size(sc(44).max(text_px(12) * 3))
         .build_cartesian_2d(-0.5f32..e as f32 - 0.5, 0f32..ymax)
         .ok()?;
-    let every = e.div_ceil(16).max(1);
+    // Every expert labelled where there is room for "E10"; every other, every fourth… where not.
+    let (pw, _) = plot.dim_in_pixel();
+    let fits = (pw as i32 / (text_px(12) * 2).max(1)).max(1) as usize;
+    let every = e.div_ceil(16.min(fits)).max(1);
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -382,6 +432,7 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot, shared: Option<f32>) -> Opt
         .axis_desc_style(axis_font())
         .light_line_style(RGBColor(236, 236, 236))
         .x_labels(e + 1)
+        .y_labels(((plot.dim_in_pixel().1 as i32 / (text_px(12) * 5 / 2)).clamp(3, 10)) as usize)
         .x_label_formatter(&|v| expert_label(*v, routed, e, every))
         .y_desc("per step")
         .y_label_formatter(&|v| format!("{v:.0}"))
@@ -413,6 +464,12 @@ pub fn load(canvas: HtmlCanvasElement, s: &Snapshot, shared: Option<f32>) -> Opt
     el.set_attribute("data-y-max", &ymax.to_string()).ok()
 }
 
+/// How many x-axis labels fit under `plot`, at most `most` (about four characters each).
+fn x_labels(plot: &Area, most: usize) -> usize {
+    let (w, _) = plot.dim_in_pixel();
+    (w as usize / (text_px(12) as usize * 4).max(1)).clamp(3, most)
+}
+
 /// A knob change to mark on the time charts: (step, label).
 pub type Event = (f32, String);
 
@@ -441,13 +498,12 @@ pub fn lines_dashed(
     fit(&canvas, |w| (w / 2).clamp(usc(190), usc(290)));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
-    let (head, plot) = root.split_vertically(legend_h());
     let items: Vec<(String, Swatch)> = series
         .iter()
         .enumerate()
         .map(|(i, s)| (s.0.to_string(), if is_dashed(i) { Swatch::Dashed(s.1) } else { Swatch::Line(s.1) }))
         .collect();
-    legend_row(&head, 44, &items)?;
+    let plot = with_legend(&root, 44, &items)?;
     let last = series.iter().flat_map(|s| s.2.iter().map(|p| p.0)).fold(1.0f32, f32::max);
     // A little room on the right so the newest point is not cut by the frame.
     let xmax = (last * 1.03).max(10.0);
@@ -462,13 +518,13 @@ pub fn lines_dashed(
     let mut chart = ChartBuilder::on(&plot)
         .margin(sc(6))
         .margin_right(sc(12))
-        .x_label_area_size(sc(36))
-        .y_label_area_size(sc(40))
+        .x_label_area_size(sc(36).max(text_px(12) * 2 + 10))
+        .y_label_area_size(sc(40).max(text_px(12) * 5 / 2))
         .build_cartesian_2d(0f32..xmax, ymin..top)
         .ok()?;
     chart
         .configure_mesh()
-        .x_labels(6)
+        .x_labels(x_labels(&plot, 6))
         .y_labels(5)
         .label_style(axis_font())
         .axis_desc_style(axis_font())
@@ -482,7 +538,7 @@ pub fn lines_dashed(
     for (at, label) in events.iter().filter(|e| e.0 > 0.0 && e.0 < xmax) {
         chart.draw_series(DashedLineSeries::new(vec![(*at, ymin), (*at, top)], 4, 3, grey.stroke_width(1))).ok()?;
         let (px, py) = chart.backend_coord(&(*at, top));
-        plot.draw(&Text::new(label.clone(), (px + 3, py + 2), ("sans-serif", sc(11)).into_font().color(&grey))).ok()?;
+        plot.draw(&Text::new(label.clone(), (px + 3, py + 2), font(11).color(&grey))).ok()?;
     }
     for (i, (_, color, pts)) in series.iter().enumerate() {
         let finite = pts.iter().cloned().filter(|p| p.1.is_finite() && p.1 <= top);
@@ -515,31 +571,34 @@ pub fn domains(canvas: HtmlCanvasElement, s: &Snapshot, dataset: Dataset) -> Opt
     let e = s.choices.len();
     let names = domain_names(dataset);
     let (w, h) = root.dim_in_pixel();
-    let left = sc(70);
+    let px = text_px(12);
+    let font = ("sans-serif", px).into_font();
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(6) as i32;
+    let left = sc(70).max(sc(8) + longest * px * 58 / 100 + 6);
+    let top = sc(18).max(px + 6);
     let cw = ((w as i32 - left - 4) / e as i32).max(4);
-    let ch = ((h as i32 - sc(20)) / 4).max(8);
-    let font = ("sans-serif", sc(12)).into_font();
+    let ch = ((h as i32 - top - 2) / 4).max(8);
     for i in 0..e {
         let x = left + i as i32 * cw;
-        if cw >= sc(14) || i % 4 == 0 {
-            root.draw(&Text::new(format!("E{i}"), (x + cw / 2 - sc(8), 2), font.clone())).ok()?;
+        if cw >= px * 3 / 2 || i % 4 == 0 {
+            root.draw(&Text::new(format!("E{i}"), (x + cw / 2 - px * 2 / 3, 2), font.clone())).ok()?;
         }
     }
     for (d, name) in names.iter().enumerate() {
         let row = &s.domain_expert[d * e..(d + 1) * e];
         let total = row.iter().sum::<u32>().max(1) as f32;
-        let y = sc(18) + d as i32 * ch;
+        let y = top + d as i32 * ch;
         root.draw(&Rectangle::new([(0, y), (sc(4), y + ch - 2)], DOMAIN_COLORS[d.min(3)].filled())).ok()?;
-        root.draw(&Text::new(name.to_string(), (sc(8), y + ch / 2 - sc(6)), font.clone())).ok()?;
+        root.draw(&Text::new(name.to_string(), (sc(8), y + ch / 2 - px / 2), font.clone())).ok()?;
         for (i, &n) in row.iter().enumerate() {
             let x = left + i as i32 * cw;
             let share = n as f32 / total;
             root.draw(&Rectangle::new([(x, y), (x + cw - 1, y + ch - 1)], viridis(share).filled())).ok()?;
-            if share >= 0.1 && cw >= sc(30) {
+            if share >= 0.1 && cw >= px * 5 / 2 {
                 let c = if share > 0.6 { BLACK } else { WHITE };
                 root.draw(&Text::new(
                     format!("{:.0}%", share * 100.0),
-                    (x + 3, y + ch / 2 - sc(6)),
+                    (x + 3, y + ch / 2 - px / 2),
                     font.clone().color(&c),
                 ))
                 .ok()?;
@@ -576,14 +635,18 @@ pub fn region_map(canvas: HtmlCanvasElement, map: &RegionMap) -> Option<()> {
     let _ = canvas.set_attribute("data-step", &map.step.to_string());
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
-    let (w, _) = root.dim_in_pixel();
+    let (w, h) = root.dim_in_pixel();
     let pad = 12i32;
-    let panel = ((w as i32 - 3 * pad) / 2).min(420);
-    let top = sc(24);
+    let (title, small) = (font(13), font(11));
+    let top = sc(24).max(text_px(13) + 10);
+    // Filling a box: the square panels as large as its height allows under the legends.
+    let panel = if filled() {
+        ((w as i32 - 3 * pad) / 2).min(h as i32 - top - 2 * sc(16).max(text_px(11) + 4) - sc(12))
+    } else {
+        ((w as i32 - 3 * pad) / 2).min(420)
+    };
     let n = map.n.max(1);
     let e = map.experts.max(1);
-    let title = ("sans-serif", sc(13)).into_font();
-    let small = ("sans-serif", sc(11)).into_font();
     let lefts = [pad, 2 * pad + panel];
     root.draw(&Text::new("expert chosen (top-1)", (lefts[0], 4), title.clone())).ok()?;
     root.draw(&Text::new("predicted class", (lefts[1], 4), title.clone())).ok()?;
@@ -628,7 +691,7 @@ pub fn region_map(canvas: HtmlCanvasElement, map: &RegionMap) -> Option<()> {
     }
     // Legends.
     let ly = top + panel + sc(10);
-    let (col_w, row_h, sw) = (sc(44), sc(16), sc(10));
+    let (col_w, row_h, sw) = (sc(44).max(text_px(11) * 3), sc(16).max(text_px(11) + 4), sc(10));
     let per_row = ((panel / col_w).max(1)) as usize;
     for i in 0..e {
         let (col, row) = ((i % per_row) as i32, (i / per_row) as i32);
@@ -640,11 +703,12 @@ pub fn region_map(canvas: HtmlCanvasElement, map: &RegionMap) -> Option<()> {
         root.draw(&Text::new(format!("E{i}"), (x + sw + 3, y), small.clone())).ok()?;
     }
     for (c, label) in ["class 0", "class 1"].iter().enumerate() {
-        let x = lefts[1] + c as i32 * sc(70);
+        let x = lefts[1] + c as i32 * sc(70).max(text_px(11) * 5);
         root.draw(&Rectangle::new([(x, ly + 1), (x + sw, ly + 1 + sw)], CLASS_COLORS[c].filled())).ok()?;
         root.draw(&Text::new(label.to_string(), (x + sw + 3, ly), small.clone())).ok()?;
     }
-    root.draw(&Text::new("dots: data with their true class", (lefts[1] + sc(140), ly), small.clone())).ok()?;
+    let dots = lefts[1] + 2 * sc(70).max(text_px(11) * 5);
+    root.draw(&Text::new("dots: data with their true class", (dots, ly), small.clone())).ok()?;
     // Keep `cell_center` and this drawing in agreement: row 0 is the top (y = +1).
     debug_assert!(cell_center(n, 0, 0).1 > 0.0);
     root.present().ok()
@@ -668,11 +732,10 @@ pub fn drop_curve(canvas: HtmlCanvasElement, s: &Snapshot, cf: f32) -> Option<()
     fit(&canvas, |w| (w / 2).clamp(usc(190), usc(290)));
     let root = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     root.fill(&WHITE).ok()?;
-    let (head, plot) = root.split_vertically(legend_h());
     let pink = RGBColor(204, 121, 167);
     let grey = RGBColor(120, 120, 120);
-    legend_row(
-        &head,
+    let plot = with_legend(
+        &root,
         44,
         &[("current routing".into(), Swatch::Line(pink)), ("evenly balanced routing".into(), Swatch::Dashed(grey))],
     )?;
@@ -688,13 +751,13 @@ pub fn drop_curve(canvas: HtmlCanvasElement, s: &Snapshot, cf: f32) -> Option<()
     let mut chart = ChartBuilder::on(&plot)
         .margin(sc(6))
         .margin_right(sc(12))
-        .x_label_area_size(sc(36))
-        .y_label_area_size(sc(40))
+        .x_label_area_size(sc(36).max(text_px(12) * 2 + 10))
+        .y_label_area_size(sc(40).max(text_px(12) * 5 / 2))
         .build_cartesian_2d(CF_RANGE.0..CF_RANGE.1, 0f32..ymax)
         .ok()?;
     chart
         .configure_mesh()
-        .x_labels(8)
+        .x_labels(x_labels(&plot, 8))
         .y_labels(5)
         .label_style(axis_font())
         .axis_desc_style(axis_font())
@@ -705,7 +768,7 @@ pub fn drop_curve(canvas: HtmlCanvasElement, s: &Snapshot, cf: f32) -> Option<()
         .draw()
         .ok()?;
     chart.draw_series(DashedLineSeries::new(bal, 5, 4, grey.stroke_width(usc(1)))).ok()?;
-    let font = ("sans-serif", sc(12)).into_font();
+    let font = font(12);
     let (w, _) = plot.dim_in_pixel();
     if s.steps == 0 {
         let (px, py) = chart.backend_coord(&(1.4, ymax * 0.6));
@@ -724,7 +787,7 @@ pub fn drop_curve(canvas: HtmlCanvasElement, s: &Snapshot, cf: f32) -> Option<()
         let lx = if px + 8 + tw > w as i32 - 4 { px - 8 - tw } else { px + 8 };
         // At the top of the plot, beside the marker line: clear of the axis and, for cf ≥ 1, the curve.
         let (_, ty) = chart.backend_coord(&(at, ymax));
-        plot.draw(&Rectangle::new([(lx - 2, ty + 3), (lx + tw + 2, ty + 3 + sc(16))], WHITE.mix(0.85).filled()))
+        plot.draw(&Rectangle::new([(lx - 2, ty + 3), (lx + tw + 2, ty + 7 + text_px(12))], WHITE.mix(0.85).filled()))
             .ok()?;
         plot.draw(&Text::new(label, (lx, ty + 5), font)).ok()?;
     } else {

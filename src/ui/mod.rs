@@ -430,6 +430,9 @@ fn Controls(
         Signal::derive(move || ui.gpu_error.with(|e| e.is_some()) || ui.caption.next_lesson.with(Option::is_some));
     view! {
         <aside class=controls_class id="controls" aria-label="controls">
+            <button class="drawer-close" data-testid="controls-close" on:click=move |_| ui.controls_open.set(false)>
+                "✕ close the controls"
+            </button>
             <Playback playing=ui.playing speed=ui.speed blocked=blocked on_step=move || send.run(Cmd::Step)
                 on_reset=move || send.run(Cmd::Reset) keys=lesson_key on_play=Callback::new(move |()| send.run(Cmd::Play)) />
             <LessonMenu current=Signal::derive(move || ui.lesson.get()) on_choose=choose_lesson />

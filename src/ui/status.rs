@@ -23,7 +23,8 @@ pub fn TopBar(
     collapsed: Signal<bool>,
     /// Presentation mode: large type, few charts, the controls folded away (the `present` toggle).
     present: RwSignal<bool>,
-    /// In presentation mode, whether the controls are unfolded (the `controls-toggle` button).
+    /// Whether the controls are unfolded (the `controls-toggle` button; in presentation mode and on a
+    /// phone the controls are a drawer, folded away until it is pressed).
     controls_open: RwSignal<bool>,
 ) -> impl IntoView {
     view! {
@@ -44,7 +45,7 @@ pub fn TopBar(
                         "collapsed"<span class="present-only">": most inputs go to one or two experts"</span>
                     </span>
                 </Show>
-                <button class="present-only" data-testid="controls-toggle" aria-pressed=move || controls_open.get().to_string()
+                <button class="drawer-toggle" data-testid="controls-toggle" aria-pressed=move || controls_open.get().to_string()
                     aria-controls="controls" on:click=move |_| controls_open.update(|o| *o = !*o)>
                     {move || if controls_open.get() { "hide controls" } else { "show controls" }}
                 </button>

@@ -178,3 +178,33 @@ pub fn transferable(bytes: &[u8]) -> (js_sys::Uint8Array, js_sys::Array) {
     let transfer = js_sys::Array::of1(&array.buffer());
     (array, transfer)
 }
+
+/// Call `f`, at most once per animation frame, whenever an element now matching `selector`
+/// changes size (a chart's box when the caption band above it grows, a card's caption changes, the
+/// window is resized). The observer lives as long as the page.
+pub fn on_resize(selector: &str, f: impl Fn() + 'static) {
+    use std::{cell::Cell, rc::Rc};
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let pending = Rc::new(Cell::new(false));
+    let f = Rc::new(f);
+    let changed = Closure::<dyn FnMut(js_sys::Array)>::new(move |_: js_sys::Array| {
+        if pending.replace(true) {
+            return;
+        }
+        let (pending, f) = (pending.clone(), f.clone());
+        leptos::prelude::request_animation_frame(move || {
+            pending.set(false);
+            f()
+        });
+    });
+    let Ok(observer) = web_sys::ResizeObserver::new(changed.as_ref().unchecked_ref()) else { return };
+    if let Ok(list) = doc.query_selector_all(selector) {
+        for el in (0..list.length()).filter_map(|i| list.item(i)).filter_map(|n| n.dyn_into::<web_sys::Element>().ok())
+        {
+            observer.observe(&el);
+        }
+    }
+    // Both for the page's lifetime.
+    changed.forget();
+    std::mem::forget(observer);
+}

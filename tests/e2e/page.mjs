@@ -22,6 +22,13 @@
 //                folded behind a button, body text is ≥ 22 px; toggling off restores every card and
 //                takes `present` out of the URL (other keys kept). Screenshots present.png and, at
 //                phone size (390×844), present-phone.png.
+//   present-fit-1280, -1366, -1920 — balance-loss in presentation mode (the CPU fallback) at
+//                1280×720, 1366×768 and 1920×1080: at every pause and at the end, the header, band
+//                and cards lie within the screen (bounding boxes) and nothing scrolls; each chart is
+//                drawn at its on-screen size with no text under 18 px × (screen width / 1920); the
+//                A/B load charts share their y axis. Screenshots present-<w>x<h>-beat<i>.png.
+//   phone      — 390×844: the charts first, the controls a drawer that opens and closes; nothing
+//                wider than the screen; presentation mode's cards one under another.
 //   presets    — the "collapse" preset shows the `collapsed` badge within 90 s; then "balanced"
 //                restarts and, 400 steps later, the badge is not shown.
 //   regions    — ?dataset=regions: the region-map canvas is drawn (not blank).
@@ -76,7 +83,8 @@
 //                offline in turn.
 //   lesson-<id> — each lesson at ?lesson=<id>&present (1920×1080): the menu lists every lesson,
 //                compare mode is on, each beat's highlighted card is shown and drawn, n steps
-//                through the beats, the last shows the claim's check; screenshot
+//                through the beats, each beat's cards and band fit the screen with chart text ≥ 18 px
+//                (as present-fit), the last shows the claim's check; screenshot
 //                lesson-<id>-present.png.
 //   lesson-play — balance-loss played to its end with space at each pause, each pause saying
 //                "Paused — press space or ▶ to continue" in large type: both checks hold on the
@@ -180,6 +188,54 @@ async function sharedScales(page, problems) {
     if (min !== "0") problems.push(`${id} colour scale starts at ${min}`);
   }
   return seen;
+}
+
+/** Presentation mode on a landscape screen fits it: the header, the caption band and every shown
+ *  card lie within the viewport (bounding boxes) and nothing scrolls; each shown chart's canvas is
+ *  drawn at its on-screen size (not stretched) with no text under 18 px on a 1920-wide screen,
+ *  scaled with the screen's width on others (`data-min-text`, the smallest text the chart drew);
+ *  the A/B load charts share their y axis. Returns a one-line summary. */
+async function presentFits(page, problems, where) {
+  // A chart refits a frame after its box changes (the band grew): a failed look is retried once.
+  let found = [];
+  let summary = "";
+  for (let look = 0; look < 2; look++) {
+    if (look) await page.waitForTimeout(700);
+    found = [];
+    summary = await presentLook(page, found, where);
+    if (!found.length) break;
+  }
+  problems.push(...found);
+  return summary;
+}
+
+async function presentLook(page, problems, where) {
+  const m = await page.evaluate(() => {
+    const box = (e) => { const r = e.getBoundingClientRect(); return { top: r.top, bottom: r.bottom, left: r.left, right: r.right }; };
+    const shown = (e) => e.offsetParent !== null;
+    const parts = [["header", document.querySelector("header.top")], ["band", document.querySelector('[data-testid="caption"]')],
+      ...[...document.querySelectorAll("[data-card]")].filter(shown).map((c) => [c.dataset.card, c])];
+    const canvases = [...document.querySelectorAll("[data-card] canvas")].filter(shown).map((c) => ({
+      id: c.dataset.testid, w: c.width, h: c.height, cw: c.clientWidth, ch: c.clientHeight,
+      text: Number(c.dataset.minText) * c.clientWidth / c.width }));
+    return { vw: innerWidth, vh: innerHeight, scroll: document.documentElement.scrollHeight,
+      parts: parts.filter(([, e]) => e && shown(e)).map(([n, e]) => [n, box(e)]), canvases,
+      yMax: ["load", "load-b"].map((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.yMax) };
+  });
+  for (const [name, b] of m.parts) {
+    if (b.top < -0.5 || b.bottom > m.vh + 0.5 || b.left < -0.5 || b.right > m.vw + 0.5) problems.push(`${where}: ${name} lies outside the ${m.vw}×${m.vh} screen: ${JSON.stringify(b)}`);
+  }
+  if (m.scroll > m.vh + 1) problems.push(`${where}: the page scrolls (${m.scroll} px tall on a ${m.vh} px screen)`);
+  const least = 18 * m.vw / 1920 - 0.5;
+  for (const c of m.canvases) {
+    if (c.w !== c.cw || Math.abs(c.h - c.ch) > 1) problems.push(`${where}: ${c.id} is drawn ${c.w}×${c.h} but shown ${c.cw}×${c.ch}`);
+    if (!(c.text >= least)) problems.push(`${where}: ${c.id}'s smallest text is ${c.text} px (at least ${least.toFixed(1)} wanted)`);
+  }
+  const [ya, yb] = m.yMax;
+  if (ya !== undefined && yb !== undefined && m.canvases.some((c) => c.id === "load-b") && ya !== yb) problems.push(`${where}: load charts A and B on different y axes (${ya} / ${yb})`);
+  const cards = m.parts.filter(([n]) => n !== "header" && n !== "band").map(([n]) => n);
+  const text = Math.min(...m.canvases.map((c) => c.text));
+  return `${cards.join("+")} in ${m.vw}×${m.vh}, band ${Math.round(m.parts.find(([n]) => n === "band")?.[1].bottom ?? 0)} px, smallest chart text ${text.toFixed(1)} px`;
 }
 
 /** Run `action` and return the download it starts: (suggested name, content as a Buffer). */
@@ -341,8 +397,9 @@ await scenario("present", { webgpu: false, query: "?present&debug=caption&top-k=
   const lit = await page.locator("[data-card].highlight").evaluateAll((cs) => cs.map((c) => c.dataset.card));
   if (lit.join() !== "load") problems.push(`highlighted cards: ${lit}`);
   if (await page.locator("aside.controls").isVisible()) problems.push("the controls are not folded away");
-  // Without WebGPU (this scenario): the banner's one-line form, the full text folded.
-  if (!(await visible(page, "banner-short")) || (await visible(page, "banner"))) problems.push("presentation mode does not fold the banner to one line");
+  // Without WebGPU (this scenario): the banner is folded away, the header's badge says where it trains.
+  if ((await visible(page, "banner-short")) || (await visible(page, "banner"))) problems.push("presentation mode shows the no-WebGPU banner");
+  if (!/Training on the processor/.test(await page.locator('[data-testid="backend"]').textContent())) problems.push("the header does not say training runs on the processor");
   // Body text a class can read: no visible caption, card heading or band text under 22 px.
   const small = await page.evaluate(() => [...document.querySelectorAll(".caption, .band-text, .band-question, .card h2, .pill, [data-testid=present]")]
     .filter((e) => e.offsetParent !== null && e.textContent.trim())
@@ -866,6 +923,7 @@ for (const id of LESSONS) {
       if (!shown) problems.push(`beat ${i}: highlighted card ${card} is hidden`);
       const visibleCards = await page.locator("[data-card]:visible").count();
       if (visibleCards < 1 || visibleCards > 3) problems.push(`beat ${i}: ${visibleCards} cards shown in presentation mode`);
+      console.log(`  beat ${i}: ${await presentFits(page, problems, `beat ${i}`)}`);
       await page.waitForTimeout(3000);
       await page.keyboard.press("n");
       if (i === 1 && !(ink > 0.01)) problems.push(`beat 1: card ${card} ink ${ink}`);
@@ -881,6 +939,54 @@ for (const id of LESSONS) {
     await shot(page, `lesson-${id}-present`);
   });
 }
+
+// Presentation mode fits a projector: balance-loss played through (space at each pause, the CPU
+// fallback) at 1280×720, 1366×768 and 1920×1080; at every pause and at the end the header, caption
+// band and cards lie on the screen and the charts' text is large enough ([`presentFits`]).
+// Screenshots present-<w>x<h>-beat<i>.png (the last: the end).
+for (const [w, h] of [[1280, 720], [1366, 768], [1920, 1080]]) {
+  await scenario(`present-fit-${w}`, { webgpu: false, query: "?lesson=balance-loss&present", viewport: { width: w, height: h } }, async (page, problems) => {
+    for (let beat = 1; ; beat++) {
+      await page.waitForFunction(() => /paused at step|end of the lesson/.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout: 300000 });
+      // The charts refit to the band's new height on the next frames.
+      await page.waitForTimeout(800);
+      console.log(`  beat ${beat}: ${await presentFits(page, problems, `${w}×${h} beat ${beat}`)}`);
+      await page.screenshot({ path: join(artifacts, `present-${w}x${h}-beat${beat}.png`) });
+      if (/end of the lesson/.test(await progressText(page))) break;
+      await page.keyboard.press(" ");
+      await page.waitForFunction(() => /training (to|until) /.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
+    }
+  });
+}
+
+// A phone (390×844): the charts come first, the controls are a drawer ("show controls" opens it,
+// "close" folds it); nothing is wider than the screen; presentation mode shows the band, then the
+// lesson's cards one under another, each as wide as the screen. Screenshots phone.png,
+// phone-controls.png, phone-present.png.
+await scenario("phone", { webgpu: false, query: "?lesson=balance-loss", viewport: { width: 390, height: 844 } }, async (page, problems) => {
+  await waitStep(page, 5);
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+  if ((await overflow()) > 0) problems.push(`the page is ${await overflow()} px wider than the phone`);
+  if (await page.locator("aside.controls").isVisible()) problems.push("the controls are shown before the charts (not in a drawer)");
+  const firstCard = await page.locator("[data-card]:visible").first().boundingBox();
+  const band = await page.locator('[data-testid="caption"]').boundingBox();
+  if (!firstCard || !band || firstCard.y < band.y) problems.push(`the cards do not follow the band: ${JSON.stringify({ band, firstCard })}`);
+  await shot(page, "phone");
+  await page.locator('[data-testid="controls-toggle"]').click();
+  const drawer = await page.locator("aside.controls").boundingBox();
+  if (!drawer || drawer.x < -1 || drawer.x + drawer.width > 391 || !(await visible(page, "alpha"))) problems.push(`the controls drawer does not open on the screen: ${JSON.stringify(drawer)}`);
+  await page.screenshot({ path: join(artifacts, "phone-controls.png") });
+  await page.locator('[data-testid="controls-close"]').click();
+  if (await page.locator("aside.controls").isVisible()) problems.push("close does not fold the controls drawer");
+  await page.locator('[data-testid="present"]').click();
+  await page.waitForTimeout(1000);
+  if ((await overflow()) > 0) problems.push(`presentation mode: the page is ${await overflow()} px wider than the phone`);
+  const cards = await page.locator("[data-card]").evaluateAll((cs) => cs.filter((c) => c.offsetParent !== null).map((c) => { const r = c.getBoundingClientRect(); return [c.dataset.card, Math.round(r.left), Math.round(r.right)]; }));
+  if (cards.length < 1 || cards.some(([, l, r]) => l < 0 || r > 390)) problems.push(`presentation mode on a phone: cards ${JSON.stringify(cards)}`);
+  if (!(await page.locator('[data-testid="caption"]').isVisible())) problems.push("presentation mode on a phone: no caption band");
+  await shot(page, "phone-present");
+  console.log(`  phone: first card at ${Math.round(firstCard?.y)} px under the band at ${Math.round(band?.y)}; drawer ${Math.round(drawer?.width)} px wide; presentation cards ${JSON.stringify(cards)}`);
+});
 
 // One lesson played through as a teacher would, to its claim: balance-loss (the shortest) with
 // space at each pause; the claim's checks must hold on the page (WebGPU on SwiftShader).
