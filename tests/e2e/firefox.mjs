@@ -15,7 +15,8 @@
 //                dom.webgpu.enabled), and nothing about Chrome's flags.
 //   malformed  — a URL with bad values loads with a notice naming them, and trains.
 //   lesson     — ?lesson=balance-loss&present at 1920×1080: played to its end with space at each
-//                pause, both of its checks hold (✓ ✓); the highlighted card is drawn.
+//                pause, both of its checks hold (✓ ✓); the highlighted card is drawn; the header,
+//                band and cards fit the screen at the end.
 //   offline    — (WebGPU on) tests/e2e/offline.mjs: saved on the first visit, opens and trains with
 //                the server stopped, a new build replaces it on the next reload.
 // Env: FIREFOX (default /usr/bin/firefox-esr), DIST (default dist), TIMEOUT_MS (default 180000),
@@ -23,7 +24,7 @@
 import puppeteer from "puppeteer-core";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { chartInks, framesPerSecond, placeholdersShown, root, serveDir, watchPage } from "./common.mjs";
+import { chartInks, framesPerSecond, offScreen, placeholdersShown, root, serveDir, watchPage } from "./common.mjs";
 import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 180000);
@@ -173,6 +174,9 @@ for (const webgpu of [true, false]) {
     const ink = await inks(page);
     const shown = await page.evaluate(() => [...document.querySelectorAll("[data-card]")].filter((c) => c.offsetParent !== null).map((c) => c.dataset.card));
     if (shown.length < 1 || shown.length > 3) problems.push(`${shown.length} cards shown in presentation mode: ${shown}`);
+    // At 1920×1080 the header, the band and the lesson's cards fit the screen.
+    const fit = await page.evaluate(offScreen);
+    if (fit.off.length || fit.scroll > 1) problems.push(`presentation mode does not fit 1920×1080: off the screen ${fit.off}; scrolls ${fit.scroll} px`);
     if (!lit.length || !lit.every((c) => shown.includes(c))) problems.push(`highlighted ${lit}, shown ${shown}`);
     for (const [id, v] of Object.entries(ink)) if (v < 0.01) problems.push(`${id} is blank`);
     console.log(`  played to its end in ${seconds.toFixed(0)} s (step ${await stepOf(page)}); ${verdict.replace(/\s+/g, " ").slice(0, 160)}; cards ${shown}, highlighted ${lit}`);

@@ -16,7 +16,8 @@
 //                  steps/s over 10 s of training is printed.
 //   wk-malformed — a URL with bad values loads with a notice naming them, and trains.
 //   wk-lesson    — ?lesson=balance-loss&present at 1920×1080: played to its end with space at each
-//                  pause, both of its checks hold (✓ ✓).
+//                  pause, both of its checks hold (✓ ✓); the header, band and cards fit the
+//                  screen at the end.
 //   wk-offline   — (only when named in ONLY: it fails now and then in WebKitGTK, see below)
 //                  tests/e2e/offline.mjs: saved on the first visit, opens and trains with the
 //                  server stopped, a new build replaces it on the next reload.
@@ -27,7 +28,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { chartInks, framesPerSecond, placeholdersShown, root, serveDir } from "./common.mjs";
+import { chartInks, framesPerSecond, offScreen, placeholdersShown, root, serveDir } from "./common.mjs";
 import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 180000);
@@ -283,6 +284,9 @@ try {
     if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
     const shown = await page.evaluate(() => [...document.querySelectorAll("[data-card]")].filter((c) => c.offsetParent !== null).map((c) => c.dataset.card));
     if (shown.length < 1 || shown.length > 3) problems.push(`${shown.length} cards shown in presentation mode: ${shown}`);
+    // At 1920×1080 the header, the band and the lesson's cards fit the screen.
+    const fit = await page.evaluate(offScreen);
+    if (fit.off.length || fit.scroll > 1) problems.push(`presentation mode does not fit 1920×1080: off the screen ${fit.off}; scrolls ${fit.scroll} px`);
     for (const [id, v] of Object.entries(await inks(page))) if (v < 0.01) problems.push(`${id} is blank`);
     console.log(`  played to its end in ${((Date.now() - t0) / 1000).toFixed(0)} s (step ${await stepOf(page)}); ${verdict.replace(/\s+/g, " ").slice(0, 120)}; cards ${shown}`);
   });
