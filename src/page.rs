@@ -199,8 +199,18 @@ pub struct Banner {
     pub details: Option<String>,
 }
 
-/// What the header says about where the model trains, from the trainer's own label (its
-/// `backend()`: "gpu: {adapter}", "cpu reference…", or the session's "starting…").
+/// Where the model trains, as the session tells the page: starting (the trainer is being built),
+/// on the GPU or on the CPU, each with the trainer's own label (its `backend()`: the adapter's
+/// name, "cpu reference…"), for whoever helps with the setup.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum TrainsOn {
+    #[default]
+    Starting,
+    Gpu(String),
+    Cpu(String),
+}
+
+/// What the header says about where the model trains ([`TrainsOn::words`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackendWords {
     /// Plain words for a class: "Training on the graphics chip (WebGPU)", "Training on the
@@ -213,18 +223,18 @@ pub struct BackendWords {
     pub details: Option<String>,
 }
 
-/// The header's [`BackendWords`] for the trainer's label `label`.
-pub fn backend_words(label: &str) -> BackendWords {
-    let label = label.trim();
-    let details = Some(label.to_string());
-    if label.is_empty() || label.starts_with("starting") {
-        BackendWords { text: "Starting…", gpu: false, details: None }
-    } else if label.starts_with("gpu") {
-        BackendWords { text: "Training on the graphics chip (WebGPU)", gpu: true, details }
-    } else if label.starts_with("cpu") {
-        BackendWords { text: "Training on the processor", gpu: false, details }
-    } else {
-        BackendWords { text: "Training", gpu: false, details }
+impl TrainsOn {
+    /// The header's words for it.
+    pub fn words(&self) -> BackendWords {
+        match self {
+            TrainsOn::Starting => BackendWords { text: "Starting…", gpu: false, details: None },
+            TrainsOn::Gpu(label) => {
+                BackendWords { text: "Training on the graphics chip (WebGPU)", gpu: true, details: Some(label.clone()) }
+            }
+            TrainsOn::Cpu(label) => {
+                BackendWords { text: "Training on the processor", gpu: false, details: Some(label.clone()) }
+            }
+        }
     }
 }
 
@@ -718,25 +728,22 @@ mod tests {
 
     #[test]
     fn the_backend_in_plain_words() {
-        let gpu = backend_words("gpu: WebGPU adapter (BrowserWebGpu)");
+        let gpu = TrainsOn::Gpu("gpu: WebGPU adapter (BrowserWebGpu)".into()).words();
         assert_eq!(gpu.text, "Training on the graphics chip (WebGPU)");
         assert!(gpu.gpu);
         // The adapter stays in the details, word for word.
         assert_eq!(gpu.details.as_deref(), Some("gpu: WebGPU adapter (BrowserWebGpu)"));
-        let native = backend_words("gpu: NVIDIA GeForce RTX 4090 (Vulkan)");
-        assert_eq!((native.text, native.gpu), (gpu.text, true));
         for cpu in ["cpu reference", "cpu reference (run B in a worker of its own)"] {
-            let w = backend_words(cpu);
+            let w = TrainsOn::Cpu(cpu.into()).words();
             assert_eq!((w.text, w.gpu, w.details.as_deref()), ("Training on the processor", false, Some(cpu)));
         }
-        for starting in ["starting…", "", "  "] {
-            assert_eq!(backend_words(starting), BackendWords { text: "Starting…", gpu: false, details: None });
-        }
-        assert_eq!(backend_words("fake").text, "Training");
+        assert_eq!(TrainsOn::Starting.words(), BackendWords { text: "Starting…", gpu: false, details: None });
         // No adapter, backend or Rust type names in what the class reads.
-        for label in ["gpu: WebGPU adapter (BrowserWebGpu)", "gpu: llvmpipe (Vulkan)", "cpu reference", "fake"] {
-            let text = backend_words(label).text;
-            for jargon in ["adapter", "Browser", "Vulkan", "llvmpipe", "reference", "gpu", "cpu", "fake"] {
+        let all =
+            [TrainsOn::Gpu("gpu: llvmpipe (Vulkan)".into()), TrainsOn::Cpu("cpu reference".into()), TrainsOn::Starting];
+        for on in all {
+            let text = on.words().text;
+            for jargon in ["adapter", "Browser", "Vulkan", "llvmpipe", "reference", "gpu", "cpu"] {
                 assert!(!text.contains(jargon), "{jargon}: {text}");
             }
         }

@@ -47,8 +47,7 @@ impl Session {
         self.emit(Event::Rate(0.0));
         self.emit(Event::Error(None));
         self.set_gpu_error(None);
-        self.backend_label = "starting…".into();
-        self.emit(Event::Backend(self.backend_label.clone()));
+        self.emit(Event::Backend(crate::page::TrainsOn::Starting));
         let generation = self.generation;
         let (device, cpu_tokens, browser) = (self.opts.device, self.opts.cpu_tokens, self.opts.browser);
         let apart = Where { link: self.link.clone(), spawn: self.opts.apart.clone(), generation };
@@ -108,8 +107,9 @@ impl Session {
             self.link = Some(a.link());
         }
         self.emit(Event::RunB(backend_b.as_ref().map(|b| matches!(b, Backend::Apart(_)))));
-        self.backend_label = backend.trainer().backend();
-        self.emit(Event::Backend(self.backend_label.clone()));
+        let label = backend.trainer().backend();
+        let on = if backend.is_gpu() { crate::page::TrainsOn::Gpu(label) } else { crate::page::TrainsOn::Cpu(label) };
+        self.emit(Event::Backend(on));
         self.emit(Event::Banner(banner));
         self.set_phase(backend.phase_note(0));
         self.steps_per_frame = if backend.is_gpu() { 2 } else { 1 };

@@ -276,8 +276,8 @@ pub enum Event {
     /// The step of the latest snapshot of run A, and the training speed (steps/s).
     Step(u32),
     Rate(f32),
-    /// Which trainer runs ("starting…" while it is built).
-    Backend(String),
+    /// Where the model trains (starting while its trainer is built).
+    Backend(crate::page::TrainsOn),
     /// Compare mode's run B trains in a worker of its own (true) or beside run A (false; None
     /// without run B): `<html data-run-b>`, for the tests.
     RunB(Option<bool>),
@@ -367,7 +367,6 @@ pub struct Session {
     speed: u32,
     /// The step of the latest snapshot of A (what the page shows).
     step: u32,
-    backend_label: String,
     notice: Option<String>,
     gpu_failed: bool,
     hist: Vec<Hist>,
@@ -436,7 +435,6 @@ impl Session {
             playing: true,
             speed: 0,
             step: 0,
-            backend_label: String::new(),
             notice: None,
             gpu_failed: false,
             hist: vec![],

@@ -73,7 +73,7 @@ struct Ui {
     speed: RwSignal<u32>,
     step: RwSignal<u32>,
     rate: RwSignal<f32>,
-    backend: RwSignal<String>,
+    backend: RwSignal<crate::page::TrainsOn>,
     banner: RwSignal<Option<Banner>>,
     notice: RwSignal<Option<String>>,
     /// The phase of an upcycled run ("dense warm-up: step i of N, …").
@@ -120,7 +120,7 @@ impl Ui {
             speed: RwSignal::new(0),
             step: RwSignal::new(0),
             rate: RwSignal::new(0.0),
-            backend: RwSignal::new("starting…".into()),
+            backend: RwSignal::new(crate::page::TrainsOn::Starting),
             banner: RwSignal::new(None),
             notice: RwSignal::new(notice),
             phase: RwSignal::new(None),

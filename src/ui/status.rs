@@ -1,6 +1,6 @@
 //! What the page says about the run: the header's status pills and the presentation-mode toggle,
 //! the banners and notices, the GPU error box and the benchmark's result.
-use crate::page::{backend_words, Banner};
+use crate::page::{Banner, TrainsOn};
 use leptos::prelude::*;
 
 /// The page header: the title, status pills for the backend, the step counter, the training speed
@@ -8,10 +8,10 @@ use leptos::prelude::*;
 /// button that shows the controls).
 #[component]
 pub fn TopBar(
-    /// Where the model trains: the trainer's label ("gpu: {adapter}", "cpu reference…", or
-    /// "starting…"), shown in plain words ([`backend_words`]) with the label behind "details".
+    /// Where the model trains, shown in plain words ([`TrainsOn::words`]) with the trainer's label
+    /// (the adapter's name) behind "details".
     #[prop(into)]
-    backend: Signal<String>,
+    backend: Signal<TrainsOn>,
     /// Training steps so far (of the latest snapshot).
     #[prop(into)]
     step: Signal<u32>,
@@ -65,10 +65,10 @@ pub fn TopBar(
 /// details to the tooltip.
 #[component]
 fn BackendPill(
-    /// The trainer's label (see [`backend_words`]).
-    backend: Signal<String>,
+    /// Where the model trains (see [`TrainsOn::words`]).
+    backend: Signal<TrainsOn>,
 ) -> impl IntoView {
-    let words = Memo::new(move |_| backend.with(|b| backend_words(b)));
+    let words = Memo::new(move |_| backend.with(TrainsOn::words));
     let details = move || words.with(|w| w.details.clone());
     let open = RwSignal::new(false);
     let title = move || match details() {
