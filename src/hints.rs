@@ -1,0 +1,285 @@
+//! The cards' "try this" hints ([`TRIES`]: at most one per card) and what a knob change points at
+//! ([`KNOB_CARDS`]: the card to look at, and what to watch there). Each hint says which knobs to
+//! set, whether its effect needs a fresh run, and the effect itself as a check on the snapshots
+//! ([`Check`]): the page shows it coming true, the end-to-end test fails when it does not, and
+//! `examples/hint_check.rs` measured it over seeds before the words were written.
+use crate::cards::CardId;
+use crate::metrics::Snapshot;
+
+/// A number of a snapshot that a hint's effect shows in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Experts per token (the heatmap's outlines per row).
+    K,
+    /// The busiest expert's share of the assignments.
+    MaxShare,
+    /// The share of assignments dropped over capacity.
+    Dropped,
+    /// The training cross-entropy.
+    Loss,
+    /// The size of the router's logits (√ of the z-loss's value).
+    LogitSize,
+    /// The experts' mean pairwise similarity (none while an upcycled run is still dense).
+    Similarity,
+}
+
+impl Metric {
+    /// Its value in snapshot `s` (None where the snapshot has none).
+    pub fn of(self, s: &Snapshot) -> Option<f32> {
+        match self {
+            Metric::K => Some(s.k as f32),
+            Metric::MaxShare => Some(s.max_share),
+            Metric::Dropped => Some(s.dropped_share()),
+            Metric::Loss => Some(s.ce),
+            Metric::LogitSize => Some(s.z.max(0.0).sqrt()),
+            Metric::Similarity => s.expert_similarity,
+        }
+    }
+
+    /// Its name in plain words (the page's "now … (was …)").
+    pub fn words(self) -> &'static str {
+        match self {
+            Metric::K => "experts per token",
+            Metric::MaxShare => "busiest expert's share",
+            Metric::Dropped => "dropped",
+            Metric::Loss => "training loss",
+            Metric::LogitSize => "logit size",
+            Metric::Similarity => "similarity",
+        }
+    }
+}
+
+/// What the metric must reach.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Goal {
+    /// At least this.
+    Above(f32),
+    /// At most this.
+    Below(f32),
+    /// At least this fraction above its value before the change (0.2 = 20 % higher).
+    RisesBy(f32),
+    /// At least this fraction below its value before the change.
+    FallsBy(f32),
+}
+
+impl Goal {
+    /// Whether `now` reaches the goal, against `before` (the value just before the change).
+    pub fn met(self, before: f32, now: f32) -> bool {
+        match self {
+            Goal::Above(x) => now >= x,
+            Goal::Below(x) => now <= x,
+            Goal::RisesBy(f) => now >= before * (1.0 + f),
+            Goal::FallsBy(f) => now <= before * (1.0 - f),
+        }
+    }
+}
+
+/// A hint's effect: the metric reaches the goal within so many steps of the change (of the fresh
+/// start, for a hint that restarts).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Check {
+    pub metric: Metric,
+    pub goal: Goal,
+    /// Steps after the change (or the restart) by which the goal is reached.
+    pub within: u32,
+}
+
+/// A card's "try this": what to do, the knobs it sets, whether it restarts, and what shows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Try {
+    pub card: CardId,
+    /// What to do, in a few words ("switch the balance loss off").
+    pub what: &'static str,
+    /// What to watch and roughly how soon (measured: see the module's note).
+    pub watch: &'static str,
+    /// The knobs it sets: (knob key, value as the URL writes it).
+    pub set: &'static [(&'static str, &'static str)],
+    /// The effect shows only from a fresh start: the button says "apply and restart" and restarts
+    /// training from the seed with the knobs set.
+    pub restart: bool,
+    /// The effect, as the page and the end-to-end test check it.
+    pub check: Check,
+}
+
+impl Try {
+    /// The button's words.
+    pub fn button(&self) -> &'static str {
+        if self.restart {
+            "apply and restart"
+        } else {
+            "try it"
+        }
+    }
+}
+
+/// The hint of `card`, if it has one.
+pub fn hint(card: CardId) -> Option<&'static Try> {
+    TRIES.iter().find(|t| t.card == card)
+}
+
+/// The cards' hints, in card order; a card without a true one has none (the region map, shown for
+/// the regions data only; the domain matrix). Each effect was measured with `cargo run --release
+/// --example hint_check -- 5` (CPU trainer, the default settings, seeds 1–5, the change at step 200,
+/// a snapshot every 25 steps); every seed met every goal by the first snapshot after the change
+/// (the upcycled run's similarity by the first after its 200 dense steps): k 1 → 2; dropped 0.28–0.42
+/// → 0.64–0.75 at cf 0.5; busiest share 0.28–0.36 → 0.58–0.89 at α = 0 from scratch; training loss
+/// 1.62–1.65 → 1.75–1.81 (+8–12 %) with the experts off, back under it within 75 steps; logit size
+/// 2.2–2.3 → 0.47–0.51 with β = 0.1 by 50 steps; similarity ≈ 0 → 0.98–0.99 upcycled; dropped → 0
+/// dropless.
+pub const TRIES: &[Try] = &[
+    Try {
+        card: CardId::Heatmap,
+        what: "send each token to two experts (k = 2)",
+        watch: "from the next snapshot every row has a second outline (orange): its second choice.",
+        set: &[("top-k", "2")],
+        restart: false,
+        check: Check { metric: Metric::K, goal: Goal::Above(2.0), within: 50 },
+    },
+    Try {
+        card: CardId::Load,
+        what: "squeeze capacity to half a fair share (cf = 0.5)",
+        watch: "within a few steps the black capacity line halves and half or more of the assignments are \
+                dropped (orange).",
+        set: &[("capacity-factor", "0.5")],
+        restart: false,
+        check: Check { metric: Metric::Dropped, goal: Goal::Above(0.45), within: 50 },
+    },
+    Try {
+        card: CardId::Balance,
+        what: "train from scratch without the balance loss (α = 0)",
+        watch: "switched off mid-run an already balanced router stays balanced, so this restarts: within ~100 \
+                steps the busiest expert's share (orange) climbs above 50 %.",
+        set: &[("alpha", "0")],
+        restart: true,
+        check: Check { metric: Metric::MaxShare, goal: Goal::Above(0.5), within: 100 },
+    },
+    Try {
+        card: CardId::Losses,
+        what: "switch every expert off",
+        watch: "the training loss (blue) steps up at once, by what the experts were adding; then the rest of the \
+                model learns to do without them.",
+        set: &[("experts-off", "true")],
+        restart: false,
+        check: Check { metric: Metric::Loss, goal: Goal::RisesBy(0.05), within: 50 },
+    },
+    Try {
+        card: CardId::Logits,
+        what: "switch the router z-loss on (β = 0.1)",
+        watch: "within ~50 steps the logit size falls to under half of what it was.",
+        set: &[("beta", "0.1")],
+        restart: false,
+        check: Check { metric: Metric::LogitSize, goal: Goal::FallsBy(0.5), within: 100 },
+    },
+    Try {
+        card: CardId::Similarity,
+        what: "start the experts as copies of one dense network (upcycled)",
+        watch: "after the 200 dense warm-up steps the experts start identical (similarity 1) and drift apart.",
+        set: &[("init", "upcycle")],
+        restart: true,
+        check: Check { metric: Metric::Similarity, goal: Goal::Above(0.9), within: 260 },
+    },
+    Try {
+        card: CardId::Drops,
+        what: "make capacity unlimited (dropless)",
+        watch: "from the next snapshot nothing is dropped: both lines fall to 0.",
+        set: &[("capacity-factor", "inf")],
+        restart: false,
+        check: Check { metric: Metric::Dropped, goal: Goal::Below(0.001), within: 50 },
+    },
+];
+
+/// Where a knob's change shows: the card to look at and what to watch there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnobCard {
+    /// The knob's key.
+    pub key: &'static str,
+    /// The card its change shows on.
+    pub card: CardId,
+    /// What to watch there, in a few words ("Dropped tokens ↓").
+    pub watch: &'static str,
+}
+
+const fn kc(key: &'static str, card: CardId, watch: &'static str) -> KnobCard {
+    KnobCard { key, card, watch }
+}
+
+/// Every live knob's card (a structural knob restarts training: every card starts over).
+pub const KNOB_CARDS: &[KnobCard] = &[
+    kc("router", CardId::Heatmap, "the routing of the probe tokens"),
+    kc("top-k", CardId::Heatmap, "outlines per row"),
+    kc("capacity-factor", CardId::Drops, "dropped tokens"),
+    kc("drop-policy", CardId::Drops, "which tokens are dropped"),
+    kc("balance", CardId::Balance, "the busiest expert's share"),
+    kc("alpha", CardId::Balance, "the busiest expert's share"),
+    kc("mixture-loss", CardId::Losses, "the training loss"),
+    kc("gamma", CardId::Balance, "the busiest expert's share"),
+    kc("beta", CardId::Logits, "the logit size"),
+    kc("experts-off", CardId::Losses, "the training loss"),
+    kc("lr", CardId::Losses, "the training loss"),
+    kc("grad-clip", CardId::Losses, "the training loss"),
+    kc("eval-every", CardId::Losses, "the held-out points (black)"),
+];
+
+/// The card a change of knob `key` shows on, if it is live.
+pub fn knob_card(key: &str) -> Option<&'static KnobCard> {
+    KNOB_CARDS.iter().find(|k| k.key == key)
+}
+
+/// The line next to a changed control: what changed and where to look ("capacity factor 1.25 →
+/// 1: watch Dropped tokens (dropped tokens)"). A structural knob restarts training.
+pub fn change_line(label: &str, key: &str, from: &str, to: &str) -> String {
+    match knob_card(key) {
+        Some(k) => format!("{label} {from} → {to}: watch {} ({})", k.card.card().title, k.watch),
+        None => format!("{label} {from} → {to}: training restarted, every chart starts over"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::knobs::{knob, KNOBS};
+
+    #[test]
+    fn every_live_knob_has_one_card_and_no_structural_one_does() {
+        for k in KNOBS {
+            let n = KNOB_CARDS.iter().filter(|c| c.key == k.key).count();
+            assert_eq!(n, usize::from(k.live), "{}", k.key);
+        }
+        for c in KNOB_CARDS {
+            assert!(knob(c.key).is_some(), "{} is no knob", c.key);
+        }
+        let line = change_line("capacity factor", "capacity-factor", "1.25", "1");
+        assert_eq!(line, "capacity factor 1.25 → 1: watch Dropped tokens (dropped tokens)");
+        assert!(change_line("experts", "experts", "8", "4").contains("restarted"));
+    }
+
+    #[test]
+    fn every_hint_sets_valid_knobs_and_only_restarts_when_it_must() {
+        let mut seen = std::collections::HashSet::new();
+        for t in TRIES {
+            assert!(seen.insert(t.card), "{} has two hints", t.card);
+            let mut cfg = Config::default();
+            for (key, value) in t.set {
+                cfg.set(key, value).unwrap_or_else(|e| panic!("{}: {key}={value}: {e:?}", t.card));
+            }
+            cfg.validate().unwrap();
+            assert_ne!(cfg, Config::default(), "{}: changes nothing", t.card);
+            // A hint that sets a structural knob can only work from a fresh run.
+            let structural = t.set.iter().any(|(k, _)| !knob(k).unwrap().live);
+            assert!(!structural || t.restart, "{}", t.card);
+            assert!(t.check.within <= 300, "{}: longer than a class waits", t.card);
+            assert!(!t.watch.is_empty() && !t.what.is_empty());
+        }
+        assert_eq!(hint(CardId::Balance).unwrap().button(), "apply and restart");
+        assert_eq!(hint(CardId::Drops).unwrap().button(), "try it");
+    }
+
+    #[test]
+    fn goals_compare_with_the_value_before() {
+        assert!(Goal::Above(0.4).met(0.2, 0.41) && !Goal::Above(0.4).met(0.2, 0.39));
+        assert!(Goal::Below(0.001).met(0.1, 0.0));
+        assert!(Goal::RisesBy(0.2).met(1.0, 1.25) && !Goal::RisesBy(0.2).met(1.0, 1.1));
+        assert!(Goal::FallsBy(0.33).met(3.0, 1.9) && !Goal::FallsBy(0.33).met(3.0, 2.5));
+    }
+}

@@ -1,0 +1,245 @@
+//! The cards' "try this" hints ([`TryThis`], from [`crate::hints::TRIES`]) and what a knob change
+//! points at: the one line next to the changed control ([`Change`], shown by the knob panels), and
+//! its card outlined and, where that moves nothing under the pointer, scrolled into view
+//! ([`point_at`]).
+use super::Ui;
+use crate::cards::CardId;
+use crate::hints::{change_line, knob_card, Try};
+use crate::knobs::knob;
+use crate::metrics::Snapshot;
+use crate::page::shown;
+use crate::page::Side;
+use crate::session::Cmd;
+use leptos::prelude::*;
+use std::time::Duration;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::js_sys;
+
+/// The latest knob change: which knob, its value before, and the line shown next to its control.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// The knob's key.
+    pub key: &'static str,
+    /// Its value before the change, as the page shows it.
+    pub from: String,
+    /// "capacity factor 1.25 → 1: watch Dropped tokens (dropped tokens)".
+    pub line: String,
+    /// Counts changes (the line's timer clears only its own).
+    pub seq: u32,
+}
+
+/// How long the change line stays next to its control.
+const CHANGE_SHOWN: Duration = Duration::from_secs(12);
+
+/// A knob change sent and not yet seen in the configs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pending {
+    /// The knob's key.
+    key: &'static str,
+    /// Its value before, as the page shows it.
+    from: String,
+    /// The card to point at instead of the knob's own (a card's hint points at its card).
+    card: Option<CardId>,
+}
+
+/// Before sending a change of knob `key` (from card `card`'s hint, if any): remember the value it
+/// had, unless a change of the same knob is still showing (a slider's drag keeps the value it
+/// started from).
+pub fn before_set(ui: Ui, key: &'static str, card: Option<CardId>) {
+    if ui.pending.with_untracked(|p| p.as_ref().is_some_and(|p| p.key == key)) {
+        return;
+    }
+    let from = match ui.changed.with_untracked(|c| c.as_ref().filter(|c| c.key == key).map(|c| c.from.clone())) {
+        Some(f) => f,
+        None => ui.cfg.with_untracked(|c| knob(key).map(|k| shown(k, c)).unwrap_or_default()),
+    };
+    ui.pending.set(Some(Pending { key, from, card }));
+}
+
+/// When the configs arrive after a change sent with [`before_set`]: the line next to the control,
+/// and the card it shows on outlined and brought into view.
+pub fn after_configs(ui: Ui) {
+    let Some(Pending { key, from, card }) = ui.pending.get_untracked() else { return };
+    let Some(k) = knob(key) else { return };
+    let to = ui.cfg.with_untracked(|c| shown(k, c));
+    if to == from && ui.changed.with_untracked(|c| c.as_ref().is_none_or(|c| c.key != key)) {
+        return; // not (yet) changed: refused, or another command's configs
+    }
+    ui.pending.set(None);
+    let seq = ui.changed.with_untracked(|c| c.as_ref().map_or(0, |c| c.seq + 1));
+    let line = change_line(k.label, key, &from, &to);
+    ui.changed.set(Some(Change { key, from, line, seq }));
+    set_timeout(
+        move || {
+            if ui.changed.with_untracked(|c| c.as_ref().is_some_and(|c| c.seq == seq)) {
+                ui.changed.set(None);
+            }
+        },
+        CHANGE_SHOWN,
+    );
+    if let Some(card) = card.or(knob_card(key).map(|k| k.card)) {
+        ui.highlight.set(Some(card));
+        if !ui.present.get_untracked() {
+            point_at(card);
+        }
+    }
+}
+
+/// `obj[name](...args)`, if it is a function.
+fn call(obj: &JsValue, name: &str, args: &[JsValue]) -> Option<JsValue> {
+    let f: js_sys::Function = js_sys::Reflect::get(obj, &name.into()).ok()?.dyn_into().ok()?;
+    f.apply(obj, &args.iter().collect::<js_sys::Array>()).ok()
+}
+
+/// A number property of `obj`.
+fn num(obj: &JsValue, name: &str) -> f64 {
+    js_sys::Reflect::get(obj, &name.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0)
+}
+
+/// `el.getBoundingClientRect()`'s (top, bottom).
+fn rect(el: &JsValue) -> (f64, f64) {
+    call(el, "getBoundingClientRect", &[]).map(|r| (num(&r, "top"), num(&r, "bottom"))).unwrap_or_default()
+}
+
+/// Scroll card `card` into view (`block: nearest`; instantly where the reader asks for reduced
+/// motion) when part of it is out of view, and only where the scroll leaves the controls where
+/// they are (the page scrolled far enough that they stick at the top, before and after): a
+/// control must not move under the pointer.
+pub fn point_at(card: CardId) {
+    let Some(w) = web_sys::window() else { return };
+    let Some(doc) = w.document() else { return };
+    let sel = format!("[data-card=\"{}\"]", card.name());
+    let (Ok(Some(el)), Ok(Some(layout))) = (doc.query_selector(&sel), doc.query_selector(".layout")) else { return };
+    let height = w.inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(0.0);
+    let wide = w.inner_width().ok().and_then(|v| v.as_f64()).unwrap_or(0.0) > 900.0;
+    let ((top, bottom), (layout_top, _)) = (rect(&el), rect(&layout));
+    let delta = if top < 0.0 {
+        top
+    } else if bottom > height {
+        (bottom - height).min(top)
+    } else {
+        0.0
+    };
+    // The controls stick 10 px from the top once the layout has scrolled that far.
+    if delta == 0.0 || !wide || layout_top > 10.5 || layout_top - delta > 10.5 {
+        return;
+    }
+    let reduce = call(&w, "matchMedia", &["(prefers-reduced-motion: reduce)".into()])
+        .is_some_and(|m| js_sys::Reflect::get(&m, &"matches".into()).ok().and_then(|v| v.as_bool()) == Some(true));
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &"block".into(), &"nearest".into());
+    let _ = js_sys::Reflect::set(&opts, &"behavior".into(), &(if reduce { "auto" } else { "smooth" }).into());
+    call(&el, "scrollIntoView", &[opts.into()]);
+}
+
+/// Apply hint `t`: its knobs (each remembered for the change line), then a restart from the seed
+/// where it needs a fresh run; training plays.
+pub fn apply(ui: Ui, send: Callback<Cmd>, t: &'static Try) {
+    for (key, value) in t.set {
+        before_set(ui, key, Some(t.card));
+        send.run(Cmd::SetKnob { side: Side::A, key, value: value.to_string() });
+    }
+    if t.restart {
+        send.run(Cmd::Reset);
+    }
+    ui.playing.set(true);
+}
+
+/// What a tried hint has shown so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Tried {
+    /// The metric just before the hint was applied.
+    before: Option<f32>,
+    /// The step from which its steps count (the snapshot's step at the click; 0 for a restart).
+    from: u32,
+    /// A restart: wait for the fresh run's snapshots (after the charts were cleared).
+    restart: bool,
+    /// The fresh run has started (the charts were cleared).
+    fresh: bool,
+    /// The metric now.
+    now: Option<f32>,
+    /// Steps after the change when the effect was first seen.
+    seen: Option<u32>,
+    /// Steps after the change of the latest snapshot.
+    after: u32,
+}
+
+impl Tried {
+    /// Take snapshot `s` into account for hint `t`.
+    fn update(mut self, t: &Try, s: Option<&Snapshot>) -> Tried {
+        let Some(s) = s else {
+            self.fresh = true;
+            return self;
+        };
+        if (self.restart && !self.fresh) || s.step < self.from {
+            return self;
+        }
+        self.after = s.step - self.from;
+        self.now = t.check.metric.of(s).or(self.now);
+        if let (None, Some(now)) = (self.seen, self.now) {
+            if t.check.goal.met(self.before.unwrap_or(f32::NAN), now) {
+                self.seen = Some(self.after);
+            }
+        }
+        self
+    }
+
+    /// What it says under the hint.
+    fn words(&self, t: &Try) -> String {
+        let v = |x: Option<f32>| x.map_or("–".to_string(), |x| format!("{x:.2}"));
+        let was = format!("{} now {} (was {})", t.check.metric.words(), v(self.now), v(self.before));
+        match self.seen {
+            Some(n) => format!("✓ seen {n} steps after the change: {was}"),
+            None if self.after > t.check.within => format!("not seen within {} steps: {was}", t.check.within),
+            None => format!("watching… {was}"),
+        }
+    }
+}
+
+/// A card's "try this" line: what to do and what to watch, the button that does it ("try it", or
+/// "apply and restart" where the effect needs a fresh run), and once pressed, the effect as it
+/// comes (its numbers also as `data-before`, `data-now`, `data-seen`: steps after the change).
+#[component]
+pub fn TryThis(
+    /// The page's state (the latest snapshot).
+    ui: Ui,
+    /// Sends the hint's commands.
+    send: Callback<Cmd>,
+    /// The hint.
+    hint: &'static Try,
+) -> impl IntoView {
+    let tried = RwSignal::new(None::<Tried>);
+    Effect::new(move |_| {
+        let next = ui.snap.with(|s| tried.get_untracked().map(|t| t.update(hint, s.as_ref())));
+        if next.is_some() && next != tried.get_untracked() {
+            tried.set(next);
+        }
+    });
+    let click = move |_| {
+        let s = ui.snap.get_untracked();
+        let before = s.as_ref().and_then(|s| hint.check.metric.of(s));
+        let from = if hint.restart { 0 } else { s.as_ref().map_or(0, |s| s.step) };
+        tried.set(Some(Tried { before, from, restart: hint.restart, ..Tried::default() }));
+        apply(ui, send, hint);
+    };
+    let f = |x: Option<f32>| x.map(|x| x.to_string());
+    let name = hint.card.name();
+    let label = format!("{}: {}", hint.button(), hint.what);
+    let set = hint.set.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    view! {
+        <p class="caption try" data-testid=format!("try-{name}") data-set=set data-within=hint.check.within>
+            <strong>"Try this: "</strong>{hint.what}" — "{hint.watch}" "
+            <button class="try-it" data-testid=format!("try-{name}-button") aria-label=label on:click=click>
+                {hint.button()}
+            </button>
+            <span class="try-result" data-testid=format!("try-{name}-result") aria-live="polite"
+                data-before=move || tried.get().and_then(|t| f(t.before))
+                data-now=move || tried.get().and_then(|t| f(t.now))
+                data-seen=move || tried.get().and_then(|t| t.seen.map(|n| n.to_string()))
+                data-after=move || tried.get().map(|t| t.after.to_string())
+                prop:hidden=move || tried.get().is_none()>
+                {move || tried.get().map(|t| t.words(hint))}
+            </span>
+        </p>
+    }
+}
