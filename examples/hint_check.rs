@@ -2,14 +2,12 @@
 //! default settings trained to step 200 (a class's first minutes), then the hint applied live, or
 //! from a fresh start for a hint that restarts; prints per seed the metric before, the first step
 //! its goal is met (after the change) and its value at the hint's `within`.
-//! `cargo run --release --example hint_check -- [SEEDS]`
+//! `cargo run --release --example hint_check -- [SEEDS] [STEPS BEFORE, 200] [CARD]`
 use moe_playground::config::{Config, Init};
 use moe_playground::hints::TRIES;
 use moe_playground::trainer::{CpuTrainer, Trainer};
 use moe_playground::upcycle::Upcycle;
 
-/// Steps trained before the hint is tried.
-const BEFORE: u32 = 200;
 /// Steps per snapshot (the page takes one about every 25 steps).
 const WINDOW: u32 = 25;
 
@@ -28,13 +26,17 @@ fn snap(tr: &mut dyn Trainer, n: u32) -> moe_playground::metrics::Snapshot {
 }
 
 fn main() {
-    let seeds: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5);
-    for t in TRIES {
+    let arg = |i: usize| std::env::args().nth(i);
+    let seeds: u32 = arg(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    // Steps trained before the hint is tried.
+    let before_steps: u32 = arg(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let only = arg(3);
+    for t in TRIES.iter().filter(|t| only.as_deref().is_none_or(|c| c == t.card.name())) {
         for seed in 1..=seeds {
             let cfg = Config { seed, ..Config::default() };
             let mut tr = trainer(&cfg);
             let mut before = None;
-            for _ in 0..BEFORE / WINDOW {
+            for _ in 0..before_steps / WINDOW {
                 before = t.check.metric.of(&snap(tr.as_mut(), WINDOW)).or(before);
             }
             let mut next = cfg.clone();

@@ -146,7 +146,7 @@ pub fn PresetMenu(
     let last = move || last_name.get().and_then(presets::find);
     let state = move || match (matching(), last()) {
         (Some(_), _) => "what to watch for:".to_string(),
-        (None, Some(p)) => format!("custom: a knob differs from “{}”; its note was:", p.title),
+        (None, Some(p)) => format!("custom — left “{}”; its note:", p.title),
         (None, None) => "custom settings: no preset's note applies".to_string(),
     };
     view! {

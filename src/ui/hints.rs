@@ -67,7 +67,14 @@ pub fn after_configs(ui: Ui) {
     }
     ui.pending.set(None);
     let seq = ui.changed.with_untracked(|c| c.as_ref().map_or(0, |c| c.seq + 1));
-    let line = change_line(k.label, key, &from, &to);
+    let mut line = change_line(k.label, key, &from, &to);
+    let card = card.or(knob_card(key).map(|k| k.card));
+    if let Some(card) = card {
+        ui.highlight.set(Some(card));
+        if !ui.present.get_untracked() {
+            line.push_str(point_at(card).words());
+        }
+    }
     ui.changed.set(Some(Change { key, from, line, seq }));
     set_timeout(
         move || {
@@ -77,10 +84,26 @@ pub fn after_configs(ui: Ui) {
         },
         CHANGE_SHOWN,
     );
-    if let Some(card) = card.or(knob_card(key).map(|k| k.card)) {
-        ui.highlight.set(Some(card));
-        if !ui.present.get_untracked() {
-            point_at(card);
+}
+
+/// Where a card is after [`point_at`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Where {
+    /// In view (it was, or it was scrolled there).
+    InView,
+    /// Out of view below (scrolling there would have moved the controls).
+    Below,
+    /// Out of view above.
+    Above,
+}
+
+impl Where {
+    /// What the change line adds.
+    fn words(self) -> &'static str {
+        match self {
+            Where::InView => "",
+            Where::Below => ", below ↓",
+            Where::Above => ", above ↑",
         }
     }
 }
@@ -104,12 +127,14 @@ fn rect(el: &JsValue) -> (f64, f64) {
 /// Scroll card `card` into view (`block: nearest`; instantly where the reader asks for reduced
 /// motion) when part of it is out of view, and only where the scroll leaves the controls where
 /// they are (the page scrolled far enough that they stick at the top, before and after): a
-/// control must not move under the pointer.
-pub fn point_at(card: CardId) {
-    let Some(w) = web_sys::window() else { return };
-    let Some(doc) = w.document() else { return };
+/// control must not move under the pointer. Says where the card is.
+pub fn point_at(card: CardId) -> Where {
+    let Some(w) = web_sys::window() else { return Where::InView };
+    let Some(doc) = w.document() else { return Where::InView };
     let sel = format!("[data-card=\"{}\"]", card.name());
-    let (Ok(Some(el)), Ok(Some(layout))) = (doc.query_selector(&sel), doc.query_selector(".layout")) else { return };
+    let (Ok(Some(el)), Ok(Some(layout))) = (doc.query_selector(&sel), doc.query_selector(".layout")) else {
+        return Where::InView;
+    };
     let height = w.inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(0.0);
     let wide = w.inner_width().ok().and_then(|v| v.as_f64()).unwrap_or(0.0) > 900.0;
     let ((top, bottom), (layout_top, _)) = (rect(&el), rect(&layout));
@@ -121,8 +146,11 @@ pub fn point_at(card: CardId) {
         0.0
     };
     // The controls stick 10 px from the top once the layout has scrolled that far.
-    if delta == 0.0 || !wide || layout_top > 10.5 || layout_top - delta > 10.5 {
-        return;
+    if delta == 0.0 {
+        return Where::InView;
+    }
+    if !wide || layout_top > 10.5 || layout_top - delta > 10.5 {
+        return if delta > 0.0 { Where::Below } else { Where::Above };
     }
     let reduce = call(&w, "matchMedia", &["(prefers-reduced-motion: reduce)".into()])
         .is_some_and(|m| js_sys::Reflect::get(&m, &"matches".into()).ok().and_then(|v| v.as_bool()) == Some(true));
@@ -130,6 +158,7 @@ pub fn point_at(card: CardId) {
     let _ = js_sys::Reflect::set(&opts, &"block".into(), &"nearest".into());
     let _ = js_sys::Reflect::set(&opts, &"behavior".into(), &(if reduce { "auto" } else { "smooth" }).into());
     call(&el, "scrollIntoView", &[opts.into()]);
+    Where::InView
 }
 
 /// Apply hint `t`: its knobs (each remembered for the change line), then a restart from the seed
@@ -223,14 +252,20 @@ pub fn TryThis(
         apply(ui, send, hint);
     };
     let f = |x: Option<f32>| x.map(|x| x.to_string());
+    // Before its first step the hint does not hold yet: the button waits.
+    let early = move || ui.step.get() < hint.from_step;
+    let words = move || match early() {
+        true => format!("{} (from step {})", hint.button(), hint.from_step),
+        false => hint.button().to_string(),
+    };
     let name = hint.card.name();
     let label = format!("{}: {}", hint.button(), hint.what);
     let set = hint.set.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     view! {
-        <p class="caption try" data-testid=format!("try-{name}") data-set=set data-within=hint.check.within>
+        <p class="caption try" data-testid=format!("try-{name}") data-set=set data-within=hint.check.within data-from=hint.from_step>
             <strong>"Try this: "</strong>{hint.what}" — "{hint.watch}" "
-            <button class="try-it" data-testid=format!("try-{name}-button") aria-label=label on:click=click>
-                {hint.button()}
+            <button class="try-it" data-testid=format!("try-{name}-button") aria-label=label prop:disabled=early on:click=click>
+                {words}
             </button>
             <span class="try-result" data-testid=format!("try-{name}-result") aria-live="polite"
                 data-before=move || tried.get().and_then(|t| f(t.before))

@@ -97,8 +97,10 @@
 //                without moving the layout (the slider's y before and after, and after the card has
 //                been pointed at, equal within 1 px), the menu says custom and its one-line state
 //                names the preset left; the line next to the slider says "capacity factor 1.25 → 1:
-//                watch Dropped tokens" and that card is outlined. Then, each on a fresh page after
-//                step 100, every card's "try this" is clicked and its effect read from the card
+//                watch Dropped tokens" (and "below ↓" while the card is out of view) and that card is
+//                outlined. Then, each on a fresh page after
+//                step 100 (or the hint's first step, data-from), every card's "try this" is clicked
+//                and its effect read from the card
 //                (data-before, data-now, data-seen: steps after the change): it must show within the
 //                hint's steps (data-within); the card is outlined and the knob's change line says what
 //                changed. Prints each hint's numbers.
@@ -1025,6 +1027,7 @@ await scenario("first-use-ways", { webgpu: false, viewport: { width: 1366, heigh
 await scenario("hints", { webgpu: false, query: "?seed=1", viewport: { width: 1366, height: 768 } }, async (page, problems) => {
   await waitStep(page, 20);
   const slider = page.locator('[data-testid="capacity-factor"]');
+  await slider.scrollIntoViewIfNeeded();
   const y0 = (await slider.boundingBox()).y;
   if ((await page.locator('[data-testid="preset"]').inputValue()) !== "balanced") problems.push("the defaults are not the balanced preset");
   await slider.fill("1");
@@ -1041,13 +1044,15 @@ await scenario("hints", { webgpu: false, query: "?seed=1", viewport: { width: 13
   const lit = await page.locator('[data-card="drops"]').getAttribute("class");
   if (!/highlight/.test(lit)) problems.push(`the Dropped tokens card is not outlined: class "${lit}"`);
   const inView = await page.locator('[data-card="drops"]').evaluate((e) => e.getBoundingClientRect().top < innerHeight);
+  // Out of view, the line says where it is (scrolling there would move the controls).
+  if (!inView && !/below ↓/.test(line)) problems.push(`the Dropped tokens card is below the fold and the line does not say so: "${line}"`);
   console.log(`  preset left: slider y ${y0} → ${y1} → ${y2}; state "${state}"; line "${line}"; drops card outlined, ${inView ? "in view" : "below the fold"}`);
   const cards = await page.locator('[data-testid^="try-"][data-within]').evaluateAll((es) => es.map((e) => ({
-    name: e.dataset.testid.slice(4), within: Number(e.dataset.within), set: e.dataset.set })));
+    name: e.dataset.testid.slice(4), within: Number(e.dataset.within), set: e.dataset.set, from: Number(e.dataset.from) })));
   if (cards.length < 5) problems.push(`only ${cards.length} cards have a hint`);
-  for (const { name, within, set } of cards) {
+  for (const { name, within, set, from } of cards) {
     await page.goto(url + "?seed=1", { waitUntil: "load", timeout });
-    await waitStep(page, 100);
+    await waitStep(page, Math.max(100, from));
     const button = page.locator(`[data-testid="try-${name}-button"]`);
     const label = await button.getAttribute("aria-label");
     const t0 = Date.now();
