@@ -245,6 +245,81 @@ pub fn change_line(label: &str, key: &str, from: &str, to: &str) -> String {
     }
 }
 
+/// What a tried hint has shown so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// The metric just before the hint was applied.
+    pub before: Option<f32>,
+    /// The step from which its steps count (the snapshot's step at the click; 0 for a restart).
+    pub from: u32,
+    /// A restart: wait for the fresh run's snapshots (after the charts were cleared).
+    pub restart: bool,
+    /// The fresh run has started (the charts were cleared).
+    pub fresh: bool,
+    /// The metric now.
+    pub now: Option<f32>,
+    /// Steps after the change at the end of the first snapshot that showed the effect.
+    pub seen: Option<u32>,
+    /// Steps after the change at the start of that snapshot's window (0 when it began before the
+    /// change): the page sees the model only once a snapshot (about 4 a second) ends, so a fast
+    /// device's windows are long; the effect is in time when the window that showed it began
+    /// within [`Check::within`].
+    pub seen_begun: Option<u32>,
+    /// Steps after the change at the end of the latest snapshot.
+    pub after: u32,
+    /// Steps after the change at the start of the latest snapshot's window.
+    pub begun: u32,
+}
+
+impl Progress {
+    /// Just tried: the metric `before`, steps counted from `from`, a `restart` or not.
+    pub fn new(before: Option<f32>, from: u32, restart: bool) -> Progress {
+        Progress { before, from, restart, ..Progress::default() }
+    }
+
+    /// Take snapshot `s` into account for hint `t`.
+    pub fn update(mut self, t: &Try, s: Option<&Snapshot>) -> Progress {
+        let Some(s) = s else {
+            self.fresh = true;
+            return self;
+        };
+        if (self.restart && !self.fresh) || s.step < self.from {
+            return self;
+        }
+        self.after = s.step - self.from;
+        self.begun = s.step.saturating_sub(s.steps).saturating_sub(self.from);
+        self.now = t.check.metric.of(s).or(self.now);
+        if let (None, Some(now)) = (self.seen, self.now) {
+            if t.check.goal.met(self.before.unwrap_or(f32::NAN), now) {
+                self.seen = Some(self.after);
+                self.seen_begun = Some(self.begun);
+            }
+        }
+        self
+    }
+
+    /// The effect showed in time.
+    pub fn in_time(&self, t: &Try) -> bool {
+        self.seen_begun.is_some_and(|b| b <= t.check.within)
+    }
+
+    /// The verdict under the hint (announced: it changes rarely).
+    pub fn verdict(&self, t: &Try) -> String {
+        match self.seen {
+            Some(n) if self.in_time(t) => format!("✓ seen by {n} steps after the change:"),
+            Some(n) => format!("seen only {n} steps after the change:"),
+            None if self.begun > t.check.within => format!("not seen within {} steps:", t.check.within),
+            None => "watching…".to_string(),
+        }
+    }
+
+    /// The numbers after it (not announced: they change with every snapshot).
+    pub fn numbers(&self, t: &Try) -> String {
+        let v = |x: Option<f32>| x.map_or("–".to_string(), |x| format!("{x:.2}"));
+        format!(" {} now {} (was {})", t.check.metric.words(), v(self.now), v(self.before))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +359,30 @@ mod tests {
         }
         assert_eq!(hint(CardId::Balance).unwrap().button(), "apply and restart");
         assert_eq!(hint(CardId::Drops).unwrap().button(), "try it");
+    }
+
+    #[test]
+    fn progress_counts_from_the_change_and_a_restart_from_its_fresh_run() {
+        let t = hint(CardId::Balance).unwrap();
+        let snap = |step, max_share| Snapshot { step, steps: 40, max_share, ..Snapshot::default() };
+        // A restart: the old run's snapshot counts for nothing until the charts are cleared.
+        let p = Progress::new(Some(0.3), 0, true).update(t, Some(&snap(400, 0.9)));
+        assert_eq!((p.seen, p.now), (None, None));
+        let p = p.update(t, None).update(t, Some(&snap(40, 0.45)));
+        assert_eq!((p.seen, p.after), (None, 40));
+        assert_eq!(p.verdict(t), "watching…");
+        let p = p.update(t, Some(&snap(80, 0.7)));
+        assert_eq!((p.seen, p.seen_begun), (Some(80), Some(40)));
+        assert_eq!(p.verdict(t), "✓ seen by 80 steps after the change:");
+        assert!(p.in_time(t));
+        assert_eq!(p.numbers(t), " busiest expert's share now 0.70 (was 0.30)");
+        // Live: counted from the step it was tried at; not seen in time says so.
+        let t = hint(CardId::Load).unwrap();
+        let p = Progress::new(Some(0.3), 300, false).update(t, Some(&snap(420, 0.0)));
+        assert_eq!((p.seen, p.after, p.begun), (None, 120, 80));
+        assert_eq!(p.verdict(t), "watching…", "its window began 80 steps after the change");
+        let p = p.update(t, Some(&snap(460, 0.0)));
+        assert_eq!(p.verdict(t), "not seen within 100 steps:");
     }
 
     #[test]

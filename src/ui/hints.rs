@@ -4,9 +4,8 @@
 //! ([`point_at`]).
 use super::Ui;
 use crate::cards::CardId;
-use crate::hints::{change_line, knob_card, Try};
+use crate::hints::{change_line, knob_card, Progress, Try};
 use crate::knobs::knob;
-use crate::metrics::Snapshot;
 use crate::page::shown;
 use crate::page::Side;
 use crate::session::Cmd;
@@ -22,7 +21,11 @@ pub struct Change {
     pub key: &'static str,
     /// Its value before the change, as the page shows it.
     pub from: String,
-    /// "capacity factor 1.25 → 1: watch Dropped tokens (dropped tokens)".
+    /// Its value after.
+    pub to: String,
+    /// Where its card is (", below ↓"), or "".
+    pub place: &'static str,
+    /// "capacity factor 1.25 → 1: watch Dropped tokens (dropped tokens)", and where.
     pub line: String,
     /// Counts changes (the line's timer clears only its own).
     pub seq: u32,
@@ -57,9 +60,10 @@ pub fn before_set(ui: Ui, key: &'static str, card: Option<CardId>) {
 }
 
 /// When the configs arrive after a change sent with [`before_set`]: the line next to the control,
-/// and the card it shows on outlined and brought into view.
+/// and the card it shows on outlined and brought into view. Later configs (a slider still moving)
+/// update the line's new value.
 pub fn after_configs(ui: Ui) {
-    let Some(Pending { key, from, card }) = ui.pending.get_untracked() else { return };
+    let Some(Pending { key, from, card }) = ui.pending.get_untracked() else { return follow(ui) };
     let Some(k) = knob(key) else { return };
     let to = ui.cfg.with_untracked(|c| shown(k, c));
     if to == from && ui.changed.with_untracked(|c| c.as_ref().is_none_or(|c| c.key != key)) {
@@ -67,15 +71,15 @@ pub fn after_configs(ui: Ui) {
     }
     ui.pending.set(None);
     let seq = ui.changed.with_untracked(|c| c.as_ref().map_or(0, |c| c.seq + 1));
-    let mut line = change_line(k.label, key, &from, &to);
-    let card = card.or(knob_card(key).map(|k| k.card));
-    if let Some(card) = card {
+    let mut place = "";
+    if let Some(card) = card.or(knob_card(key).map(|k| k.card)) {
         ui.highlight.set(Some(card));
         if !ui.present.get_untracked() {
-            line.push_str(point_at(card).words());
+            place = point_at(card).words();
         }
     }
-    ui.changed.set(Some(Change { key, from, line, seq }));
+    let line = format!("{}{place}", change_line(k.label, key, &from, &to));
+    ui.changed.set(Some(Change { key, from, to, place, line, seq }));
     set_timeout(
         move || {
             if ui.changed.with_untracked(|c| c.as_ref().is_some_and(|c| c.seq == seq)) {
@@ -84,6 +88,17 @@ pub fn after_configs(ui: Ui) {
         },
         CHANGE_SHOWN,
     );
+}
+
+/// Configs with no change pending: the shown change's line follows its knob's value now.
+fn follow(ui: Ui) {
+    let Some(c) = ui.changed.get_untracked() else { return };
+    let Some(k) = knob(c.key) else { return };
+    let to = ui.cfg.with_untracked(|cfg| shown(k, cfg));
+    if to != c.to {
+        let line = format!("{}{}", change_line(k.label, c.key, &c.from, &to), c.place);
+        ui.changed.set(Some(Change { to, line, ..c }));
+    }
 }
 
 /// Where a card is after [`point_at`].
@@ -174,60 +189,10 @@ pub fn apply(ui: Ui, send: Callback<Cmd>, t: &'static Try) {
     ui.playing.set(true);
 }
 
-/// What a tried hint has shown so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Tried {
-    /// The metric just before the hint was applied.
-    before: Option<f32>,
-    /// The step from which its steps count (the snapshot's step at the click; 0 for a restart).
-    from: u32,
-    /// A restart: wait for the fresh run's snapshots (after the charts were cleared).
-    restart: bool,
-    /// The fresh run has started (the charts were cleared).
-    fresh: bool,
-    /// The metric now.
-    now: Option<f32>,
-    /// Steps after the change when the effect was first seen.
-    seen: Option<u32>,
-    /// Steps after the change of the latest snapshot.
-    after: u32,
-}
-
-impl Tried {
-    /// Take snapshot `s` into account for hint `t`.
-    fn update(mut self, t: &Try, s: Option<&Snapshot>) -> Tried {
-        let Some(s) = s else {
-            self.fresh = true;
-            return self;
-        };
-        if (self.restart && !self.fresh) || s.step < self.from {
-            return self;
-        }
-        self.after = s.step - self.from;
-        self.now = t.check.metric.of(s).or(self.now);
-        if let (None, Some(now)) = (self.seen, self.now) {
-            if t.check.goal.met(self.before.unwrap_or(f32::NAN), now) {
-                self.seen = Some(self.after);
-            }
-        }
-        self
-    }
-
-    /// What it says under the hint.
-    fn words(&self, t: &Try) -> String {
-        let v = |x: Option<f32>| x.map_or("–".to_string(), |x| format!("{x:.2}"));
-        let was = format!("{} now {} (was {})", t.check.metric.words(), v(self.now), v(self.before));
-        match self.seen {
-            Some(n) => format!("✓ seen {n} steps after the change: {was}"),
-            None if self.after > t.check.within => format!("not seen within {} steps: {was}", t.check.within),
-            None => format!("watching… {was}"),
-        }
-    }
-}
-
 /// A card's "try this" line: what to do and what to watch, the button that does it ("try it", or
 /// "apply and restart" where the effect needs a fresh run), and once pressed, the effect as it
-/// comes (its numbers also as `data-before`, `data-now`, `data-seen`: steps after the change).
+/// comes (its numbers also as `data-before`, `data-now`, `data-seen`: steps after the change at the
+/// end of the snapshot that showed it, `data-seen-begun`: at its start).
 #[component]
 pub fn TryThis(
     /// The page's state (the latest snapshot).
@@ -237,7 +202,7 @@ pub fn TryThis(
     /// The hint.
     hint: &'static Try,
 ) -> impl IntoView {
-    let tried = RwSignal::new(None::<Tried>);
+    let tried = RwSignal::new(None::<Progress>);
     Effect::new(move |_| {
         let next = ui.snap.with(|s| tried.get_untracked().map(|t| t.update(hint, s.as_ref())));
         if next.is_some() && next != tried.get_untracked() {
@@ -248,7 +213,7 @@ pub fn TryThis(
         let s = ui.snap.get_untracked();
         let before = s.as_ref().and_then(|s| hint.check.metric.of(s));
         let from = if hint.restart { 0 } else { s.as_ref().map_or(0, |s| s.step) };
-        tried.set(Some(Tried { before, from, restart: hint.restart, ..Tried::default() }));
+        tried.set(Some(Progress::new(before, from, hint.restart)));
         apply(ui, send, hint);
     };
     let f = |x: Option<f32>| x.map(|x| x.to_string());
@@ -267,13 +232,16 @@ pub fn TryThis(
             <button class="try-it" data-testid=format!("try-{name}-button") aria-label=label prop:disabled=early on:click=click>
                 {words}
             </button>
-            <span class="try-result" data-testid=format!("try-{name}-result") aria-live="polite"
+            <span class="try-result" data-testid=format!("try-{name}-result")
                 data-before=move || tried.get().and_then(|t| f(t.before))
                 data-now=move || tried.get().and_then(|t| f(t.now))
                 data-seen=move || tried.get().and_then(|t| t.seen.map(|n| n.to_string()))
+                data-seen-begun=move || tried.get().and_then(|t| t.seen_begun.map(|n| n.to_string()))
+                data-begun=move || tried.get().map(|t| t.begun.to_string())
                 data-after=move || tried.get().map(|t| t.after.to_string())
                 prop:hidden=move || tried.get().is_none()>
-                {move || tried.get().map(|t| t.words(hint))}
+                <span aria-live="polite">{move || tried.get().map(|t| t.verdict(hint))}</span>
+                {move || tried.get().map(|t| t.numbers(hint))}
             </span>
         </p>
     }

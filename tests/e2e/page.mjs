@@ -97,11 +97,12 @@
 //                without moving the layout (the slider's y before and after, and after the card has
 //                been pointed at, equal within 1 px), the menu says custom and its one-line state
 //                names the preset left; the line next to the slider says "capacity factor 1.25 → 1:
-//                watch Dropped tokens" (and "below ↓" while the card is out of view) and that card is
-//                outlined. Then, each on a fresh page after
+//                watch Dropped tokens" (and "below ↓" while the card is out of view), and "1.25 → 0.8"
+//                after a second move; that card is outlined. Then, each on a fresh page after
 //                step 100 (or the hint's first step, data-from), every card's "try this" is clicked
 //                and its effect read from the card
-//                (data-before, data-now, data-seen: steps after the change): it must show within the
+//                (data-before, data-now, data-seen: steps after the change, data-seen-begun: where
+//                the snapshot that showed it began): it must show in a snapshot begun within the
 //                hint's steps (data-within); the card is outlined and the knob's change line says what
 //                changed. Prints each hint's numbers.
 //   lesson-unknown — ?lesson=nope: a notice names the known lessons; training goes on.
@@ -1046,7 +1047,12 @@ await scenario("hints", { webgpu: false, query: "?seed=1", viewport: { width: 13
   const inView = await page.locator('[data-card="drops"]').evaluate((e) => e.getBoundingClientRect().top < innerHeight);
   // Out of view, the line says where it is (scrolling there would move the controls).
   if (!inView && !/below ↓/.test(line)) problems.push(`the Dropped tokens card is below the fold and the line does not say so: "${line}"`);
-  console.log(`  preset left: slider y ${y0} → ${y1} → ${y2}; state "${state}"; line "${line}"; drops card outlined, ${inView ? "in view" : "below the fold"}`);
+  // A second move while the line shows keeps the value it started from.
+  await slider.fill("0.8");
+  await settle(page);
+  const line2 = await page.locator('[data-testid="change-capacity-factor"]').textContent();
+  if (!/capacity factor 1\.25 → 0\.8/.test(line2)) problems.push(`change line after a second move: "${line2}"`);
+  console.log(`  preset left: slider y ${y0} → ${y1} → ${y2}; state "${state}"; line "${line}", then "${line2}"; drops card outlined, ${inView ? "in view" : "below the fold"}`);
   const cards = await page.locator('[data-testid^="try-"][data-within]').evaluateAll((es) => es.map((e) => ({
     name: e.dataset.testid.slice(4), within: Number(e.dataset.within), set: e.dataset.set, from: Number(e.dataset.from) })));
   if (cards.length < 5) problems.push(`only ${cards.length} cards have a hint`);
@@ -1060,17 +1066,19 @@ await scenario("hints", { webgpu: false, query: "?seed=1", viewport: { width: 13
     const result = page.locator(`[data-testid="try-${name}-result"]`);
     await page.waitForFunction(([name, within]) => {
       const d = document.querySelector(`[data-testid="try-${name}-result"]`).dataset;
-      return d.seen !== undefined || Number(d.after) > within;
+      return d.seen !== undefined || Number(d.begun) > within;
     }, [name, within], { timeout }).catch(() => problems.push(`${name}: no result within ${timeout} ms`));
     const d = await result.evaluate((e) => ({ ...e.dataset, text: e.textContent }));
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
-    if (d.seen === undefined || Number(d.seen) > within) problems.push(`${name} (${set}): not seen within ${within} steps: ${d.text}`);
+    // In time: the snapshot that showed it began within the hint's steps (a snapshot ends about every
+    // 250 ms, so on a fast device its window spans many steps).
+    if (d.seen === undefined || Number(d.seenBegun) > within) problems.push(`${name} (${set}): not seen within ${within} steps: ${d.text}`);
     const cls = await page.locator(`[data-card="${name}"]`).getAttribute("class");
     if (!/highlight/.test(cls)) problems.push(`${name}: its card is not outlined after its hint`);
     const key = set.split("=")[0];
     const change = await page.locator(`[data-testid="change-${key}"]`).textContent();
     if (!/→/.test(change)) problems.push(`${name}: no change line for ${key}: "${change}"`);
-    console.log(`  ${name} (${label}; ${set}): before ${d.before}, now ${d.now}, seen ${d.seen} steps after the change (≤ ${within}), ${secs} s; "${change}"`);
+    console.log(`  ${name} (${label}; ${set}): before ${d.before}, now ${d.now}, seen by ${d.seen} steps after the change (its snapshot began at +${d.seenBegun}, ≤ ${within}), ${secs} s; "${change}"`);
   }
 });
 
