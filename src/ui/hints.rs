@@ -139,40 +139,42 @@ fn rect(el: &JsValue) -> (f64, f64) {
     call(el, "getBoundingClientRect", &[]).map(|r| (num(&r, "top"), num(&r, "bottom"))).unwrap_or_default()
 }
 
-/// Scroll card `card` into view (`block: nearest`; instantly where the reader asks for reduced
-/// motion) when part of it is out of view, and only where the scroll leaves the controls where
-/// they are (the page scrolled far enough that they stick at the top, before and after): a
-/// control must not move under the pointer. Says where the card is.
+/// How far from the top the controls stick (style.css: `.controls { top: 10px }`).
+const STICK: f64 = 10.0;
+/// Room left around a card scrolled into view.
+const MARGIN: f64 = 8.0;
+
+/// Scroll card `card` into view, by the least distance (as `block: nearest`, also for a card
+/// taller than the window; instantly where the reader asks for reduced motion), when part of it is
+/// out of view, and only where that leaves the controls where they are: stuck at the top before
+/// and after (a control must not move under the pointer). Says where the card is.
 pub fn point_at(card: CardId) -> Where {
     let Some(w) = web_sys::window() else { return Where::InView };
     let Some(doc) = w.document() else { return Where::InView };
     let sel = format!("[data-card=\"{}\"]", card.name());
-    let (Ok(Some(el)), Ok(Some(layout))) = (doc.query_selector(&sel), doc.query_selector(".layout")) else {
-        return Where::InView;
-    };
+    let found = (doc.query_selector(&sel), doc.query_selector(".layout"), doc.get_element_by_id("controls"));
+    let (Ok(Some(el)), Ok(Some(layout)), Some(controls)) = found else { return Where::InView };
     let height = w.inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(0.0);
     let wide = w.inner_width().ok().and_then(|v| v.as_f64()).unwrap_or(0.0) > 900.0;
-    let ((top, bottom), (layout_top, _)) = (rect(&el), rect(&layout));
+    let ((top, bottom), (layout_top, layout_bottom), (c_top, c_bottom)) = (rect(&el), rect(&layout), rect(&controls));
     let delta = if top < 0.0 {
-        top
+        top - MARGIN
     } else if bottom > height {
-        (bottom - height).min(top)
+        (bottom - height + MARGIN).min(top - MARGIN)
     } else {
-        0.0
-    };
-    // The controls stick 10 px from the top once the layout has scrolled that far.
-    if delta == 0.0 {
         return Where::InView;
-    }
-    if !wide || layout_top > 10.5 || layout_top - delta > 10.5 {
+    };
+    // Stuck: the layout's top is above the sticking line and its bottom below the controls' end.
+    let stuck = |by: f64| layout_top - by <= STICK + 0.5 && layout_bottom - by >= STICK + (c_bottom - c_top) - 0.5;
+    if !wide || (c_top - STICK).abs() > 0.5 || !stuck(0.0) || !stuck(delta) {
         return if delta > 0.0 { Where::Below } else { Where::Above };
     }
     let reduce = call(&w, "matchMedia", &["(prefers-reduced-motion: reduce)".into()])
         .is_some_and(|m| js_sys::Reflect::get(&m, &"matches".into()).ok().and_then(|v| v.as_bool()) == Some(true));
     let opts = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&opts, &"block".into(), &"nearest".into());
-    let _ = js_sys::Reflect::set(&opts, &"behavior".into(), &(if reduce { "auto" } else { "smooth" }).into());
-    call(&el, "scrollIntoView", &[opts.into()]);
+    let _ = js_sys::Reflect::set(&opts, &"top".into(), &delta.into());
+    let _ = js_sys::Reflect::set(&opts, &"behavior".into(), &(if reduce { "instant" } else { "smooth" }).into());
+    call(&w, "scrollBy", &[opts.into()]);
     Where::InView
 }
 

@@ -98,7 +98,8 @@
 //                been pointed at, equal within 1 px), the menu says custom and its one-line state
 //                names the preset left; the line next to the slider says "capacity factor 1.25 → 1:
 //                watch Dropped tokens" (and "below ↓" while the card is out of view), and "1.25 → 0.8"
-//                after a second move; that card is outlined. Then, each on a fresh page after
+//                after a second move; that card is outlined. Scrolled down 900 px, k 1 → 2 scrolls the
+//                routing card into view, outlined, and the k slider stays where it was. Then, each on a fresh page after
 //                step 100 (or the hint's first step, data-from), every card's "try this" is clicked
 //                and its effect read from the card
 //                (data-before, data-now, data-seen: steps after the change, data-seen-begun: where
@@ -1053,6 +1054,20 @@ await scenario("hints", { webgpu: false, query: "?seed=1", viewport: { width: 13
   const line2 = await page.locator('[data-testid="change-capacity-factor"]').textContent();
   if (!/capacity factor 1\.25 → 0\.8/.test(line2)) problems.push(`change line after a second move: "${line2}"`);
   console.log(`  preset left: slider y ${y0} → ${y1} → ${y2}; state "${state}"; line "${line}", then "${line2}"; drops card outlined, ${inView ? "in view" : "below the fold"}`);
+  // Scrolled down (the controls stuck at the top), a change whose card is out of view above
+  // scrolls it into view, and the control stays where it was.
+  await page.evaluate(() => window.scrollTo(0, 900));
+  const topk = page.locator('[data-testid="top-k"]');
+  await topk.scrollIntoViewIfNeeded();
+  const k0 = (await topk.boundingBox()).y;
+  await topk.fill("2");
+  await settle(page);
+  await page.waitForTimeout(1000);
+  const k1 = (await topk.boundingBox()).y;
+  const heat = await page.locator('[data-card="heatmap"]').evaluate((e) => [e.getBoundingClientRect().top, e.className]);
+  if (Math.abs(k1 - k0) > 1) problems.push(`scrolling to the routing card moved the k slider: y ${k0} → ${k1}`);
+  if (heat[0] < -1 || heat[0] > 768 || !/highlight/.test(heat[1])) problems.push(`the routing card is not brought into view and outlined: top ${heat[0]}, class "${heat[1]}"`);
+  console.log(`  scrolled down, k 1 → 2: the routing card's top at ${heat[0].toFixed(0)} px, the k slider at y ${k0} → ${k1}`);
   const cards = await page.locator('[data-testid^="try-"][data-within]').evaluateAll((es) => es.map((e) => ({
     name: e.dataset.testid.slice(4), within: Number(e.dataset.within), set: e.dataset.set, from: Number(e.dataset.from) })));
   if (cards.length < 5) problems.push(`only ${cards.length} cards have a hint`);
