@@ -199,36 +199,34 @@ pub const TRIES: &[Try] = &[
     },
 ];
 
-/// Where a knob's change shows: the card to look at and what to watch there.
+/// Where a knob's change shows: the card to look at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KnobCard {
     /// The knob's key.
     pub key: &'static str,
     /// The card its change shows on.
     pub card: CardId,
-    /// What to watch there, in a few words ("Dropped tokens ↓").
-    pub watch: &'static str,
 }
 
-const fn kc(key: &'static str, card: CardId, watch: &'static str) -> KnobCard {
-    KnobCard { key, card, watch }
+const fn kc(key: &'static str, card: CardId) -> KnobCard {
+    KnobCard { key, card }
 }
 
 /// Every live knob's card (a structural knob restarts training: every card starts over).
 pub const KNOB_CARDS: &[KnobCard] = &[
-    kc("router", CardId::Heatmap, "the routing of the probe tokens"),
-    kc("top-k", CardId::Heatmap, "outlines per row"),
-    kc("capacity-factor", CardId::Drops, "dropped tokens"),
-    kc("drop-policy", CardId::Drops, "which tokens are dropped"),
-    kc("balance", CardId::Balance, "the busiest expert's share"),
-    kc("alpha", CardId::Balance, "the busiest expert's share"),
-    kc("mixture-loss", CardId::Losses, "the training loss"),
-    kc("gamma", CardId::Balance, "the busiest expert's share"),
-    kc("beta", CardId::Logits, "the logit size"),
-    kc("experts-off", CardId::Losses, "the training loss"),
-    kc("lr", CardId::Losses, "the training loss"),
-    kc("grad-clip", CardId::Losses, "the training loss"),
-    kc("eval-every", CardId::Losses, "the held-out points (black)"),
+    kc("router", CardId::Heatmap),
+    kc("top-k", CardId::Heatmap),
+    kc("capacity-factor", CardId::Drops),
+    kc("drop-policy", CardId::Drops),
+    kc("balance", CardId::Balance),
+    kc("alpha", CardId::Balance),
+    kc("mixture-loss", CardId::Losses),
+    kc("gamma", CardId::Balance),
+    kc("beta", CardId::Logits),
+    kc("experts-off", CardId::Losses),
+    kc("lr", CardId::Losses),
+    kc("grad-clip", CardId::Losses),
+    kc("eval-every", CardId::Losses),
 ];
 
 /// The card a change of knob `key` shows on, if it is live.
@@ -236,12 +234,14 @@ pub fn knob_card(key: &str) -> Option<&'static KnobCard> {
     KNOB_CARDS.iter().find(|k| k.key == key)
 }
 
-/// The line next to a changed control: what changed and where to look ("capacity factor 1.25 →
-/// 1: watch Dropped tokens (dropped tokens)"). A structural knob restarts training.
-pub fn change_line(label: &str, key: &str, from: &str, to: &str) -> String {
-    match knob_card(key) {
-        Some(k) => format!("{label} {from} → {to}: watch {} ({})", k.card.card().title, k.watch),
-        None => format!("{label} {from} → {to}: training restarted, every chart starts over"),
+/// The line next to a changed control, short enough for one line under it: what changed, by the
+/// knob's symbol, and where to look, on `card` ("cf 1.25 → 1: watch Dropped tokens"; a change
+/// from a card's hint points at that card, else at the knob's: [`knob_card`]); without a card
+/// (a structural knob) training restarted.
+pub fn change_line(symbol: &str, from: &str, to: &str, card: Option<CardId>) -> String {
+    match card {
+        Some(c) => format!("{symbol} {from} → {to}: watch {}", c.card().title),
+        None => format!("{symbol} {from} → {to}: training restarted"),
     }
 }
 
@@ -335,9 +335,17 @@ mod tests {
         for c in KNOB_CARDS {
             assert!(knob(c.key).is_some(), "{} is no knob", c.key);
         }
-        let line = change_line("capacity factor", "capacity-factor", "1.25", "1");
-        assert_eq!(line, "capacity factor 1.25 → 1: watch Dropped tokens (dropped tokens)");
-        assert!(change_line("experts", "experts", "8", "4").contains("restarted"));
+        let card = |key| knob_card(key).map(|k| k.card);
+        assert_eq!(change_line("cf", "1.25", "1", card("capacity-factor")), "cf 1.25 → 1: watch Dropped tokens");
+        assert_eq!(change_line("E", "8", "4", card("experts")), "E 8 → 4: training restarted");
+        // One line under a control (about 45 characters; the style sheet cuts a longer one short):
+        // a number knob's line fits, with where its card is.
+        for k in
+            KNOBS.iter().filter(|k| matches!(k.kind, crate::knobs::Kind::Real { .. } | crate::knobs::Kind::Int { .. }))
+        {
+            let line = change_line(k.symbol, "0.001", "0.01", card(k.key)) + " ↓";
+            assert!(line.chars().count() <= 48, "{line}");
+        }
     }
 
     #[test]

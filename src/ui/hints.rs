@@ -23,9 +23,11 @@ pub struct Change {
     pub from: String,
     /// Its value after.
     pub to: String,
-    /// Where its card is (", below ↓"), or "".
+    /// The card to watch (none: training restarted).
+    pub card: Option<CardId>,
+    /// Where its card is (" ↓": below, out of view), or "".
     pub place: &'static str,
-    /// "capacity factor 1.25 → 1: watch Dropped tokens (dropped tokens)", and where.
+    /// "cf 1.25 → 1: watch Dropped tokens", and where.
     pub line: String,
     /// Counts changes (the line's timer clears only its own).
     pub seq: u32,
@@ -72,14 +74,15 @@ pub fn after_configs(ui: Ui) {
     ui.pending.set(None);
     let seq = ui.changed.with_untracked(|c| c.as_ref().map_or(0, |c| c.seq + 1));
     let mut place = "";
-    if let Some(card) = card.or(knob_card(key).map(|k| k.card)) {
+    let card = card.or(knob_card(key).map(|k| k.card));
+    if let Some(card) = card {
         ui.highlight.set(Some(card));
         if !ui.present.get_untracked() {
             place = point_at(card).words();
         }
     }
-    let line = format!("{}{place}", change_line(k.label, key, &from, &to));
-    ui.changed.set(Some(Change { key, from, to, place, line, seq }));
+    let line = format!("{}{place}", change_line(k.symbol, &from, &to, card));
+    ui.changed.set(Some(Change { key, from, to, card, place, line, seq }));
     set_timeout(
         move || {
             if ui.changed.with_untracked(|c| c.as_ref().is_some_and(|c| c.seq == seq)) {
@@ -96,7 +99,7 @@ fn follow(ui: Ui) {
     let Some(k) = knob(c.key) else { return };
     let to = ui.cfg.with_untracked(|cfg| shown(k, cfg));
     if to != c.to {
-        let line = format!("{}{}", change_line(k.label, c.key, &c.from, &to), c.place);
+        let line = format!("{}{}", change_line(k.symbol, &c.from, &to, c.card), c.place);
         ui.changed.set(Some(Change { to, line, ..c }));
     }
 }
@@ -117,8 +120,8 @@ impl Where {
     fn words(self) -> &'static str {
         match self {
             Where::InView => "",
-            Where::Below => ", below ↓",
-            Where::Above => ", above ↑",
+            Where::Below => " ↓",
+            Where::Above => " ↑",
         }
     }
 }

@@ -96,16 +96,17 @@
 //                "balanced" preset): moving the capacity-factor slider 1.25 → 1 leaves the preset
 //                without moving the layout (the slider's y before and after, and after the card has
 //                been pointed at, equal within 1 px), the menu says custom and its one-line state
-//                names the preset left; the line next to the slider says "capacity factor 1.25 → 1:
-//                watch Dropped tokens" (and "below ↓" while the card is out of view), and "1.25 → 0.8"
-//                after a second move; that card is outlined. Scrolled down 900 px, k 1 → 2 scrolls the
-//                routing card into view, outlined, and the k slider stays where it was. Then, each on a fresh page after
-//                step 100 (or the hint's first step, data-from), every card's "try this" is clicked
-//                and its effect read from the card
-//                (data-before, data-now, data-seen: steps after the change, data-seen-begun: where
-//                the snapshot that showed it began): it must show in a snapshot begun within the
-//                hint's steps (data-within); the card is outlined and the knob's change line says what
-//                changed. Prints each hint's numbers.
+//                names the preset left; the line next to the slider says "cf 1.25 → 1: watch
+//                Dropped tokens" (with "↓" while the card is out of view below), and "1.25 → 0.8"
+//                after a second move; that card is outlined. Scrolled down 900 px, k 1 → 2 scrolls
+//                the routing card into view, outlined, and the k slider stays where it was. Then,
+//                each on a fresh page after step 100 (or the hint's first step, data-from), every
+//                card's "try this" is clicked and its effect read from the card (data-before,
+//                data-now, data-seen: steps after the change, data-seen-begun: where the snapshot
+//                that showed it began): it must show in a snapshot begun within the hint's steps
+//                (data-within); the card is outlined and the knob's change line says what changed
+//                and "watch <the card's title>".
+//                Prints each hint's numbers.
 //   lesson-unknown — ?lesson=nope: a notice names the known lessons; training goes on.
 // Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), TIMEOUT_MS (default 120000),
 // ONLY (comma-separated scenario names to run).
@@ -1042,17 +1043,17 @@ await scenario("hints", { webgpu: false, query: "?seed=1", viewport: { width: 13
   const state = await page.locator('[data-testid="preset-state"]').textContent();
   if (preset !== "" || !/custom.*Balanced/.test(state)) problems.push(`preset after the change: "${preset}", state "${state}"`);
   const line = await page.locator('[data-testid="change-capacity-factor"]').textContent();
-  if (!/capacity factor 1\.25 → 1: watch Dropped tokens/.test(line)) problems.push(`change line: "${line}"`);
+  if (!/cf 1\.25 → 1: watch Dropped tokens/.test(line)) problems.push(`change line: "${line}"`);
   const lit = await page.locator('[data-card="drops"]').getAttribute("class");
   if (!/highlight/.test(lit)) problems.push(`the Dropped tokens card is not outlined: class "${lit}"`);
   const inView = await page.locator('[data-card="drops"]').evaluate((e) => e.getBoundingClientRect().top < innerHeight);
   // Out of view, the line says where it is (scrolling there would move the controls).
-  if (!inView && !/below ↓/.test(line)) problems.push(`the Dropped tokens card is below the fold and the line does not say so: "${line}"`);
+  if (!inView && !/Dropped tokens ↓/.test(line)) problems.push(`the Dropped tokens card is below the fold and the line does not say so: "${line}"`);
   // A second move while the line shows keeps the value it started from.
   await slider.fill("0.8");
   await settle(page);
   const line2 = await page.locator('[data-testid="change-capacity-factor"]').textContent();
-  if (!/capacity factor 1\.25 → 0\.8/.test(line2)) problems.push(`change line after a second move: "${line2}"`);
+  if (!/cf 1\.25 → 0\.8/.test(line2)) problems.push(`change line after a second move: "${line2}"`);
   console.log(`  preset left: slider y ${y0} → ${y1} → ${y2}; state "${state}"; line "${line}", then "${line2}"; drops card outlined, ${inView ? "in view" : "below the fold"}`);
   // Scrolled down (the controls stuck at the top), a change whose card is out of view above
   // scrolls it into view, and the control stays where it was.
@@ -1092,7 +1093,8 @@ await scenario("hints", { webgpu: false, query: "?seed=1", viewport: { width: 13
     if (!/highlight/.test(cls)) problems.push(`${name}: its card is not outlined after its hint`);
     const key = set.split("=")[0];
     const change = await page.locator(`[data-testid="change-${key}"]`).textContent();
-    if (!/→/.test(change)) problems.push(`${name}: no change line for ${key}: "${change}"`);
+    const title = await page.locator(`[data-card="${name}"] h2`).textContent();
+    if (!change.includes(`→`) || !change.includes(`watch ${title}`)) problems.push(`${name}: the change line of ${key} does not point at "${title}": "${change}"`);
     console.log(`  ${name} (${label}; ${set}): before ${d.before}, now ${d.now}, seen by ${d.seen} steps after the change (its snapshot began at +${d.seenBegun}, ≤ ${within}), ${secs} s; "${change}"`);
   }
 });
