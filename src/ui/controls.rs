@@ -161,7 +161,9 @@ pub fn PresetMenu(
                 </select>
             </label>
             <p class="hint preset-state" data-testid="preset-state" title=state>{state}</p>
-            <p class="hint preset-watch" data-testid="preset-watch" class:left=move || matching().is_none()>
+            // Focusable: a longer note scrolls inside its box, by keyboard too.
+            <p class="hint preset-watch" data-testid="preset-watch" tabindex="0"
+                class:left=move || matching().is_none()>
                 {move || last().map(|p| p.watch).unwrap_or("")}
             </p>
         </fieldset>
