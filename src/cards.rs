@@ -264,8 +264,8 @@ pub const CARDS: [Card; 9] = [
         id: CardId::Balance,
         name: "balance",
         title: "Balance",
-        caption: "The busiest expert's share of tokens and the normalised entropy of the load (1 = even). Switch the \
-                  balance loss off and watch one or two experts take over. Dashed lines mark knob changes.",
+        caption: "The busiest expert's share of tokens and the normalised entropy of the load (1 = even). Dashed \
+                  lines mark knob changes.",
         waiting: "Starting the model… the balance lines begin with the first steps.",
         layout: Layout::Normal,
         plots: &[plot(Chart::Balance, "balance", (460, 230), "balance", "download the balance chart as PNG")],

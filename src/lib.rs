@@ -13,6 +13,7 @@ pub mod cards;
 pub mod config;
 pub mod data;
 pub mod gpu;
+pub mod hints;
 pub mod history;
 pub mod knobs;
 pub mod lessons;

@@ -6,11 +6,13 @@
 //! Each card has an id ([`CardId`], its name as `data-card`): in presentation mode only the cards of
 //! `ui.focus` are shown ([`crate::page::focused_cards`]), and the card of `ui.highlight` is outlined
 //! in both modes; the charts redraw when presentation mode is switched.
+use super::hints::TryThis;
 use super::{draw, web, Ui};
 use crate::cards::{self, Card, CardId, Chart, Layout, Source, CARDS};
 use crate::config::{Dataset, RouterInfo};
 use crate::page::{diff_label, focused_cards, Hist};
 use crate::palette::{RUN_A, RUN_B};
+use crate::session::Cmd;
 use leptos::html;
 use leptos::prelude::*;
 use plotters::style::RGBColor;
@@ -336,6 +338,8 @@ pub fn Views(
     /// The page's state: the views read the config, the latest snapshot, the history, the knob
     /// change markers and the region map, and report failed exports as notices.
     ui: Ui,
+    /// Sends the session a card's "try this" (its knobs, and a restart where it needs one).
+    send: Callback<Cmd>,
 ) -> impl IntoView {
     let canvases = Canvases::new();
     let compare = Memo::new(move |_| ui.cfg_b.with(Option::is_some));
@@ -396,6 +400,7 @@ pub fn Views(
         }),
         // The cards shown in presentation mode.
         focus: Memo::new(move |_| ui.focus.with(|f| focused_cards(f))),
+        send,
     };
     view! {
         <main class="views">
@@ -419,6 +424,8 @@ struct Shared {
     labels: Memo<(String, String)>,
     /// The cards presentation mode shows.
     focus: Memo<Vec<CardId>>,
+    /// Sends the session a card's "try this".
+    send: Callback<Cmd>,
 }
 
 /// One card of [`Views`]: its [`ChartCard`] with its canvases, hidden for other data sets than its
@@ -432,7 +439,7 @@ fn CardView(
     /// The canvases, the PNG export, compare mode and its labels, the data set and the focus.
     shared: Shared,
 ) -> impl IntoView {
-    let Shared { canvases, png, compare: on, dataset, labels, focus } = shared;
+    let Shared { canvases, png, compare: on, dataset, labels, focus, send } = shared;
     let plots = card
         .plots
         .iter()
@@ -453,6 +460,7 @@ fn CardView(
         view! { <RouterNote testid=n.testid text=text /> }
     });
     let compare_note = card.compare_note.map(|text| view! { <CompareNote on=on text=text /> });
+    let try_this = crate::hints::hint(card.id).map(|hint| view! { <TryThis ui=ui send=send hint=hint /> });
     let waiting = Signal::derive(move || match card.plots[0].chart.source() {
         Source::Snapshot => ui.snap.with(Option::is_none),
         Source::History => ui.hist.with(Vec::is_empty),
@@ -460,6 +468,7 @@ fn CardView(
     });
     view! {
         <ChartCard card=card plots=plots png=png hidden=hidden wide=wide highlight=ui.highlight waiting=waiting>
+            {try_this}
             {note}
             {compare_note}
         </ChartCard>

@@ -127,7 +127,9 @@ pub fn LessonMenu(
     }
 }
 
-/// The preset menu: "custom" unless the knobs equal a preset's, and what to watch for in it.
+/// The preset menu: "custom" unless the knobs equal a preset's, and what to watch for in it. Leaving
+/// a preset moves nothing: a one-line state says so and the last preset's note stays, dimmed, in a
+/// box of fixed height (scrolled when longer).
 #[component]
 pub fn PresetMenu(
     /// The current config (the menu shows the preset it matches).
@@ -137,7 +139,16 @@ pub fn PresetMenu(
     #[prop(into)]
     on_choose: Callback<String>,
 ) -> impl IntoView {
-    let matching = move || cfg.with(matching_preset);
+    // The names of the preset matched now, and of the one matched now or last.
+    let now = Memo::new(move |_| cfg.with(matching_preset).map(|p| p.name));
+    let last_name = Memo::new(move |prev: Option<&Option<&'static str>>| now.get().or(prev.copied().flatten()));
+    let matching = move || now.get().and_then(presets::find);
+    let last = move || last_name.get().and_then(presets::find);
+    let state = move || match (matching(), last()) {
+        (Some(_), _) => "what to watch for:".to_string(),
+        (None, Some(p)) => format!("custom — left “{}”; its note:", p.title),
+        (None, None) => "custom settings: no preset's note applies".to_string(),
+    };
     view! {
         <fieldset>
             <legend>"Preset"</legend>
@@ -149,7 +160,12 @@ pub fn PresetMenu(
                     {presets::PRESETS.iter().map(|p| view! { <option value=p.name>{p.title}</option> }).collect_view()}
                 </select>
             </label>
-            <p class="hint" data-testid="preset-watch">{move || matching().map(|p| p.watch).unwrap_or("")}</p>
+            <p class="hint preset-state" data-testid="preset-state" title=state>{state}</p>
+            // Focusable: a longer note scrolls inside its box, by keyboard too.
+            <p class="hint preset-watch" data-testid="preset-watch" tabindex="0"
+                class:left=move || matching().is_none()>
+                {move || last().map(|p| p.watch).unwrap_or("")}
+            </p>
         </fieldset>
     }
 }

@@ -1,5 +1,6 @@
 //! The knob panels, built from the knob table ([`crate::knobs`]): one [`KnobGroup`] per group,
 //! one [`KnobControl`] per knob.
+use super::hints::Change;
 use crate::config::Config;
 use crate::knobs::{Control, Group, Kind, Knob, Scale, Value, KNOBS};
 use crate::page::{choice_allowed, choices, expert_budget, inert, round2, shown, testid};
@@ -24,11 +25,15 @@ pub fn KnobGroup(
     saved: Signal<HashMap<&'static str, f32>>,
     /// Sets a knob.
     on_set: SetKnob,
+    /// The latest knob change: its line shows next to its control.
+    #[prop(optional, into)]
+    changed: Signal<Option<Change>>,
 ) -> impl IntoView {
     let (basic, more): (Vec<&'static Knob>, Vec<&'static Knob>) =
         KNOBS.iter().filter(|k| k.group == group).partition(|k| !k.advanced);
     let live = KNOBS.iter().filter(|k| k.group == group).all(|k| k.live);
-    let control = move |k: &'static Knob| view! { <KnobControl knob=k cfg=cfg saved=saved on_set=on_set /> };
+    let control =
+        move |k: &'static Knob| view! { <KnobControl knob=k cfg=cfg saved=saved on_set=on_set changed=changed /> };
     let more = (!more.is_empty()).then(|| {
         view! {
             <details class="more">
@@ -56,7 +61,9 @@ pub fn KnobGroup(
 /// slider (log scale in powers of ten, with a 0 notch when 0 is allowed), a menu of usual values or
 /// a number field, and a checkbox for a real knob's word (∞ dropless, no clipping). Label and
 /// tooltip are the table's; hidden when the selected router does not use the knob; disabled with the
-/// reason when it has no effect. The router's menu has the router's description under it.
+/// reason when it has no effect. The router's menu has the router's description under it. After a
+/// change, one line under the control (laid over what follows, so nothing moves) says what changed
+/// and where to look.
 #[component]
 pub fn KnobControl(
     /// The knob.
@@ -69,6 +76,9 @@ pub fn KnobControl(
     saved: Signal<HashMap<&'static str, f32>>,
     /// Sets a knob.
     on_set: SetKnob,
+    /// The latest knob change: its line shows here while it is this knob's.
+    #[prop(optional, into)]
+    changed: Signal<Option<Change>>,
 ) -> impl IntoView {
     let c = Ctl { k: knob, cfg, saved, on_set };
     let key = knob.key;
@@ -87,6 +97,10 @@ pub fn KnobControl(
             {control}
             {c.word()}
             <p class="hint why">{why}</p>
+            <p class="change" data-testid=format!("change-{}", testid(key)) role="status"
+                prop:hidden=move || changed.with(|c| c.as_ref().is_none_or(|c| c.key != key))>
+                {move || changed.with(|c| c.as_ref().filter(|c| c.key == key).map(|c| c.line.clone()))}
+            </p>
         </div>
     }
 }

@@ -29,6 +29,7 @@ mod compare;
 mod controls;
 mod draw;
 mod engine;
+mod hints;
 mod knob_panel;
 mod lesson_band;
 mod start;
@@ -99,6 +100,10 @@ struct Ui {
     focus: RwSignal<Vec<CardId>>,
     /// The card outlined for the class, if any (in both modes).
     highlight: RwSignal<Option<CardId>>,
+    /// A knob change sent and not yet seen in the configs.
+    pending: RwSignal<Option<hints::Pending>>,
+    /// The latest knob change, shown next to its control for a while.
+    changed: RwSignal<Option<hints::Change>>,
     /// The caption band's content (empty: no band); a lesson fills it.
     caption: Caption,
     /// The id of the lesson being played.
@@ -138,6 +143,8 @@ impl Ui {
             controls_open: RwSignal::new(false),
             focus: RwSignal::new(vec![]),
             highlight: RwSignal::new(None),
+            pending: RwSignal::new(None),
+            changed: RwSignal::new(None),
             caption: Caption::default(),
             lesson: RwSignal::new(None),
         }
@@ -172,6 +179,7 @@ fn show(ui: Ui, e: Event) {
             ui.saved.set(saved);
             ui.cfg.set(a);
             ui.cfg_b.set(b);
+            hints::after_configs(ui);
         }
         Event::Playing(on) => ui.playing.set(on),
         Event::Speed(v) => ui.speed.set(v),
@@ -331,7 +339,7 @@ pub fn App() -> impl IntoView {
             <BenchCard shown=ui.bench progress=ui.bench_progress result=ui.bench_out kernels=ui.bench_kernels />
             <div class="layout">
                 <Controls ui=ui send=send />
-                <Views ui=ui />
+                <Views ui=ui send=send />
             </div>
             <AboutLine />
         </div>
@@ -421,7 +429,10 @@ fn Controls(
         }
     });
     // The panels set A's knobs (B follows where it has no value of its own).
-    let on_set = SetKnob::new(move |(key, value)| send.run(Cmd::SetKnob { side: Side::A, key, value }));
+    let on_set = SetKnob::new(move |(key, value)| {
+        hints::before_set(ui, key, None);
+        send.run(Cmd::SetKnob { side: Side::A, key, value })
+    });
     let on_set_b = SetKnob::new(move |(key, value)| send.run(Cmd::SetKnob { side: Side::B, key, value }));
     let choose_lesson = move |id: String| send.run(Cmd::Lesson(crate::lessons::find(&id).map(|l| l.id.to_string())));
     let controls_class = move || if ui.controls_open.get() { "controls open" } else { "controls" };
@@ -439,9 +450,9 @@ fn Controls(
             <CompareToggle on=Signal::derive(move || ui.cfg_b.with(Option::is_some)) on_toggle=move |on| send.run(Cmd::Compare(on)) />
             <DiffersPanel cfg=ui.cfg cfg_b=ui.cfg_b on_set_b=on_set_b />
             <PresetMenu cfg=ui.cfg on_choose=move |name| send.run(Cmd::Preset(name)) />
-            <KnobGroup group=Group::Routing cfg=ui.cfg saved=ui.saved on_set=on_set />
-            <KnobGroup group=Group::Training cfg=ui.cfg saved=ui.saved on_set=on_set />
-            <KnobGroup group=Group::Model cfg=ui.cfg saved=ui.saved on_set=on_set />
+            <KnobGroup group=Group::Routing cfg=ui.cfg saved=ui.saved on_set=on_set changed=ui.changed />
+            <KnobGroup group=Group::Training cfg=ui.cfg saved=ui.saved on_set=on_set changed=ui.changed />
+            <KnobGroup group=Group::Model cfg=ui.cfg saved=ui.saved on_set=on_set changed=ui.changed />
             <ShareExport cfg=ui.cfg cfg_b=ui.cfg_b hist=ui.hist hist_b=ui.hist_b snap=ui.snap snap_b=ui.snap_b
                 on_notice=move |text| ui.notice.set(Some(text)) />
         </aside>

@@ -100,6 +100,21 @@
 //                Screenshot first-use-start.png.
 //   first-use-ways — the panel's "compare two settings" turns compare mode on (a reload of that URL
 //                skips the panel); "explore freely" closes it and training goes on.
+//   hints      — a class's first minutes at 1366×768 on the CPU reference (?seed=1: the defaults, the
+//                "balanced" preset): moving the capacity-factor slider 1.25 → 1 leaves the preset
+//                without moving the layout (the slider's y before and after, and after the card has
+//                been pointed at, equal within 1 px), the menu says custom and its one-line state
+//                names the preset left; the line next to the slider says "cf 1.25 → 1: watch
+//                Dropped tokens" (with "↓" while the card is out of view below), and "1.25 → 0.8"
+//                after a second move; that card is outlined. Scrolled down 900 px, k 1 → 2 scrolls
+//                the routing card into view, outlined, and the k slider stays where it was. Then,
+//                each on a fresh page after step 100 (or the hint's first step, data-from), every
+//                card's "try this" is clicked and its effect read from the card (data-before,
+//                data-now, data-seen: steps after the change, data-seen-begun: where the snapshot
+//                that showed it began): it must show in a snapshot begun within the hint's steps
+//                (data-within); the card is outlined and the knob's change line says what changed
+//                and "watch <the card's title>".
+//                Prints each hint's numbers.
 //   lesson-unknown — ?lesson=nope: a notice names the known lessons; training goes on.
 // Env: CHROMIUM (default /usr/bin/chromium), DIST (default dist), TIMEOUT_MS (default 120000),
 // ONLY (comma-separated scenario names to run).
@@ -1115,6 +1130,79 @@ await scenario("first-use-ways", { webgpu: false, viewport: { width: 1366, heigh
   if (await start.isVisible()) problems.push("the start panel stays after explore freely");
   const s = await waitStep(page, 0);
   await waitStep(page, s);
+});
+
+// A class's first minutes: leaving a preset moves nothing; every card's "try this" comes true.
+await scenario("hints", { webgpu: false, query: "?seed=1", viewport: { width: 1366, height: 768 } }, async (page, problems) => {
+  await waitStep(page, 20);
+  const slider = page.locator('[data-testid="capacity-factor"]');
+  await slider.scrollIntoViewIfNeeded();
+  const y0 = (await slider.boundingBox()).y;
+  if ((await page.locator('[data-testid="preset"]').inputValue()) !== "balanced") problems.push("the defaults are not the balanced preset");
+  await slider.fill("1");
+  await settle(page);
+  const y1 = (await slider.boundingBox()).y;
+  await page.waitForTimeout(800); // a smooth scroll to the card, if any
+  const y2 = (await slider.boundingBox()).y;
+  if (Math.abs(y1 - y0) > 1 || Math.abs(y2 - y0) > 1) problems.push(`leaving the preset moved the slider: y ${y0} → ${y1} → ${y2}`);
+  const preset = await page.locator('[data-testid="preset"]').inputValue();
+  const state = await page.locator('[data-testid="preset-state"]').textContent();
+  if (preset !== "" || !/custom.*Balanced/.test(state)) problems.push(`preset after the change: "${preset}", state "${state}"`);
+  const line = await page.locator('[data-testid="change-capacity-factor"]').textContent();
+  if (!/cf 1\.25 → 1: watch Dropped tokens/.test(line)) problems.push(`change line: "${line}"`);
+  const lit = await page.locator('[data-card="drops"]').getAttribute("class");
+  if (!/highlight/.test(lit)) problems.push(`the Dropped tokens card is not outlined: class "${lit}"`);
+  const inView = await page.locator('[data-card="drops"]').evaluate((e) => e.getBoundingClientRect().top < innerHeight);
+  // Out of view, the line says where it is (scrolling there would move the controls).
+  if (!inView && !/Dropped tokens ↓/.test(line)) problems.push(`the Dropped tokens card is below the fold and the line does not say so: "${line}"`);
+  // A second move while the line shows keeps the value it started from.
+  await slider.fill("0.8");
+  await settle(page);
+  const line2 = await page.locator('[data-testid="change-capacity-factor"]').textContent();
+  if (!/cf 1\.25 → 0\.8/.test(line2)) problems.push(`change line after a second move: "${line2}"`);
+  console.log(`  preset left: slider y ${y0} → ${y1} → ${y2}; state "${state}"; line "${line}", then "${line2}"; drops card outlined, ${inView ? "in view" : "below the fold"}`);
+  // Scrolled down (the controls stuck at the top), a change whose card is out of view above
+  // scrolls it into view, and the control stays where it was.
+  await page.evaluate(() => window.scrollTo(0, 900));
+  const topk = page.locator('[data-testid="top-k"]');
+  await topk.scrollIntoViewIfNeeded();
+  const k0 = (await topk.boundingBox()).y;
+  await topk.fill("2");
+  await settle(page);
+  await page.waitForTimeout(1000);
+  const k1 = (await topk.boundingBox()).y;
+  const heat = await page.locator('[data-card="heatmap"]').evaluate((e) => [e.getBoundingClientRect().top, e.className]);
+  if (Math.abs(k1 - k0) > 1) problems.push(`scrolling to the routing card moved the k slider: y ${k0} → ${k1}`);
+  if (heat[0] < -1 || heat[0] > 768 || !/highlight/.test(heat[1])) problems.push(`the routing card is not brought into view and outlined: top ${heat[0]}, class "${heat[1]}"`);
+  console.log(`  scrolled down, k 1 → 2: the routing card's top at ${heat[0].toFixed(0)} px, the k slider at y ${k0} → ${k1}`);
+  const cards = await page.locator('[data-testid^="try-"][data-within]').evaluateAll((es) => es.map((e) => ({
+    name: e.dataset.testid.slice(4), within: Number(e.dataset.within), set: e.dataset.set, from: Number(e.dataset.from) })));
+  if (cards.length < 5) problems.push(`only ${cards.length} cards have a hint`);
+  for (const { name, within, set, from } of cards) {
+    await page.goto(url + "?seed=1", { waitUntil: "load", timeout });
+    await waitStep(page, Math.max(100, from));
+    const button = page.locator(`[data-testid="try-${name}-button"]`);
+    const label = await button.getAttribute("aria-label");
+    const t0 = Date.now();
+    await button.click();
+    const result = page.locator(`[data-testid="try-${name}-result"]`);
+    await page.waitForFunction(([name, within]) => {
+      const d = document.querySelector(`[data-testid="try-${name}-result"]`).dataset;
+      return d.seen !== undefined || Number(d.begun) > within;
+    }, [name, within], { timeout }).catch(() => problems.push(`${name}: no result within ${timeout} ms`));
+    const d = await result.evaluate((e) => ({ ...e.dataset, text: e.textContent }));
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    // In time: the snapshot that showed it began within the hint's steps (a snapshot ends about every
+    // 250 ms, so on a fast device its window spans many steps).
+    if (d.seen === undefined || Number(d.seenBegun) > within) problems.push(`${name} (${set}): not seen within ${within} steps: ${d.text}`);
+    const cls = await page.locator(`[data-card="${name}"]`).getAttribute("class");
+    if (!/highlight/.test(cls)) problems.push(`${name}: its card is not outlined after its hint`);
+    const key = set.split("=")[0];
+    const change = await page.locator(`[data-testid="change-${key}"]`).textContent();
+    const title = await page.locator(`[data-card="${name}"] h2`).textContent();
+    if (!change.includes(`→`) || !change.includes(`watch ${title}`)) problems.push(`${name}: the change line of ${key} does not point at "${title}": "${change}"`);
+    console.log(`  ${name} (${label}; ${set}): before ${d.before}, now ${d.now}, seen by ${d.seen} steps after the change (its snapshot began at +${d.seenBegun}, ≤ ${within}), ${secs} s; "${change}"`);
+  }
 });
 
 // An unknown lesson id: the page loads, trains, and names the known lessons.
