@@ -232,7 +232,9 @@ pub fn TryThis(
     let label = format!("{}: {}", hint.button(), hint.what);
     let set = hint.set.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     view! {
-        <p class="caption try" data-testid=format!("try-{name}") data-set=set data-within=hint.check.within data-from=hint.from_step>
+        // Not during a lesson: the card says the lesson's words, and a knob changed by hand leaves it.
+        <p class="caption try" data-testid=format!("try-{name}") data-set=set data-within=hint.check.within data-from=hint.from_step
+            prop:hidden=move || ui.lesson.with(Option::is_some)>
             <strong>"Try this: "</strong>{hint.what}" — "{hint.watch}" "
             <button class="try-it" data-testid=format!("try-{name}-button") aria-label=label prop:disabled=early on:click=click>
                 {words}
