@@ -50,6 +50,9 @@ fn main() {
             match &out.verdict {
                 Some(v) => {
                     println!("  {}", v.headline);
+                    if let Some(d) = &v.detail {
+                        println!("  {d}");
+                    }
                     for c in &v.checks {
                         println!("    {c}");
                     }

@@ -720,7 +720,7 @@ pub const LESSONS: &[Lesson] = &[
         claim: "A linear router over 2-D points splits the plane into a few wedges and leaves some experts unused \
                 from the first steps; the balance loss brings them back.",
         source: "Shazeer et al. 2017 (the balance loss); the regions data set of this page",
-        headline: "without the balance loss some experts never get work; with it they come back and the model \
+        headline: "without the balance loss some experts get almost no work; with it they come back and the model \
                    classifies better",
         about_a: None,
         card_words: &[

@@ -208,21 +208,21 @@ fn reach(s: &mut Session, p: Playing, runs: &Runs) {
 }
 
 /// The lesson's claim checked on these runs (`checks`: each check and whether it held, None: not
-/// checked): its headline first, ✓ when every check held, ✗ with what did not show when one
-/// failed, – when some were not checked; then each check with its thresholds, and `note`.
+/// checked): its headline first, ✓ when every check held, ✗ when one failed (what did not show
+/// under it), – when none failed and some were not checked; then each check with its
+/// thresholds, and `note`.
 pub fn verdict(lesson: &Lesson, checks: &[(&Check, Option<bool>)], note: Option<String>) -> Verdict {
     let failed: Vec<&str> = checks.iter().filter(|c| c.1 == Some(false)).map(|c| c.0.shows).collect();
     let unchecked: Vec<&str> = checks.iter().filter(|c| c.1.is_none()).map(|c| c.0.shows).collect();
-    let (finding, headline) = if !failed.is_empty() {
-        let what = failed.join("; ");
-        (Finding::NotReproduced, format!("✗ Not reproduced this time: {}. What did not show: {what}.", lesson.headline))
+    let head = lesson.headline;
+    let (finding, headline, detail) = if !failed.is_empty() {
+        let what = format!("What did not show this time: {}.", failed.join("; "));
+        (Finding::NotReproduced, format!("✗ Not reproduced this time: {head}."), Some(what))
     } else if !unchecked.is_empty() {
-        let what = unchecked.join("; ");
-        let head =
-            format!("– Not checked: {}. The lesson moved on before this was trained to: {what}.", lesson.headline);
-        (Finding::NotChecked, head)
+        let why = format!("The lesson moved on before it trained far enough to check: {}.", unchecked.join("; "));
+        (Finding::NotChecked, format!("– Not checked: {head}."), Some(why))
     } else {
-        (Finding::Reproduced, format!("✓ Reproduced: {}.", lesson.headline))
+        (Finding::Reproduced, format!("✓ Reproduced: {head}."), None)
     };
     let checks = checks
         .iter()
@@ -232,7 +232,7 @@ pub fn verdict(lesson: &Lesson, checks: &[(&Check, Option<bool>)], note: Option<
             None => format!("– not checked (skipped before its step): {}", c.cond.what),
         })
         .collect();
-    Verdict { finding, headline, checks, note }
+    Verdict { finding, headline, detail, checks, note }
 }
 
 /// The note when these runs trained on the CPU with a smaller batch than the lessons were
@@ -317,19 +317,21 @@ mod tests {
         let (c0, c1) = (&l.expect[0], &l.expect[1]);
         let v = verdict(l, &[(c0, Some(true)), (c1, Some(true))], None);
         assert_eq!(v.finding, Finding::Reproduced);
-        assert_eq!(v.headline, format!("✓ Reproduced: {}.", l.headline));
+        assert_eq!((v.headline, v.detail), (format!("✓ Reproduced: {}.", l.headline), None));
         assert_eq!(v.checks, [format!("✓ {}", c0.cond.what), format!("✓ {}", c1.cond.what)]);
 
         let v = verdict(l, &[(c0, Some(false)), (c1, Some(true))], Some("note".into()));
         assert_eq!(v.finding, Finding::NotReproduced);
-        assert!(v.headline.starts_with("✗ Not reproduced this time: without the balance loss"), "{}", v.headline);
-        assert!(v.headline.contains(c0.shows) && !v.headline.contains(c1.shows), "{}", v.headline);
+        assert_eq!(v.headline, format!("✗ Not reproduced this time: {}.", l.headline));
+        let detail = v.detail.unwrap();
+        assert!(detail.contains(c0.shows) && !detail.contains(c1.shows), "{detail}");
         assert!(v.checks[0].starts_with("✗ not this time: ") && v.checks[1].starts_with('✓'));
         assert_eq!(v.note.as_deref(), Some("note"));
 
         let v = verdict(l, &[(c0, Some(true)), (c1, None)], None);
         assert_eq!(v.finding, Finding::NotChecked);
-        assert!(v.headline.starts_with("– Not checked: ") && v.headline.contains(c1.shows), "{}", v.headline);
+        assert_eq!(v.headline, format!("– Not checked: {}.", l.headline));
+        assert!(v.detail.unwrap().contains(c1.shows));
         assert!(v.checks[1].starts_with("– not checked"));
 
         let v = verdict(l, &[(c0, Some(false)), (c1, None)], None);

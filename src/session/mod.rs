@@ -291,9 +291,12 @@ impl Finding {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub finding: Finding,
-    /// "✓ Reproduced: <the lesson's headline>", "✗ Not reproduced this time: … What did not show:
-    /// …" or "– Not checked: …".
+    /// "✓ Reproduced: <the lesson's headline>.", "✗ Not reproduced this time: …" or "– Not
+    /// checked: …".
     pub headline: String,
+    /// Under the headline when it is not reproduced: what did not show, in plain words; when not
+    /// checked, why.
+    pub detail: Option<String>,
     /// One line per check, with its thresholds ("✓ …", "✗ not this time: …", "– not checked …").
     pub checks: Vec<String>,
     /// Where the runs trained on the CPU with a smaller batch than the lesson was measured with.

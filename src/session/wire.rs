@@ -163,6 +163,7 @@ mod tests {
                 verdict: Some(crate::session::Verdict {
                     finding: crate::session::Finding::NotChecked,
                     headline: "– Not checked: …".into(),
+                    detail: Some("The lesson moved on …".into()),
                     checks: vec!["– not checked".into()],
                     note: None,
                 }),

@@ -173,17 +173,18 @@ pub fn CaptionBand(
 }
 
 /// A lesson's verdict (`caption-verdict`, its finding as `data-verdict`): the headline in large
-/// type, and behind "how this was checked" (closed) each check with its thresholds
+/// type, what did not show (or why it was not checked) under it, and behind "how this was checked" (closed) each check with its thresholds
 /// (`verdict-checks`) and the note on the CPU's batch.
 #[component]
 fn VerdictView(
     /// The verdict to show.
     verdict: Verdict,
 ) -> impl IntoView {
-    let Verdict { finding, headline, checks, note } = verdict;
+    let Verdict { finding, headline, detail, checks, note } = verdict;
     view! {
         <div class="band-verdict" data-testid="caption-verdict" data-verdict=finding.name()>
             <p class="verdict-headline" data-testid="verdict-headline">{headline}</p>
+            {detail.map(|d| view! { <p class="verdict-detail" data-testid="verdict-detail">{d}</p> })}
             <details class="verdict-how">
                 <summary>"how this was checked"</summary>
                 <p>"The claim, checked on these two runs:"</p>
