@@ -11,7 +11,13 @@
 //! Every number a caption quotes beside the live one ("5 seeds: …") was measured on the CPU
 //! reference over seeds 1–5: the lesson's own runs with `cargo run --profile fast --example
 //! lessons`; the two side remarks (overfitting's dense network of width 512, moe-vs-dense trained
-//! on to step 2000) with the same configs in separate runs, recorded in the README.
+//! on to step 2000) with the same configs in separate runs, recorded in the README; the lines
+//! about run A ([`Lesson::about_a`]) of balance-loss and expert-choice (the same run A) with
+//! `cargo run --profile fast --example balance_drops`.
+//!
+//! At the lesson's end the player shows the verdict: the lesson's [`Lesson::headline`] as
+//! reproduced or not, and behind it each check with its thresholds. While a lesson plays, the
+//! cards it shows say its [`Lesson::card_words`] instead of their generic captions.
 //! tests/lessons.rs holds each lesson to its checks in at least 4 of 5 seeds.
 use crate::cards::CardId;
 use crate::config::Config;
@@ -439,8 +445,8 @@ pub const LESSONS: &[Lesson] = &[
                    again",
         about_a: Some("Why does A, which has the balance loss, still drop {a.dropped} of its assignments, with {a.starved} of 8 \
                   experts nearly idle? Its balance loss is gentle (α = 0.01) and has had only {a.step} steps to even the load: \
-                  on 5 seeds (batches of 64 and 256) A still drops 20–41 % at step 300, 11–23 % at step 600 and 4–17 % at \
-                  step 1500; trained with B's α = 0.1 from the start it drops 2–8 % at step 300."),
+                  on 5 seeds (batches of 64 and 256) A still drops 23–41 % at step 300, 11–23 % at step 600 and 4–15 % at \
+                  step 1500; trained with B's α = 0.1 from the start it drops 2–10 % at step 300."),
         card_words: &[
             (CardId::Load, "Marked A: with the balance loss; marked B: without it until its balance loss is switched \
                             on. Same scale: compare the heights; orange is dropped."),
@@ -918,7 +924,7 @@ pub const LESSONS: &[Lesson] = &[
         headline: "when experts choose their tokens the load is even and nothing is dropped, but some tokens get no \
                    expert",
         about_a: Some("Why does A, which has a balance loss, still drop {a.dropped}? Its balance loss is gentle (α = 0.01) and \
-                  evens the load slowly: on 5 seeds (batches of 64 and 256) this A drops 11–23 % at step 600 and 4–17 % at \
+                  evens the load slowly: on 5 seeds (batches of 64 and 256) this A drops 11–23 % at step 600 and 4–15 % at \
                   step 1500."),
         card_words: &[
             (CardId::Load, "Marked A: tokens choose (orange is dropped over capacity); marked B: experts choose, \
