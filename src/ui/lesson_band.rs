@@ -1,7 +1,9 @@
 //! The caption band of a lesson: one band above the charts with the lesson's title, the caption of
 //! the current beat, a question for the class, where the lesson is ("beat 2 of 4") and buttons to
 //! go back, play and go on; while the lesson waits for the teacher, "Paused — press space or ▶ to
-//! continue" in large type; at its end, "next lesson" and "explore from here". The lesson player fills its signals ([`Caption`]); `?debug=caption`
+//! continue" in large type; at its end, a line about run A where a class will ask about it, the
+//! verdict (its headline first, the checks behind "how this was checked"), "next lesson" and
+//! "explore from here". The lesson player fills its signals ([`Caption`]); `?debug=caption`
 //! fills them with [`SAMPLE_BEATS`] to show the band without a lesson.
 use crate::cards::CardId;
 use crate::session::Verdict;

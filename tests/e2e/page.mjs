@@ -75,20 +75,24 @@
 //                reload with none of the old build's files, replaces the saved one, and opens
 //                offline in turn.
 //   lesson-<id> — each lesson at ?lesson=<id>&present (1920×1080): the menu lists every lesson,
-//                compare mode is on, each beat's highlighted card is shown and drawn, n steps
-//                through the beats, the last shows the claim's check; screenshot
-//                lesson-<id>-present.png.
+//                compare mode is on, each beat's highlighted card is shown and drawn and says the
+//                lesson's words (no generic notes on any card), n steps through the beats, the
+//                last shows the verdict (its headline by its finding, the checks behind a closed
+//                "how this was checked"); screenshot lesson-<id>-present.png.
 //   lesson-play — balance-loss played to its end with space at each pause, each pause saying
-//                "Paused — press space or ▶ to continue" in large type: both checks hold on the
-//                page; after the end the step counter stays (the caption quotes its step) and
+//                "Paused — press space or ▶ to continue" in large type, the load card saying the
+//                lesson's words and the heatmap (not in the lesson) no caption: "✓ Reproduced"
+//                with both checks ✓ on the page, and the line about run A; after the end the step counter stays (the caption quotes its step) and
 //                space trains nothing; "next lesson" starts capacity-factor (its title in the band,
 //                the verdict gone); p restarts it; a knob changed by hand leaves the lesson with a
-//                notice; leaving from the menu removes the band and the key. Screenshots
+//                notice; leaving from the menu removes the band and the key, and the cards say
+//                their generic captions again. Screenshots
 //                lesson-play-paused.png and lesson-play-end.png.
 //   first-use — a teacher's first visit at 1366×768, by clicks only: the bare URL opens on the start
 //                panel (every lesson as a card, with its length once training runs below; explore
 //                freely; compare two settings); the balance-loss card starts the lesson, the band's ▶
-//                goes on at its pause, the verdict holds, "next lesson" starts capacity-factor.
+//                goes on at its pause, the verdict holds ("✓ Reproduced", both checks ✓, the line
+//                about run A), "next lesson" starts capacity-factor.
 //                Screenshot first-use-start.png.
 //   first-use-ways — the panel's "compare two settings" turns compare mode on (a reload of that URL
 //                skips the panel); "explore freely" closes it and training goes on.
