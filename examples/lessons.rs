@@ -1,5 +1,6 @@
 //! Plays every lesson (or those named on the command line) headless on the CPU reference over
-//! seeds 1–5 and prints, per lesson and seed, each beat's filled caption and each check, then how
+//! seeds 1–5 and prints, per lesson and seed, each beat's filled caption, the line about run A, the
+//! verdict's headline and each check, then how
 //! many seeds passed: the numbers the lessons' captions and the README quote.
 //!
 //!     cargo run --profile fast --example lessons [-- ID ...]   (env SEEDS=5, WORKERS=cores)
@@ -43,8 +44,20 @@ fn main() {
             for c in &out.captions {
                 println!("  · {c}");
             }
-            for (what, ok) in &out.checks {
-                println!("  {} {what}", if *ok { "✓" } else { "✗" });
+            if let Some(a) = &out.about_a {
+                println!("  · about A: {a}");
+            }
+            match &out.verdict {
+                Some(v) => {
+                    println!("  {}", v.headline);
+                    if let Some(d) = &v.detail {
+                        println!("  {d}");
+                    }
+                    for c in &v.checks {
+                        println!("    {c}");
+                    }
+                }
+                None => println!("  (no verdict shown)"),
             }
         }
         println!("passed {passed} of {seeds} seeds\n");

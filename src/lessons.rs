@@ -11,7 +11,13 @@
 //! Every number a caption quotes beside the live one ("5 seeds: …") was measured on the CPU
 //! reference over seeds 1–5: the lesson's own runs with `cargo run --profile fast --example
 //! lessons`; the two side remarks (overfitting's dense network of width 512, moe-vs-dense trained
-//! on to step 2000) with the same configs in separate runs, recorded in the README.
+//! on to step 2000) with the same configs in separate runs, recorded in the README; the lines
+//! about run A ([`Lesson::about_a`]) of balance-loss and expert-choice (the same run A) with
+//! `cargo run --profile fast --example balance_drops`.
+//!
+//! At the lesson's end the player shows the verdict: the lesson's [`Lesson::headline`] as
+//! reproduced or not, and behind it each check with its thresholds. While a lesson plays, the
+//! cards it shows say its [`Lesson::card_words`] instead of their generic captions.
 //! tests/lessons.rs holds each lesson to its checks in at least 4 of 5 seeds.
 use crate::cards::CardId;
 use crate::config::Config;
@@ -78,6 +84,10 @@ pub struct Beat {
 #[derive(Clone, Copy)]
 pub struct Check {
     pub beat: usize,
+    /// What the check shows, in plain words and without thresholds (the verdict's headline says
+    /// it when the check fails: "what did not show: …").
+    pub shows: &'static str,
+    /// The test, and what it tests with its thresholds (shown behind "how this was checked").
     pub cond: Cond,
 }
 
@@ -93,6 +103,16 @@ pub struct Lesson {
     pub claim: &'static str,
     /// Paper(s) and year.
     pub source: &'static str,
+    /// The claim as a headline a class reads at a glance, in plain words and no numbers, lower
+    /// case ("without the balance loss …"): the verdict says "✓ Reproduced: " before it.
+    pub headline: &'static str,
+    /// At the lesson's end, where run A shows something a student would ask about (A drops tokens
+    /// though it has the balance loss): why, in a sentence or two with this run's numbers ([`fill`]
+    /// placeholders), holding only what was measured. None where A holds no surprise.
+    pub about_a: Option<&'static str>,
+    /// What each shown card means in this lesson, shown in place of the card's generic caption
+    /// while the lesson plays (a shown card without words shows no caption then).
+    pub card_words: &'static [(CardId, &'static str)],
     /// Both runs' config from the defaults (the seed is the page's); then the first beat's sets.
     pub base: fn(&mut Config),
     pub beats: &'static [Beat],
@@ -110,6 +130,10 @@ impl Lesson {
         let (mut a, mut b) = (c.clone(), c);
         apply_sets(self.beats[0].set, &mut a, &mut b).expect("a lesson's first beat sets valid knobs");
         (a, b)
+    }
+    /// The lesson's words for card `id`, if it has any.
+    pub fn words_for(&self, id: CardId) -> Option<&'static str> {
+        self.card_words.iter().find(|(c, _)| *c == id).map(|(_, w)| *w)
     }
     /// The step the lesson's last beat ends at.
     pub fn end(&self) -> u32 {
@@ -417,6 +441,20 @@ pub const LESSONS: &[Lesson] = &[
                 the others starve, and the busy ones drop tokens at their capacity. The balance loss prevents it \
                 and repairs it.",
         source: "Shazeer et al. 2017; Switch Transformer, Fedus et al. 2021",
+        headline: "without the balance loss a few experts take most of the work, and switching it on evens the load \
+                   again",
+        about_a: Some("Why does A, which has the balance loss, still drop {a.dropped} of its assignments, with {a.starved} of 8 \
+                  experts nearly idle? Its balance loss is gentle (α = 0.01) and has had only {a.step} steps to even the load: \
+                  on 5 seeds (batches of 64 and 256) A still drops 23–41 % at step 300, 11–23 % at step 600 and 4–15 % at \
+                  step 1500; trained with B's α = 0.1 from the start it drops 2–10 % at step 300."),
+        card_words: &[
+            (CardId::Load, "Marked A: with the balance loss; marked B: without it until its balance loss is switched \
+                            on. Same scale: compare the heights; orange is dropped."),
+            (CardId::Balance, "The busiest expert's share: A (with the balance loss) in blue, B in orange. Watch B's \
+                               line once its balance loss is on."),
+            (CardId::Drops, "Share of assignments dropped: A in blue, B in orange. The run that crowds its experts \
+                             drops more."),
+        ],
         base: |c| {
             c.top_k = 1;
             c.capacity_factor = 1.25;
@@ -450,7 +488,8 @@ pub const LESSONS: &[Lesson] = &[
         cards: &[CardId::Load, CardId::Balance, CardId::Drops],
         expect: &[
             Check {
-                beat: 0,
+                beat: 0, shows: "B, without the balance loss, crowds its tokens onto a few experts and drops more \
+                                 than A",
                 cond: Cond {
                     what: "without the balance loss B is concentrated (busiest expert ≥ 35 % and 15 points above A's, \
                            ≥ 3 nearly idle) and drops 10 points more than A",
@@ -463,7 +502,7 @@ pub const LESSONS: &[Lesson] = &[
                 },
             },
             Check {
-                beat: 1,
+                beat: 1, shows: "B's load evens out once its balance loss is on",
                 cond: Cond { what: "B recovers: load entropy ≥ 0.9", test: |r| M::Entropy.of(r.b) >= 0.9 },
             },
         ],
@@ -476,6 +515,17 @@ pub const LESSONS: &[Lesson] = &[
                 times a fair share. A small capacity factor saves compute but drops the tokens over it; a larger one \
                 drops fewer, and the loss improves, at the price of more compute.",
         source: "GShard, Lepikhin et al. 2020; Switch Transformer, Fedus et al. 2021",
+        headline: "a small capacity drops many tokens, and the run with room for them learns better",
+        about_a: Some("Why does A drop so much? With cf = 0.5 each expert has slots for only half a fair share ({a.capacity} per \
+                  expert), so however evenly A routes, at least half of its assignments are dropped: here {a.dropped}."),
+        card_words: &[
+            (CardId::Drops, "First chart: share dropped, A (cf = 0.5) in blue, B (cf = 2) in orange. Second: A's \
+                             drops at each capacity factor; the dot is A's."),
+            (CardId::Losses, "A (few slots) in blue, B (many slots) in orange. Dashed lines are the held-out loss: \
+                              lower is better."),
+            (CardId::Load, "Marked A: cf = 0.5; marked B: cf = 2. The black line is each expert's capacity; orange \
+                            above it is dropped."),
+        ],
         base: |c| {
             c.top_k = 1;
             c.alpha = 0.01;
@@ -508,7 +558,7 @@ pub const LESSONS: &[Lesson] = &[
         cards: &[CardId::Drops, CardId::Losses, CardId::Load],
         expect: &[
             Check {
-                beat: 0,
+                beat: 0, shows: "A, with little room, drops far more of its assignments than B",
                 cond: Cond {
                     what: "A drops at least 30 points more of its assignments than B, which has 4× the slots",
                     test: |r| {
@@ -518,7 +568,7 @@ pub const LESSONS: &[Lesson] = &[
                 },
             },
             Check {
-                beat: 1,
+                beat: 1, shows: "B, with room for its tokens, reaches the lower held-out loss",
                 cond: Cond { what: "B has the lower held-out loss", test: |r| M::EvalCe.of(r.b) < M::EvalCe.of(r.a) },
             },
         ],
@@ -531,6 +581,15 @@ pub const LESSONS: &[Lesson] = &[
                 compute per token and lowers the loss; Switch's argument is that one expert is enough for most of \
                 the gain at half the cost.",
         source: "Switch Transformer, Fedus et al. 2021; GShard 2020; Mixtral, Jiang et al. 2024",
+        headline: "sending each token to two experts instead of one lowers the loss, for twice the expert compute",
+        about_a: None,
+        card_words: &[
+            (CardId::Losses, "A (one expert per token) in blue, B (two) in orange. Dashed lines are the held-out \
+                              loss: lower is better."),
+            (CardId::Heatmap, "Marked A: one expert per token, outlined red; marked B: two, red first and orange \
+                               second."),
+            (CardId::Load, "Marked A: top-1; marked B: top-2, two assignments per token."),
+        ],
         base: |c| {
             c.alpha = 0.01;
             c.capacity_factor = 1.25;
@@ -549,7 +608,7 @@ pub const LESSONS: &[Lesson] = &[
         }],
         cards: &[CardId::Losses, CardId::Heatmap, CardId::Load],
         expect: &[Check {
-            beat: 0,
+            beat: 0, shows: "top-2 reaches the lower held-out loss",
             cond: Cond {
                 what: "top-2 reaches a lower held-out loss",
                 test: |r| M::EvalCe.of(r.b) < M::EvalCe.of(r.a),
@@ -563,6 +622,15 @@ pub const LESSONS: &[Lesson] = &[
         claim: "Router logits grow during training, and large logits make the softmax brittle and round-off \
                 errors large. Penalising logsumexp² (the z-loss) keeps them small at no cost in quality.",
         source: "ST-MoE, Zoph et al. 2022",
+        headline: "the z-loss keeps the router's scores small, at no cost in quality",
+        about_a: None,
+        card_words: &[
+            (CardId::Logits, "How large the router's scores grow: A (no z-loss) in blue, B (with the z-loss) in \
+                              orange."),
+            (CardId::Losses, "A in blue, B in orange. Dashed lines are the held-out loss: close together means no \
+                              cost in quality."),
+            (CardId::Load, "Marked A: no z-loss; marked B: with the z-loss. How evenly each spreads its tokens."),
+        ],
         base: |c| {
             c.alpha = 0.01;
             c.lr = 5e-2;
@@ -583,7 +651,7 @@ pub const LESSONS: &[Lesson] = &[
         }],
         cards: &[CardId::Logits, CardId::Losses, CardId::Load],
         expect: &[Check {
-            beat: 0,
+            beat: 0, shows: "B's router scores stay much smaller than A's, at about the same held-out loss",
             cond: Cond {
                 what: "B's router scores stay at most half the size of A's, at a held-out loss within 0.05 of A's",
                 test: |r| {
@@ -598,6 +666,14 @@ pub const LESSONS: &[Lesson] = &[
         teaser: "Do the experts learn to take one kind of text each: arithmetic, words, DNA or code?",
         claim: "A learned router sends the text of each domain (arithmetic, words, DNA, code) to experts of its own.",
         source: "ST-MoE, Zoph et al. 2022",
+        headline: "a learned router comes to send different kinds of text to different experts",
+        about_a: None,
+        card_words: &[
+            (CardId::Domains, "Rows: the kinds of text. Marked A: the learned router; marked B: the fixed hash. One \
+                               bright cell per row is an expert of its own."),
+            (CardId::Heatmap, "Marked A: the learned router's choices; marked B: the hash's. The stripe shows each \
+                               input's kind of text."),
+        ],
         base: |c| {
             c.alpha = 0.01;
             c.eval_every = 100;
@@ -626,7 +702,7 @@ pub const LESSONS: &[Lesson] = &[
         ],
         cards: &[CardId::Domains, CardId::Heatmap],
         expect: &[Check {
-            beat: 1,
+            beat: 1, shows: "A's experts come to tell the kinds of text apart, more than the hash router's",
             cond: Cond {
                 what: "A's specialisation grows over training and ends above the hash router's",
                 test: |r| {
@@ -650,6 +726,15 @@ pub const LESSONS: &[Lesson] = &[
         claim: "A linear router over 2-D points splits the plane into a few wedges and leaves some experts unused \
                 from the first steps; the balance loss brings them back.",
         source: "Shazeer et al. 2017 (the balance loss); the regions data set of this page",
+        headline: "without the balance loss some experts get almost no work; with it they come back and the model \
+                   classifies better",
+        about_a: None,
+        card_words: &[
+            (CardId::RegionMap, "Run A's map. Left: the expert each point goes to; an expert whose colour is missing \
+                                 gets no work. Right: the class A predicts."),
+            (CardId::Load, "Marked A: no balance loss until it is switched on; marked B: α = 0.1 throughout. An \
+                            expert without a bar gets no work."),
+        ],
         base: |c| {
             c.dataset = crate::config::Dataset::Regions;
             c.top_k = 1;
@@ -683,14 +768,14 @@ pub const LESSONS: &[Lesson] = &[
         cards: &[CardId::RegionMap, CardId::Load],
         expect: &[
             Check {
-                beat: 0,
+                beat: 0, shows: "without the balance loss A leaves experts idle, more than B",
                 cond: Cond {
                     what: "without the balance loss A leaves ≥ 2 experts nearly idle, at least 2 more than B",
                     test: |r| M::Starved.of(r.a) >= 2.0 && M::Starved.of(r.b) + 2.0 <= M::Starved.of(r.a),
                 },
             },
             Check {
-                beat: 1,
+                beat: 1, shows: "with the balance loss A's idle experts come back and its accuracy rises",
                 cond: Cond {
                     what: "with the balance loss A's experts come back and its accuracy rises",
                     test: |r| M::Starved.of(r.a) == 0.0 && M::EvalAcc.of(r.a) > M::EvalAcc.of(upto(r.a, 500)),
@@ -705,6 +790,12 @@ pub const LESSONS: &[Lesson] = &[
         claim: "On a small data set a sparse model, with more parameters per unit of compute, memorises more than its \
                 dense twin: the gap between training and held-out loss opens wider.",
         source: "ST-MoE, Zoph et al. 2022 (fine-tuning on small tasks); Switch Transformer 2021",
+        headline: "on a small data set the mixture of experts memorises more than its dense twin",
+        about_a: None,
+        card_words: &[
+            (CardId::Losses, "A (mixture of experts) in blue, B (dense) in orange. Solid: training loss; dashed: \
+                              held-out. The gap between them is what each memorised."),
+        ],
         base: |c| {
             c.alpha = 0.01;
             c.train_examples = 8192;
@@ -736,7 +827,7 @@ pub const LESSONS: &[Lesson] = &[
         ],
         cards: &[CardId::Losses],
         expect: &[Check {
-            beat: 1,
+            beat: 1, shows: "the mixture of experts' gap between training and held-out loss is the wider",
             cond: Cond { what: "the MoE's train/held-out gap is the wider", test: |r| M::Gap.of(r.a) > M::Gap.of(r.b) },
         }],
     },
@@ -747,6 +838,14 @@ pub const LESSONS: &[Lesson] = &[
         claim: "At the same compute per token, a mixture of experts learns faster than a dense model: it has E times \
                 the parameters, and each token uses only its share.",
         source: "Switch Transformer, Fedus et al. 2021",
+        headline: "at the same compute per token, the mixture of experts reaches a lower loss than a dense model in \
+                   the same steps",
+        about_a: None,
+        card_words: &[
+            (CardId::Losses, "A (mixture of experts) in blue, B (dense) in orange. Dashed lines are the held-out \
+                              loss: lower is better."),
+            (CardId::Load, "Marked A: how the mixture of experts spreads its tokens over its 8 experts."),
+        ],
         base: |c| {
             c.top_k = 2;
             c.alpha = 0.01;
@@ -768,7 +867,7 @@ pub const LESSONS: &[Lesson] = &[
         }],
         cards: &[CardId::Losses, CardId::Load],
         expect: &[Check {
-            beat: 0,
+            beat: 0, shows: "the mixture of experts reaches the lower held-out loss",
             cond: Cond { what: "the MoE has the lower held-out loss", test: |r| M::EvalCe.of(r.a) < M::EvalCe.of(r.b) },
         }],
     },
@@ -779,6 +878,15 @@ pub const LESSONS: &[Lesson] = &[
         claim: "A router that cannot learn, sending each token to a fixed expert by a hash of its input, trains about \
                 as well as a learned one, and its load is balanced without any balance loss.",
         source: "Hash Layers, Roller et al. 2021",
+        headline: "a fixed hash router trains about as well as a learned one, with an even load and no balance loss",
+        about_a: None,
+        card_words: &[
+            (CardId::Losses, "A (learned router) in blue, B (hash) in orange. Dashed lines are the held-out loss: \
+                              lower is better."),
+            (CardId::Load, "Marked A: the learned router, with a balance loss; marked B: the hash, without one. \
+                            Compare how even they are."),
+            (CardId::Heatmap, "Marked A: the learned router's choices; marked B: the hash's fixed ones."),
+        ],
         base: |c| {
             c.top_k = 1;
             c.alpha = 0.01;
@@ -798,7 +906,7 @@ pub const LESSONS: &[Lesson] = &[
         }],
         cards: &[CardId::Losses, CardId::Load, CardId::Heatmap],
         expect: &[Check {
-            beat: 0,
+            beat: 0, shows: "the hash router's held-out loss is about as low as the learned one's, with an even load",
             cond: Cond {
                 what: "the hash router's held-out loss is at most 0.03 above the learned router's, and its busiest \
                        expert has at most 30 % of the tokens",
@@ -813,6 +921,18 @@ pub const LESSONS: &[Lesson] = &[
         claim: "When each expert picks its C best tokens instead of each token picking its experts, the load is \
                 balanced by construction and nothing is dropped; the price is that some tokens are picked by no expert.",
         source: "Expert Choice routing, Zhou et al. 2022",
+        headline: "when experts choose their tokens the load is even and nothing is dropped, but some tokens get no \
+                   expert",
+        about_a: Some("Why does A, which has a balance loss, still drop {a.dropped}? Its balance loss is gentle (α = 0.01) and \
+                  evens the load slowly: on 5 seeds (batches of 64 and 256) this A drops 11–23 % at step 600 and 4–15 % at \
+                  step 1500."),
+        card_words: &[
+            (CardId::Load, "Marked A: tokens choose (orange is dropped over capacity); marked B: experts choose, \
+                            each exactly its capacity."),
+            (CardId::Drops, "Share dropped: A in blue, B in orange. B's experts pick their tokens, so none is \
+                             dropped over capacity."),
+            (CardId::Heatmap, "Marked A: the expert each probe input chose; marked B: the experts that picked it."),
+        ],
         base: |c| {
             c.top_k = 1;
             c.alpha = 0.01;
@@ -834,7 +954,8 @@ pub const LESSONS: &[Lesson] = &[
         }],
         cards: &[CardId::Load, CardId::Drops, CardId::Heatmap],
         expect: &[Check {
-            beat: 0,
+            beat: 0, shows: "B's load is exactly even with nothing dropped, some of its tokens get no expert, and A \
+                             drops some",
             cond: Cond {
                 what: "B's load is exactly even (each expert 1/8), it drops nothing, some of its tokens get no expert, \
                        and A drops some",
@@ -868,6 +989,10 @@ pub struct Outcome {
     pub beat_ends: Vec<u32>,
     pub captions: Vec<String>,
     pub checks: Vec<(&'static str, bool)>,
+    /// The verdict the lesson's end showed.
+    pub verdict: Option<crate::session::Verdict>,
+    /// The line about run A the lesson's end showed.
+    pub about_a: Option<String>,
 }
 
 impl Outcome {
@@ -918,6 +1043,29 @@ mod tests {
             assert_eq!(shown.len(), l.cards.len(), "{}: a card twice", l.id);
             assert!(l.expect.iter().all(|c| c.beat < l.beats.len()), "{}", l.id);
             assert_ne!(ca, cb, "{}: A and B must differ", l.id);
+        }
+    }
+
+    /// Every lesson has a headline in plain words, its checks say what they show, its line about
+    /// run A quotes known metrics, and its card words are for cards it shows, one each.
+    #[test]
+    fn every_lesson_speaks_plainly() {
+        let plain = |t: &str| !t.is_empty() && !t.contains('_') && !t.contains("::") && !t.contains('{');
+        for l in LESSONS {
+            assert!(plain(l.headline) && l.headline.chars().next().is_some_and(char::is_lowercase), "{}", l.id);
+            assert!(!l.headline.ends_with('.'), "{}: the verdict ends the headline", l.id);
+            assert!(l.expect.iter().all(|c| plain(c.shows)), "{}", l.id);
+            if let Some(t) = l.about_a {
+                assert!(unknown_placeholders(t).is_empty() && !t.contains('_'), "{}: {t}", l.id);
+            }
+            for (id, words) in l.card_words {
+                assert!(l.cards.contains(id), "{}: words for card {id}, which it does not show", l.id);
+                assert!(plain(words), "{} {id}: {words}", l.id);
+                assert_eq!(l.card_words.iter().filter(|w| w.0 == *id).count(), 1, "{}: {id} twice", l.id);
+            }
+            for id in l.cards {
+                assert!(l.words_for(*id).is_some(), "{}: no words for card {id}", l.id);
+            }
         }
     }
 

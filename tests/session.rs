@@ -6,7 +6,7 @@ use moe_playground::config::Config;
 use moe_playground::lessons;
 use moe_playground::page::Side;
 use moe_playground::session::native::{options, play_lesson, play_lesson_with, thread_apart, Host};
-use moe_playground::session::{Cmd, Device, Event, Options, Session};
+use moe_playground::session::{Cmd, Device, Event, Finding, Options, Session};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Instant;
@@ -209,7 +209,11 @@ fn a_lesson_played_with_pauses_matches_the_headless_run() {
     let checks: Vec<_> = h.session.checks().iter().map(|(w, ok)| (*w, ok.unwrap_or(false))).collect();
     assert_eq!(checks, headless.checks);
     let verdict = verdict.expect("a verdict");
-    assert!(verdict.contains('✓') && !verdict.contains('✗'), "{verdict}");
+    assert_eq!(verdict.finding, Finding::Reproduced, "{verdict:?}");
+    assert!(verdict.headline.starts_with("✓ Reproduced: ") && verdict.headline.contains(lesson.headline));
+    assert_eq!(verdict.checks.len(), lesson.expect.len());
+    assert!(verdict.checks.iter().all(|c| c.starts_with('✓')), "{verdict:?}");
+    assert_eq!(Some(verdict), headless.verdict, "the verdict the headless run shows");
 }
 
 /// The band's last caption.

@@ -14,8 +14,8 @@
 //! replays every beat without pausing. After the last beat training stays stopped on the
 //! verdict's numbers: the band offers the next lesson ([`following`]) or to explore from here
 //! ([`explore`]: the lesson is left, the runs and settings kept).
-use super::{Caption, Event, Session};
-use crate::lessons::{self, Lesson, Runs};
+use super::{Caption, Event, Finding, Session, Verdict};
+use crate::lessons::{self, Check, Lesson, Runs};
 
 /// Where a lesson is.
 #[derive(Clone, Copy)]
@@ -169,12 +169,8 @@ fn reach(s: &mut Session, p: Playing, runs: &Runs) {
     s.emit(Event::Highlight(Some(beat.card)));
     // Shown before its end (n on the last beat): its checks are not counted.
     let early = step < beat.until && !beat.when.is_some_and(|c| (c.test)(runs));
-    let checks = p
-        .lesson
-        .expect
-        .iter()
-        .filter(|c| c.beat == p.beat)
-        .map(|c| (c.cond.what, (!early).then(|| (c.cond.test)(runs))));
+    let checks =
+        p.lesson.expect.iter().filter(|c| c.beat == p.beat).map(|c| (c, (!early).then(|| (c.cond.test)(runs))));
     s.checks.extend(checks);
     let last = p.beat + 1 == beats.len();
     let title = format!("{} — {}", p.lesson.title, p.lesson.source);
@@ -192,7 +188,8 @@ fn reach(s: &mut Session, p: Playing, runs: &Runs) {
             progress: format!(
                 "end of the lesson ({n} of {n}) · stopped at step {step} · n: next lesson · p: back a beat"
             ),
-            verdict: Some(verdict(s, runs)),
+            verdict: Some(verdict(p.lesson, &s.checks, cpu_note(s, runs))),
+            about_a: p.lesson.about_a.map(|t| lessons::fill(t, runs)),
             paused: Some(format!("End of the lesson — training stopped at step {step}.")),
             next_lesson: Some(format!("next lesson: {} ▶", following(p.lesson).title)),
             ..Caption::default()
@@ -210,27 +207,44 @@ fn reach(s: &mut Session, p: Playing, runs: &Runs) {
     s.emit(Event::Caption(caption));
 }
 
-/// The lesson's claim checked on these runs, one ✓ or ✗ per check (a note when they trained on
-/// the CPU with a smaller batch than the lessons were measured with).
-fn verdict(s: &Session, runs: &Runs) -> String {
-    let verdict: Vec<String> = s
-        .checks
+/// The lesson's claim checked on these runs (`checks`: each check and whether it held, None: not
+/// checked): its headline first, ✓ when every check held, ✗ when one failed (what did not show
+/// under it), – when none failed and some were not checked; then each check with its
+/// thresholds, and `note`.
+pub fn verdict(lesson: &Lesson, checks: &[(&Check, Option<bool>)], note: Option<String>) -> Verdict {
+    let failed: Vec<&str> = checks.iter().filter(|c| c.1 == Some(false)).map(|c| c.0.shows).collect();
+    let unchecked: Vec<&str> = checks.iter().filter(|c| c.1.is_none()).map(|c| c.0.shows).collect();
+    let head = lesson.headline;
+    let (finding, headline, detail) = if !failed.is_empty() {
+        let what = format!("What did not show this time: {}.", failed.join("; "));
+        (Finding::NotReproduced, format!("✗ Not reproduced this time: {head}."), Some(what))
+    } else if !unchecked.is_empty() {
+        let why = format!("The lesson moved on before it trained far enough to check: {}.", unchecked.join("; "));
+        (Finding::NotChecked, format!("– Not checked: {head}."), Some(why))
+    } else {
+        (Finding::Reproduced, format!("✓ Reproduced: {head}."), None)
+    };
+    let checks = checks
         .iter()
-        .map(|(what, ok)| match ok {
-            Some(true) => format!("✓ {what}"),
-            Some(false) => format!("✗ not this time: {what}"),
-            None => format!("– not checked (skipped before its step): {what}"),
+        .map(|(c, ok)| match ok {
+            Some(true) => format!("✓ {}", c.cond.what),
+            Some(false) => format!("✗ not this time: {}", c.cond.what),
+            None => format!("– not checked (skipped before its step): {}", c.cond.what),
         })
         .collect();
+    Verdict { finding, headline, detail, checks, note }
+}
+
+/// The note when these runs trained on the CPU with a smaller batch than the lessons were
+/// measured with.
+fn cpu_note(s: &Session, runs: &Runs) -> Option<String> {
     let cpu = s.backend.as_ref().is_some_and(|b| !b.is_gpu());
-    let note = match s.opts.cpu_tokens.filter(|&t| cpu && t < runs.cfg_a.tokens) {
-        Some(t) => format!(
-            " (These runs trained on the CPU with a batch of {t}; the lesson's numbers were measured with {}.)",
+    s.opts.cpu_tokens.filter(|&t| cpu && t < runs.cfg_a.tokens).map(|t| {
+        format!(
+            "These runs trained on the CPU with a batch of {t}; the lesson's numbers were measured with {}.",
             runs.cfg_a.tokens
-        ),
-        None => String::new(),
-    };
-    format!("The claim, checked on these two runs: {}.{note}", verdict.join("; "))
+        )
+    })
 }
 
 /// Space or the band's play button: go on after a shown beat; otherwise play/pause. After the
@@ -250,7 +264,7 @@ pub fn next(s: &mut Session) {
     let Some(p) = s.lesson else { return };
     if p.beat + 1 < p.lesson.beats.len() {
         if !p.reached {
-            s.checks.extend(p.lesson.expect.iter().filter(|c| c.beat == p.beat).map(|c| (c.cond.what, None)));
+            s.checks.extend(p.lesson.expect.iter().filter(|c| c.beat == p.beat).map(|c| (c, None)));
         }
         begin(s, p.beat + 1);
     } else if !p.reached {
@@ -288,4 +302,43 @@ pub fn explore(s: &mut Session) {
          train on, and change any knob.",
         p.lesson.title
     )));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The verdict's headline: ✓ when every check held, ✗ naming what did not show when one
+    /// failed (even beside one not checked), – when none failed and one was not checked; the
+    /// checks with their thresholds behind it, in order.
+    #[test]
+    fn the_verdict_leads_with_its_headline() {
+        let l = lessons::find("balance-loss").unwrap();
+        let (c0, c1) = (&l.expect[0], &l.expect[1]);
+        let v = verdict(l, &[(c0, Some(true)), (c1, Some(true))], None);
+        assert_eq!(v.finding, Finding::Reproduced);
+        assert_eq!((v.headline, v.detail), (format!("✓ Reproduced: {}.", l.headline), None));
+        assert_eq!(v.checks, [format!("✓ {}", c0.cond.what), format!("✓ {}", c1.cond.what)]);
+
+        let v = verdict(l, &[(c0, Some(false)), (c1, Some(true))], Some("note".into()));
+        assert_eq!(v.finding, Finding::NotReproduced);
+        assert_eq!(v.headline, format!("✗ Not reproduced this time: {}.", l.headline));
+        let detail = v.detail.unwrap();
+        assert!(detail.contains(c0.shows) && !detail.contains(c1.shows), "{detail}");
+        assert!(v.checks[0].starts_with("✗ not this time: ") && v.checks[1].starts_with('✓'));
+        assert_eq!(v.note.as_deref(), Some("note"));
+
+        let v = verdict(l, &[(c0, Some(true)), (c1, None)], None);
+        assert_eq!(v.finding, Finding::NotChecked);
+        assert_eq!(v.headline, format!("– Not checked: {}.", l.headline));
+        assert!(v.detail.unwrap().contains(c1.shows));
+        assert!(v.checks[1].starts_with("– not checked"));
+
+        let v = verdict(l, &[(c0, Some(false)), (c1, None)], None);
+        assert_eq!(v.finding, Finding::NotReproduced);
+        for (f, name) in [(Finding::Reproduced, "reproduced"), (Finding::NotReproduced, "not-reproduced")] {
+            assert_eq!(f.name(), name);
+        }
+        assert_eq!(Finding::NotChecked.name(), "not-checked");
+    }
 }

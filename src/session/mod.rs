@@ -29,7 +29,7 @@ pub mod wire;
 use crate::cards::CardId;
 use crate::config::Config;
 use crate::gpu::GpuTrainer;
-use crate::lessons::Lesson;
+use crate::lessons::{Check, Lesson};
 use crate::metrics::Snapshot;
 use crate::page::{Banner, Browser, Hist, Side};
 use crate::regionmap::RegionMap;
@@ -252,13 +252,55 @@ pub struct Caption {
     /// Where the lesson is ("beat 2 of 4 · …").
     pub progress: String,
     /// At a lesson's end: its claim checked on the runs just trained.
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
+    /// At a lesson's end: why run A shows what a student would ask about, with its numbers
+    /// ([`crate::lessons::Lesson::about_a`]).
+    pub about_a: Option<String>,
     /// A beat has ended and the lesson waits for the teacher: the line shown in large type
     /// ("Paused — press space or ▶ to continue"; at the end, where training stopped).
     pub paused: Option<String>,
     /// At the lesson's end: the label of the button that starts the next lesson; the band then
     /// also offers "explore from here" (None: the lesson has not ended).
     pub next_lesson: Option<String>,
+}
+
+/// How a lesson's claim came out on the runs just trained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Finding {
+    /// Every check held.
+    Reproduced,
+    /// A check did not hold.
+    NotReproduced,
+    /// None failed, but some were not checked (the lesson moved on before their step).
+    NotChecked,
+}
+
+impl Finding {
+    /// Its name on the page (`data-verdict`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Finding::Reproduced => "reproduced",
+            Finding::NotReproduced => "not-reproduced",
+            Finding::NotChecked => "not-checked",
+        }
+    }
+}
+
+/// A lesson's verdict at its end: a headline a class reads at a glance, and behind it how it was
+/// checked (the band shows those behind "how this was checked").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub finding: Finding,
+    /// "✓ Reproduced: <the lesson's headline>.", "✗ Not reproduced this time: …" or "– Not
+    /// checked: …".
+    pub headline: String,
+    /// Under the headline when it is not reproduced: what did not show, in plain words; when not
+    /// checked, why.
+    pub detail: Option<String>,
+    /// One line per check, with its thresholds ("✓ …", "✗ not this time: …", "– not checked …").
+    pub checks: Vec<String>,
+    /// Where the runs trained on the CPU with a smaller batch than the lesson was measured with.
+    pub note: Option<String>,
 }
 
 /// What happened, for the page to show; in order.
@@ -373,7 +415,7 @@ pub struct Session {
     hist_b: Vec<Hist>,
     lesson: Option<lesson::Playing>,
     /// The lesson's expected outcome's checks so far (what, held; None: left before its end).
-    checks: Vec<(&'static str, Option<bool>)>,
+    checks: Vec<(&'static Check, Option<bool>)>,
     /// What a headless lesson run records: each beat's end step and filled caption.
     log: lesson::Log,
     events: Vec<Event>,
@@ -532,8 +574,8 @@ impl Session {
         self.notice.as_deref()
     }
     /// The lesson's checks so far (what, held; None: not checked).
-    pub fn checks(&self) -> &[(&'static str, Option<bool>)] {
-        &self.checks
+    pub fn checks(&self) -> Vec<(&'static str, Option<bool>)> {
+        self.checks.iter().map(|(c, ok)| (c.cond.what, *ok)).collect()
     }
     /// The lesson being played, its beat and whether its end was shown.
     pub fn lesson(&self) -> Option<(&'static Lesson, usize, bool)> {

@@ -152,6 +152,10 @@ pub fn play_lesson_with(lesson: &'static Lesson, seed: u32, opts: Options) -> Ou
     }) {
         panic!("{}: {e}", lesson.id);
     }
+    let end = host.events.iter().rev().find_map(|e| match e {
+        Event::Caption(c) if c.verdict.is_some() => Some(c.clone()),
+        _ => None,
+    });
     let s = &host.session;
     Outcome {
         a: s.history(Side::A).to_vec(),
@@ -159,5 +163,7 @@ pub fn play_lesson_with(lesson: &'static Lesson, seed: u32, opts: Options) -> Ou
         beat_ends: s.log().beat_ends.clone(),
         captions: s.log().captions.clone(),
         checks: s.checks().iter().map(|(what, ok)| (*what, ok.unwrap_or(false))).collect(),
+        verdict: end.as_ref().and_then(|c| c.verdict.clone()),
+        about_a: end.and_then(|c| c.about_a),
     }
 }

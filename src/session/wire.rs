@@ -159,6 +159,17 @@ mod tests {
             Event::Highlight(Some(CardId::Heatmap)),
             Event::Lesson(Some("balance-loss")),
             Event::Step(7),
+            Event::Caption(crate::session::Caption {
+                verdict: Some(crate::session::Verdict {
+                    finding: crate::session::Finding::NotChecked,
+                    headline: "– Not checked: …".into(),
+                    detail: Some("The lesson moved on …".into()),
+                    checks: vec!["– not checked".into()],
+                    note: None,
+                }),
+                about_a: Some("Why does A …".into()),
+                ..Default::default()
+            }),
         ]));
         round_trip(ToWorker::Cmd(Cmd::SetKnob { side: Side::B, key: "top-k", value: "2".into() }));
         round_trip(ToWorker::Start {

@@ -5,7 +5,8 @@
 //!
 //! Each card has an id ([`CardId`], its name as `data-card`): in presentation mode only the cards of
 //! `ui.focus` are shown ([`crate::page::focused_cards`]), and the card of `ui.highlight` is outlined
-//! in both modes; the charts redraw when presentation mode is switched.
+//! in both modes; the charts redraw when presentation mode is switched. While a lesson plays each
+//! card says the lesson's words for it instead of its generic caption and notes ([`CardWords`]).
 use super::hints::TryThis;
 use super::{draw, web, Ui};
 use crate::cards::{self, Card, CardId, Chart, Layout, Source, CARDS};
@@ -17,6 +18,28 @@ use leptos::html;
 use leptos::prelude::*;
 use plotters::style::RGBColor;
 use web_sys::HtmlCanvasElement;
+
+/// What a card says under its chart.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum CardWords {
+    /// Its generic caption and notes (no lesson plays).
+    #[default]
+    Generic,
+    /// A lesson plays and has these words for the card: shown instead of its caption and notes.
+    Lesson(&'static str),
+    /// A lesson plays with no words for the card: no caption, no notes.
+    Quiet,
+}
+
+impl CardWords {
+    /// What card `id` says while `lesson` plays (None: no lesson).
+    pub fn of(lesson: Option<&'static crate::lessons::Lesson>, id: CardId) -> CardWords {
+        match lesson {
+            None => CardWords::Generic,
+            Some(l) => l.words_for(id).map_or(CardWords::Quiet, CardWords::Lesson),
+        }
+    }
+}
 
 /// The canvases of every card, by what they draw (`Chart as usize`).
 #[derive(Clone, Copy)]
@@ -110,11 +133,24 @@ pub fn ChartCard(
     /// covers its canvases.
     #[prop(optional, into)]
     waiting: Signal<bool>,
+    /// What the card says: its caption (generic) or a lesson's words for it (`card-caption`,
+    /// `data-words` = `generic`, `lesson` or `quiet`); generic if not given.
+    #[prop(optional, into)]
+    words: Signal<CardWords>,
     /// Under the caption: notes that depend on the knobs.
     #[prop(optional)]
     children: Option<Children>,
 ) -> impl IntoView {
     let id = card.id;
+    let text = move || match words.get() {
+        CardWords::Lesson(w) => w,
+        _ => card.caption,
+    };
+    let kind = move || match words.get() {
+        CardWords::Generic => "generic",
+        CardWords::Lesson(_) => "lesson",
+        CardWords::Quiet => "quiet",
+    };
     let lit = move || highlight.get() == Some(id);
     let layout = match card.layout {
         Layout::Normal => None,
@@ -147,7 +183,9 @@ pub fn ChartCard(
                     {card.waiting}
                 </p>
             </div>
-            <p class="caption">{card.caption}</p>
+            <p class="caption card-caption" data-words=kind prop:hidden=move || words.get() == CardWords::Quiet>
+                {text}
+            </p>
             {children.map(|c| c())}
         </article>
     }
@@ -162,9 +200,13 @@ pub fn RouterNote(
     /// The selected router's note for this view ("" = none).
     #[prop(into)]
     text: Signal<&'static str>,
+    /// A lesson plays: the note is hidden (the card says the lesson's words).
+    #[prop(optional, into)]
+    lesson: Signal<bool>,
 ) -> impl IntoView {
+    let hidden = move || lesson.get() || text.get().is_empty();
     view! {
-        <p class="caption router-note" data-testid=testid prop:hidden=move || text.get().is_empty()>{move || text.get()}</p>
+        <p class="caption router-note" data-testid=testid prop:hidden=hidden>{move || text.get()}</p>
     }
 }
 
@@ -326,8 +368,11 @@ pub fn CompareNote(
     on: Signal<bool>,
     /// The note.
     text: &'static str,
+    /// A lesson plays: the note is hidden (the card says the lesson's words).
+    #[prop(optional, into)]
+    lesson: Signal<bool>,
 ) -> impl IntoView {
-    view! { <p class="caption compare-note" prop:hidden=move || !on.get()>{text}</p> }
+    view! { <p class="caption compare-note" prop:hidden=move || lesson.get() || !on.get()>{text}</p> }
 }
 
 /// The charts: one [`ChartCard`] per card of [`CARDS`], in its order (the region map only for the
@@ -455,11 +500,13 @@ fn CardView(
         other_data || (ui.present.get() && !focus.with(|f| f.contains(&card.id)))
     });
     let wide = if card.wide_in_compare() { on } else { Signal::from(false) };
+    let words = Signal::derive(move || CardWords::of(ui.lesson.get().and_then(crate::lessons::find), card.id));
+    let lesson = Signal::derive(move || words.get() != CardWords::Generic);
     let note = card.router_note.map(|n| {
         let text = Signal::derive(move || (n.text)(ui.cfg.get().router.info()));
-        view! { <RouterNote testid=n.testid text=text /> }
+        view! { <RouterNote testid=n.testid text=text lesson=lesson /> }
     });
-    let compare_note = card.compare_note.map(|text| view! { <CompareNote on=on text=text /> });
+    let compare_note = card.compare_note.map(|text| view! { <CompareNote on=on text=text lesson=lesson /> });
     let try_this = crate::hints::hint(card.id).map(|hint| view! { <TryThis ui=ui send=send hint=hint /> });
     let waiting = Signal::derive(move || match card.plots[0].chart.source() {
         Source::Snapshot => ui.snap.with(Option::is_none),
@@ -467,7 +514,8 @@ fn CardView(
         Source::Map => ui.map.with(Option::is_none),
     });
     view! {
-        <ChartCard card=card plots=plots png=png hidden=hidden wide=wide highlight=ui.highlight waiting=waiting>
+        <ChartCard card=card plots=plots png=png hidden=hidden wide=wide highlight=ui.highlight waiting=waiting
+            words=words>
             {try_this}
             {note}
             {compare_note}

@@ -1,9 +1,12 @@
 //! The caption band of a lesson: one band above the charts with the lesson's title, the caption of
 //! the current beat, a question for the class, where the lesson is ("beat 2 of 4") and buttons to
 //! go back, play and go on; while the lesson waits for the teacher, "Paused — press space or ▶ to
-//! continue" in large type; at its end, "next lesson" and "explore from here". The lesson player fills its signals ([`Caption`]); `?debug=caption`
+//! continue" in large type; at its end, a line about run A where a class will ask about it, the
+//! verdict (its headline first, the checks behind "how this was checked"), "next lesson" and
+//! "explore from here". The lesson player fills its signals ([`Caption`]); `?debug=caption`
 //! fills them with [`SAMPLE_BEATS`] to show the band without a lesson.
 use crate::cards::CardId;
+use crate::session::Verdict;
 use leptos::prelude::*;
 
 /// What the caption band shows, as signals the lesson player writes (all empty: no band).
@@ -17,8 +20,11 @@ pub struct Caption {
     pub question: RwSignal<Option<String>>,
     /// Where the lesson is ("beat 2 of 4").
     pub progress: RwSignal<String>,
-    /// At a lesson's end: its claim checked on the runs just trained (✓ or ✗ per check).
-    pub verdict: RwSignal<Option<String>>,
+    /// At a lesson's end: its claim checked on the runs just trained (a headline, then ✓ or ✗ per
+    /// check).
+    pub verdict: RwSignal<Option<Verdict>>,
+    /// At a lesson's end: why run A shows what a student would ask about.
+    pub about_a: RwSignal<Option<String>>,
     /// A beat has ended and the lesson waits for the teacher: the line shown large.
     pub paused: RwSignal<Option<String>>,
     /// At the lesson's end: the next-lesson button's label (None: not at the end).
@@ -34,6 +40,7 @@ impl Default for Caption {
             question: RwSignal::new(None),
             progress: RwSignal::new(String::new()),
             verdict: RwSignal::new(None),
+            about_a: RwSignal::new(None),
             paused: RwSignal::new(None),
             next_lesson: RwSignal::new(None),
         }
@@ -106,7 +113,11 @@ pub fn CaptionBand(
     playing: Signal<bool>,
     /// At a lesson's end, its claim checked on the runs (shown under the caption); none if not given.
     #[prop(optional, into)]
-    verdict: Signal<Option<String>>,
+    verdict: Signal<Option<Verdict>>,
+    /// At a lesson's end, why run A shows what a student would ask about (its own line under the
+    /// caption); none if not given.
+    #[prop(optional, into)]
+    about_a: Signal<Option<String>>,
     /// While the lesson waits for the teacher: "Paused — press space or ▶ to continue" (or, at the
     /// end, where training stopped), in large type; none if not given.
     #[prop(optional, into)]
@@ -150,13 +161,39 @@ pub fn CaptionBand(
                     <span class="band-q-label">"Ask the class: "</span>{move || question.get()}
                 </p>
             </Show>
-            <Show when=move || verdict.with(Option::is_some)>
-                <p class="band-verdict" data-testid="caption-verdict">{move || verdict.get()}</p>
+            <Show when=move || about_a.with(Option::is_some)>
+                <p class="band-about-a" data-testid="caption-about-a">
+                    <span class="band-q-label">"About run A: "</span>{move || about_a.get()}
+                </p>
             </Show>
+            {move || verdict.get().map(|v| view! { <VerdictView verdict=v /> })}
             <Show when=ended>
                 <LessonEnd label=next_lesson on_next_lesson=on_next_lesson on_explore=on_explore />
             </Show>
         </section>
+    }
+}
+
+/// A lesson's verdict (`caption-verdict`, its finding as `data-verdict`): the headline in large
+/// type, what did not show (or why it was not checked) under it, and behind "how this was checked" (closed) each check with its thresholds
+/// (`verdict-checks`) and the note on the CPU's batch.
+#[component]
+fn VerdictView(
+    /// The verdict to show.
+    verdict: Verdict,
+) -> impl IntoView {
+    let Verdict { finding, headline, detail, checks, note } = verdict;
+    view! {
+        <div class="band-verdict" data-testid="caption-verdict" data-verdict=finding.name()>
+            <p class="verdict-headline" data-testid="verdict-headline">{headline}</p>
+            {detail.map(|d| view! { <p class="verdict-detail" data-testid="verdict-detail">{d}</p> })}
+            <details class="verdict-how">
+                <summary>"how this was checked"</summary>
+                <p>"The claim, checked on these two runs:"</p>
+                <ul data-testid="verdict-checks">{checks.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul>
+                {note.map(|n| view! { <p class="verdict-note">{n}</p> })}
+            </details>
+        </div>
     }
 }
 

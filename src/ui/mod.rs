@@ -250,6 +250,7 @@ fn show(ui: Ui, e: Event) {
             ui.caption.question.set(c.question);
             ui.caption.progress.set(c.progress);
             ui.caption.verdict.set(c.verdict);
+            ui.caption.about_a.set(c.about_a);
             ui.caption.paused.set(c.paused);
             ui.caption.next_lesson.set(c.next_lesson);
         }
@@ -400,7 +401,7 @@ fn Band(
         <CaptionBand title=ui.caption.title text=ui.caption.text question=ui.caption.question
             progress=ui.caption.progress verdict=ui.caption.verdict playing=ui.playing on_prev=move || step(-1)
             on_play=move || send.run(Cmd::Play) on_next=move || step(1) paused=ui.caption.paused
-            next_lesson=ui.caption.next_lesson on_next_lesson=move || send.run(Cmd::NextLesson)
+            next_lesson=ui.caption.next_lesson about_a=ui.caption.about_a on_next_lesson=move || send.run(Cmd::NextLesson)
             on_explore=move || send.run(Cmd::Explore) />
     }
 }

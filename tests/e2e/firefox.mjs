@@ -169,7 +169,10 @@ for (const webgpu of [true, false]) {
     await new Promise((r) => setTimeout(r, 2000));
     if ((await stepOf(page)) !== endStep) problems.push(`after the end the step moves on: ${endStep} → ${await stepOf(page)}`);
     const verdict = await text(page, "caption-verdict");
-    if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
+    // "✓ Reproduced: …" first, then both checks ✓ behind "how this was checked".
+    const finding = await page.evaluate(() => document.querySelector('[data-testid="caption-verdict"]')?.dataset.verdict);
+    const checks = (await text(page, "verdict-checks")) || "";
+    if (finding !== "reproduced" || /✗/.test(verdict) || (checks.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
     const lit = await page.evaluate(() => [...document.querySelectorAll("[data-card].highlight")].map((c) => c.dataset.card));
     const ink = await inks(page);
     const shown = await page.evaluate(() => [...document.querySelectorAll("[data-card]")].filter((c) => c.offsetParent !== null).map((c) => c.dataset.card));

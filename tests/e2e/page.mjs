@@ -82,21 +82,25 @@
 //                reload with none of the old build's files, replaces the saved one, and opens
 //                offline in turn.
 //   lesson-<id> — each lesson at ?lesson=<id>&present (1920×1080): the menu lists every lesson,
-//                compare mode is on, each beat's highlighted card is shown and drawn, n steps
-//                through the beats, each beat's cards and band fit the screen with chart text ≥ 18 px
-//                (as present-fit), the last shows the claim's check; screenshot
-//                lesson-<id>-present.png.
+//                compare mode is on, each beat's highlighted card is shown and drawn and says the
+//                lesson's words (no generic notes on any card), n steps through the beats, each
+//                beat's cards and band fit the screen with chart text ≥ 18 px (as present-fit), the
+//                last shows the verdict (its headline by its finding, the checks behind a closed
+//                "how this was checked"); screenshot lesson-<id>-present.png.
 //   lesson-play — balance-loss played to its end with space at each pause, each pause saying
-//                "Paused — press space or ▶ to continue" in large type: both checks hold on the
-//                page; after the end the step counter stays (the caption quotes its step) and
+//                "Paused — press space or ▶ to continue" in large type, the load card saying the
+//                lesson's words and the heatmap (not in the lesson) no caption: "✓ Reproduced"
+//                with both checks ✓ on the page, and the line about run A; after the end the step counter stays (the caption quotes its step) and
 //                space trains nothing; "next lesson" starts capacity-factor (its title in the band,
 //                the verdict gone); p restarts it; a knob changed by hand leaves the lesson with a
-//                notice; leaving from the menu removes the band and the key. Screenshots
+//                notice; leaving from the menu removes the band and the key, and the cards say
+//                their generic captions again. Screenshots
 //                lesson-play-paused.png and lesson-play-end.png.
 //   first-use — a teacher's first visit at 1366×768, by clicks only: the bare URL opens on the start
 //                panel (every lesson as a card, with its length once training runs below; explore
 //                freely; compare two settings); the balance-loss card starts the lesson, the band's ▶
-//                goes on at its pause, the verdict holds, "next lesson" starts capacity-factor.
+//                goes on at its pause, the verdict holds ("✓ Reproduced", both checks ✓, the line
+//                about run A), "next lesson" starts capacity-factor.
 //                Screenshot first-use-start.png.
 //   first-use-ways — the panel's "compare two settings" turns compare mode on (a reload of that URL
 //                skips the panel); "explore freely" closes it and training goes on.
@@ -903,6 +907,37 @@ const cardInk = (page, id) => page.evaluate((id) => {
 
 const progressText = (page) => page.locator('[data-testid="beat-progress"]').textContent();
 
+// The verdict at a lesson's end: its finding (`data-verdict`), its headline, the check lines behind
+// "how this was checked", whether that is open, and its whole text.
+const readVerdict = async (page) => {
+  const v = page.locator('[data-testid="caption-verdict"]');
+  return {
+    finding: await v.getAttribute("data-verdict"),
+    headline: await page.locator('[data-testid="verdict-headline"]').textContent(),
+    checks: await page.locator('[data-testid="verdict-checks"] li').allTextContents(),
+    open: await v.locator("details").evaluate((d) => d.open),
+    text: await v.textContent(),
+  };
+};
+
+// balance-loss's claim held on the page: "✓ Reproduced: …" first, its two checks ✓ behind the
+// closed "how this was checked", nothing ✗; and the line about run A, filled.
+const balanceLossHeld = async (page, problems) => {
+  const v = await readVerdict(page);
+  const held = v.finding === "reproduced" && /^✓ Reproduced: without the balance loss/.test(v.headline) && !/[≥%]/.test(v.headline);
+  if (!held || v.checks.length !== 2 || !v.checks.every((c) => /^✓ /.test(c)) || /✗/.test(v.text)) problems.push(`the claim did not hold on the page: ${v.text}`);
+  if (v.open) problems.push("“how this was checked” is open by default");
+  const about = (await page.locator('[data-testid="caption-about-a"]').textContent().catch(() => "")) || "";
+  if (!/^About run A: Why does A, which has the balance loss, still drop \d+ %/.test(about) || /\{/.test(about)) problems.push(`about run A: ${about}`);
+  return v;
+};
+
+// A card's caption: what it says and whether it is a lesson's words (`data-words`).
+const cardWords = async (page, card) => {
+  const c = page.locator(`[data-card="${card}"] .card-caption`);
+  return { kind: await c.getAttribute("data-words"), text: await c.textContent(), shown: await c.isVisible() };
+};
+
 // Every lesson in presentation mode at projector size: its caption band and menu entry, each
 // beat's highlighted card shown and drawn (n goes on to the next beat after a few seconds of
 // training), the last beat's end with the claim's check; screenshot lesson-<id>-present.png.
@@ -936,6 +971,10 @@ for (const id of LESSONS) {
       }, card, { timeout }).catch(() => problems.push(`beat ${i}: highlighted card ${card} is blank`));
       const { shown, ink } = await cardInk(page, card);
       if (!shown) problems.push(`beat ${i}: highlighted card ${card} is hidden`);
+      const words = await cardWords(page, card);
+      if (words.kind !== "lesson" || !words.shown || !words.text.trim()) problems.push(`beat ${i}: card ${card} says “${words.text}” (${words.kind})`);
+      const notes = await page.locator("[data-card] .router-note:visible, [data-card] .compare-note:visible").count();
+      if (notes) problems.push(`beat ${i}: ${notes} generic notes shown during the lesson`);
       const visibleCards = await page.locator("[data-card]:visible").count();
       if (visibleCards < 1 || visibleCards > 3) problems.push(`beat ${i}: ${visibleCards} cards shown in presentation mode`);
       console.log(`  beat ${i}: ${await presentFits(page, problems, `beat ${i}`)}`);
@@ -947,8 +986,12 @@ for (const id of LESSONS) {
     await page.locator('[data-testid="caption-verdict"]').waitFor({ state: "visible", timeout });
     const verdict = await page.locator('[data-testid="caption-verdict"]').textContent();
     // n on a running last beat shows it early: its checks read "not checked" (never a ✓ for a claim
-    // not trained to).
-    if (!/checked on these two runs: – not checked/.test(verdict) && !/checked on these two runs: [✓✗]/.test(verdict)) problems.push(`verdict: ${verdict}`);
+    // not trained to); the headline says so first, the checks behind "how this was checked".
+    const v = await readVerdict(page);
+    const heads = { "not-checked": /^– Not checked: /, reproduced: /^✓ Reproduced: /, "not-reproduced": /^✗ Not reproduced this time: / };
+    if (!heads[v.finding]?.test(v.headline) || /[≥≤]/.test(v.headline)) problems.push(`verdict ${v.finding}: ${v.headline}`);
+    if (!v.checks.length || !v.checks.every((c) => /^[✓✗–] /.test(c)) || v.open) problems.push(`verdict's checks: ${v.checks} (open: ${v.open})`);
+    if (v.finding === "not-checked" && !v.checks.some((c) => /^– not checked/.test(c))) problems.push(`not checked, yet: ${v.checks}`);
     if (/\{[ab]\./.test(await page.locator('[data-testid="caption-text"]').textContent())) problems.push("caption has an unfilled placeholder");
     await page.waitForTimeout(1500);
     await shot(page, `lesson-${id}-present`);
@@ -1015,13 +1058,20 @@ await scenario("lesson-play", { webgpu: true, query: "?lesson=balance-loss", vie
     if (!(await paused().isVisible()) || !/^Paused — press space or ▶ to continue/.test(await paused().textContent())) problems.push(`pause ${pause}: no paused line`);
     const size = await paused().evaluate((e) => parseFloat(getComputedStyle(e).fontSize)).catch(() => 0);
     if (!(size >= 24)) problems.push(`pause ${pause}: the paused line is ${size}px`);
-    if (pause === 1) await shot(page, "lesson-play-paused");
+    if (pause === 1) {
+      // The highlighted card says the lesson's words, not its generic caption; a card the lesson
+      // does not show says nothing.
+      const load = await cardWords(page, "load");
+      if (load.kind !== "lesson" || !load.shown || !/^Marked A: with the balance loss/.test(load.text) || /Assignments per expert/.test(load.text)) problems.push(`during the lesson the load card says “${load.text}” (${load.kind})`);
+      const heat = await cardWords(page, "heatmap");
+      if (heat.kind !== "quiet" || heat.shown) problems.push(`during the lesson the heatmap card says “${heat.text}” (${heat.kind}, shown: ${heat.shown})`);
+      await shot(page, "lesson-play-paused");
+    }
     await page.keyboard.press(" ");
     await page.waitForFunction(() => /training (to|until) /.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
     if (await paused().isVisible()) problems.push(`after pause ${pause}: the paused line stays while training`);
   }
-  const verdict = await page.locator('[data-testid="caption-verdict"]').textContent();
-  if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
+  await balanceLossHeld(page, problems);
   // The end: training stays stopped on the verdict's numbers; the caption quotes the counter's step.
   const end = await stepOf(page);
   await page.waitForTimeout(2000);
@@ -1059,6 +1109,11 @@ await scenario("lesson-play", { webgpu: true, query: "?lesson=balance-loss", vie
   await page.locator('[data-testid="lessons"]').selectOption("");
   await settle(page);
   if (await page.locator('[data-testid="caption"]').isVisible()) problems.push("the caption band stays after leaving the lesson");
+  // Out of the lesson the cards say their generic captions again.
+  const load = await cardWords(page, "load");
+  if (load.kind !== "generic" || !load.shown || !/^Assignments per expert per step/.test(load.text)) problems.push(`after the lesson the load card says “${load.text}” (${load.kind})`);
+  const heat = await cardWords(page, "heatmap");
+  if (heat.kind !== "generic" || !heat.shown) problems.push(`after the lesson the heatmap card's caption is ${heat.kind}, shown: ${heat.shown}`);
   await page.waitForTimeout(500);
   if (!(await urlHas(page, /lesson=/, { absent: true }))) problems.push("URL keeps lesson= after leaving it");
 });
@@ -1099,10 +1154,9 @@ await scenario("first-use", { webgpu: true, viewport: { width: 1366, height: 768
     await settle(page);
     await page.waitForFunction(() => /training (to|until) /.test(document.querySelector('[data-testid="beat-progress"]').textContent), null, { timeout });
   }
-  const verdict = await page.locator('[data-testid="caption-verdict"]').textContent();
   if (pauses !== 1) problems.push(`${pauses} pauses, the lesson has one question`);
-  if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
-  console.log(`  ${pauses} pause, ended at step ${await stepOf(page)}: ${verdict}`);
+  const verdict = await balanceLossHeld(page, problems);
+  console.log(`  ${pauses} pause, ended at step ${await stepOf(page)}: ${verdict.headline} | ${verdict.checks.join(" | ")}`);
   // The end offers the next lesson, by a click as well.
   await page.locator('[data-testid="lesson-next"]').click();
   await settle(page);

@@ -281,7 +281,10 @@ try {
       await page.waitFor(() => /training (to|until) /.test(document.querySelector('[data-testid="beat-progress"]')?.textContent || ""));
     }
     const verdict = await text(page, "caption-verdict");
-    if (/✗/.test(verdict) || (verdict.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
+    // "✓ Reproduced: …" first, then both checks ✓ behind "how this was checked".
+    const finding = await page.evaluate(() => document.querySelector('[data-testid="caption-verdict"]')?.dataset.verdict);
+    const checks = (await text(page, "verdict-checks")) || "";
+    if (finding !== "reproduced" || /✗/.test(verdict) || (checks.match(/✓/g) || []).length !== 2) problems.push(`the claim did not hold on the page: ${verdict}`);
     const shown = await page.evaluate(() => [...document.querySelectorAll("[data-card]")].filter((c) => c.offsetParent !== null).map((c) => c.dataset.card));
     if (shown.length < 1 || shown.length > 3) problems.push(`${shown.length} cards shown in presentation mode: ${shown}`);
     // At 1920×1080 the header, the band and the lesson's cards fit the screen.
