@@ -443,10 +443,9 @@ pub const LESSONS: &[Lesson] = &[
         source: "Shazeer et al. 2017; Switch Transformer, Fedus et al. 2021",
         headline: "without the balance loss a few experts take most of the work, and switching it on evens the load \
                    again",
-        about_a: Some("Why does A, which has the balance loss, still drop {a.dropped} of its assignments, with {a.starved} of 8 \
-                  experts nearly idle? Its balance loss is gentle (α = 0.01) and has had only {a.step} steps to even the load: \
-                  on 5 seeds (batches of 64 and 256) A still drops 23–41 % at step 300, 11–23 % at step 600 and 4–15 % at \
-                  step 1500; trained with B's α = 0.1 from the start it drops 2–10 % at step 300."),
+        about_a: Some("Why does A, which has the balance loss, still drop {a.dropped} and leave {a.starved} of 8 experts \
+                  nearly idle? α = 0.01 is gentle and has had {a.step} steps: on 5 seeds A drops 23–41 % at step 300, 4–15 % \
+                  by step 1500, and 2–10 % at step 300 with B's α = 0.1 from the start."),
         card_words: &[
             (CardId::Load, "Marked A: with the balance loss; marked B: without it until its balance loss is switched \
                             on. Same scale: compare the heights; orange is dropped."),
