@@ -26,9 +26,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Training: metrics and their history, the trainer interface and CPU trainer, the WGSL
     // trainer, upcycling.
     ("train", &["metrics", "history", "trainer", "gpu", "upcycle"]),
-    // The page's logic, the chart cards' table and the lessons, compiled on every target, and the
-    // training session the page drives (it uses the page's logic: its history, banner and labels).
-    ("app", &["presets", "cards", "lessons", "page", "session"]),
+    // The page's logic, the chart cards' table, their hints and the lessons, compiled on every
+    // target, and the training session the page drives (it uses the page's logic: its history,
+    // banner and labels).
+    ("app", &["presets", "cards", "hints", "lessons", "page", "session"]),
     // The wasm page and the binaries (src/bin/*.rs: `bin`, src/main.rs: `main`).
     ("ui/bin", &["ui", "bin", "main"]),
 ];

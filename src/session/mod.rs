@@ -264,44 +264,8 @@ pub struct Caption {
     pub next_lesson: Option<String>,
 }
 
-/// How a lesson's claim came out on the runs just trained.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Finding {
-    /// Every check held.
-    Reproduced,
-    /// A check did not hold.
-    NotReproduced,
-    /// None failed, but some were not checked (the lesson moved on before their step).
-    NotChecked,
-}
-
-impl Finding {
-    /// Its name on the page (`data-verdict`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Finding::Reproduced => "reproduced",
-            Finding::NotReproduced => "not-reproduced",
-            Finding::NotChecked => "not-checked",
-        }
-    }
-}
-
-/// A lesson's verdict at its end: a headline a class reads at a glance, and behind it how it was
-/// checked (the band shows those behind "how this was checked").
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    pub finding: Finding,
-    /// "✓ Reproduced: <the lesson's headline>.", "✗ Not reproduced this time: …" or "– Not
-    /// checked: …".
-    pub headline: String,
-    /// Under the headline when it is not reproduced: what did not show, in plain words; when not
-    /// checked, why.
-    pub detail: Option<String>,
-    /// One line per check, with its thresholds ("✓ …", "✗ not this time: …", "– not checked …").
-    pub checks: Vec<String>,
-    /// Where the runs trained on the CPU with a smaller batch than the lesson was measured with.
-    pub note: Option<String>,
-}
+// A lesson's verdict: its types live with the lessons (the headless player's outcome holds one).
+pub use crate::lessons::{Finding, Verdict};
 
 /// What happened, for the page to show; in order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
