@@ -388,7 +388,7 @@ pub fn Views(
 ) -> impl IntoView {
     let canvases = Canvases::new();
     let compare = Memo::new(move |_| ui.cfg_b.with(Option::is_some));
-    // Bumped on resize: every chart refits its canvas.
+    // Bumped when a chart's box changes size: every chart refits its canvas.
     let redraw = RwSignal::new(0u32);
     let dataset = Memo::new(move |_| ui.cfg.with(|c| c.dataset));
     let cf = Memo::new(move |_| ui.cfg.with(|c| c.capacity_factor));
@@ -419,12 +419,11 @@ pub fn Views(
             }
         });
     });
-    // A chart's box resized (the caption band above grew, a caption changed): refit and redraw.
+    // A chart's box resized (the window, the caption band above grew, a caption changed): refit
+    // and redraw. A window resize sets the text's scale first (its event comes before the
+    // observer's, which redraws a frame later), so it is not redrawn twice.
     request_animation_frame(move || web::on_resize(".plots", move || redraw.update(|n| *n += 1)));
-    let _ = window_event_listener(leptos::ev::resize, move |_| {
-        set_chart_scale(ui.present.get_untracked());
-        redraw.update(|n| *n += 1)
-    });
+    let _ = window_event_listener(leptos::ev::resize, move |_| set_chart_scale(ui.present.get_untracked()));
 
     let png = SavePng::new(move |(node, name): (NodeRef<html::Canvas>, &'static str)| {
         if let Some(c) = node.get_untracked() {

@@ -99,14 +99,16 @@ export const chartInks = () => Object.fromEntries(
   }));
 
 /** Presentation mode on a landscape screen: what lies off the screen (the header, the caption band,
- *  a shown card: name and box) and how far the page scrolls; none and 0 when it fits. */
+ *  a shown card: name and box) and how far the page scrolls past it (none and 0 when it fits);
+ *  the parts looked at, and where the band ends. */
 export const offScreen = () => {
   const parts = [["header", document.querySelector("header.top")], ["band", document.querySelector('[data-testid="caption"]')],
     ...[...document.querySelectorAll("[data-card]")].map((c) => [c.dataset.card, c])].filter(([, e]) => e && e.offsetParent !== null);
   const off = parts.map(([n, e]) => [n, e.getBoundingClientRect()])
     .filter(([, r]) => r.top < -0.5 || r.left < -0.5 || r.bottom > innerHeight + 0.5 || r.right > innerWidth + 0.5)
     .map(([n, r]) => `${n} ${Math.round(r.left)},${Math.round(r.top)}–${Math.round(r.right)},${Math.round(r.bottom)}`);
-  return { off, scroll: Math.max(0, document.documentElement.scrollHeight - innerHeight), shown: parts.length };
+  const band = parts.find(([n]) => n === "band")?.[1].getBoundingClientRect().bottom ?? 0;
+  return { off, scroll: Math.max(0, document.documentElement.scrollHeight - innerHeight), shown: parts.map(([n]) => n), band };
 };
 
 /** Animation frames per second over 2 s (the page trains and draws once a frame). */

@@ -126,7 +126,7 @@
 
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { launch, placeholdersShown, root, serveDir, watchPage } from "./common.mjs";
+import { launch, offScreen, placeholdersShown, root, serveDir, watchPage } from "./common.mjs";
 import { offlineScenario } from "./offline.mjs";
 
 const timeout = Number(process.env.TIMEOUT_MS || 120000);
@@ -231,22 +231,16 @@ async function presentFits(page, problems, where) {
 }
 
 async function presentLook(page, problems, where) {
+  const fit = await page.evaluate(offScreen);
   const m = await page.evaluate(() => {
-    const box = (e) => { const r = e.getBoundingClientRect(); return { top: r.top, bottom: r.bottom, left: r.left, right: r.right }; };
-    const shown = (e) => e.offsetParent !== null;
-    const parts = [["header", document.querySelector("header.top")], ["band", document.querySelector('[data-testid="caption"]')],
-      ...[...document.querySelectorAll("[data-card]")].filter(shown).map((c) => [c.dataset.card, c])];
-    const canvases = [...document.querySelectorAll("[data-card] canvas")].filter(shown).map((c) => ({
+    const canvases = [...document.querySelectorAll("[data-card] canvas")].filter((c) => c.offsetParent !== null).map((c) => ({
       id: c.dataset.testid, w: c.width, h: c.height, cw: c.clientWidth, ch: c.clientHeight,
       text: Number(c.dataset.minText) * c.clientWidth / c.width }));
-    return { vw: innerWidth, vh: innerHeight, scroll: document.documentElement.scrollHeight,
-      parts: parts.filter(([, e]) => e && shown(e)).map(([n, e]) => [n, box(e)]), canvases,
+    return { vw: innerWidth, vh: innerHeight, canvases,
       yMax: ["load", "load-b"].map((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.yMax) };
   });
-  for (const [name, b] of m.parts) {
-    if (b.top < -0.5 || b.bottom > m.vh + 0.5 || b.left < -0.5 || b.right > m.vw + 0.5) problems.push(`${where}: ${name} lies outside the ${m.vw}×${m.vh} screen: ${JSON.stringify(b)}`);
-  }
-  if (m.scroll > m.vh + 1) problems.push(`${where}: the page scrolls (${m.scroll} px tall on a ${m.vh} px screen)`);
+  for (const part of fit.off) problems.push(`${where}: ${part} lies outside the ${m.vw}×${m.vh} screen`);
+  if (fit.scroll > 1) problems.push(`${where}: the page scrolls ${fit.scroll} px past the ${m.vh} px screen`);
   const least = 18 * m.vw / 1920 - 0.5;
   for (const c of m.canvases) {
     if (c.w !== c.cw || Math.abs(c.h - c.ch) > 1) problems.push(`${where}: ${c.id} is drawn ${c.w}×${c.h} but shown ${c.cw}×${c.ch}`);
@@ -256,10 +250,10 @@ async function presentLook(page, problems, where) {
   }
   const [ya, yb] = m.yMax;
   if (ya !== undefined && yb !== undefined && m.canvases.some((c) => c.id === "load-b") && ya !== yb) problems.push(`${where}: load charts A and B on different y axes (${ya} / ${yb})`);
-  const cards = m.parts.filter(([n]) => n !== "header" && n !== "band").map(([n]) => n);
+  const cards = fit.shown.filter((n) => n !== "header" && n !== "band");
   const text = Math.min(...m.canvases.map((c) => c.text));
   const least_h = Math.min(...m.canvases.map((c) => c.ch));
-  return `${cards.join("+")} in ${m.vw}×${m.vh}, band ${Math.round(m.parts.find(([n]) => n === "band")?.[1].bottom ?? 0)} px, smallest chart text ${text.toFixed(1)} px, lowest chart ${least_h} px`;
+  return `${cards.join("+")} in ${m.vw}×${m.vh}, band ${Math.round(fit.band)} px, smallest chart text ${text.toFixed(1)} px, lowest chart ${least_h} px`;
 }
 
 /** Run `action` and return the download it starts: (suggested name, content as a Buffer). */
